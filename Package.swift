@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "hadeck",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "hadeck", targets: ["hadeck"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // Shared vocabulary of the pure core: virtual time, events, diagnostics.
+        .target(name: "HadeckBase"),
+        // HAProxy 2.6 semantics: health checks, balancing, cookie persistence. Pure.
+        .target(
+            name: "BalancerCore",
+            dependencies: ["HadeckBase"]
+        ),
+        // keepalived 2.2.7 / VRRP semantics and the advert codec. Pure.
+        .target(
+            name: "VRRPCore",
+            dependencies: ["HadeckBase"]
+        ),
+        // Parsers for haproxy.cfg, keepalived.conf and the cluster file. Pure.
+        .target(
+            name: "HadeckConfig",
+            dependencies: [
+                "HadeckBase", "BalancerCore", "VRRPCore",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // Hosts, ARP segment, clients, backends, scenarios and the virtual-time simulator. Pure.
+        .target(
+            name: "ClusterCore",
+            dependencies: [
+                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig",
+                .product(name: "Collections", package: "swift-collections"),
+            ]
+        ),
+        // Command-line front end (a library so tests can drive it).
+        .target(
+            name: "HadeckCLI",
+            dependencies: [
+                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "hadeck", dependencies: ["HadeckCLI"]),
+        .testTarget(name: "HadeckBaseTests", dependencies: ["HadeckBase"]),
+        .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
+        .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore"]),
+        .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"]),
+        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "HadeckConfig"]),
+        .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,213 @@
+import HadeckBase
+
+// The balancer's configuration model: what a parsed haproxy.cfg becomes.
+// Defaults are HAProxy 2.6's (include/haproxy/defaults.h and the configuration manual).
+
+/// A host and port, as written on a `bind` or `server` line.
+public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { "\(host):\(port)" }
+}
+
+/// `mode http|tcp`.
+public enum ProxyMode: String, Hashable, Sendable { case http, tcp }
+
+/// `balance ALGORITHM`.
+public enum BalanceAlgorithm: String, Hashable, Sendable, CaseIterable {
+    case roundrobin
+    case staticRR = "static-rr"
+    case leastconn
+    case source
+    case first
+}
+
+/// `cookie NAME insert|prefix|rewrite [options]`.
+public struct CookieConfig: Hashable, Sendable {
+    public enum Mode: String, Hashable, Sendable { case insert, prefix, rewrite }
+
+    public var name: String
+    public var mode: Mode
+    public var indirect = false
+    public var nocache = false
+    public var preserve = false
+    public var httponly = false
+    public var secure = false
+    public var postonly = false
+    public var domains: [String] = []
+    public var maxidle: TimeSpan? = nil
+    public var maxlife: TimeSpan? = nil
+
+    public init(name: String, mode: Mode) {
+        self.name = name
+        self.mode = mode
+    }
+}
+
+/// `option httpchk` and the `http-check` lines that refine it.
+public struct HTTPCheckConfig: Hashable, Sendable {
+    public var method = "OPTIONS"
+    public var uri = "/"
+    public var version = "HTTP/1.0"
+    /// `http-check expect status N`: the only status that passes. `nil`: any 2xx or 3xx passes.
+    public var expectStatus: Int? = nil
+    /// `http-check disable-on-404`: a 404 puts an UP server in NOLB instead of failing the check.
+    public var disableOn404 = false
+
+    public init() {}
+}
+
+/// Administrative state set by configuration, the runtime API or the dashboard.
+public enum AdminState: String, Hashable, Sendable {
+    case ready, drain, maint
+}
+
+/// A `server` line.
+public struct ServerConfig: Hashable, Sendable {
+    public var name: String
+    public var address: SocketAddress
+    /// `check`: health-check this server. Without it the server is always available (`no check`).
+    public var check = false
+    public var inter = TimeSpan.milliseconds(2000)
+    /// `fastinter`; `nil` means "same as inter".
+    public var fastinter: TimeSpan? = nil
+    /// `downinter`; `nil` means "same as inter".
+    public var downinter: TimeSpan? = nil
+    public var rise = 2
+    public var fall = 3
+    /// 0...256, default 1.
+    public var weight = 1
+    public var backup = false
+    /// `cookie VALUE`: the value the persistence cookie carries for this server.
+    public var cookie: String? = nil
+    public var slowstart: TimeSpan? = nil
+    /// `maxconn N`; 0 means unlimited.
+    public var maxconn = 0
+    /// `disabled`: starts in MAINT (admin bit 0x04, "maint from config").
+    public var disabled = false
+    /// Source location of the `server` line, for messages.
+    public var line = 0
+
+    public init(name: String, address: SocketAddress) {
+        self.name = name
+        self.address = address
+    }
+
+    public var effectiveFastinter: TimeSpan { fastinter ?? inter }
+    public var effectiveDowninter: TimeSpan { downinter ?? inter }
+}
+
+/// The `timeout` values that a proxy can carry. `nil`: not set.
+public struct Timeouts: Hashable, Sendable {
+    public var connect: TimeSpan? = nil
+    public var client: TimeSpan? = nil
+    public var server: TimeSpan? = nil
+    public var check: TimeSpan? = nil
+    public var httpRequest: TimeSpan? = nil
+    public var queue: TimeSpan? = nil
+
+    public init() {}
+}
+
+/// `stats enable|uri|refresh|realm|admin` in a frontend, listen or backend section.
+public struct StatsPageConfig: Hashable, Sendable {
+    public var enabled = false
+    /// Default `/haproxy?stats`, as in HAProxy.
+    public var uri = "/haproxy?stats"
+    public var refresh: TimeSpan? = nil
+    public var realm: String? = nil
+    /// `stats admin if TRUE` (any condition is accepted and treated as true).
+    public var admin = false
+
+    public init() {}
+}
+
+/// A backend (or the backend half of a `listen` section).
+public struct BackendConfig: Hashable, Sendable {
+    public var name: String
+    public var mode = ProxyMode.http
+    public var balance = BalanceAlgorithm.roundrobin
+    public var cookie: CookieConfig? = nil
+    /// `option httpchk`; `nil` means TCP connect checks (L4).
+    public var httpCheck: HTTPCheckConfig? = nil
+    public var redispatch = false
+    public var persist = false
+    public var allbackups = false
+    public var forwardfor = false
+    public var httpKeepAlive = true
+    /// `retries`, default 3.
+    public var retries = 3
+    public var timeouts = Timeouts()
+    public var stats = StatsPageConfig()
+    public var servers: [ServerConfig] = []
+    public var line = 0
+
+    public init(name: String) { self.name = name }
+}
+
+/// A frontend (or the frontend half of a `listen` section).
+public struct FrontendConfig: Hashable, Sendable {
+    public var name: String
+    public var mode = ProxyMode.http
+    public var binds: [SocketAddress] = []
+    public var defaultBackend: String? = nil
+    public var forwardfor = false
+    public var httpKeepAlive = true
+    public var timeouts = Timeouts()
+    public var stats = StatsPageConfig()
+    public var line = 0
+
+    public init(name: String) { self.name = name }
+}
+
+/// `stats socket PATH [mode M] [level L]` in `global`.
+public struct StatsSocketConfig: Hashable, Sendable {
+    public enum Level: String, Hashable, Sendable, Comparable {
+        case user, `operator`, admin
+        var rank: Int {
+            switch self {
+            case .user: 0
+            case .operator: 1
+            case .admin: 2
+            }
+        }
+        public static func < (a: Level, b: Level) -> Bool { a.rank < b.rank }
+    }
+
+    public var path: String
+    /// File mode of the socket, default 0o600.
+    public var mode: Int = 0o600
+    /// Default `operator`, as in HAProxy.
+    public var level: Level = .operator
+
+    public init(path: String) { self.path = path }
+}
+
+/// The `global` section.
+public struct GlobalConfig: Hashable, Sendable {
+    public var nbthread = 1
+    public var maxconn: Int? = nil
+    public var statsSockets: [StatsSocketConfig] = []
+    /// `node NAME`: shown on the stats page; defaults to the host name.
+    public var node: String? = nil
+
+    public init() {}
+}
+
+/// A whole parsed haproxy.cfg. A `listen` section contributes both a frontend and a backend of the same name.
+public struct HAProxyConfig: Hashable, Sendable {
+    public var global = GlobalConfig()
+    public var frontends: [FrontendConfig] = []
+    public var backends: [BackendConfig] = []
+
+    public init() {}
+
+    public func backend(named name: String) -> BackendConfig? { backends.first { $0.name == name } }
+    public func frontend(named name: String) -> FrontendConfig? { frontends.first { $0.name == name } }
+}

@@ -1,0 +1,116 @@
+/// A JSON value with a deterministic encoding (object keys keep insertion order).
+public enum JSONValue: Hashable, Sendable {
+    case string(String)
+    case int(Int64)
+    case double(Double)
+    case bool(Bool)
+    case null
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool { a.encoded == b.encoded }
+    public func hash(into h: inout Hasher) { h.combine(encoded) }
+
+    /// Compact JSON text. Doubles print with up to six decimals and no trailing zeros,
+    /// so virtual-time output is byte-identical across runs and machines.
+    public var encoded: String {
+        var out = ""
+        encode(into: &out)
+        return out
+    }
+
+    public func encode(into out: inout String) {
+        switch self {
+        case .string(let s): encodeJSONString(s, into: &out)
+        case .int(let i): out += String(i)
+        case .double(let d):
+            if d.isFinite {
+                out += formatSeconds(Int64((d * 1_000_000).rounded()))
+            } else {
+                out += "null"
+            }
+        case .bool(let b): out += b ? "true" : "false"
+        case .null: out += "null"
+        case .array(let items):
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                item.encode(into: &out)
+            }
+            out += "]"
+        case .object(let pairs):
+            out += "{"
+            for (i, (k, v)) in pairs.enumerated() {
+                if i > 0 { out += "," }
+                encodeJSONString(k, into: &out)
+                out += ":"
+                v.encode(into: &out)
+            }
+            out += "}"
+        }
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+}
+
+func encodeJSONString(_ s: String, into out: inout String) {
+    out += "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case let c where c.value < 0x20:
+            let hex = String(c.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    out += "\""
+}
+
+/// One thing that happened in the cluster, with the plain sentence saying why.
+///
+/// Serialised as one JSON object per line: `{"t":12.5,"type":"backend.state",...,"why":"..."}`.
+/// `t` and `type` come first, `why` last, the type's own fields in between in a fixed order.
+public struct ClusterEvent: Hashable, Sendable {
+    public var time: Instant
+    public var type: String
+    public var fields: [(String, JSONValue)]
+    public var why: String
+
+    public init(time: Instant, type: String, fields: [(String, JSONValue)], why: String) {
+        self.time = time
+        self.type = type
+        self.fields = fields
+        self.why = why
+    }
+
+    public static func == (a: ClusterEvent, b: ClusterEvent) -> Bool { a.jsonLine == b.jsonLine }
+    public func hash(into h: inout Hasher) { h.combine(jsonLine) }
+
+    /// The value of a field by name, if present.
+    public subscript(field: String) -> JSONValue? {
+        fields.first(where: { $0.0 == field })?.1
+    }
+
+    /// The string value of a field, if it is a string.
+    public func string(_ field: String) -> String? {
+        if case .string(let s)? = self[field] { return s }
+        return nil
+    }
+
+    /// The event as one line of JSON (no trailing newline).
+    public var jsonLine: String {
+        var pairs: [(String, JSONValue)] = [("t", .double(time.seconds)), ("type", .string(type))]
+        pairs += fields
+        pairs.append(("why", .string(why)))
+        return JSONValue.object(pairs).encoded
+    }
+}

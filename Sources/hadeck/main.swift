@@ -1,0 +1,3 @@
+import HadeckCLI
+
+Hadeck.main()
