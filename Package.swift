@@ -33,11 +33,16 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // What any cluster source shows and accepts: snapshots, commands. The dashboard sees only this.
+        .target(
+            name: "ClusterModel",
+            dependencies: ["HadeckBase", "BalancerCore"]
+        ),
         // Hosts, ARP segment, clients, backends, scenarios and the virtual-time simulator. Pure.
         .target(
             name: "ClusterCore",
             dependencies: [
-                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig",
+                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterModel",
                 .product(name: "Collections", package: "swift-collections"),
             ]
         ),
@@ -45,7 +50,7 @@ let package = Package(
         .target(
             name: "HadeckCLI",
             dependencies: [
-                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterCore",
+                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterModel", "ClusterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +59,7 @@ let package = Package(
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore"]),
         .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"]),
+        .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "HadeckConfig"]),
         .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI"]),
     ],

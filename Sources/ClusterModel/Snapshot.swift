@@ -1,0 +1,268 @@
+import BalancerCore
+import HadeckBase
+
+/// Everything a screen needs to draw the cluster at one moment. Plain values only, so the
+/// embedded simulator, the live engine and (later) a real HAProxy/keepalived can all produce it.
+public struct ClusterSnapshot: Sendable {
+    /// The cluster's clock (seconds since start, virtual or real).
+    public var time: Instant
+    public var clusterName: String
+    /// The scenario being played, if any.
+    public var scenarioName: String?
+    /// The latest `say` line of a scenario, for the presenter's caption bar.
+    public var caption: String?
+    public var vip: SocketAddress
+    /// 1 = real time; 0.25 = slow motion. Ignored by live sources.
+    public var timeScale: Double
+    public var paused: Bool
+    /// "simulated" or "live".
+    public var mode: String
+    /// Requests per second answered over the last few seconds.
+    public var requestsPerSecond: Double
+    public var traffic: TrafficSnapshot
+    public var hosts: [HostSnapshot]
+    public var arp: ARPSnapshot
+    /// One row per (balancer, backend, server).
+    public var servers: [ServerRow]
+    /// Newest first, bounded.
+    public var requests: [RequestRecord]
+    /// When traffic is heavy the requests list holds a sample; this says 1 in how many.
+    public var requestSampling: Int
+    /// Non-request events, newest first, bounded.
+    public var events: [ClusterEvent]
+
+    public init(
+        time: Instant, clusterName: String, scenarioName: String? = nil, caption: String? = nil, vip: SocketAddress,
+        timeScale: Double = 1, paused: Bool = false, mode: String = "simulated", requestsPerSecond: Double = 0,
+        traffic: TrafficSnapshot = TrafficSnapshot(), hosts: [HostSnapshot] = [], arp: ARPSnapshot,
+        servers: [ServerRow] = [], requests: [RequestRecord] = [], requestSampling: Int = 1, events: [ClusterEvent] = []
+    ) {
+        self.time = time
+        self.clusterName = clusterName
+        self.scenarioName = scenarioName
+        self.caption = caption
+        self.vip = vip
+        self.timeScale = timeScale
+        self.paused = paused
+        self.mode = mode
+        self.requestsPerSecond = requestsPerSecond
+        self.traffic = traffic
+        self.hosts = hosts
+        self.arp = arp
+        self.servers = servers
+        self.requests = requests
+        self.requestSampling = requestSampling
+        self.events = events
+    }
+
+    /// Hosts whose VRRP state is MASTER.
+    public var masters: [HostSnapshot] { hosts.filter { $0.vrrpState == "MASTER" } }
+}
+
+/// The built-in browsers' traffic.
+public struct TrafficSnapshot: Sendable, Hashable {
+    public var on: Bool
+    public var rate: Double
+    public var clients: Int
+
+    public init(on: Bool = false, rate: Double = 0, clients: Int = 0) {
+        self.on = on
+        self.rate = rate
+        self.clients = clients
+    }
+}
+
+/// One balancer host: its VRRP instance and its two processes.
+public struct HostSnapshot: Sendable, Hashable {
+    public var name: String
+    public var address: String
+    public var mac: String
+    public var poweredOn: Bool
+    public var linkUp: Bool
+    /// MASTER, BACKUP, FAULT, INIT, STOP (keepalived not running) or OFF (host powered off).
+    public var vrrpState: String
+    public var basePriority: Int
+    public var effectivePriority: Int
+    /// nil while the process is not running.
+    public var haproxyPID: Int?
+    public var keepalivedPID: Int?
+    public var advertsSent: Int
+    public var advertsReceived: Int
+    /// While BACKUP: when the Master_Down_Timer fires, and its full length, for a countdown bar.
+    public var masterDownDeadline: Instant?
+    public var masterDownInterval: TimeSpan?
+    /// The hosts this one cannot reach (partition).
+    public var partitionedFrom: [String]
+    /// The master this host last heard, and its priority.
+    public var heardMaster: String?
+    public var heardMasterPriority: Int?
+
+    public init(
+        name: String, address: String, mac: String, poweredOn: Bool = true, linkUp: Bool = true, vrrpState: String,
+        basePriority: Int, effectivePriority: Int, haproxyPID: Int? = nil, keepalivedPID: Int? = nil,
+        advertsSent: Int = 0, advertsReceived: Int = 0, masterDownDeadline: Instant? = nil,
+        masterDownInterval: TimeSpan? = nil, partitionedFrom: [String] = [], heardMaster: String? = nil,
+        heardMasterPriority: Int? = nil
+    ) {
+        self.name = name
+        self.address = address
+        self.mac = mac
+        self.poweredOn = poweredOn
+        self.linkUp = linkUp
+        self.vrrpState = vrrpState
+        self.basePriority = basePriority
+        self.effectivePriority = effectivePriority
+        self.haproxyPID = haproxyPID
+        self.keepalivedPID = keepalivedPID
+        self.advertsSent = advertsSent
+        self.advertsReceived = advertsReceived
+        self.masterDownDeadline = masterDownDeadline
+        self.masterDownInterval = masterDownInterval
+        self.partitionedFrom = partitionedFrom
+        self.heardMaster = heardMaster
+        self.heardMasterPriority = heardMasterPriority
+    }
+}
+
+/// The clients' ARP entry for the VIP and how it moved.
+public struct ARPSnapshot: Sendable, Hashable {
+    public struct Change: Sendable, Hashable {
+        public var time: Instant
+        public var fromMAC: String?
+        public var toMAC: String
+        public var node: String
+
+        public init(time: Instant, fromMAC: String?, toMAC: String, node: String) {
+            self.time = time
+            self.fromMAC = fromMAC
+            self.toMAC = toMAC
+            self.node = node
+        }
+    }
+
+    public var ip: String
+    /// nil: no entry yet.
+    public var mac: String?
+    /// The host owning that MAC.
+    public var owner: String?
+    /// Newest first.
+    public var history: [Change]
+
+    public init(ip: String, mac: String? = nil, owner: String? = nil, history: [Change] = []) {
+        self.ip = ip
+        self.mac = mac
+        self.owner = owner
+        self.history = history
+    }
+
+    public var lastChange: Instant? { history.first?.time }
+}
+
+/// One server as one balancer sees it.
+public struct ServerRow: Sendable, Hashable {
+    public var balancer: String
+    public var backend: String
+    public var server: String
+    /// The Tomcat route of the app behind it, if known (e.g. `jvm3`).
+    public var jvmRoute: String?
+    public var address: String
+    /// The stats page's status: `UP`, `DOWN`, `UP 1/3`, `DOWN 2/2`, `NOLB`, `DRAIN`, `MAINT`, `no check`.
+    public var status: String
+    public var adminState: AdminState
+    /// e.g. `L7OK/200`, `L4CON`; nil before the first check or without checks.
+    public var checkStatus: String?
+    public var checkDuration: TimeSpan?
+    /// When the status last changed.
+    public var lastChange: Instant
+    public var weight: Int
+    public var initialWeight: Int
+    public var currentSessions: Int
+    public var totalSessions: Int
+    public var requestsPerSecond: Double
+    /// HAProxy's health counter (0 ... rise+fall-1) and its bounds, for a rise/fall gauge.
+    public var health: Int
+    public var rise: Int
+    public var fall: Int
+    public var checked: Bool
+    public var backup: Bool
+    /// Whether the application process behind it runs (known to embedded sources only).
+    public var appRunning: Bool?
+
+    public init(
+        balancer: String, backend: String, server: String, jvmRoute: String? = nil, address: String, status: String,
+        adminState: AdminState = .ready, checkStatus: String? = nil, checkDuration: TimeSpan? = nil,
+        lastChange: Instant = .zero, weight: Int = 1, initialWeight: Int = 1, currentSessions: Int = 0,
+        totalSessions: Int = 0, requestsPerSecond: Double = 0, health: Int = 0, rise: Int = 2, fall: Int = 3,
+        checked: Bool = true, backup: Bool = false, appRunning: Bool? = nil
+    ) {
+        self.balancer = balancer
+        self.backend = backend
+        self.server = server
+        self.jvmRoute = jvmRoute
+        self.address = address
+        self.status = status
+        self.adminState = adminState
+        self.checkStatus = checkStatus
+        self.checkDuration = checkDuration
+        self.lastChange = lastChange
+        self.weight = weight
+        self.initialWeight = initialWeight
+        self.currentSessions = currentSessions
+        self.totalSessions = totalSessions
+        self.requestsPerSecond = requestsPerSecond
+        self.health = health
+        self.rise = rise
+        self.fall = fall
+        self.checked = checked
+        self.backup = backup
+        self.appRunning = appRunning
+    }
+}
+
+/// One request's route, as the requests panel shows it.
+public struct RequestRecord: Sendable, Hashable {
+    public var time: Instant
+    public var client: String
+    /// The balancer whose haproxy took it (nil: it never reached one).
+    public var via: String?
+    public var server: String?
+    /// HTTP status; 0 when no answer came (refused, lost).
+    public var status: Int
+    public var session: String?
+    public var reason: String
+    public var latency: TimeSpan
+
+    public init(
+        time: Instant, client: String, via: String?, server: String?, status: Int, session: String?, reason: String,
+        latency: TimeSpan
+    ) {
+        self.time = time
+        self.client = client
+        self.via = via
+        self.server = server
+        self.status = status
+        self.session = session
+        self.reason = reason
+        self.latency = latency
+    }
+}
+
+/// What the dashboard can ask a source to do besides cluster commands.
+public enum ControlCommand: Hashable, Sendable {
+    case cluster(ClusterCommand)
+    /// Virtual seconds per real second (simulated sources only).
+    case setTimeScale(Double)
+    case setPaused(Bool)
+}
+
+/// A cluster the dashboard can watch and control: the embedded simulator, the live engine,
+/// or a real HAProxy/keepalived pair.
+public protocol ClusterSource: AnyObject {
+    /// Lets the source catch up with the wall clock (`elapsed` real time since the last call).
+    func advance(wallElapsed: TimeSpan)
+    /// The state now. `requestLimit`/`eventLimit` bound the lists.
+    func snapshot(requestLimit: Int, eventLimit: Int) -> ClusterSnapshot
+    /// Performs a command; the returned text is a one-line confirmation for the status bar.
+    /// Throws a message the status bar shows when the command cannot be done.
+    func perform(_ command: ControlCommand, by actor: String) throws -> String
+}
