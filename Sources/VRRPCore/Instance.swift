@@ -307,7 +307,7 @@ public struct VRRPInstance: Sendable {
     /// v3 pseudo-header checksum); by default our own address with unicast peers, else 224.0.0.18.
     public mutating func receive(packet bytes: [UInt8], from sourceIP: String, to destination: String? = nil, now: Instant) -> [VRRPAction] {
         guard state != .stopped, state != .initialize else { return [] }
-        let dst = destination ?? (config.unicastPeers.isEmpty ? VRRPCodec.multicastGroup : sourceIP)
+        let dst = destination ?? (config.unicastPeers.isEmpty ? VRRPCodec.multicastGroup : self.sourceIP)
         let expectation = VRRPExpectation(
             version: config.version, virtualRouterID: config.virtualRouterID,
             advertInterval: ownAdvertInterval, authentication: config.version == 2 ? config.authentication : nil)
