@@ -93,8 +93,11 @@ public struct TrackedScriptStatus: Hashable, Sendable {
     public var rise: Int
     /// `fall`.
     public var fall: Int
-    /// Whether the script is currently considered up (succeeding).
+    /// Whether the script is currently considered up (succeeding). Meaningless while `initialising`.
     public var isUp = true
+    /// No result yet: like keepalived's init state, the script neither adds nor subtracts its weight,
+    /// and its first result (success or failure) decides its state at once.
+    public var initialising = true
     /// Consecutive results contradicting `isUp` so far (towards `rise` or `fall`).
     public var pendingCount = 0
     /// Results of the last run, if it ran.
@@ -214,7 +217,7 @@ public struct VRRPInstance: Sendable {
         let base = config.priority
         if base >= 255 { return 255 }
         var p = base
-        for s in trackedScripts {
+        for s in trackedScripts where !s.initialising {
             if s.weight > 0 && s.isUp { p += s.weight }
             if s.weight < 0 && !s.isUp { p += s.weight }
         }
@@ -224,7 +227,7 @@ public struct VRRPInstance: Sendable {
     private var faultReasons: [String] {
         var reasons: [String] = []
         if !linkUp { reasons.append("link down") }
-        for s in trackedScripts where s.weight == 0 && !s.isUp { reasons.append("track script \(s.name) down") }
+        for s in trackedScripts where s.weight == 0 && !s.initialising && !s.isUp { reasons.append("track script \(s.name) down") }
         return reasons
     }
 
@@ -580,7 +583,13 @@ public struct VRRPInstance: Sendable {
         if case .unsupported = s.check { ok = true } else { ok = probe(s.check) }
         s.lastResult = ok
         var flipped = false
-        if ok == s.isUp {
+        let first = s.initialising
+        if first {
+            s.initialising = false
+            s.isUp = ok
+            s.pendingCount = 0
+            flipped = true
+        } else if ok == s.isUp {
             s.pendingCount = 0
         } else {
             s.pendingCount += 1
@@ -593,10 +602,16 @@ public struct VRRPInstance: Sendable {
         trackedScripts[i] = s
         guard flipped else { return [] }
         let count = ok ? s.rise : s.fall
-        let what = ok
-            ? "track script \(s.name) succeeded \(count) time\(count == 1 ? "" : "s")"
-            : "track script \(s.name) failed \(count) time\(count == 1 ? "" : "s")"
+        let what: String
+        if first {
+            what = "track script \(s.name) \(ok ? "succeeded" : "failed") on its first run"
+        } else {
+            what = ok
+                ? "track script \(s.name) succeeded \(count) time\(count == 1 ? "" : "s")"
+                : "track script \(s.name) failed \(count) time\(count == 1 ? "" : "s")"
+        }
         var actions: [VRRPAction] = []
+        if first && ok && s.weight <= 0 { return [] }
         if s.weight == 0 {
             if ok {
                 actions += leaveFaultIfClear(now: t, why: what)

@@ -355,10 +355,24 @@ func articlePair(
         var a = VRRPInstance(
             config: instanceConfig(priority: 100, ip: ipA, peers: [ipB], tracks: [TrackScriptRef(name: "chk_haproxy", weight: 50)]),
             scripts: [chkHaproxy(weight: -60)], primaryIP: ipA)
-        #expect(a.effectivePriority == 150)
-        #expect(a.masterDownInterval == .microseconds(3_414_062))
+        // No result yet: the weight counts neither way.
+        #expect(a.effectivePriority == 100)
         _ = a.start(now: .zero)
         #expect(a.nextDeadline == .zero)  // first script run
+        let actions = a.advance(to: .zero, probe: { _ in true })
+        #expect(actions == [.priorityChanged(from: 100, to: 150, why: "track script chk_haproxy succeeded on its first run: priority 100 -> 150")])
+        #expect(a.effectivePriority == 150)
+        #expect(a.masterDownInterval == .microseconds(3_414_062))
+    }
+
+    @Test func firstFailureCountsAtOnceLikeKeepalivedsInitState() {
+        // fall 2, but a script that has never succeeded is down after its first failure.
+        var a = VRRPInstance(
+            config: instanceConfig(priority: 150, ip: ipA, peers: [ipB], tracks: [TrackScriptRef(name: "chk_haproxy")]),
+            scripts: [chkHaproxy(weight: -60)], primaryIP: ipA)
+        _ = a.start(now: .zero)
+        let actions = a.advance(to: .zero, probe: { _ in false })
+        #expect(actions == [.priorityChanged(from: 150, to: 90, why: "track script chk_haproxy failed on its first run: priority 150 -> 90")])
     }
 
     @Test func discardsAreCountedByReason() {
