@@ -2,9 +2,13 @@ import HadeckBase
 
 /// A VRRP instance's state (keepalived's numbering: 0 init, 1 backup, 2 master, 3 fault).
 public enum VRRPState: String, Hashable, Sendable, CustomStringConvertible {
+    /// Created, not yet started.
     case initialize = "INIT"
+    /// Listening for a master's adverts, master-down timer running.
     case backup = "BACKUP"
+    /// Owns the virtual IPs and advertises.
     case master = "MASTER"
+    /// A tracked link is down or a weight-0 script failed: VIPs removed, adverts ignored.
     case fault = "FAULT"
     /// After `stop` or `kill`.
     case stopped = "STOP"
@@ -33,6 +37,14 @@ public struct VRRPOutgoingAdvert: Hashable, Sendable {
     public var destination: String
     /// The priority carried (0 on graceful stop).
     public var priority: Int
+
+    /// Creates an outgoing advert.
+    public init(bytes: [UInt8], source: String, destination: String, priority: Int) {
+        self.bytes = bytes
+        self.source = source
+        self.destination = destination
+        self.priority = priority
+    }
 }
 
 /// Something the host must do, or be told, as a result of driving a `VRRPInstance`.
