@@ -53,7 +53,8 @@ private struct ProxyState {
     var settings: ProxySettings
     var binds: [SocketAddress] = []
     var servers: [ServerConfig] = []
-    var serverCookieLines: [Int] = []
+    /// Line of each server name seen, valid or not, to catch duplicates.
+    var serverLines: [String: Int] = [:]
 
     var label: String { "\(kind.rawValue) '\(name)'" }
 }
@@ -358,13 +359,11 @@ private struct HAProxyParser {
         case "server":
             if proxy.kind == .defaults { return error(n, "'server' not allowed in 'defaults' section") }
             guard requires(proxy, backend: true, "server", n) else { return }
-            if let server = parseServer(w, n) {
-                if let first = proxy.servers.first(where: { $0.name == server.name }) {
-                    error(n, "\(proxy.label) has two servers named '\(server.name)' (first one at line \(first.line))")
-                } else {
-                    proxy.servers.append(server)
-                }
+            if w.count >= 2, let first = proxy.serverLines[w[1]] {
+                return error(n, "\(proxy.label) has two servers named '\(w[1])' (first one at line \(first))")
             }
+            if w.count >= 2 { proxy.serverLines[w[1]] = n }
+            if let server = parseServer(w, n) { proxy.servers.append(server) }
         case "option", "no":
             handleOption(w, n, &proxy)
         case "http-check":
