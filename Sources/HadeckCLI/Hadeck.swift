@@ -5,7 +5,8 @@ public struct Hadeck: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "hadeck",
         abstract: "A whole high-availability web cluster in one terminal.",
-        version: "0.1.0"
+        version: "0.1.0",
+        subcommands: [CheckCommand.self]
     )
 
     public init() {}
