@@ -1,0 +1,299 @@
+import HadeckBase
+
+/// What the balancer needs to know about an incoming HTTP request to route it.
+public struct RoutedRequest: Hashable, Sendable {
+    public var method: String
+    /// The values of every `Cookie` header, in order.
+    public var cookieHeaders: [String]
+    /// The client's address (`source` hashing), e.g. `127.0.0.5` or `127.0.0.5:41234`.
+    public var clientAddress: String
+
+    public init(method: String = "GET", cookieHeaders: [String] = [], clientAddress: String = "127.0.0.1") {
+        self.method = method
+        self.cookieHeaders = cookieHeaders
+        self.clientAddress = clientAddress
+    }
+}
+
+/// Where a request goes, why, and what the server will see.
+public struct RoutingDecision: Hashable, Sendable {
+    /// The server to connect to; nil means HAProxy answers 503 itself.
+    public var server: String?
+    /// The reason in plain words, e.g. `cookie SRV=A -> webA`.
+    public var reason: String
+    /// True when the server was chosen from the persistence cookie (HAProxy's SF_DIRECT).
+    public var persistent: Bool
+    /// The `Cookie` header values to forward to the server (balancer cookie or prefix stripped);
+    /// headers left empty are dropped.
+    public var forwardedCookieHeaders: [String]
+    /// Whether a `Set-Cookie` for the balancer cookie will be added to the response.
+    public var willInsertCookie: Bool
+    /// Connection retries still allowed (starts at `retries`).
+    public var retriesLeft: Int
+    /// Connection attempts made so far on this request (0 before the first).
+    public var attempts: Int
+    var method: String
+    var clientAddress: String
+    /// True when the request carried the balancer's cookie at all.
+    var cookieSeen: Bool
+
+    /// The HTTP status HAProxy itself returns when no server is chosen.
+    public var statusCode: Int? { server == nil ? 503 : nil }
+}
+
+/// What to do after a connection attempt to the chosen server failed.
+public struct ConnectRetry: Hashable, Sendable {
+    public enum Action: Hashable, Sendable {
+        /// Try the same server again after the delay.
+        case retry(after: TimeSpan)
+        /// Try `decision.server` (another one) after the delay.
+        case redispatch(after: TimeSpan)
+        /// Stop: HAProxy answers 503.
+        case giveUp
+    }
+
+    public var action: Action
+    /// The updated decision: carry it into the next `connectFailed` call.
+    public var decision: RoutingDecision
+    /// One plain sentence saying why.
+    public var why: String
+}
+
+/// The response header edits HAProxy makes for cookie persistence.
+public struct ResponseCookieEdits: Hashable, Sendable {
+    /// Every `Set-Cookie` value the client receives, in order: the server's own (possibly
+    /// rewritten or prefixed; removed ones omitted) followed by the one HAProxy inserts.
+    public var setCookies: [String]
+    /// True when `Cache-control: private` is appended (`nocache` and a cookie was inserted).
+    public var cacheControlPrivate: Bool
+    /// The resulting header lines, byte for byte: `Set-Cookie: ...` lines then `Cache-control: private`.
+    public var headerLines: [String] {
+        setCookies.map { "Set-Cookie: \($0)" } + (cacheControlPrivate ? ["Cache-control: private"] : [])
+    }
+}
+
+/// One `name=value` pair of a Cookie header.
+struct CookiePair {
+    var name: String
+    var value: String
+    var hasEquals: Bool
+    var text: String { hasEquals ? "\(name)=\(value)" : name }
+}
+
+func parseCookieHeader(_ header: String) -> [CookiePair] {
+    header.split(separator: ";", omittingEmptySubsequences: true).compactMap { raw in
+        let item = raw.trimmingSpaces()
+        if item.isEmpty { return nil }
+        if let eq = item.firstIndex(of: "=") {
+            return CookiePair(name: String(item[..<eq]).trimmingSpaces(), value: String(item[item.index(after: eq)...]).trimmingSpaces(), hasEquals: true)
+        }
+        return CookiePair(name: item, value: "", hasEquals: false)
+    }
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+extension Backend {
+    private var algorithmName: String { config.balance.rawValue }
+
+    /// Routes one request as HAProxy 2.6 does (manage_client_side_cookies, then assign_server).
+    public func route(request: RoutedRequest, now: Instant) -> RoutingDecision {
+        advanceSlowstart(now: now)
+        var forwarded: [String] = []
+        var named: (raw: String, server: Int?)? = nil
+        if let ck = config.cookie {
+            for header in request.cookieHeaders {
+                var kept: [String] = []
+                for pair in parseCookieHeader(header) {
+                    guard pair.name == ck.name, named == nil else {
+                        kept.append(pair.text)
+                        continue
+                    }
+                    var serverPart = pair.value
+                    var appPart: String? = nil
+                    if ck.mode == .prefix, let tilde = pair.value.firstIndex(of: "~") {
+                        serverPart = String(pair.value[..<tilde])
+                        appPart = String(pair.value[pair.value.index(after: tilde)...])
+                    }
+                    // Empty cookie values never match, so clients cannot stick to cookie-less servers.
+                    let match = serverPart.isEmpty ? nil : servers.indices.first { servers[$0].config.cookie == serverPart }
+                    named = ("\(pair.name)=\(pair.value)", match)
+                    if let appPart {
+                        kept.append("\(pair.name)=\(appPart)")
+                    } else if ck.mode == .insert && ck.indirect {
+                        continue
+                    } else {
+                        kept.append(pair.text)
+                    }
+                }
+                if !kept.isEmpty { forwarded.append(kept.joined(separator: "; ")) }
+            }
+        } else {
+            forwarded = request.cookieHeaders
+        }
+
+        var decision = RoutingDecision(server: nil, reason: "", persistent: false, forwardedCookieHeaders: forwarded,
+                                       willInsertCookie: false, retriesLeft: config.retries, attempts: 0,
+                                       method: request.method, clientAddress: request.clientAddress, cookieSeen: named != nil)
+        var prefix = ""
+        if let named {
+            if let i = named.server {
+                let s = servers[i]
+                // Anything but STOPPED keeps the cookie (DRAIN, NOLB, weight 0); MAINT is STOPPED too.
+                if s.state != .stopped || config.persist {
+                    decision.server = s.name
+                    decision.persistent = true
+                    let status = s.statusText
+                    if s.state == .stopped {
+                        decision.reason = "cookie \(named.raw) names \(s.name) which is \(status): option persist sends it there anyway"
+                    } else if status.hasPrefix("UP") || status == "no check" {
+                        decision.reason = s.uweight == 0
+                            ? "cookie \(named.raw) names \(s.name) which has weight 0: kept on \(s.name)"
+                            : "cookie \(named.raw) -> \(s.name)"
+                    } else {
+                        decision.reason = "cookie \(named.raw) names \(s.name) which is \(status): kept on \(s.name)"
+                    }
+                    return decision
+                }
+                prefix = "cookie \(named.raw) names \(s.name) which is \(s.statusText): "
+            } else {
+                prefix = "cookie \(named.raw) matches no server: "
+            }
+        } else if config.cookie != nil {
+            prefix = "no cookie: "
+        }
+        balance(&decision, avoid: nil, prefix: prefix, verb: prefix.hasPrefix("cookie") ? "rebalanced by " : "", now: now)
+        return decision
+    }
+
+    private func willInsert(_ d: RoutingDecision) -> Bool {
+        guard let ck = config.cookie, ck.mode == .insert, !d.persistent, d.server != nil else { return false }
+        return !ck.postonly || d.method == "POST"
+    }
+
+    private func balance(_ d: inout RoutingDecision, avoid: Int?, prefix: String, verb: String, now: Instant) {
+        let (_, backups) = balancingSet(now: now)
+        guard let i = pick(clientAddress: d.clientAddress, avoid: avoid, now: now) else {
+            d.server = nil
+            d.persistent = false
+            d.willInsertCookie = false
+            let anyUsable = !balancingSet(now: now).0.isEmpty
+            d.reason = prefix + (anyUsable ? "every usable server is at maxconn: 503" : "no usable server: 503")
+            return
+        }
+        d.server = servers[i].name
+        d.persistent = false
+        d.willInsertCookie = willInsert(d)
+        var reason = prefix + verb + algorithmName
+        if config.balance == .source { reason += " (\(d.clientAddress))" }
+        reason += " -> \(servers[i].name)"
+        if backups { reason += " (backup)" }
+        if d.willInsertCookie, let ck = config.cookie {
+            reason += ", new cookie \(ck.name)=\(servers[i].config.cookie ?? "")"
+        }
+        d.reason = reason
+    }
+
+    /// A connection attempt to `decision.server` failed. Follows sess_update_st_cer() and
+    /// stream_choose_redispatch(): retry the same server after min(timeout connect, 1 s), or with
+    /// `option redispatch` move to another server, or give up with 503 once retries are spent.
+    public func connectFailed(_ decision: RoutingDecision, now: Instant) -> ConnectRetry {
+        advanceSlowstart(now: now)
+        var d = decision
+        d.attempts += 1
+        guard let name = d.server, let i = indexByName[name] else {
+            d.server = nil
+            return ConnectRetry(action: .giveUp, decision: d, why: "no server to retry: 503")
+        }
+        d.retriesLeft -= 1
+        if d.retriesLeft < 0 {
+            d.server = nil
+            d.persistent = false
+            d.willInsertCookie = false
+            d.reason = "connection to \(name) failed \(d.attempts) times (retries \(config.retries)): 503"
+            return ConnectRetry(action: .giveUp, decision: d, why: d.reason)
+        }
+        let retries = config.retries
+        let done = retries - d.retriesLeft
+        let isRR = config.balance == .roundrobin || config.balance == .staticRR
+        let srvAct = activeUsableCount(now: now)
+        // The reference says persist+redispatch is "retried, then redispatched"; the source redispatches
+        // at once when the cookie's server is not running (cur_state < SRV_ST_RUNNING).
+        let redispatch = config.redispatch && (
+            servers[i].state < .running
+            || (retries > 0 && done % retries == 0)
+            || (!d.persistent && srvAct > 1 && isRR))
+        var delay = TimeSpan.milliseconds(1000)
+        if let c = config.timeouts.connect, c > .zero, c < delay { delay = c }
+        if redispatch {
+            let wait = (!isRR || srvAct <= 1) ? delay : .zero
+            let why0 = servers[i].state < .running
+                ? "connection to \(name) failed and \(name) is \(servers[i].statusText): option redispatch "
+                : "connection to \(name) failed (attempt \(d.attempts)): option redispatch "
+            balance(&d, avoid: i, prefix: why0, verb: "moves it by ", now: now)
+            if d.server == nil { return ConnectRetry(action: .giveUp, decision: d, why: d.reason) }
+            return ConnectRetry(action: .redispatch(after: wait), decision: d, why: d.reason)
+        }
+        let why = "connection to \(name) failed (attempt \(d.attempts)): retrying \(name) in \(delay.haproxyText), \(d.retriesLeft) retr\(d.retriesLeft == 1 ? "y" : "ies") left"
+        return ConnectRetry(action: .retry(after: delay), decision: d, why: why)
+    }
+
+    /// The response header edits for a routed request, given the values of the server's own
+    /// `Set-Cookie` headers. Mirrors http_manage_server_side_cookies() and the insert block of
+    /// http_process_res_common(). `responseCacheable` is HAProxy's TX_CACHEABLE for the response.
+    public func responseHeaders(for decision: RoutingDecision, serverSetCookies: [String], responseCacheable: Bool = true) -> ResponseCookieEdits {
+        guard let ck = config.cookie else {
+            return ResponseCookieEdits(setCookies: serverSetCookies, cacheControlPrivate: false)
+        }
+        let srv = decision.server.flatMap { indexByName[$0] }
+        let srvCookie = srv.flatMap { servers[$0].config.cookie }
+        var out: [String] = []
+        var serverSetOurs = false
+        for header in serverSetCookies {
+            let first = header.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)
+            let pairText = first.first.map(String.init) ?? ""
+            let rest = first.count > 1 ? ";" + first[1] : ""
+            guard let eq = pairText.firstIndex(of: "="), pairText[..<eq].trimmingSpaces() == ck.name else {
+                out.append(header)
+                continue
+            }
+            serverSetOurs = true
+            let value = String(pairText[pairText.index(after: eq)...]).trimmingSpaces()
+            if ck.preserve {
+                out.append(header)
+            } else if (srv != nil && ck.mode == .insert) || (decision.persistent && ck.indirect) {
+                continue
+            } else if let srvCookie, ck.mode == .rewrite {
+                out.append("\(ck.name)=\(srvCookie)\(rest)")
+            } else if let srvCookie, ck.mode == .prefix {
+                out.append("\(ck.name)=\(srvCookie)~\(value)\(rest)")
+            } else {
+                out.append(header)
+            }
+        }
+        var cachePrivate = false
+        if ck.mode == .insert, let srv, !(serverSetOurs && ck.preserve), !decision.persistent,
+           !ck.postonly || decision.method == "POST" {
+            var line: String
+            if let value = servers[srv].config.cookie {
+                line = "\(ck.name)=\(value); path=/"
+            } else {
+                line = "\(ck.name)=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/"
+            }
+            // Several `domain` options are chained as "; domain=a; domain=b" by the parser.
+            for domain in ck.domains { line += "; domain=\(domain)" }
+            if ck.httponly { line += "; HttpOnly" }
+            if ck.secure { line += "; Secure" }
+            out.append(line)
+            cachePrivate = ck.nocache && responseCacheable
+        }
+        return ResponseCookieEdits(setCookies: out, cacheControlPrivate: cachePrivate)
+    }
+}

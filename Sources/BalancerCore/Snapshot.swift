@@ -1,0 +1,60 @@
+import HadeckBase
+
+/// One server's row for the dashboard, `show stat` and the stats page.
+public struct ServerSnapshot: Hashable, Sendable {
+    public var name: String
+    public var id: Int
+    public var address: SocketAddress
+    public var cookie: String?
+    /// `UP`, `DOWN 1/2`, `MAINT`, `no check`...
+    public var status: String
+    public var operationalState: OperationalState
+    public var adminState: AdminState
+    public var checkStatus: CheckStatus?
+    /// `L7STS/503`, `L4CON`...
+    public var checkStatusText: String?
+    public var checkCode: Int?
+    public var checkDuration: TimeSpan?
+    /// Plain words for the last check result, e.g. `connection refused`.
+    public var checkDetail: String
+    public var health: Int
+    public var rise: Int
+    public var fall: Int
+    public var lastChange: Instant
+    /// Seconds since the last state change, as `lastchg` shows it.
+    public var secondsSinceChange: Int64
+    public var weight: ServerWeight
+    public var currentSessions: Int
+    public var totalSessions: Int
+    /// `chkfail`: failed checks while the server was up or going down.
+    public var failedChecks: Int
+    /// `chkdown`: UP to DOWN transitions.
+    public var downTransitions: Int
+    public var downtime: TimeSpan
+    public var lbtot: Int
+    public var backup: Bool
+    public var checked: Bool
+    public var maxconn: Int
+    public var nextCheck: Instant?
+}
+
+extension Backend {
+    /// Every server's state at `now`, in declaration order.
+    public func snapshot(now: Instant) -> [ServerSnapshot] {
+        servers.indices.map { i in
+            let s = servers[i]
+            return ServerSnapshot(
+                name: s.name, id: s.id, address: s.config.address, cookie: s.config.cookie,
+                status: s.statusText, operationalState: s.state, adminState: s.admin,
+                checkStatus: s.checkStatus, checkStatusText: s.checkStatusText, checkCode: s.checkCode,
+                checkDuration: s.checkDuration, checkDetail: s.checkDetail,
+                health: s.health, rise: s.config.rise, fall: s.config.fall,
+                lastChange: s.lastChange, secondsSinceChange: (now - s.lastChange).micros / 1_000_000,
+                weight: ServerWeight(current: s.uweight, initial: s.iweight, effective: effectiveWeight(i, now: now)),
+                currentSessions: s.currentConnections, totalSessions: s.totalConnections,
+                failedChecks: s.failedChecks, downTransitions: s.downTransitions,
+                downtime: s.downtime(at: now), lbtot: s.lbtot, backup: s.config.backup,
+                checked: s.checked, maxconn: s.config.maxconn, nextCheck: s.nextCheck)
+        }
+    }
+}
