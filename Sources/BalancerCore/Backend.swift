@@ -8,12 +8,12 @@ public struct BalancerError: Error, Hashable, Sendable, CustomStringConvertible 
 }
 
 /// A `set weight` argument: `N` or `N%` (relative to the configured weight).
-public enum WeightChange: Hashable, Sendable {
+public enum WeightSetting: Hashable, Sendable {
     case absolute(Int)
     case percent(Int)
 
     /// Parses `N` or `N%` like server_parse_weight_change_request(), with its error texts.
-    public static func parse(_ text: String) throws(BalancerError) -> WeightChange {
+    public static func parse(_ text: String) throws(BalancerError) -> WeightSetting {
         if text.isEmpty { throw BalancerError("Require <weight> or <weight%>.") }
         var digits = Substring(text)
         var negative = false
@@ -366,7 +366,7 @@ public final class Backend {
     }
 
     /// `set weight B/S N|N%` with HAProxy's range rules and error texts.
-    public func setWeight(server: String, _ change: WeightChange, now: Instant) throws(BalancerError) -> [ServerTransition] {
+    public func setWeight(server: String, _ change: WeightSetting, now: Instant) throws(BalancerError) -> [ServerTransition] {
         let i = try index(server)
         var w: Int
         switch change {

@@ -20,7 +20,7 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible, Error {
 }
 
 /// Diagnostics gathered while reading one or more files.
-public struct Diagnostics: Sendable {
+public struct Diagnostics: Sendable, Error {
     public private(set) var items: [Diagnostic] = []
 
     public init() {}

@@ -103,7 +103,7 @@ func setWeightAffectsOnlyDynamicAlgorithms(algo: BalanceAlgorithm, countA: Int, 
 }
 
 struct WeightCase: Sendable, CustomStringConvertible {
-    var change: WeightChange
+    var change: WeightSetting
     var result: Result<Int, BalancerError>
     var description: String { "\(change)" }
 }
@@ -132,10 +132,10 @@ func setWeightRules(c: WeightCase) {
 @Test func weightErrorsAndParsing() throws {
     let b = backend(.roundrobin, [server("webA", weight: 10)])
     #expect(throws: BalancerError("No such server.")) { try b.setWeight(server: "nope", .absolute(1), now: .zero) }
-    #expect(try WeightChange.parse("50%") == .percent(50))
-    #expect(try WeightChange.parse("7") == .absolute(7))
-    #expect(throws: BalancerError("Trailing garbage in weight string")) { try WeightChange.parse("7x") }
-    #expect(throws: BalancerError("Require <weight> or <weight%>.")) { try WeightChange.parse("") }
+    #expect(try WeightSetting.parse("50%") == .percent(50))
+    #expect(try WeightSetting.parse("7") == .absolute(7))
+    #expect(throws: BalancerError("Trailing garbage in weight string")) { try WeightSetting.parse("7x") }
+    #expect(throws: BalancerError("Require <weight> or <weight%>.")) { try WeightSetting.parse("") }
     let t = try b.setWeight(server: "webA", .absolute(0), now: .zero)
     #expect(t.first?.why == "webA weight changed from 10 to 0 (initial 10): no new clients, cookie clients still served")
     _ = try b.resetWeight(server: "webA", now: .zero)
