@@ -1,0 +1,160 @@
+import BalancerCore
+import ClusterModel
+import HadeckBase
+
+/// A request between the balancer's routing decision and its answer (retries wait here).
+struct PendingRequest {
+    var id: Int
+    var client: Int
+    var host: String
+    var pid: Int
+    var backend: String
+    var started: Instant
+    var route: RoutingDecision
+    /// The first decision's reason, kept when retries change the route.
+    var firstReason: String
+}
+
+extension Cluster {
+    /// Time between two requests of the whole client population.
+    var trafficInterval: TimeSpan {
+        TimeSpan(micros: max(1, Int64((1_000_000 / max(trafficRate, 0.001)).rounded())))
+    }
+
+    func scheduleTraffic() {
+        trafficGeneration += 1
+        guard trafficOn, trafficRate > 0 else { return }
+        scheduler.schedule(.clientRequest(generation: trafficGeneration), at: now)
+    }
+
+    func setClientCount(_ n: Int) {
+        while browsers.count < n {
+            let i = browsers.count + 1
+            browsers.append(Browser(name: "c\(i)", address: "127.0.3.\(i % 250 + 1)"))
+        }
+        if browsers.count > n {
+            browsers.removeLast(browsers.count - n)
+            busyClients = busyClients.filter { $0 < n }
+        }
+    }
+
+    /// Sends one request from a browser to the VIP, now. A browser waiting for an answer sends nothing.
+    func sendRequest(from index: Int) {
+        guard !busyClients.contains(index) else { return }
+        requestsSent += 1
+        let client = browsers[index]
+        let vip = spec.vip
+        guard let mac = arp.mac(for: vip.host), let host = host(withMAC: mac) else {
+            return requestFailed(index, via: nil, "no ARP entry for \(vip.host) yet: no balancer has announced the VIP")
+        }
+        guard host.poweredOn else {
+            return requestFailed(
+                index, via: host.name, "\(host.name) is powered off but the ARP cache still maps the VIP to its MAC: request lost")
+        }
+        guard let hp = host.haproxy else {
+            return requestFailed(index, via: host.name, "connection refused: \(host.name)'s haproxy is not running")
+        }
+        guard let backend = hp.backendName(forPort: vip.port) else {
+            return requestFailed(index, via: host.name, "connection refused: \(host.name)'s haproxy listens on no port \(vip.port)")
+        }
+        let route = hp.route(backend: backend, cookieHeader: client.cookieHeader, clientAddress: client.address, now: now)
+        guard route.server != nil else {
+            return finishRequest(index, host: host, server: nil, status: 503, session: client.session, reason: route.reason, started: now)
+        }
+        let id = nextRequestID
+        nextRequestID += 1
+        pending[id] = PendingRequest(
+            id: id, client: index, host: host.name, pid: hp.pid, backend: backend, started: now, route: route, firstReason: route.reason)
+        busyClients.insert(index)
+        attempt(requestID: id)
+    }
+
+    func attempt(requestID id: Int) {
+        guard var p = pending[id] else { return }
+        guard let host = host(named: p.host), host.poweredOn, let hp = host.haproxy, hp.pid == p.pid else {
+            pending[id] = nil
+            busyClients.remove(p.client)
+            return requestFailed(p.client, via: p.host, "\(p.host)'s haproxy went away while the request was in flight")
+        }
+        guard p.client < browsers.count, let serverName = p.route.server else {
+            pending[id] = nil
+            busyClients.remove(p.client)
+            return
+        }
+        let serverAddress = hp.address(ofServer: serverName, backend: p.backend)
+        let forwarded = p.route.forwardedCookieHeaders.filter { !$0.isEmpty }
+        let webIndex = webServers.firstIndex { $0.address == serverAddress } ?? webServers.firstIndex { $0.name == serverName }
+        if let webIndex, webServers[webIndex].running {
+            pending[id] = nil
+            hp.connectionOpened(backend: p.backend, server: serverName)
+            let response = webServers[webIndex].handle(path: "/login", cookieHeader: forwarded.isEmpty ? nil : forwarded.joined(separator: "; "))
+            let setCookies = hp.responseSetCookies(backend: p.backend, route: p.route, serverSetCookies: response.setCookies)
+            hp.connectionClosed(backend: p.backend, server: serverName)
+            let before = browsers[p.client].session
+            browsers[p.client].receive(setCookies: setCookies)
+            if let before, before != browsers[p.client].session { sessionChanges += 1 }
+            busyClients.remove(p.client)
+            var reason = p.route.reason == p.firstReason ? p.firstReason : p.firstReason + "; " + p.route.reason
+            if response.newSession, before != nil {
+                reason += "; \(serverName) does not know session \(before!): new session"
+            }
+            return finishRequest(
+                p.client, host: host, server: serverName, status: response.status, session: response.session, reason: reason,
+                started: p.started)
+        }
+        // Connection refused: the core decides between retrying, redispatching and giving up.
+        switch hp.connectFailed(backend: p.backend, route: p.route, now: now) {
+        case .retry(let route, let delay):
+            p.route = route
+            pending[id] = p
+            scheduler.schedule(.attempt(requestID: id), at: now + delay)
+        case .giveUp(let status, let reason):
+            pending[id] = nil
+            busyClients.remove(p.client)
+            finishRequest(p.client, host: host, server: p.route.server, status: status, session: browsers[p.client].session, reason: reason, started: p.started)
+        }
+    }
+
+    func record(_ r: RequestRecord) {
+        recentRequests.append(r)
+        if recentRequests.count > requestHistoryLimit + requestHistoryLimit / 4 {
+            recentRequests.removeFirst(recentRequests.count - requestHistoryLimit)
+        }
+    }
+
+    func requestFailed(_ client: Int, via: String?, _ reason: String) {
+        requestsFailed += 1
+        let b = browsers[client]
+        record(RequestRecord(time: now, client: b.name, via: via, server: nil, status: 0, session: b.session, reason: reason, latency: .zero))
+        emit(
+            "request",
+            [
+                ("client", .string(b.name)), ("via", via.map { .string($0) } ?? .null), ("server", .null), ("status", .int(0)),
+                ("session", b.session.map { .string($0) } ?? .null), ("reason", .string(reason)), ("latency_ms", .double(0)),
+            ], why: "\(b.name) sent GET /login to the VIP \(spec.vip) and got no answer")
+    }
+
+    func finishRequest(
+        _ client: Int, host: BalancerHost, server: String?, status: Int, session: String?, reason: String, started: Instant
+    ) {
+        if status >= 500 || status == 0 { requestsFailed += 1 }
+        let b = browsers[client]
+        record(RequestRecord(
+            time: now, client: b.name, via: host.name, server: server, status: status, session: session, reason: reason,
+            latency: now - started))
+        emit(
+            "request",
+            [
+                ("client", .string(b.name)), ("via", .string(host.name)), ("server", server.map { .string($0) } ?? .null),
+                ("status", .int(Int64(status))), ("session", session.map { .string($0) } ?? .null), ("reason", .string(reason)),
+                ("latency_ms", .double(Double((now - started).micros) / 1000)),
+            ], why: "\(b.name) sent GET /login to the VIP; the ARP cache maps it to \(host.name)'s MAC, so \(host.name)'s haproxy routed it")
+    }
+
+    /// What a health check of a simulated server sees, and how long it takes.
+    func checkOutcome(_ check: PendingCheck) -> (TimeSpan, CheckOutcome) {
+        let web = webServers.first { $0.address == check.address } ?? webServers.first { $0.name == check.server }
+        guard let web, web.running else { return (.microseconds(100), .refused) }
+        return (.milliseconds(1), check.isHTTP ? .httpStatus(web.healthStatus) : .connected)
+    }
+}

@@ -1,0 +1,61 @@
+import BalancerCore
+import ClusterModel
+import HadeckBase
+
+extension Cluster {
+    /// The cluster as the dashboard shows it now.
+    public func snapshot(requestLimit: Int = 200, eventLimit: Int = 200) -> ClusterSnapshot {
+        let vip = spec.vip.host
+        let arpMAC = arp.mac(for: vip)
+        let history = arp.history.reversed().prefix(20).map { c in
+            ARPSnapshot.Change(time: c.time, fromMAC: c.from?.description, toMAC: c.to.description, node: c.node)
+        }
+        let hostRows = hosts.map { h -> HostSnapshot in
+            let instance = h.keepalived?.primary
+            let backupTimer = instance?.state == .backup
+            var heard: String? = nil
+            if let ip = instance?.masterIP { heard = hosts.first { $0.address == ip }?.name ?? ip }
+            return HostSnapshot(
+                name: h.name, address: h.address, mac: h.mac.description, poweredOn: h.poweredOn, linkUp: h.linkUp,
+                vrrpState: h.vrrpState, basePriority: instance?.basePriority ?? h.keepalivedConfig.instances.first?.priority ?? 0,
+                effectivePriority: instance?.effectivePriority ?? 0, haproxyPID: h.haproxy?.pid, keepalivedPID: h.keepalived?.pid,
+                advertsSent: instance?.stats.advertsSent ?? 0, advertsReceived: instance?.stats.advertsReceived ?? 0,
+                masterDownDeadline: backupTimer ? instance?.masterDownDeadline : nil,
+                masterDownInterval: backupTimer ? instance?.masterDownArmedFor : nil,
+                partitionedFrom: partitions.compactMap { pair in pair.contains(h.name) ? pair.first { $0 != h.name } : nil }.sorted(),
+                heardMaster: heard, heardMasterPriority: instance?.masterPriority)
+        }
+        var servers: [ServerRow] = []
+        for h in hosts {
+            guard let hp = h.haproxy else { continue }
+            for var row in hp.serverRows(balancer: h.name, now: now) {
+                let web = webServers.first { $0.address == row.address } ?? webServers.first { $0.name == row.server }
+                row.jvmRoute = web?.jvmRoute
+                row.appRunning = web?.running
+                row.requestsPerSecond = serverRate(balancer: h.name, server: row.server)
+                servers.append(row)
+            }
+        }
+        let nonRequest = events.reversed().lazy.filter { $0.type != "request" }.prefix(eventLimit)
+        return ClusterSnapshot(
+            time: now, clusterName: spec.name, caption: lastCaption, vip: spec.vip, requestsPerSecond: requestRate,
+            traffic: TrafficSnapshot(on: trafficOn, rate: trafficRate, clients: browsers.count), hosts: hostRows,
+            arp: ARPSnapshot(ip: vip, mac: arpMAC?.description, owner: vipOwner?.name, history: Array(history)),
+            servers: servers, requests: Array(recentRequests.reversed().prefix(requestLimit)), events: Array(nonRequest))
+    }
+
+    /// Answered requests per second over the last `rateWindow`.
+    public var requestRate: Double {
+        let from = now - rateWindow
+        let n = recentRequests.reversed().prefix { $0.time > from }.count
+        return Double(n) / rateWindow.seconds
+    }
+
+    func serverRate(balancer: String, server: String) -> Double {
+        let from = now - rateWindow
+        let n = recentRequests.reversed().prefix { $0.time > from }.filter { $0.via == balancer && $0.server == server }.count
+        return Double(n) / rateWindow.seconds
+    }
+
+    var rateWindow: TimeSpan { .seconds(5) }
+}

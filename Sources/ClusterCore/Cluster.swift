@@ -1,0 +1,327 @@
+import BalancerCore
+import ClusterModel
+import HadeckBase
+import HadeckConfig
+import VRRPCore
+
+/// A balancer host: a machine with a MAC on the client segment, running a haproxy and a keepalived.
+public final class BalancerHost {
+    public let name: String
+    public let address: String
+    public let mac: MACAddress
+    public let haproxyConfig: HAProxyConfig
+    public let keepalivedConfig: KeepalivedConfig
+    public internal(set) var poweredOn = true
+    /// The running haproxy, nil while it is dead or stopped.
+    public internal(set) var haproxy: HAProxyProcess?
+    /// The running keepalived, nil while it is dead or stopped.
+    public internal(set) var keepalived: KeepalivedProcess?
+    /// Whether the interface keepalived tracks is up.
+    public internal(set) var linkUp = true
+    /// pid the next haproxy start will get.
+    var nextHAProxyPID: Int
+    var nextKeepalivedPID: Int
+    /// The last keepalived's counters and state, kept after it dies so the screen can show them.
+    public internal(set) var lastVRRPState: String = "INIT"
+
+    init(definition: ClusterHost, pidBase: Int) {
+        name = definition.name
+        address = definition.address
+        mac = definition.mac
+        haproxyConfig = definition.haproxy
+        keepalivedConfig = definition.keepalived
+        nextHAProxyPID = pidBase
+        nextKeepalivedPID = pidBase - 10
+    }
+
+    /// The VRRP state name as the dashboard shows it (STOP when keepalived is not running).
+    public var vrrpState: String {
+        guard poweredOn else { return "OFF" }
+        guard let keepalived else { return "STOP" }
+        return keepalived.stateName
+    }
+}
+
+/// What a cluster is made of, ready to run: hosts with parsed configs, backends, traffic.
+public struct ClusterHost: Sendable {
+    public var name: String
+    public var address: String
+    public var mac: MACAddress
+    public var haproxy: HAProxyConfig
+    public var keepalived: KeepalivedConfig
+
+    public init(name: String, address: String, mac: MACAddress, haproxy: HAProxyConfig, keepalived: KeepalivedConfig) {
+        self.name = name
+        self.address = address
+        self.mac = mac
+        self.haproxy = haproxy
+        self.keepalived = keepalived
+    }
+}
+
+/// A whole cluster definition with parsed configurations.
+public struct ClusterSpec: Sendable {
+    public var name: String
+    public var vip: SocketAddress
+    public var hosts: [ClusterHost]
+    public var backends: [BackendServerDefinition]
+    public var trafficRate: Double
+    public var clients: Int
+    public var trafficOn: Bool
+
+    public init(
+        name: String, vip: SocketAddress, hosts: [ClusterHost], backends: [BackendServerDefinition],
+        trafficRate: Double = 5, clients: Int = 5, trafficOn: Bool = true
+    ) {
+        self.name = name
+        self.vip = vip
+        self.hosts = hosts
+        self.backends = backends
+        self.trafficRate = trafficRate
+        self.clients = clients
+        self.trafficOn = trafficOn
+    }
+}
+
+/// The whole cluster in one deterministic model: balancer hosts, their haproxy and keepalived,
+/// the client segment's ARP cache, Tomcat-like backends and browser-like clients.
+///
+/// Time only moves through `run(until:)`. The simulator drives it in virtual time; the
+/// dashboard drives it against a real clock. Everything that happens becomes a `ClusterEvent`.
+public final class Cluster {
+    public let spec: ClusterSpec
+    public internal(set) var now = Instant.zero
+    public let hosts: [BalancerHost]
+    public internal(set) var webServers: [WebServer]
+    public internal(set) var browsers: [Browser] = []
+    public internal(set) var arp = ARPCache()
+    /// Pairs of hosts whose VRRP traffic is cut.
+    public internal(set) var partitions: Set<[String]> = []
+    public internal(set) var trafficOn: Bool
+    public internal(set) var trafficRate: Double
+    /// Everything that happened, oldest first.
+    public internal(set) var events: [ClusterEvent] = []
+    /// Called for each new event as it happens.
+    public var onEvent: ((ClusterEvent) -> Void)?
+    /// Keep at most this many events in `events` (the sink still sees all). 0: keep all.
+    public var eventLimit = 0
+    /// Request counters.
+    public internal(set) var requestsSent = 0
+    public internal(set) var requestsFailed = 0
+    /// The latest requests, oldest first (bounded).
+    public internal(set) var recentRequests: [RequestRecord] = []
+    /// How many requests `recentRequests` keeps.
+    public var requestHistoryLimit = 2_000
+    /// The latest `say` line.
+    public internal(set) var lastCaption: String?
+    /// How many times a client that had a session was given a different one.
+    public internal(set) var sessionChanges = 0
+
+    enum Work {
+        case clientRequest(generation: Int)
+        case attempt(requestID: Int)
+        case checkDone(host: String, pid: Int, check: PendingCheck, outcome: CheckOutcome)
+        case advert(to: String, from: String, destination: String, bytes: [UInt8])
+    }
+
+    var scheduler = Scheduler<Work>()
+    var trafficGeneration = 0
+    var nextClient = 0
+    var pending: [Int: PendingRequest] = [:]
+    /// Browsers with a request in flight.
+    var busyClients: Set<Int> = []
+    var nextRequestID = 1
+
+    /// Builds the cluster and starts every process at time zero.
+    public init(spec: ClusterSpec) {
+        self.spec = spec
+        hosts = spec.hosts.enumerated().map { i, h in BalancerHost(definition: h, pidBase: 9644 + i * 1000) }
+        webServers = spec.backends.map { WebServer(name: $0.name, address: $0.address.description, jvmRoute: $0.jvmRoute) }
+        trafficOn = spec.trafficOn
+        trafficRate = spec.trafficRate
+        setClientCount(spec.clients)
+        for host in hosts {
+            startHAProxy(host, why: "\(host.name) booted")
+            startKeepalived(host, why: "\(host.name) booted")
+        }
+        scheduleTraffic()
+    }
+
+    // MARK: - Running
+
+    /// The earliest moment anything will happen.
+    public var nextEventTime: Instant? {
+        var t = scheduler.nextTime
+        for host in hosts where host.poweredOn {
+            if let d = host.keepalived?.nextDeadline { t = min(t ?? d, d) }
+            if let d = host.haproxy?.nextCheckDue { t = min(t ?? d, d) }
+        }
+        return t
+    }
+
+    /// Runs everything due up to and including `time`, then sets the clock to `time`.
+    public func run(until time: Instant) {
+        while let next = nextEventTime, next <= time {
+            now = max(now, next)
+            if let (_, work) = scheduler.popDue(atOrBefore: now) {
+                perform(work)
+                continue
+            }
+            for host in hosts where host.poweredOn {
+                if let ka = host.keepalived, let d = ka.nextDeadline, d <= now {
+                    let haproxyAlive = host.haproxy != nil
+                    handle(ka.advance(to: now, haproxyAlive: haproxyAlive), on: host)
+                }
+                if let hp = host.haproxy, let d = hp.nextCheckDue, d <= now {
+                    for check in hp.startDueChecks(now: now) {
+                        let (delay, outcome) = checkOutcome(check)
+                        scheduler.schedule(.checkDone(host: host.name, pid: hp.pid, check: check, outcome: outcome), at: now + delay)
+                    }
+                }
+            }
+        }
+        now = max(now, time)
+    }
+
+    private func perform(_ work: Work) {
+        switch work {
+        case .clientRequest(let generation):
+            guard generation == trafficGeneration, trafficOn, trafficRate > 0, !browsers.isEmpty else { return }
+            let index = nextClient % browsers.count
+            nextClient += 1
+            sendRequest(from: index)
+            scheduler.schedule(.clientRequest(generation: generation), at: now + trafficInterval)
+        case .attempt(let id):
+            attempt(requestID: id)
+        case .checkDone(let hostName, let pid, let check, let outcome):
+            // A check whose haproxy died meanwhile reports to nobody.
+            guard let host = host(named: hostName), host.poweredOn, let hp = host.haproxy, hp.pid == pid else { return }
+            for t in hp.completeCheck(check, outcome: outcome, now: now) {
+                emitBackendState(t, host: host)
+            }
+        case .advert(let to, let from, let destination, let bytes):
+            guard let target = host(named: to), target.poweredOn, let ka = target.keepalived,
+                let source = host(named: from), !isPartitioned(to, from)
+            else { return }
+            handle(ka.receive(bytes, from: source.address, destination: destination, now: now), on: target)
+        }
+    }
+
+    // MARK: - Lookups
+
+    public func host(named name: String) -> BalancerHost? { hosts.first { $0.name == name } }
+
+    public func host(withMAC mac: MACAddress) -> BalancerHost? { hosts.first { $0.mac == mac } }
+
+    func host(withAddress address: String) -> BalancerHost? { hosts.first { $0.address == address } }
+
+    public func webServer(named name: String) -> WebServer? { webServers.first { $0.name == name } }
+
+    func isPartitioned(_ a: String, _ b: String) -> Bool { partitions.contains([a, b].sorted()) }
+
+    /// The hosts whose keepalived is MASTER right now.
+    public var masters: [BalancerHost] { hosts.filter { $0.poweredOn && $0.keepalived?.isMaster == true } }
+
+    /// The host the clients' ARP cache sends VIP traffic to.
+    public var vipOwner: BalancerHost? { arp.mac(for: spec.vip.host).flatMap { host(withMAC: $0) } }
+
+    // MARK: - Events
+
+    func emit(_ type: String, _ fields: [(String, JSONValue)], why: String) {
+        let event = ClusterEvent(time: now, type: type, fields: fields, why: why)
+        events.append(event)
+        if eventLimit > 0, events.count > eventLimit + eventLimit / 4 {
+            events.removeFirst(events.count - eventLimit)
+        }
+        onEvent?(event)
+    }
+
+    func emitBackendState(_ t: BackendTransition, host: BalancerHost) {
+        emit(
+            "backend.state",
+            [
+                ("balancer", .string(host.name)), ("backend", .string(t.backend)), ("server", .string(t.server)),
+                ("from", .string(t.from)), ("to", .string(t.to)), ("check", .string(t.check)),
+            ], why: t.why)
+    }
+
+    // MARK: - VRRP and ARP
+
+    func handle(_ outputs: [KeepalivedOutput], on host: BalancerHost) {
+        for output in outputs {
+            switch output {
+            case .advert(let bytes, let destination):
+                // Unicast to a peer, or the multicast group reaching every other host on the segment.
+                let targets = hosts.filter { $0 !== host && ($0.address == destination || destination == VRRPCodec.multicastGroup) }
+                for target in targets {
+                    scheduler.schedule(.advert(to: target.name, from: host.name, destination: destination, bytes: bytes), at: now)
+                }
+            case .discarded(let from, let reason):
+                emit("vrrp.discard", [("node", .string(host.name)), ("from", .string(from)), ("reason", .string(reason))],
+                     why: "\(host.name)'s keepalived threw away a packet from \(from): \(reason)")
+            case .gratuitousARP(let vip):
+                guard host.poweredOn, let change = arp.receiveGratuitousARP(ip: vip, mac: host.mac, node: host.name, at: now)
+                else { continue }
+                let previous = change.from.flatMap { self.host(withMAC: $0)?.name }
+                emit(
+                    "arp.update", [("ip", .string(vip)), ("mac", .string(host.mac.description)), ("node", .string(host.name))],
+                    why: previous.map { "gratuitous ARP from \(host.name): \(vip) moved from \($0)'s MAC to \(host.name)'s" }
+                        ?? "gratuitous ARP from \(host.name): clients now send \(vip) to \(host.name)")
+            case .stateChanged(let from, let to, let priority, let effective, let why):
+                host.lastVRRPState = to
+                emit(
+                    "vrrp.state",
+                    [
+                        ("node", .string(host.name)), ("from", .string(from)), ("to", .string(to)),
+                        ("priority", .int(Int64(priority))), ("effective_priority", .int(Int64(effective))),
+                    ], why: why)
+            case .priorityChanged(let from, let to, let why):
+                emit("vrrp.priority", [("node", .string(host.name)), ("from", .int(Int64(from))), ("to", .int(Int64(to)))], why: why)
+            }
+        }
+    }
+
+    // MARK: - Processes
+
+    func startHAProxy(_ host: BalancerHost, why: String) {
+        let pid = host.nextHAProxyPID
+        host.nextHAProxyPID += 17
+        host.haproxy = HAProxyProcess(config: host.haproxyConfig, pid: pid, now: now)
+        emitProcess(host, "haproxy", "start", pid: pid, why: why)
+    }
+
+    func startKeepalived(_ host: BalancerHost, why: String) {
+        let pid = host.nextKeepalivedPID
+        host.nextKeepalivedPID += 3
+        let ka = KeepalivedProcess(config: host.keepalivedConfig, primaryIP: host.address, pid: pid, linkUp: host.linkUp)
+        host.keepalived = ka
+        emitProcess(host, "keepalived", "start", pid: pid, why: why)
+        handle(ka.start(now: now), on: host)
+    }
+
+    func emitProcess(_ host: BalancerHost, _ process: String, _ action: String, pid: Int, why: String) {
+        emit(
+            "process",
+            [("node", .string(host.name)), ("process", .string(process)), ("action", .string(action)), ("pid", .int(Int64(pid)))],
+            why: why)
+    }
+}
+
+extension ClusterSpec {
+    /// A spec from a loaded cluster file.
+    public init(_ loaded: LoadedCluster) {
+        let f = loaded.file
+        self.init(
+            name: f.name, vip: f.vip,
+            hosts: loaded.hosts.map { h in
+                ClusterHost(
+                    name: h.definition.name, address: h.definition.address,
+                    mac: MACAddress(h.definition.mac) ?? MACAddress("02:00:00:00:00:00")!, haproxy: h.haproxy,
+                    keepalived: h.keepalived)
+            },
+            backends: f.backends, trafficRate: f.trafficRate, clients: f.clients, trafficOn: f.trafficOn)
+    }
+
+    /// The article's cluster (built in).
+    public static var article: ClusterSpec { ClusterSpec(ClusterLoader.article()) }
+}

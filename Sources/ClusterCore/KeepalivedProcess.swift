@@ -1,0 +1,94 @@
+import HadeckBase
+import VRRPCore
+
+/// What a keepalived process asks its host to do, in the cluster's terms.
+enum KeepalivedOutput {
+    case advert(bytes: [UInt8], destination: String)
+    case gratuitousARP(vip: String)
+    case stateChanged(from: String, to: String, priority: Int, effective: Int, why: String)
+    case priorityChanged(from: Int, to: Int, why: String)
+    case discarded(from: String, reason: String)
+}
+
+/// One running keepalived: its VRRP instances, driven by the cluster.
+public final class KeepalivedProcess {
+    public let pid: Int
+    public private(set) var instances: [VRRPInstance]
+
+    init(config: KeepalivedConfig, primaryIP: String, pid: Int, linkUp: Bool) {
+        self.pid = pid
+        instances = config.instances.map { instanceConfig in
+            let scripts = instanceConfig.trackScripts.compactMap { config.script(named: $0.name) }
+            return VRRPInstance(config: instanceConfig, globals: config.globals, scripts: scripts, primaryIP: primaryIP)
+        }
+        if !linkUp {
+            for i in instances.indices { _ = instances[i].setLink(up: false, now: .zero) }
+        }
+    }
+
+    /// The instance the dashboard shows: the first one (the article's VI_1).
+    public var primary: VRRPInstance? { instances.first }
+
+    public var stateName: String { primary?.state.rawValue ?? "INIT" }
+    public var isMaster: Bool { primary?.state == .master }
+    public var effectivePriority: Int { primary?.effectivePriority ?? 0 }
+
+    var nextDeadline: Instant? { instances.compactMap(\.nextDeadline).min() }
+
+    func start(now: Instant) -> [KeepalivedOutput] {
+        var out: [KeepalivedOutput] = []
+        for i in instances.indices { out += translate(instances[i].start(now: now), i) }
+        return out
+    }
+
+    func advance(to now: Instant, haproxyAlive: Bool) -> [KeepalivedOutput] {
+        var out: [KeepalivedOutput] = []
+        for i in instances.indices {
+            let actions = instances[i].advance(to: now) { check in
+                switch check {
+                case .haproxyAlive: haproxyAlive
+                case .unsupported: true
+                }
+            }
+            out += translate(actions, i)
+        }
+        return out
+    }
+
+    /// Delivers an advert to the instance with its VRID (byte 1), or to the first, which counts it as unknown.
+    func receive(_ bytes: [UInt8], from source: String, destination: String, now: Instant) -> [KeepalivedOutput] {
+        guard !instances.isEmpty else { return [] }
+        let vrid = bytes.count > 1 ? Int(bytes[1]) : -1
+        let i = instances.firstIndex { $0.config.virtualRouterID == vrid } ?? 0
+        return translate(instances[i].receive(packet: bytes, from: source, to: destination, now: now), i)
+    }
+
+    func setLink(up: Bool, now: Instant) -> [KeepalivedOutput] {
+        var out: [KeepalivedOutput] = []
+        for i in instances.indices { out += translate(instances[i].setLink(up: up, now: now), i) }
+        return out
+    }
+
+    func stop(now: Instant) -> [KeepalivedOutput] {
+        var out: [KeepalivedOutput] = []
+        for i in instances.indices { out += translate(instances[i].stop(now: now), i) }
+        return out
+    }
+
+    private func translate(_ actions: [VRRPAction], _ index: Int) -> [KeepalivedOutput] {
+        let instance = instances[index]
+        return actions.compactMap { action in
+            switch action {
+            case .sendAdvert(let a): .advert(bytes: a.bytes, destination: a.destination)
+            case .sendGratuitousARP(let vip): .gratuitousARP(vip: vip)
+            case .stateChanged(let from, let to, let why):
+                .stateChanged(
+                    from: from.rawValue, to: to.rawValue, priority: instance.basePriority,
+                    effective: instance.effectivePriority, why: why)
+            case .priorityChanged(let from, let to, let why): .priorityChanged(from: from, to: to, why: why)
+            case .advertDiscarded(let from, let reason): .discarded(from: from, reason: reason.description)
+            case .vipsAdded, .vipsRemoved, .log: nil
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import ClusterCore
+import HadeckBase
+import HadeckConfig
+
+/// Reads a scenario file and builds the cluster it names.
+public enum ScenarioLoader {
+    /// The scenario and a fresh cluster for it (traffic off until the scenario turns it on).
+    public static func load(path: String) -> Result<(Scenario, Cluster), Diagnostics> {
+        var diags = Diagnostics()
+        let text: String
+        do { text = try ConfigFiles.read(path) } catch {
+            diags.error(path, 0, "\(error)")
+            return .failure(diags)
+        }
+        let (parsed, scenarioDiags) = ScenarioParser.parse(text, file: path)
+        diags.append(contentsOf: scenarioDiags)
+        guard let scenario = parsed else { return .failure(diags) }
+        var spec: ClusterSpec
+        switch loadCluster(scenario.cluster, relativeTo: path) {
+        case .success(let s): spec = s
+        case .failure(let d):
+            diags.append(contentsOf: d)
+            return .failure(diags)
+        }
+        spec.trafficOn = false
+        return .success((scenario, Cluster(spec: spec)))
+    }
+
+    /// `nil` or `article`: the built-in cluster; otherwise a cluster file path (relative to `base`'s directory).
+    public static func loadCluster(_ reference: String?, relativeTo base: String? = nil) -> Result<ClusterSpec, Diagnostics> {
+        guard let reference, reference != ClusterLoader.builtinName else { return .success(ClusterSpec.article) }
+        var path = reference
+        if let base, !reference.hasPrefix("/"), let slash = base.lastIndex(of: "/") {
+            path = String(base[..<slash]) + "/" + reference
+        }
+        let (loaded, diags) = ClusterLoader.load(path: path, read: ConfigFiles.read)
+        guard let loaded else { return .failure(diags) }
+        return .success(ClusterSpec(loaded))
+    }
+}

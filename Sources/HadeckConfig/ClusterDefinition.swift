@@ -1,0 +1,236 @@
+import BalancerCore
+import HadeckBase
+import VRRPCore
+import Yams
+
+/// One balancer host of a cluster file: where it lives and which configs it runs.
+public struct BalancerHostDefinition: Hashable, Sendable {
+    public var name: String
+    public var address: String
+    public var mac: String
+    /// Path of its haproxy.cfg, relative to the cluster file (or as written).
+    public var haproxyFile: String
+    /// Path of its keepalived.conf, relative to the cluster file (or as written).
+    public var keepalivedFile: String
+    public var line: Int
+}
+
+/// One web backend of a cluster file.
+public struct BackendServerDefinition: Hashable, Sendable {
+    public var name: String
+    public var address: SocketAddress
+    /// Tomcat's `jvmRoute`: the suffix of the session ids this server issues.
+    public var jvmRoute: String
+    public var line: Int
+}
+
+/// The raw content of a cluster file (YAML), before the configs it names are read.
+///
+/// ```yaml
+/// name: article
+/// vip: 127.0.0.99:8080
+/// balancers:
+///   lb1: {address: 127.0.1.1, mac: "52:54:00:00:01:01", haproxy: haproxy-lb1.cfg, keepalived: keepalived-lb1.conf}
+///   lb2: {address: 127.0.1.2, mac: "52:54:00:00:01:02", haproxy: haproxy-lb2.cfg, keepalived: keepalived-lb2.conf}
+/// backends:
+///   webA: {address: 127.0.2.1:8081, jvmRoute: jvm3}
+///   webB: {address: 127.0.2.2:8888, jvmRoute: jvm2}
+/// traffic: {rate: 5, clients: 5}
+/// ```
+public struct ClusterFile: Hashable, Sendable {
+    public var name: String
+    public var vip: SocketAddress
+    public var balancers: [BalancerHostDefinition]
+    public var backends: [BackendServerDefinition]
+    /// Requests per second the built-in browsers send in total when traffic is on.
+    public var trafficRate: Double = 5
+    public var clients: Int = 5
+    /// Whether traffic runs from the start.
+    public var trafficOn: Bool = true
+
+    /// Parses a cluster file. Errors and warnings name `file:line`.
+    public static func parse(_ text: String, file: String) -> (ClusterFile?, Diagnostics) {
+        var d = Diagnostics()
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                d.error(file, 1, "the cluster file is empty")
+                return (nil, d)
+            }
+            root = node
+        } catch let error as YamlError {
+            d.error(file, yamlErrorLine(error), "not valid YAML: \(yamlProblem(error))")
+            return (nil, d)
+        } catch {
+            d.error(file, 1, "not valid YAML: \(error)")
+            return (nil, d)
+        }
+        guard let top = root.mapping else {
+            d.error(file, line(root), "the cluster file must be a mapping with name, vip, balancers and backends")
+            return (nil, d)
+        }
+        var result = ClusterFile(name: "cluster", vip: SocketAddress(host: "127.0.0.99", port: 8080), balancers: [], backends: [])
+        for (keyNode, value) in top {
+            let key = keyNode.string ?? ""
+            switch key {
+            case "name":
+                result.name = value.string ?? result.name
+            case "vip":
+                if let addr = loopbackAddress(value, file: file, defaultPort: 8080, into: &d) { result.vip = addr }
+            case "balancers":
+                guard let m = value.mapping else {
+                    d.error(file, line(value), "'balancers' must map host names to {address, mac, haproxy, keepalived}")
+                    continue
+                }
+                for (nameNode, host) in m {
+                    let name = nameNode.string ?? ""
+                    guard let fields = host.mapping else {
+                        d.error(file, line(host), "balancer '\(name)' must be a mapping")
+                        continue
+                    }
+                    var address: String?
+                    var mac: String?
+                    var haproxy: String?
+                    var keepalived: String?
+                    for (k, v) in fields {
+                        switch k.string ?? "" {
+                        case "address":
+                            if let a = loopbackAddress(v, file: file, defaultPort: 0, into: &d) { address = a.host }
+                        case "mac":
+                            mac = v.string
+                            if let text = v.string, !isMAC(text) {
+                                d.error(file, line(v), "'\(text)' is not a MAC address like 52:54:00:00:01:01")
+                            }
+                        case "haproxy": haproxy = v.string
+                        case "keepalived": keepalived = v.string
+                        default: d.warn(file, line(k), "unknown balancer key '\(k.string ?? "")' ignored")
+                        }
+                    }
+                    for (what, value) in [("address", address), ("mac", mac), ("haproxy", haproxy), ("keepalived", keepalived)]
+                    where value == nil {
+                        d.error(file, line(nameNode), "balancer '\(name)' has no \(what)")
+                    }
+                    if let address, let mac, let haproxy, let keepalived {
+                        result.balancers.append(BalancerHostDefinition(
+                            name: name, address: address, mac: mac.lowercased(), haproxyFile: haproxy,
+                            keepalivedFile: keepalived, line: line(nameNode)))
+                    }
+                }
+            case "backends":
+                guard let m = value.mapping else {
+                    d.error(file, line(value), "'backends' must map server names to {address, jvmRoute}")
+                    continue
+                }
+                for (nameNode, server) in m {
+                    let name = nameNode.string ?? ""
+                    guard let fields = server.mapping else {
+                        d.error(file, line(server), "backend '\(name)' must be a mapping")
+                        continue
+                    }
+                    var address: SocketAddress?
+                    var route: String?
+                    for (k, v) in fields {
+                        switch k.string ?? "" {
+                        case "address": address = loopbackAddress(v, file: file, defaultPort: nil, into: &d)
+                        case "jvmRoute": route = v.string
+                        default: d.warn(file, line(k), "unknown backend key '\(k.string ?? "")' ignored")
+                        }
+                    }
+                    guard let address, let route, !route.isEmpty else {
+                        d.error(file, line(nameNode), "backend '\(name)' needs address (HOST:PORT) and jvmRoute")
+                        continue
+                    }
+                    result.backends.append(BackendServerDefinition(name: name, address: address, jvmRoute: route, line: line(nameNode)))
+                }
+            case "traffic":
+                guard let m = value.mapping else {
+                    d.error(file, line(value), "'traffic' must be a mapping {rate, clients, on}")
+                    continue
+                }
+                for (k, v) in m {
+                    switch k.string ?? "" {
+                    case "rate":
+                        if let r = v.float, r >= 0 { result.trafficRate = r } else {
+                            d.error(file, line(v), "traffic rate must be a number of requests per second >= 0")
+                        }
+                    case "clients":
+                        if let n = v.int, n >= 1 { result.clients = n } else {
+                            d.error(file, line(v), "traffic clients must be a whole number >= 1")
+                        }
+                    case "on":
+                        if let b = v.bool { result.trafficOn = b } else { d.error(file, line(v), "traffic on must be true or false") }
+                    default: d.warn(file, line(k), "unknown traffic key '\(k.string ?? "")' ignored")
+                    }
+                }
+            default:
+                d.warn(file, line(keyNode), "unknown key '\(key)' ignored")
+            }
+        }
+        if result.balancers.isEmpty { d.error(file, line(root), "the cluster has no balancers") }
+        if result.backends.isEmpty { d.error(file, line(root), "the cluster has no backends") }
+        var seen: [String: Int] = [:]
+        for host in result.balancers {
+            for (what, value) in [("address", host.address), ("MAC", host.mac)] {
+                if let other = seen[what + value] {
+                    d.error(file, host.line, "balancer '\(host.name)' reuses the \(what) \(value) of line \(other)")
+                }
+                seen[what + value] = host.line
+            }
+        }
+        return d.hasErrors ? (nil, d) : (result, d)
+    }
+}
+
+private func line(_ node: Node) -> Int { node.mark?.line ?? 1 }
+
+private func isMAC(_ text: String) -> Bool {
+    let parts = text.split(separator: ":")
+    return parts.count == 6 && parts.allSatisfy { $0.count == 2 && UInt8($0, radix: 16) != nil }
+}
+
+/// True for dotted-quad addresses inside 127.0.0.0/8: hadeck never sends traffic elsewhere.
+public func isLoopbackIPv4(_ host: String) -> Bool {
+    let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 4, parts[0] == "127" else { return false }
+    return parts.allSatisfy { UInt8($0) != nil }
+}
+
+private func loopbackAddress(_ node: Node, file: String, defaultPort: Int?, into d: inout Diagnostics) -> SocketAddress? {
+    guard let text = node.string else {
+        d.error(file, line(node), "expected an address")
+        return nil
+    }
+    var host = text
+    var port = defaultPort
+    if let colon = text.lastIndex(of: ":") {
+        host = String(text[..<colon])
+        guard let p = Int(text[text.index(after: colon)...]), (1...65535).contains(p) else {
+            d.error(file, line(node), "'\(text)' has no valid port (1-65535)")
+            return nil
+        }
+        port = p
+    }
+    guard let port else {
+        d.error(file, line(node), "'\(text)' needs a port (HOST:PORT)")
+        return nil
+    }
+    guard isLoopbackIPv4(host) else {
+        d.error(file, line(node), "'\(host)' is not a loopback address: hadeck's cluster lives on 127.0.0.0/8 only")
+        return nil
+    }
+    return SocketAddress(host: host, port: port)
+}
+
+private func yamlErrorLine(_ e: YamlError) -> Int {
+    switch e {
+    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+    default: 1
+    }
+}
+
+private func yamlProblem(_ e: YamlError) -> String {
+    switch e {
+    case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): problem
+    default: "\(e)"
+    }
+}
