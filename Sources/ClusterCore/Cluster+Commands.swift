@@ -212,7 +212,7 @@ extension Cluster {
     // MARK: - Expectations
 
     /// Checks a scenario expectation against the cluster now; the detail says what was seen.
-    public func check(_ e: Expectation) -> (ok: Bool, seen: String) {
+    public func check(_ e: ScenarioExpectation) -> (ok: Bool, seen: String) {
         switch e {
         case .master(let name):
             let m = masters.map(\.name)

@@ -3,7 +3,7 @@ import ClusterModel
 import HadeckBase
 
 /// A condition a scenario checks at a moment of its run.
-public enum Expectation: Hashable, Sendable {
+public enum ScenarioExpectation: Hashable, Sendable {
     /// `expect master lb2`: exactly that node is VRRP MASTER. `expect master none`, `expect split-brain`.
     case master(String?)
     case splitBrain
@@ -41,7 +41,7 @@ public enum Expectation: Hashable, Sendable {
 public struct ScenarioStep: Hashable, Sendable {
     public enum Kind: Hashable, Sendable {
         case command(ClusterCommand)
-        case expect(Expectation)
+        case expect(ScenarioExpectation)
     }
 
     /// When it happens; `nil` for an `expect` without `at`, checked when the run ends.
@@ -248,7 +248,7 @@ public enum ScenarioParser {
         }
     }
 
-    static func parseExpectation(_ w: [String]) -> Result<Expectation, Message> {
+    static func parseExpectation(_ w: [String]) -> Result<ScenarioExpectation, Message> {
         guard let what = w.first else { return .failure(Message("'expect' needs a condition")) }
         switch (what, w.count) {
         case ("master", 2): return .success(.master(w[1] == "none" ? nil : w[1]))

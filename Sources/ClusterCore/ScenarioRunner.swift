@@ -4,7 +4,7 @@ import HadeckBase
 /// One expectation's verdict.
 public struct ExpectationResult: Sendable {
     public var step: ScenarioStep
-    public var expectation: Expectation
+    public var expectation: ScenarioExpectation
     public var time: Instant
     public var ok: Bool
     public var seen: String
@@ -74,7 +74,7 @@ public final class ScenarioRunner {
         }
     }
 
-    private func record(_ step: ScenarioStep, _ e: Expectation) {
+    private func record(_ step: ScenarioStep, _ e: ScenarioExpectation) {
         let (ok, seen) = cluster.check(e)
         results.append(ExpectationResult(step: step, expectation: e, time: cluster.now, ok: ok, seen: seen))
         cluster.emit(

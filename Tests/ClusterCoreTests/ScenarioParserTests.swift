@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("at 13.3s expect master lb2", Expectation.master("lb2")),
+        ("at 13.3s expect master lb2", ScenarioExpectation.master("lb2")),
         ("at 1s expect vip-mac lb2", .vipMAC(host: "lb2")),
         ("at 1s expect sessions-kept", .sessionsKept),
         ("at 1s expect server webA DOWN on lb1", .serverStatus(server: "webA", status: "DOWN", balancer: "lb1")),
@@ -39,7 +39,7 @@ import Testing
         ("at 1s expect process lb1/haproxy dead", .process(host: "lb1", .haproxy, running: false)),
         ("at 1s expect master none", .master(nil)),
     ])
-    func parsesExpectations(line: String, expectation: Expectation) throws {
+    func parsesExpectations(line: String, expectation: ScenarioExpectation) throws {
         let (scenario, diags) = ScenarioParser.parse(line, file: "t.scenario")
         #expect(!diags.hasErrors, "\(diags.items)")
         #expect(try #require(scenario?.steps.first).kind == .expect(expectation))
@@ -98,7 +98,8 @@ import Testing
         #expect(cache.mac(for: "127.0.0.99") == nil)
         #expect(cache.receiveGratuitousARP(ip: "127.0.0.99", mac: a, node: "lb1", at: .zero) != nil)
         #expect(cache.receiveGratuitousARP(ip: "127.0.0.99", mac: a, node: "lb1", at: Instant(micros: 5)) == nil)
-        let change = try #require(cache.receiveGratuitousARP(ip: "127.0.0.99", mac: b, node: "lb2", at: Instant(micros: 9)))
+        let moved = cache.receiveGratuitousARP(ip: "127.0.0.99", mac: b, node: "lb2", at: Instant(micros: 9))
+        let change = try #require(moved)
         #expect(change.from == a && change.to == b && change.node == "lb2")
         #expect(cache.mac(for: "127.0.0.99") == b)
         #expect(cache.history.count == 2)
