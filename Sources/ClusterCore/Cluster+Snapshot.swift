@@ -36,7 +36,7 @@ extension Cluster {
                 servers.append(row)
             }
         }
-        let nonRequest = events.reversed().lazy.filter { $0.type != "request" }.prefix(eventLimit)
+        let nonRequest = events.reversed().prefix(eventLimit)
         return ClusterSnapshot(
             time: now, clusterName: spec.name, caption: lastCaption, vip: spec.vip, requestsPerSecond: requestRate,
             traffic: TrafficSnapshot(on: trafficOn, rate: trafficRate, clients: browsers.count), hosts: hostRows,

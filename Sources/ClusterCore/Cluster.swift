@@ -99,12 +99,12 @@ public final class Cluster {
     public internal(set) var partitions: Set<[String]> = []
     public internal(set) var trafficOn: Bool
     public internal(set) var trafficRate: Double
-    /// Everything that happened, oldest first.
+    /// What happened besides requests (those are in `recentRequests`), oldest first, bounded by `eventLimit`.
     public internal(set) var events: [ClusterEvent] = []
     /// Called for each new event as it happens.
     public var onEvent: ((ClusterEvent) -> Void)?
-    /// Keep at most this many events in `events` (the sink still sees all). 0: keep all.
-    public var eventLimit = 0
+    /// Keep at most this many events in `events` (`onEvent` still sees all). 0: keep all.
+    public var eventLimit = 5_000
     /// Request counters.
     public internal(set) var requestsSent = 0
     public internal(set) var requestsFailed = 0
@@ -229,9 +229,11 @@ public final class Cluster {
 
     func emit(_ type: String, _ fields: [(String, JSONValue)], why: String) {
         let event = ClusterEvent(time: now, type: type, fields: fields, why: why)
-        events.append(event)
-        if eventLimit > 0, events.count > eventLimit + eventLimit / 4 {
-            events.removeFirst(events.count - eventLimit)
+        if type != "request" {
+            events.append(event)
+            if eventLimit > 0, events.count > eventLimit + eventLimit / 4 {
+                events.removeFirst(events.count - eventLimit)
+            }
         }
         onEvent?(event)
     }

@@ -5,8 +5,10 @@
 #endif
 
 /// Writes straight to a file descriptor (the C `stdout`/`stderr` globals are not concurrency-safe in Swift 6).
-func writeAll(_ fd: Int32, _ s: String) {
-    var bytes = Array(s.utf8)
+func writeAll(_ fd: Int32, _ s: String) { writeAll(fd, Array(s.utf8)) }
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var bytes = bytes
     var offset = 0
     while offset < bytes.count {
         let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }

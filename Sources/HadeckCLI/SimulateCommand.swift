@@ -31,6 +31,7 @@ public struct SimulateCommand: ParsableCommand {
         var out = StandardOutput()
         var err = StandardError()
         let code = SimulateCommand.simulate(file: file, json: json, until: until, requests: !noRequests, out: &out, err: &err)
+        out.flush()
         if code != 0 { throw ExitCode(code) }
     }
 
@@ -91,10 +92,22 @@ public struct SimulateCommand: ParsableCommand {
     }
 }
 
-/// Writes to the process's standard output.
-public struct StandardOutput: TextOutputStream {
-    public init() {}
-    public mutating func write(_ string: String) { fputsStdout(string) }
+/// Writes to the process's standard output, buffered (call `flush()` before exiting).
+public final class StandardOutput: TextOutputStream {
+    private var buffer: [UInt8] = []
+
+    public init() { buffer.reserveCapacity(1 << 16) }
+    deinit { flush() }
+
+    public func write(_ string: String) {
+        buffer.append(contentsOf: string.utf8)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    public func flush() {
+        writeAll(1, buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
 }
 
 /// Writes to the process's standard error.
