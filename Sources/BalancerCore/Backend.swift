@@ -62,7 +62,9 @@ public final class Backend {
     /// over the smallest interval like start_checks() does.
     public init(config: BackendConfig, start: Instant) {
         self.config = config
-        self.servers = config.servers.enumerated().map { ServerRuntime(config: $0.element, id: $0.offset + 1, start: start) }
+        self.servers = config.servers.enumerated().map {
+            ServerRuntime(config: $0.element, id: $0.offset + 1, start: start)
+        }
         for (i, s) in servers.enumerated() where indexByName[s.name] == nil { indexByName[s.name] = i }
         scheduleInitialChecks(start: start)
     }
@@ -122,7 +124,8 @@ public final class Backend {
         advanceSlowstart(now: now)
         var jobs: [CheckJob] = []
         for i in servers.indices {
-            guard servers[i].checked, servers[i].checkRunningSince == nil, let due = servers[i].nextCheck, due <= now else { continue }
+            guard servers[i].checked, servers[i].checkRunningSince == nil, let due = servers[i].nextCheck, due <= now
+            else { continue }
             if servers[i].admin == .maint {
                 var next = due
                 while next <= now { next += servers[i].config.inter }
@@ -139,7 +142,8 @@ public final class Backend {
     private func makeJob(_ i: Int, now: Instant) -> CheckJob {
         let s = servers[i]
         let inter = s.config.inter
-        let kind: CheckKind = config.httpCheck.map { .http(method: $0.method, uri: $0.uri, version: $0.version) } ?? .tcp
+        let kind: CheckKind =
+            config.httpCheck.map { .http(method: $0.method, uri: $0.uri, version: $0.version) } ?? .tcp
         var connect = inter
         var read: TimeSpan? = nil
         var whole: TimeSpan? = inter
@@ -148,8 +152,9 @@ public final class Backend {
             read = checkTimeout
             whole = nil
         }
-        return CheckJob(server: s.name, address: s.config.address, kind: kind,
-                        connectTimeout: connect, readTimeout: read, wholeCheckTimeout: whole, startedAt: now)
+        return CheckJob(
+            server: s.name, address: s.config.address, kind: kind,
+            connectTimeout: connect, readTimeout: read, wholeCheckTimeout: whole, startedAt: now)
     }
 
     private func classify(_ outcome: CheckOutcome, server i: Int) -> (CheckStatus, Int?, String) {
@@ -179,7 +184,9 @@ public final class Backend {
     /// Records the result of a check started by `startDueChecks`, updates health exactly like
     /// set_server_check_status() and the check_notify_*() functions, and schedules the next
     /// check at completion time + the interval that now applies.
-    public func completeCheck(server: String, outcome: CheckOutcome, duration: TimeSpan, now: Instant) -> [ServerTransition] {
+    public func completeCheck(server: String, outcome: CheckOutcome, duration: TimeSpan, now: Instant)
+        -> [ServerTransition]
+    {
         guard let i = indexByName[server], servers[i].checked else { return [] }
         advanceSlowstart(now: now)
         let before = servers[i].statusText
@@ -218,7 +225,8 @@ public final class Backend {
         case .conditionallyPassed:
             if notMaint && servers[i].health >= rise && servers[i].state != .stopping { setStopping(i, now: now) }
         case .passed:
-            if notMaint && servers[i].health >= rise && !(servers[i].state == .running || servers[i].state == .starting) {
+            if notMaint && servers[i].health >= rise && !(servers[i].state == .running || servers[i].state == .starting)
+            {
                 setRunning(i, now: now)
             }
         case .neutral:
@@ -231,9 +239,11 @@ public final class Backend {
         let text = servers[i].checkStatusText ?? status.rawValue
         let why: String
         if status.result == .failed {
-            why = "\(server) failed its \(ordinal(servers[i].consecutiveFailures)) check in a row (\(text): \(detail)): \(after)"
+            why =
+                "\(server) failed its \(ordinal(servers[i].consecutiveFailures)) check in a row (\(text): \(detail)): \(after)"
         } else {
-            why = "\(server) passed its \(ordinal(servers[i].consecutiveSuccesses)) check in a row (\(text): \(detail)): \(after)"
+            why =
+                "\(server) passed its \(ordinal(servers[i].consecutiveSuccesses)) check in a row (\(text): \(detail)): \(after)"
         }
         return [ServerTransition(server: server, from: before, to: after, checkStatus: text, why: why, time: now)]
     }
@@ -310,7 +320,9 @@ public final class Backend {
 
     /// `set server B/S state ready|drain|maint`. Leaving MAINT restarts a checked server at
     /// health = rise ("start OK but check immediately"), so it shows `UP 1/3`-style until a check passes.
-    public func setAdminState(server: String, _ state: AdminState, now: Instant) throws(BalancerError) -> [ServerTransition] {
+    public func setAdminState(server: String, _ state: AdminState, now: Instant) throws(BalancerError)
+        -> [ServerTransition]
+    {
         let i = try index(server)
         advanceSlowstart(now: now)
         let before = servers[i].statusText
@@ -335,7 +347,8 @@ public final class Backend {
         case .maint: why = "\(server) was put in maintenance: no traffic and no checks: \(after)"
         case .drain: why = "\(server) was set to drain: no new clients, cookie clients still served: \(after)"
         case .ready:
-            why = old == .maint
+            why =
+                old == .maint
                 ? "\(server) left maintenance\(servers[i].checked ? " and waits for its next check" : ""): \(after)"
                 : "\(server) was set ready: it takes new clients again: \(after)"
         }
@@ -362,16 +375,21 @@ public final class Backend {
     /// `get weight B/S`.
     public func weight(_ server: String, now: Instant) throws(BalancerError) -> ServerWeight {
         let i = try index(server)
-        return ServerWeight(current: servers[i].uweight, initial: servers[i].iweight, effective: effectiveWeight(i, now: now))
+        return ServerWeight(
+            current: servers[i].uweight, initial: servers[i].iweight, effective: effectiveWeight(i, now: now))
     }
 
     /// `set weight B/S N|N%` with HAProxy's range rules and error texts.
-    public func setWeight(server: String, _ change: WeightSetting, now: Instant) throws(BalancerError) -> [ServerTransition] {
+    public func setWeight(server: String, _ change: WeightSetting, now: Instant) throws(BalancerError)
+        -> [ServerTransition]
+    {
         let i = try index(server)
         var w: Int
         switch change {
         case .absolute(let n):
-            guard (0...256).contains(n) else { throw BalancerError("Absolute weight can only be between 0 and 256 inclusive.") }
+            guard (0...256).contains(n) else {
+                throw BalancerError("Absolute weight can only be between 0 and 256 inclusive.")
+            }
             w = n
         case .percent(let p):
             guard p >= 0 else { throw BalancerError("Relative weight must be positive.") }
@@ -397,7 +415,8 @@ public final class Backend {
         let status = servers[i].statusText
         servers[i].uweight = w
         let name = servers[i].name
-        let effect = w == 0
+        let effect =
+            w == 0
             ? "no new clients, cookie clients still served"
             : (old == 0 ? "it takes new clients again" : "its share of new clients changes")
         let why = "\(name) weight changed from \(old) to \(w) (initial \(servers[i].iweight)): \(effect)"

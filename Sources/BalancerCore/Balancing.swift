@@ -141,7 +141,9 @@ extension Backend {
         let cands = candidates(set, avoid: avoid, now: now)
         guard !cands.isEmpty else { return nil }
         let ewghtMax = 256 * 16
-        func key(_ i: Int) -> Int { (servers[i].currentConnections + 1) * ewghtMax / max(1, effectiveWeight(i, now: now)) }
+        func key(_ i: Int) -> Int {
+            (servers[i].currentConnections + 1) * ewghtMax / max(1, effectiveWeight(i, now: now))
+        }
         let lowest = cands.map(key).min()!
         let tied = cands.filter { key($0) == lowest }
         let next = tied.first { $0 >= leastconnCursor } ?? tied[0]

@@ -85,7 +85,9 @@ func parseCookieHeader(_ header: String) -> [CookiePair] {
         let item = raw.trimmingSpaces()
         if item.isEmpty { return nil }
         if let eq = item.firstIndex(of: "=") {
-            return CookiePair(name: String(item[..<eq]).trimmingSpaces(), value: String(item[item.index(after: eq)...]).trimmingSpaces(), hasEquals: true)
+            return CookiePair(
+                name: String(item[..<eq]).trimmingSpaces(),
+                value: String(item[item.index(after: eq)...]).trimmingSpaces(), hasEquals: true)
         }
         return CookiePair(name: item, value: "", hasEquals: false)
     }
@@ -123,7 +125,8 @@ extension Backend {
                         appPart = String(pair.value[pair.value.index(after: tilde)...])
                     }
                     // Empty cookie values never match, so clients cannot stick to cookie-less servers.
-                    let match = serverPart.isEmpty ? nil : servers.indices.first { servers[$0].config.cookie == serverPart }
+                    let match =
+                        serverPart.isEmpty ? nil : servers.indices.first { servers[$0].config.cookie == serverPart }
                     named = ("\(pair.name)=\(pair.value)", match)
                     if let appPart {
                         kept.append("\(pair.name)=\(appPart)")
@@ -139,9 +142,10 @@ extension Backend {
             forwarded = request.cookieHeaders
         }
 
-        var decision = RoutingDecision(server: nil, reason: "", persistent: false, forwardedCookieHeaders: forwarded,
-                                       willInsertCookie: false, retriesLeft: config.retries, attempts: 0,
-                                       method: request.method, clientAddress: request.clientAddress, cookieSeen: named != nil)
+        var decision = RoutingDecision(
+            server: nil, reason: "", persistent: false, forwardedCookieHeaders: forwarded,
+            willInsertCookie: false, retriesLeft: config.retries, attempts: 0,
+            method: request.method, clientAddress: request.clientAddress, cookieSeen: named != nil)
         var prefix = ""
         if let named {
             if let i = named.server {
@@ -152,9 +156,11 @@ extension Backend {
                     decision.persistent = true
                     let status = s.statusText
                     if s.state == .stopped {
-                        decision.reason = "cookie \(named.raw) names \(s.name) which is \(status): option persist sends it there anyway"
+                        decision.reason =
+                            "cookie \(named.raw) names \(s.name) which is \(status): option persist sends it there anyway"
                     } else if status.hasPrefix("UP") || status == "no check" {
-                        decision.reason = s.uweight == 0
+                        decision.reason =
+                            s.uweight == 0
                             ? "cookie \(named.raw) names \(s.name) which has weight 0: kept on \(s.name)"
                             : "cookie \(named.raw) -> \(s.name)"
                     } else {
@@ -169,7 +175,8 @@ extension Backend {
         } else if config.cookie != nil {
             prefix = "no cookie: "
         }
-        balance(&decision, avoid: nil, prefix: prefix, verb: prefix.hasPrefix("cookie") ? "rebalanced by " : "", now: now)
+        balance(
+            &decision, avoid: nil, prefix: prefix, verb: prefix.hasPrefix("cookie") ? "rebalanced by " : "", now: now)
         return decision
     }
 
@@ -226,29 +233,34 @@ extension Backend {
         let srvAct = activeUsableCount(now: now)
         // The reference says persist+redispatch is "retried, then redispatched"; the source redispatches
         // at once when the cookie's server is not running (cur_state < SRV_ST_RUNNING).
-        let redispatch = config.redispatch && (
-            servers[i].state < .running
-            || (retries > 0 && done % retries == 0)
-            || (!d.persistent && srvAct > 1 && isRR))
+        let redispatch =
+            config.redispatch
+            && (servers[i].state < .running
+                || (retries > 0 && done % retries == 0)
+                || (!d.persistent && srvAct > 1 && isRR))
         var delay = TimeSpan.milliseconds(1000)
         if let c = config.timeouts.connect, c > .zero, c < delay { delay = c }
         if redispatch {
             let wait = (!isRR || srvAct <= 1) ? delay : .zero
-            let why0 = servers[i].state < .running
+            let why0 =
+                servers[i].state < .running
                 ? "connection to \(name) failed and \(name) is \(servers[i].statusText): option redispatch "
                 : "connection to \(name) failed (attempt \(d.attempts)): option redispatch "
             balance(&d, avoid: i, prefix: why0, verb: "moves it by ", now: now)
             if d.server == nil { return ConnectRetry(action: .giveUp, decision: d, why: d.reason) }
             return ConnectRetry(action: .redispatch(after: wait), decision: d, why: d.reason)
         }
-        let why = "connection to \(name) failed (attempt \(d.attempts)): retrying \(name) in \(delay.haproxyText), \(d.retriesLeft) retr\(d.retriesLeft == 1 ? "y" : "ies") left"
+        let why =
+            "connection to \(name) failed (attempt \(d.attempts)): retrying \(name) in \(delay.haproxyText), \(d.retriesLeft) retr\(d.retriesLeft == 1 ? "y" : "ies") left"
         return ConnectRetry(action: .retry(after: delay), decision: d, why: why)
     }
 
     /// The response header edits for a routed request, given the values of the server's own
     /// `Set-Cookie` headers. Mirrors http_manage_server_side_cookies() and the insert block of
     /// http_process_res_common(). `responseCacheable` is HAProxy's TX_CACHEABLE for the response.
-    public func responseHeaders(for decision: RoutingDecision, serverSetCookies: [String], responseCacheable: Bool = true) -> ResponseCookieEdits {
+    public func responseHeaders(
+        for decision: RoutingDecision, serverSetCookies: [String], responseCacheable: Bool = true
+    ) -> ResponseCookieEdits {
         guard let ck = config.cookie else {
             return ResponseCookieEdits(setCookies: serverSetCookies, cacheControlPrivate: false)
         }
@@ -280,7 +292,8 @@ extension Backend {
         }
         var cachePrivate = false
         if ck.mode == .insert, let srv, !(serverSetOurs && ck.preserve), !decision.persistent,
-           !ck.postonly || decision.method == "POST" {
+            !ck.postonly || decision.method == "POST"
+        {
             var line: String
             if let value = servers[srv].config.cookie {
                 line = "\(ck.name)=\(value); path=/"

@@ -3,7 +3,10 @@ import HadeckBase
 /// HAProxy's operational state (`srv->cur_state`), separate from the admin state.
 public enum OperationalState: Int, Hashable, Sendable, Comparable {
     // Raw values follow enum srv_state: the redispatch rule compares `cur_state < SRV_ST_RUNNING`.
-    case stopped = 0, starting = 1, running = 2, stopping = 3
+    case stopped = 0
+    case starting = 1
+    case running = 2
+    case stopping = 3
 
     public static func < (a: OperationalState, b: OperationalState) -> Bool { a.rawValue < b.rawValue }
 }

@@ -23,7 +23,9 @@ extension Cluster {
             emit(
                 "traffic",
                 [("on", .bool(trafficOn)), ("rate", .double(trafficRate)), ("clients", .int(Int64(browsers.count)))],
-                why: "traffic \(trafficOn ? "set to \(formatRate(trafficRate))/s from \(browsers.count) clients" : "stopped") by \(actor)")
+                why:
+                    "traffic \(trafficOn ? "set to \(formatRate(trafficRate))/s from \(browsers.count) clients" : "stopped") by \(actor)"
+            )
         case .kill(let target):
             try kill(target, graceful: false, by: actor)
         case .stop(let target):
@@ -34,25 +36,34 @@ extension Cluster {
             let host = try requireHost(name)
             guard host.poweredOn else { throw CommandError("\(name) is already powered off") }
             // No goodbye: processes vanish without a priority-0 advert, the VIP's ARP entry goes stale.
-            if let hp = host.haproxy { emitProcess(host, "haproxy", "killed", pid: hp.pid, why: "\(name) lost power (\(actor))") }
-            if let ka = host.keepalived { emitProcess(host, "keepalived", "killed", pid: ka.pid, why: "\(name) lost power (\(actor))") }
+            if let hp = host.haproxy {
+                emitProcess(host, "haproxy", "killed", pid: hp.pid, why: "\(name) lost power (\(actor))")
+            }
+            if let ka = host.keepalived {
+                emitProcess(host, "keepalived", "killed", pid: ka.pid, why: "\(name) lost power (\(actor))")
+            }
             host.haproxy = nil
             host.keepalived = nil
             host.poweredOn = false
-            emit("host.power", [("node", .string(name)), ("state", .string("off"))], why: "\(name) was powered off by \(actor)")
+            emit(
+                "host.power", [("node", .string(name)), ("state", .string("off"))],
+                why: "\(name) was powered off by \(actor)")
         case .powerOn(let name):
             let host = try requireHost(name)
             guard !host.poweredOn else { throw CommandError("\(name) is already powered on") }
             host.poweredOn = true
-            emit("host.power", [("node", .string(name)), ("state", .string("on"))], why: "\(name) was powered on by \(actor)")
+            emit(
+                "host.power", [("node", .string(name)), ("state", .string("on"))],
+                why: "\(name) was powered on by \(actor)")
             startHAProxy(host, why: "\(name) booted")
             startKeepalived(host, why: "\(name) booted")
         case .partition(let a, let b):
             _ = try requireHost(a)
             _ = try requireHost(b)
             partitions.insert([a, b].sorted())
-            emit("link", [("a", .string(a)), ("b", .string(b)), ("state", .string("down"))],
-                 why: "\(actor) cut the network between \(a) and \(b): their VRRP adverts are lost")
+            emit(
+                "link", [("a", .string(a)), ("b", .string(b)), ("state", .string("down"))],
+                why: "\(actor) cut the network between \(a) and \(b): their VRRP adverts are lost")
         case .heal(let a, let b):
             let pairs: [[String]]
             if let a, let b {
@@ -63,14 +74,16 @@ extension Cluster {
                 pairs = partitions.sorted { $0.joined() < $1.joined() }
             }
             for pair in pairs where partitions.remove(pair) != nil {
-                emit("link", [("a", .string(pair[0])), ("b", .string(pair[1])), ("state", .string("up"))],
-                     why: "\(actor) healed the network between \(pair[0]) and \(pair[1])")
+                emit(
+                    "link", [("a", .string(pair[0])), ("b", .string(pair[1])), ("state", .string("up"))],
+                    why: "\(actor) healed the network between \(pair[0]) and \(pair[1])")
             }
         case .link(let name, let up):
             let host = try requireHost(name)
             host.linkUp = up
-            emit("link", [("a", .string(name)), ("b", .string("segment")), ("state", .string(up ? "up" : "down"))],
-                 why: "\(name)'s tracked interface went \(up ? "up" : "down") (\(actor))")
+            emit(
+                "link", [("a", .string(name)), ("b", .string("segment")), ("state", .string(up ? "up" : "down"))],
+                why: "\(name)'s tracked interface went \(up ? "up" : "down") (\(actor))")
             if let ka = host.keepalived { handle(ka.setLink(up: up, now: now), on: host) }
         case .setServerState(let server, let balancer, let state):
             for host in try balancers(balancer) {
@@ -86,9 +99,13 @@ extension Cluster {
                 guard let hp = host.haproxy else { continue }
                 do {
                     for t in try hp.setWeight(server: server, change, now: now, actor: actor) {
-                        emit("backend.weight",
-                             [("balancer", .string(host.name)), ("backend", .string(t.backend)), ("server", .string(t.server)),
-                              ("from", .int(Int64(t.from))), ("to", .int(Int64(t.to)))], why: t.why)
+                        emit(
+                            "backend.weight",
+                            [
+                                ("balancer", .string(host.name)), ("backend", .string(t.backend)),
+                                ("server", .string(t.server)),
+                                ("from", .int(Int64(t.from))), ("to", .int(Int64(t.to))),
+                            ], why: t.why)
                     }
                 } catch { throw CommandError(error.description) }
             }
@@ -111,7 +128,8 @@ extension Cluster {
 
     private func webIndex(_ name: String) throws(CommandError) -> Int {
         guard let i = webServers.firstIndex(where: { $0.name == name }) else {
-            throw CommandError("no backend named '\(name)' (backends: \(webServers.map(\.name).joined(separator: ", ")))")
+            throw CommandError(
+                "no backend named '\(name)' (backends: \(webServers.map(\.name).joined(separator: ", ")))")
         }
         return i
     }
@@ -122,24 +140,36 @@ extension Cluster {
             let i = try webIndex(name)
             guard webServers[i].running else { throw CommandError("\(name) is not running") }
             webServers[i].kill()
-            emit("backend.process", [("server", .string(name)), ("action", .string(graceful ? "stopped" : "killed"))],
-                 why: "\(actor) \(graceful ? "stopped" : "killed") \(name)'s Tomcat: it refuses connections and its sessions are gone")
+            emit(
+                "backend.process", [("server", .string(name)), ("action", .string(graceful ? "stopped" : "killed"))],
+                why:
+                    "\(actor) \(graceful ? "stopped" : "killed") \(name)'s Tomcat: it refuses connections and its sessions are gone"
+            )
         case .process(let hostName, .haproxy):
             let host = try requireHost(hostName)
-            guard host.poweredOn, let hp = host.haproxy else { throw CommandError("\(hostName)'s haproxy is not running") }
+            guard host.poweredOn, let hp = host.haproxy else {
+                throw CommandError("\(hostName)'s haproxy is not running")
+            }
             host.haproxy = nil
-            emitProcess(host, "haproxy", graceful ? "stopped" : "killed", pid: hp.pid,
-                        why: graceful ? "\(actor) stopped \(hostName)'s haproxy (pid \(hp.pid))" : "\(actor) ran kill -9 \(hp.pid) on \(hostName)'s haproxy")
+            emitProcess(
+                host, "haproxy", graceful ? "stopped" : "killed", pid: hp.pid,
+                why: graceful
+                    ? "\(actor) stopped \(hostName)'s haproxy (pid \(hp.pid))"
+                    : "\(actor) ran kill -9 \(hp.pid) on \(hostName)'s haproxy")
         case .process(let hostName, .keepalived):
             let host = try requireHost(hostName)
-            guard host.poweredOn, let ka = host.keepalived else { throw CommandError("\(hostName)'s keepalived is not running") }
+            guard host.poweredOn, let ka = host.keepalived else {
+                throw CommandError("\(hostName)'s keepalived is not running")
+            }
             if graceful {
-                emitProcess(host, "keepalived", "stopped", pid: ka.pid,
-                            why: "\(actor) stopped \(hostName)'s keepalived gracefully: it sends a priority-0 advert")
+                emitProcess(
+                    host, "keepalived", "stopped", pid: ka.pid,
+                    why: "\(actor) stopped \(hostName)'s keepalived gracefully: it sends a priority-0 advert")
                 handle(ka.stop(now: now), on: host)
             } else {
-                emitProcess(host, "keepalived", "killed", pid: ka.pid,
-                            why: "\(actor) ran kill -9 on \(hostName)'s keepalived: its adverts stop, the VIP stays configured")
+                emitProcess(
+                    host, "keepalived", "killed", pid: ka.pid,
+                    why: "\(actor) ran kill -9 on \(hostName)'s keepalived: its adverts stop, the VIP stays configured")
             }
             host.keepalived = nil
         }
@@ -151,8 +181,9 @@ extension Cluster {
             let i = try webIndex(name)
             guard !webServers[i].running else { throw CommandError("\(name) is already running") }
             webServers[i].start()
-            emit("backend.process", [("server", .string(name)), ("action", .string("start"))],
-                 why: "\(actor) started \(name)'s Tomcat again (with no sessions)")
+            emit(
+                "backend.process", [("server", .string(name)), ("action", .string("start"))],
+                why: "\(actor) started \(name)'s Tomcat again (with no sessions)")
         case .process(let hostName, let process):
             let host = try requireHost(hostName)
             guard host.poweredOn else { throw CommandError("\(hostName) is powered off") }
@@ -240,7 +271,9 @@ extension Cluster {
             guard let host = host(named: hostName) else { return (false, "no host \(hostName)") }
             return (host.vrrpState == state, "\(hostName): \(host.vrrpState)")
         case .priority(let hostName, let value):
-            guard let host = host(named: hostName), let ka = host.keepalived else { return (false, "\(hostName) has no keepalived running") }
+            guard let host = host(named: hostName), let ka = host.keepalived else {
+                return (false, "\(hostName) has no keepalived running")
+            }
             return (ka.effectivePriority == value, "\(hostName) effective priority \(ka.effectivePriority)")
         case .process(let hostName, let process, let running):
             guard let host = host(named: hostName) else { return (false, "no host \(hostName)") }

@@ -49,22 +49,28 @@ extension Cluster {
         }
         guard host.poweredOn else {
             return requestFailed(
-                index, via: host.name, "\(host.name) is powered off but the ARP cache still maps the VIP to its MAC: request lost")
+                index, via: host.name,
+                "\(host.name) is powered off but the ARP cache still maps the VIP to its MAC: request lost")
         }
         guard let hp = host.haproxy else {
             return requestFailed(index, via: host.name, "connection refused: \(host.name)'s haproxy is not running")
         }
         guard let backend = hp.backendName(forPort: vip.port) else {
-            return requestFailed(index, via: host.name, "connection refused: \(host.name)'s haproxy listens on no port \(vip.port)")
+            return requestFailed(
+                index, via: host.name, "connection refused: \(host.name)'s haproxy listens on no port \(vip.port)")
         }
-        let route = hp.route(backend: backend, cookieHeader: client.cookieHeader, clientAddress: client.address, now: now)
+        let route = hp.route(
+            backend: backend, cookieHeader: client.cookieHeader, clientAddress: client.address, now: now)
         guard route.server != nil else {
-            return finishRequest(index, host: host, server: nil, status: 503, session: client.session, reason: route.reason, started: now)
+            return finishRequest(
+                index, host: host, server: nil, status: 503, session: client.session, reason: route.reason, started: now
+            )
         }
         let id = nextRequestID
         nextRequestID += 1
         pending[id] = PendingRequest(
-            id: id, client: index, host: host.name, pid: hp.pid, backend: backend, started: now, route: route, firstReason: route.reason)
+            id: id, client: index, host: host.name, pid: hp.pid, backend: backend, started: now, route: route,
+            firstReason: route.reason)
         busyClients.insert(index)
         attempt(requestID: id)
     }
@@ -83,12 +89,15 @@ extension Cluster {
         }
         let serverAddress = hp.address(ofServer: serverName, backend: p.backend)
         let forwarded = p.route.forwardedCookieHeaders.filter { !$0.isEmpty }
-        let webIndex = webServers.firstIndex { $0.address == serverAddress } ?? webServers.firstIndex { $0.name == serverName }
+        let webIndex =
+            webServers.firstIndex { $0.address == serverAddress } ?? webServers.firstIndex { $0.name == serverName }
         if let webIndex, webServers[webIndex].running {
             pending[id] = nil
             hp.connectionOpened(backend: p.backend, server: serverName)
-            let response = webServers[webIndex].handle(path: "/login", cookieHeader: forwarded.isEmpty ? nil : forwarded.joined(separator: "; "))
-            let setCookies = hp.responseSetCookies(backend: p.backend, route: p.route, serverSetCookies: response.setCookies)
+            let response = webServers[webIndex].handle(
+                path: "/login", cookieHeader: forwarded.isEmpty ? nil : forwarded.joined(separator: "; "))
+            let setCookies = hp.responseSetCookies(
+                backend: p.backend, route: p.route, serverSetCookies: response.setCookies)
             hp.connectionClosed(backend: p.backend, server: serverName)
             let before = browsers[p.client].session
             browsers[p.client].receive(setCookies: setCookies)
@@ -99,7 +108,8 @@ extension Cluster {
                 reason += "; \(serverName) does not know session \(before!): new session"
             }
             return finishRequest(
-                p.client, host: host, server: serverName, status: response.status, session: response.session, reason: reason,
+                p.client, host: host, server: serverName, status: response.status, session: response.session,
+                reason: reason,
                 started: p.started)
         }
         // Connection refused: the core decides between retrying, redispatching and giving up.
@@ -111,7 +121,9 @@ extension Cluster {
         case .giveUp(let status, let reason):
             pending[id] = nil
             busyClients.remove(p.client)
-            finishRequest(p.client, host: host, server: p.route.server, status: status, session: browsers[p.client].session, reason: reason, started: p.started)
+            finishRequest(
+                p.client, host: host, server: p.route.server, status: status, session: browsers[p.client].session,
+                reason: reason, started: p.started)
         }
     }
 
@@ -125,30 +137,43 @@ extension Cluster {
     func requestFailed(_ client: Int, via: String?, _ reason: String) {
         requestsFailed += 1
         let b = browsers[client]
-        record(RequestRecord(time: now, client: b.name, via: via, server: nil, status: 0, session: b.session, reason: reason, latency: .zero))
+        record(
+            RequestRecord(
+                time: now, client: b.name, via: via, server: nil, status: 0, session: b.session, reason: reason,
+                latency: .zero))
         emit(
             "request",
             [
-                ("client", .string(b.name)), ("via", via.map { .string($0) } ?? .null), ("server", .null), ("status", .int(0)),
-                ("session", b.session.map { .string($0) } ?? .null), ("reason", .string(reason)), ("latency_ms", .double(0)),
+                ("client", .string(b.name)), ("via", via.map { .string($0) } ?? .null), ("server", .null),
+                ("status", .int(0)),
+                ("session", b.session.map { .string($0) } ?? .null), ("reason", .string(reason)),
+                ("latency_ms", .double(0)),
             ], why: "\(b.name) sent GET /login to the VIP \(spec.vip) and got no answer")
     }
 
     func finishRequest(
-        _ client: Int, host: BalancerHost, server: String?, status: Int, session: String?, reason: String, started: Instant
+        _ client: Int, host: BalancerHost, server: String?, status: Int, session: String?, reason: String,
+        started: Instant
     ) {
         if status >= 500 || status == 0 { requestsFailed += 1 }
         let b = browsers[client]
-        record(RequestRecord(
-            time: now, client: b.name, via: host.name, server: server, status: status, session: session, reason: reason,
-            latency: now - started))
+        record(
+            RequestRecord(
+                time: now, client: b.name, via: host.name, server: server, status: status, session: session,
+                reason: reason,
+                latency: now - started))
         emit(
             "request",
             [
-                ("client", .string(b.name)), ("via", .string(host.name)), ("server", server.map { .string($0) } ?? .null),
-                ("status", .int(Int64(status))), ("session", session.map { .string($0) } ?? .null), ("reason", .string(reason)),
+                ("client", .string(b.name)), ("via", .string(host.name)),
+                ("server", server.map { .string($0) } ?? .null),
+                ("status", .int(Int64(status))), ("session", session.map { .string($0) } ?? .null),
+                ("reason", .string(reason)),
                 ("latency_ms", .double(Double((now - started).micros) / 1000)),
-            ], why: "\(b.name) sent GET /login to the VIP; the ARP cache maps it to \(host.name)'s MAC, so \(host.name)'s haproxy routed it")
+            ],
+            why:
+                "\(b.name) sent GET /login to the VIP; the ARP cache maps it to \(host.name)'s MAC, so \(host.name)'s haproxy routed it"
+        )
     }
 
     /// What a health check of a simulated server sees, and how long it takes.

@@ -17,12 +17,16 @@ extension Cluster {
             if let ip = instance?.masterIP { heard = hosts.first { $0.address == ip }?.name ?? ip }
             return HostSnapshot(
                 name: h.name, address: h.address, mac: h.mac.description, poweredOn: h.poweredOn, linkUp: h.linkUp,
-                vrrpState: h.vrrpState, basePriority: instance?.basePriority ?? h.keepalivedConfig.instances.first?.priority ?? 0,
-                effectivePriority: instance?.effectivePriority ?? 0, haproxyPID: h.haproxy?.pid, keepalivedPID: h.keepalived?.pid,
+                vrrpState: h.vrrpState,
+                basePriority: instance?.basePriority ?? h.keepalivedConfig.instances.first?.priority ?? 0,
+                effectivePriority: instance?.effectivePriority ?? 0, haproxyPID: h.haproxy?.pid,
+                keepalivedPID: h.keepalived?.pid,
                 advertsSent: instance?.stats.advertsSent ?? 0, advertsReceived: instance?.stats.advertsReceived ?? 0,
                 masterDownDeadline: backupTimer ? instance?.masterDownDeadline : nil,
                 masterDownInterval: backupTimer ? instance?.masterDownArmedFor : nil,
-                partitionedFrom: partitions.compactMap { pair in pair.contains(h.name) ? pair.first { $0 != h.name } : nil }.sorted(),
+                partitionedFrom: partitions.compactMap { pair in
+                    pair.contains(h.name) ? pair.first { $0 != h.name } : nil
+                }.sorted(),
                 heardMaster: heard, heardMasterPriority: instance?.masterPriority)
         }
         var servers: [ServerRow] = []
@@ -41,7 +45,8 @@ extension Cluster {
             time: now, clusterName: spec.name, caption: lastCaption, vip: spec.vip, requestsPerSecond: requestRate,
             traffic: TrafficSnapshot(on: trafficOn, rate: trafficRate, clients: browsers.count), hosts: hostRows,
             arp: ARPSnapshot(ip: vip, mac: arpMAC?.description, owner: vipOwner?.name, history: Array(history)),
-            servers: servers, requests: Array(recentRequests.reversed().prefix(requestLimit)), events: Array(nonRequest))
+            servers: servers, requests: Array(recentRequests.reversed().prefix(requestLimit)), events: Array(nonRequest)
+        )
     }
 
     /// Answered requests per second over the last `rateWindow`.
@@ -53,7 +58,8 @@ extension Cluster {
 
     func serverRate(balancer: String, server: String) -> Double {
         let from = now - rateWindow
-        let n = recentRequests.reversed().prefix { $0.time > from }.filter { $0.via == balancer && $0.server == server }.count
+        let n = recentRequests.reversed().prefix { $0.time > from }.filter { $0.via == balancer && $0.server == server }
+            .count
         return Double(n) / rateWindow.seconds
     }
 

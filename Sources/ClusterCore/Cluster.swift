@@ -136,7 +136,9 @@ public final class Cluster {
     public init(spec: ClusterSpec) {
         self.spec = spec
         hosts = spec.hosts.enumerated().map { i, h in BalancerHost(definition: h, pidBase: 9644 + i * 1000) }
-        webServers = spec.backends.map { WebServer(name: $0.name, address: $0.address.description, jvmRoute: $0.jvmRoute) }
+        webServers = spec.backends.map {
+            WebServer(name: $0.name, address: $0.address.description, jvmRoute: $0.jvmRoute)
+        }
         trafficOn = spec.trafficOn
         trafficRate = spec.trafficRate
         setClientCount(spec.clients)
@@ -175,7 +177,8 @@ public final class Cluster {
                 if let hp = host.haproxy, let d = hp.nextCheckDue, d <= now {
                     for check in hp.startDueChecks(now: now) {
                         let (delay, outcome) = checkOutcome(check)
-                        scheduler.schedule(.checkDone(host: host.name, pid: hp.pid, check: check, outcome: outcome), at: now + delay)
+                        scheduler.schedule(
+                            .checkDone(host: host.name, pid: hp.pid, check: check, outcome: outcome), at: now + delay)
                     }
                 }
             }
@@ -254,20 +257,29 @@ public final class Cluster {
             switch output {
             case .advert(let bytes, let destination):
                 // Unicast to a peer, or the multicast group reaching every other host on the segment.
-                let targets = hosts.filter { $0 !== host && ($0.address == destination || destination == VRRPCodec.multicastGroup) }
+                let targets = hosts.filter {
+                    $0 !== host && ($0.address == destination || destination == VRRPCodec.multicastGroup)
+                }
                 for target in targets {
-                    scheduler.schedule(.advert(to: target.name, from: host.name, destination: destination, bytes: bytes), at: now)
+                    scheduler.schedule(
+                        .advert(to: target.name, from: host.name, destination: destination, bytes: bytes), at: now)
                 }
             case .discarded(let from, let reason):
-                emit("vrrp.discard", [("node", .string(host.name)), ("from", .string(from)), ("reason", .string(reason))],
-                     why: "\(host.name)'s keepalived threw away a packet from \(from): \(reason)")
+                emit(
+                    "vrrp.discard",
+                    [("node", .string(host.name)), ("from", .string(from)), ("reason", .string(reason))],
+                    why: "\(host.name)'s keepalived threw away a packet from \(from): \(reason)")
             case .gratuitousARP(let vip):
-                guard host.poweredOn, let change = arp.receiveGratuitousARP(ip: vip, mac: host.mac, node: host.name, at: now)
+                guard host.poweredOn,
+                    let change = arp.receiveGratuitousARP(ip: vip, mac: host.mac, node: host.name, at: now)
                 else { continue }
                 let previous = change.from.flatMap { self.host(withMAC: $0)?.name }
                 emit(
-                    "arp.update", [("ip", .string(vip)), ("mac", .string(host.mac.description)), ("node", .string(host.name))],
-                    why: previous.map { "gratuitous ARP from \(host.name): \(vip) moved from \($0)'s MAC to \(host.name)'s" }
+                    "arp.update",
+                    [("ip", .string(vip)), ("mac", .string(host.mac.description)), ("node", .string(host.name))],
+                    why: previous.map {
+                        "gratuitous ARP from \(host.name): \(vip) moved from \($0)'s MAC to \(host.name)'s"
+                    }
                         ?? "gratuitous ARP from \(host.name): clients now send \(vip) to \(host.name)")
             case .stateChanged(let from, let to, let priority, let effective, let why):
                 host.lastVRRPState = to
@@ -278,7 +290,9 @@ public final class Cluster {
                         ("priority", .int(Int64(priority))), ("effective_priority", .int(Int64(effective))),
                     ], why: why)
             case .priorityChanged(let from, let to, let why):
-                emit("vrrp.priority", [("node", .string(host.name)), ("from", .int(Int64(from))), ("to", .int(Int64(to)))], why: why)
+                emit(
+                    "vrrp.priority",
+                    [("node", .string(host.name)), ("from", .int(Int64(from))), ("to", .int(Int64(to)))], why: why)
             }
         }
     }
@@ -295,7 +309,8 @@ public final class Cluster {
     func startKeepalived(_ host: BalancerHost, why: String) {
         let pid = host.nextKeepalivedPID
         host.nextKeepalivedPID += 3
-        let ka = KeepalivedProcess(config: host.keepalivedConfig, primaryIP: host.address, pid: pid, linkUp: host.linkUp)
+        let ka = KeepalivedProcess(
+            config: host.keepalivedConfig, primaryIP: host.address, pid: pid, linkUp: host.linkUp)
         host.keepalived = ka
         emitProcess(host, "keepalived", "start", pid: pid, why: why)
         handle(ka.start(now: now), on: host)
@@ -304,7 +319,10 @@ public final class Cluster {
     func emitProcess(_ host: BalancerHost, _ process: String, _ action: String, pid: Int, why: String) {
         emit(
             "process",
-            [("node", .string(host.name)), ("process", .string(process)), ("action", .string(action)), ("pid", .int(Int64(pid)))],
+            [
+                ("node", .string(host.name)), ("process", .string(process)), ("action", .string(action)),
+                ("pid", .int(Int64(pid))),
+            ],
             why: why)
     }
 }

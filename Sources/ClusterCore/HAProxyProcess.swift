@@ -70,7 +70,8 @@ public final class HAProxyProcess {
     }
 
     private func transition(_ backend: String, _ t: ServerTransition) -> BackendTransition {
-        BackendTransition(backend: backend, server: t.server, from: t.from, to: t.to, check: t.checkStatus ?? "", why: t.why)
+        BackendTransition(
+            backend: backend, server: t.server, from: t.from, to: t.to, check: t.checkStatus ?? "", why: t.why)
     }
 
     /// The backend a connection to `port` ends up in: a frontend bound to that port, else the only backend.
@@ -82,7 +83,8 @@ public final class HAProxyProcess {
     }
 
     func route(backend name: String, cookieHeader: String?, clientAddress: String, now: Instant) -> RoutingDecision {
-        let request = RoutedRequest(method: "GET", cookieHeaders: cookieHeader.map { [$0] } ?? [], clientAddress: clientAddress)
+        let request = RoutedRequest(
+            method: "GET", cookieHeaders: cookieHeader.map { [$0] } ?? [], clientAddress: clientAddress)
         guard let b = backend(name) else {
             return Backend(config: BackendConfig(name: name), start: now).route(request: request, now: now)
         }
@@ -115,7 +117,9 @@ public final class HAProxyProcess {
         backends.filter { $0.backend.serverNames.contains(server) }
     }
 
-    func setAdminState(server: String, _ state: AdminState, now: Instant, actor: String) throws(CommandError) -> [BackendTransition] {
+    func setAdminState(server: String, _ state: AdminState, now: Instant, actor: String) throws(CommandError)
+        -> [BackendTransition]
+    {
         let targets = backendsWith(server)
         guard !targets.isEmpty else { throw CommandError("No such server '\(server)'.") }
         var out: [BackendTransition] = []
@@ -131,7 +135,9 @@ public final class HAProxyProcess {
         return out
     }
 
-    func setWeight(server: String, _ change: ClusterModel.WeightChange, now: Instant, actor: String) throws(CommandError) -> [WeightTransition] {
+    func setWeight(server: String, _ change: ClusterModel.WeightChange, now: Instant, actor: String)
+        throws(CommandError) -> [WeightTransition]
+    {
         let targets = backendsWith(server)
         guard !targets.isEmpty else { throw CommandError("No such server '\(server)'.") }
         var out: [WeightTransition] = []
@@ -141,14 +147,19 @@ public final class HAProxyProcess {
                 switch change {
                 case .absolute(let n): _ = try t.backend.setWeight(server: server, .absolute(n), now: now)
                 case .percent(let p): _ = try t.backend.setWeight(server: server, .percent(p), now: now)
-                case .relative(let d): _ = try t.backend.setWeight(server: server, .absolute(min(256, max(0, before.current + d))), now: now)
+                case .relative(let d):
+                    _ = try t.backend.setWeight(
+                        server: server, .absolute(min(256, max(0, before.current + d))), now: now)
                 case .reset: _ = try t.backend.resetWeight(server: server, now: now)
                 }
                 let after = try t.backend.weight(server, now: now)
                 if after.current != before.current {
-                    out.append(WeightTransition(
-                        backend: t.name, server: server, from: before.current, to: after.current,
-                        why: "\(actor) set \(server)'s weight from \(before.current) to \(after.current) (initial \(after.initial))"))
+                    out.append(
+                        WeightTransition(
+                            backend: t.name, server: server, from: before.current, to: after.current,
+                            why:
+                                "\(actor) set \(server)'s weight from \(before.current) to \(after.current) (initial \(after.initial))"
+                        ))
                 }
             } catch { throw CommandError(error.message) }
         }
@@ -172,7 +183,8 @@ public final class HAProxyProcess {
         backends.flatMap { b in
             b.backend.snapshot(now: now).map { s in
                 ServerRow(
-                    balancer: balancer, backend: b.name, server: s.name, address: s.address.description, status: s.status,
+                    balancer: balancer, backend: b.name, server: s.name, address: s.address.description,
+                    status: s.status,
                     adminState: s.adminState, checkStatus: s.checkStatusText, checkDuration: s.checkDuration,
                     lastChange: s.lastChange, weight: s.weight.current, initialWeight: s.weight.initial,
                     currentSessions: s.currentSessions, totalSessions: s.totalSessions, health: s.health, rise: s.rise,

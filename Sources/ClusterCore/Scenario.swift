@@ -123,7 +123,8 @@ public enum ScenarioParser {
                 }
                 if rest[0] == "expect" {
                     switch parseExpectation(Array(rest.dropFirst())) {
-                    case .success(let e): scenario.steps.append(ScenarioStep(time: time, kind: .expect(e), line: lineNo))
+                    case .success(let e):
+                        scenario.steps.append(ScenarioStep(time: time, kind: .expect(e), line: lineNo))
                     case .failure(let message): diags.error(file, lineNo, message.text)
                     }
                 } else {
@@ -159,7 +160,8 @@ public enum ScenarioParser {
         }
         func oneTarget(_ verb: String) -> Result<ScenarioTarget, Message> {
             guard args.count == 1, let t = target(args[0]) else {
-                return .failure(Message("'\(verb)' needs one target: a backend (webA) or HOST/haproxy or HOST/keepalived"))
+                return .failure(
+                    Message("'\(verb)' needs one target: a backend (webA) or HOST/haproxy or HOST/keepalived"))
             }
             return .success(t)
         }
@@ -228,7 +230,9 @@ public enum ScenarioParser {
                 }
             return balancerSuffix(args.dropFirst()).map { .setServerState(server: server, balancer: $0, state) }
         case "weight":
-            guard args.count >= 2 else { return .failure(Message("'weight' needs a server and a value (N, N%, +N, -N, reset)")) }
+            guard args.count >= 2 else {
+                return .failure(Message("'weight' needs a server and a value (N, N%, +N, -N, reset)"))
+            }
             let v = args[1]
             let change: ClusterModel.WeightChange
             if v == "reset" {
@@ -277,9 +281,10 @@ public enum ScenarioParser {
             }
             return .success(.process(host: parts[0], p, running: w[2] == "running"))
         default:
-            return .failure(Message(
-                "unknown expectation '\(w.joined(separator: " "))' (master, split-brain, vip-mac, sessions-kept, clients-on, server, state, priority, process)"
-            ))
+            return .failure(
+                Message(
+                    "unknown expectation '\(w.joined(separator: " "))' (master, split-brain, vip-mac, sessions-kept, clients-on, server, state, priority, process)"
+                ))
         }
     }
 
@@ -297,7 +302,9 @@ public enum ScenarioParser {
 
     /// `12s`, `1.5s`, `800ms`, `250us`, `2m`, `1h`, or a bare number of seconds.
     public static func parseDuration(_ s: String) -> TimeSpan? {
-        let units: [(String, Double)] = [("us", 1), ("ms", 1_000), ("s", 1_000_000), ("m", 60_000_000), ("h", 3_600_000_000)]
+        let units: [(String, Double)] = [
+            ("us", 1), ("ms", 1_000), ("s", 1_000_000), ("m", 60_000_000), ("h", 3_600_000_000),
+        ]
         for (suffix, scale) in units where s.hasSuffix(suffix) {
             let number = s.dropLast(suffix.count)
             // "ms" also ends in "s": only accept when the rest is a number.

@@ -78,7 +78,8 @@ public final class ScenarioRunner {
         let (ok, seen) = cluster.check(e)
         results.append(ExpectationResult(step: step, expectation: e, time: cluster.now, ok: ok, seen: seen))
         cluster.emit(
-            "expect", [("line", .int(Int64(step.line))), ("check", .string(e.text)), ("ok", .bool(ok)), ("seen", .string(seen))],
+            "expect",
+            [("line", .int(Int64(step.line))), ("check", .string(e.text)), ("ok", .bool(ok)), ("seen", .string(seen))],
             why: ok ? "the scenario's expectation holds" : "the scenario's expectation failed")
     }
 }
@@ -91,7 +92,9 @@ public enum Timeline {
         let parts = t.split(separator: ".")
         let whole = String(parts[0])
         let frac = parts.count > 1 ? String(parts[1]) : ""
-        let time = String(repeating: " ", count: max(0, 6 - whole.count)) + whole + "." + frac + String(repeating: "0", count: 6 - frac.count)
+        let time =
+            String(repeating: " ", count: max(0, 6 - whole.count)) + whole + "." + frac
+            + String(repeating: "0", count: 6 - frac.count)
         let type = e.type + String(repeating: " ", count: max(1, 15 - e.type.count))
         return "\(time)  \(type)\(summary(e))  -- \(e.why)"
     }
@@ -109,13 +112,15 @@ public enum Timeline {
         }
         switch e.type {
         case "request":
-            return "\(s("client")) via \(s("via")) -> \(s("server")) \(s("status")) session \(s("session")) (\(s("reason")))"
+            return
+                "\(s("client")) via \(s("via")) -> \(s("server")) \(s("status")) session \(s("session")) (\(s("reason")))"
         case "backend.state":
             return "\(s("balancer")) \(s("backend"))/\(s("server")) \(s("from")) -> \(s("to")) [\(s("check"))]"
         case "backend.weight":
             return "\(s("balancer")) \(s("backend"))/\(s("server")) weight \(s("from")) -> \(s("to"))"
         case "vrrp.state":
-            return "\(s("node")) \(s("from")) -> \(s("to")) (priority \(s("priority")), effective \(s("effective_priority")))"
+            return
+                "\(s("node")) \(s("from")) -> \(s("to")) (priority \(s("priority")), effective \(s("effective_priority")))"
         case "vrrp.priority":
             return "\(s("node")) effective priority \(s("from")) -> \(s("to"))"
         case "arp.update":

@@ -87,4 +87,3 @@ public enum ClusterCommand: Hashable, Sendable {
 public func formatRate(_ r: Double) -> String {
     r == r.rounded() ? String(Int(r)) : String(r)
 }
-

@@ -8,7 +8,8 @@ public struct CheckCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check haproxy.cfg and keepalived.conf files, like 'haproxy -c'.",
-        discussion: "Each file's kind is decided from its content. Every warning and error is printed as FILE:LINE: warning|error: message."
+        discussion:
+            "Each file's kind is decided from its content. Every warning and error is printed as FILE:LINE: warning|error: message."
     )
 
     /// The files to check.
@@ -60,10 +61,15 @@ public struct CheckCommand: ParsableCommand {
             case .haproxy:
                 diagnostics = HAProxyConfigParser.parse(text: text, file: path).diagnostics
             case .keepalived:
-                diagnostics = KeepalivedConfigParser.parse(text: text, file: path, includeLoader: ConfigFiles.diskIncludeLoader).diagnostics
+                diagnostics =
+                    KeepalivedConfigParser.parse(text: text, file: path, includeLoader: ConfigFiles.diskIncludeLoader)
+                    .diagnostics
             case nil:
                 diagnostics = Diagnostics()
-                diagnostics.error(path, 1, "cannot tell whether this is a haproxy.cfg or a keepalived.conf (no 'global'/'defaults'/'frontend'/'backend'/'listen' section and no 'vrrp_instance'/'vrrp_script'/'global_defs' block)")
+                diagnostics.error(
+                    path, 1,
+                    "cannot tell whether this is a haproxy.cfg or a keepalived.conf (no 'global'/'defaults'/'frontend'/'backend'/'listen' section and no 'vrrp_instance'/'vrrp_script'/'global_defs' block)"
+                )
             }
             for item in ordered(diagnostics.items, mainFile: path) { stderr += item.description + "\n" }
             if diagnostics.hasErrors { failed = true }

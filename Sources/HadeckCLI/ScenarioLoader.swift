@@ -27,7 +27,9 @@ public enum ScenarioLoader {
     }
 
     /// `nil` or `article`: the built-in cluster; otherwise a cluster file path (relative to `base`'s directory).
-    public static func loadCluster(_ reference: String?, relativeTo base: String? = nil) -> Result<ClusterSpec, Diagnostics> {
+    public static func loadCluster(_ reference: String?, relativeTo base: String? = nil) -> Result<
+        ClusterSpec, Diagnostics
+    > {
         guard let reference, reference != ClusterLoader.builtinName else { return .success(ClusterSpec.article) }
         var path = reference
         if let base, !reference.hasPrefix("/"), let slash = base.lastIndex(of: "/") {

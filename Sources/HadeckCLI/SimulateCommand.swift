@@ -30,7 +30,8 @@ public struct SimulateCommand: ParsableCommand {
     public func run() throws {
         var out = StandardOutput()
         var err = StandardError()
-        let code = SimulateCommand.simulate(file: file, json: json, until: until, requests: !noRequests, out: &out, err: &err)
+        let code = SimulateCommand.simulate(
+            file: file, json: json, until: until, requests: !noRequests, out: &out, err: &err)
         out.flush()
         if code != 0 { throw ExitCode(code) }
     }
@@ -65,7 +66,9 @@ public struct SimulateCommand: ParsableCommand {
                 lines.append(Timeline.line(e))
             }
         }
-        if !json { print("# \(scenario.name) (\(scenario.file)), cluster \(cluster.spec.name), until \(end)", to: &out) }
+        if !json {
+            print("# \(scenario.name) (\(scenario.file)), cluster \(cluster.spec.name), until \(end)", to: &out)
+        }
         // Stream output in chunks so a long run does not hold everything in memory.
         var t = Instant.zero
         let chunk = TimeSpan.seconds(10)
@@ -82,11 +85,15 @@ public struct SimulateCommand: ParsableCommand {
         }
         let failures = runner.failures
         for f in failures {
-            print("\(scenario.file):\(f.step.line): error: expectation failed at \(f.time): \(f.expectation.text) (seen: \(f.seen))", to: &err)
+            print(
+                "\(scenario.file):\(f.step.line): error: expectation failed at \(f.time): \(f.expectation.text) (seen: \(f.seen))",
+                to: &err)
         }
         if !json {
             let passed = runner.results.count - failures.count
-            print("# \(passed) of \(runner.results.count) expectations held; \(cluster.requestsSent) requests, \(cluster.requestsFailed) failed", to: &out)
+            print(
+                "# \(passed) of \(runner.results.count) expectations held; \(cluster.requestsSent) requests, \(cluster.requestsFailed) failed",
+                to: &out)
         }
         return failures.isEmpty && runner.commandErrors.isEmpty ? 0 : 1
     }

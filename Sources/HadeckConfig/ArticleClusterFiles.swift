@@ -5,169 +5,169 @@
 public enum ArticleClusterFiles {
     public static let files: [String: String] = [
         "cluster.yaml": #"""
-# The article's cluster on loopback: two balancer hosts (haproxy + keepalived each)
-# in front of two Tomcat-like backends. `hadeck` runs exactly this by default.
-name: article
-vip: 127.0.0.99:8080
-balancers:
-  lb1:
-    address: 127.0.1.1
-    mac: "52:54:00:00:01:01"
-    haproxy: haproxy-lb1.cfg
-    keepalived: keepalived-lb1.conf
-  lb2:
-    address: 127.0.1.2
-    mac: "52:54:00:00:01:02"
-    haproxy: haproxy-lb2.cfg
-    keepalived: keepalived-lb2.conf
-backends:
-  webA:
-    address: 127.0.2.1:8081
-    jvmRoute: jvm3
-  webB:
-    address: 127.0.2.2:8888
-    jvmRoute: jvm2
-traffic:
-  rate: 4
-  clients: 4
-  on: true
+        # The article's cluster on loopback: two balancer hosts (haproxy + keepalived each)
+        # in front of two Tomcat-like backends. `hadeck` runs exactly this by default.
+        name: article
+        vip: 127.0.0.99:8080
+        balancers:
+          lb1:
+            address: 127.0.1.1
+            mac: "52:54:00:00:01:01"
+            haproxy: haproxy-lb1.cfg
+            keepalived: keepalived-lb1.conf
+          lb2:
+            address: 127.0.1.2
+            mac: "52:54:00:00:01:02"
+            haproxy: haproxy-lb2.cfg
+            keepalived: keepalived-lb2.conf
+        backends:
+          webA:
+            address: 127.0.2.1:8081
+            jvmRoute: jvm3
+          webB:
+            address: 127.0.2.2:8888
+            jvmRoute: jvm2
+        traffic:
+          rate: 4
+          clients: 4
+          on: true
 
-"""#,
+        """#,
         "haproxy-lb1.cfg": #"""
-# haproxy.cfg for balancer lb1, after the article's configuration.
-# Everything lives on loopback: the web servers are 127.0.2.1 and 127.0.2.2.
+        # haproxy.cfg for balancer lb1, after the article's configuration.
+        # Everything lives on loopback: the web servers are 127.0.2.1 and 127.0.2.2.
 
-global
-    nbthread 1
-    maxconn 4096
-    node lb1
-    stats socket /tmp/hadeck-lb1.sock mode 600 level admin
+        global
+            nbthread 1
+            maxconn 4096
+            node lb1
+            stats socket /tmp/hadeck-lb1.sock mode 600 level admin
 
-defaults
-    mode http
-    retries 3
-    option redispatch
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
+        defaults
+            mode http
+            retries 3
+            option redispatch
+            timeout connect 5s
+            timeout client 30s
+            timeout server 30s
 
-listen web
-    bind :8080
-    balance roundrobin
-    cookie SRV insert indirect nocache
-    option httpchk GET /login
-    stats enable
-    stats uri /haproxy-stats
-    stats refresh 5s
-    server webA 127.0.2.1:8081 cookie A check inter 2000 rise 2 fall 3
-    server webB 127.0.2.2:8888 cookie B check inter 2000 rise 2 fall 3
+        listen web
+            bind :8080
+            balance roundrobin
+            cookie SRV insert indirect nocache
+            option httpchk GET /login
+            stats enable
+            stats uri /haproxy-stats
+            stats refresh 5s
+            server webA 127.0.2.1:8081 cookie A check inter 2000 rise 2 fall 3
+            server webB 127.0.2.2:8888 cookie B check inter 2000 rise 2 fall 3
 
-"""#,
+        """#,
         "haproxy-lb2.cfg": #"""
-# haproxy.cfg for balancer lb2, after the article's configuration.
-# Everything lives on loopback: the web servers are 127.0.2.1 and 127.0.2.2.
+        # haproxy.cfg for balancer lb2, after the article's configuration.
+        # Everything lives on loopback: the web servers are 127.0.2.1 and 127.0.2.2.
 
-global
-    nbthread 1
-    maxconn 4096
-    node lb2
-    stats socket /tmp/hadeck-lb2.sock mode 600 level admin
+        global
+            nbthread 1
+            maxconn 4096
+            node lb2
+            stats socket /tmp/hadeck-lb2.sock mode 600 level admin
 
-defaults
-    mode http
-    retries 3
-    option redispatch
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
+        defaults
+            mode http
+            retries 3
+            option redispatch
+            timeout connect 5s
+            timeout client 30s
+            timeout server 30s
 
-listen web
-    bind :8080
-    balance roundrobin
-    cookie SRV insert indirect nocache
-    option httpchk GET /login
-    stats enable
-    stats uri /haproxy-stats
-    stats refresh 5s
-    server webA 127.0.2.1:8081 cookie A check inter 2000 rise 2 fall 3
-    server webB 127.0.2.2:8888 cookie B check inter 2000 rise 2 fall 3
+        listen web
+            bind :8080
+            balance roundrobin
+            cookie SRV insert indirect nocache
+            option httpchk GET /login
+            stats enable
+            stats uri /haproxy-stats
+            stats refresh 5s
+            server webA 127.0.2.1:8081 cookie A check inter 2000 rise 2 fall 3
+            server webB 127.0.2.2:8888 cookie B check inter 2000 rise 2 fall 3
 
-"""#,
+        """#,
         "keepalived-lb1.conf": #"""
-! keepalived.conf for balancer lb1 (MASTER), after the article's configuration.
+        ! keepalived.conf for balancer lb1 (MASTER), after the article's configuration.
 
-global_defs {
-    router_id lb1
-}
+        global_defs {
+            router_id lb1
+        }
 
-vrrp_script chk_haproxy {
-    script "killall -0 haproxy"   # is haproxy alive?
-    interval 2
-    weight -60
-    fall 2
-    rise 1
-}
+        vrrp_script chk_haproxy {
+            script "killall -0 haproxy"   # is haproxy alive?
+            interval 2
+            weight -60
+            fall 2
+            rise 1
+        }
 
-vrrp_instance VI_1 {
-    state MASTER
-    interface lo
-    virtual_router_id 51
-    priority 150
-    advert_int 1
-    unicast_src_ip 127.0.1.1
-    unicast_peer {
-        127.0.1.2
-    }
-    authentication {
-        auth_type PASS
-        auth_pass hadeck
-    }
-    virtual_ipaddress {
-        127.0.0.99
-    }
-    track_script {
-        chk_haproxy
-    }
-}
+        vrrp_instance VI_1 {
+            state MASTER
+            interface lo
+            virtual_router_id 51
+            priority 150
+            advert_int 1
+            unicast_src_ip 127.0.1.1
+            unicast_peer {
+                127.0.1.2
+            }
+            authentication {
+                auth_type PASS
+                auth_pass hadeck
+            }
+            virtual_ipaddress {
+                127.0.0.99
+            }
+            track_script {
+                chk_haproxy
+            }
+        }
 
-"""#,
+        """#,
         "keepalived-lb2.conf": #"""
-! keepalived.conf for balancer lb2 (BACKUP), after the article's configuration.
+        ! keepalived.conf for balancer lb2 (BACKUP), after the article's configuration.
 
-global_defs {
-    router_id lb2
-}
+        global_defs {
+            router_id lb2
+        }
 
-vrrp_script chk_haproxy {
-    script "killall -0 haproxy"   # is haproxy alive?
-    interval 2
-    weight -60
-    fall 2
-    rise 1
-}
+        vrrp_script chk_haproxy {
+            script "killall -0 haproxy"   # is haproxy alive?
+            interval 2
+            weight -60
+            fall 2
+            rise 1
+        }
 
-vrrp_instance VI_1 {
-    state BACKUP
-    interface lo
-    virtual_router_id 51
-    priority 100
-    advert_int 1
-    unicast_src_ip 127.0.1.2
-    unicast_peer {
-        127.0.1.1
-    }
-    authentication {
-        auth_type PASS
-        auth_pass hadeck
-    }
-    virtual_ipaddress {
-        127.0.0.99
-    }
-    track_script {
-        chk_haproxy
-    }
-}
+        vrrp_instance VI_1 {
+            state BACKUP
+            interface lo
+            virtual_router_id 51
+            priority 100
+            advert_int 1
+            unicast_src_ip 127.0.1.2
+            unicast_peer {
+                127.0.1.1
+            }
+            authentication {
+                auth_type PASS
+                auth_pass hadeck
+            }
+            virtual_ipaddress {
+                127.0.0.99
+            }
+            track_script {
+                chk_haproxy
+            }
+        }
 
-"""#,
+        """#,
     ]
 }

@@ -69,7 +69,8 @@ public struct ClusterFile: Hashable, Sendable {
             d.error(file, line(root), "the cluster file must be a mapping with name, vip, balancers and backends")
             return (nil, d)
         }
-        var result = ClusterFile(name: "cluster", vip: SocketAddress(host: "127.0.0.99", port: 8080), balancers: [], backends: [])
+        var result = ClusterFile(
+            name: "cluster", vip: SocketAddress(host: "127.0.0.99", port: 8080), balancers: [], backends: [])
         for (keyNode, value) in top {
             let key = keyNode.string ?? ""
             switch key {
@@ -106,14 +107,17 @@ public struct ClusterFile: Hashable, Sendable {
                         default: d.warn(file, line(k), "unknown balancer key '\(k.string ?? "")' ignored")
                         }
                     }
-                    for (what, value) in [("address", address), ("mac", mac), ("haproxy", haproxy), ("keepalived", keepalived)]
+                    for (what, value) in [
+                        ("address", address), ("mac", mac), ("haproxy", haproxy), ("keepalived", keepalived),
+                    ]
                     where value == nil {
                         d.error(file, line(nameNode), "balancer '\(name)' has no \(what)")
                     }
                     if let address, let mac, let haproxy, let keepalived {
-                        result.balancers.append(BalancerHostDefinition(
-                            name: name, address: address, mac: mac.lowercased(), haproxyFile: haproxy,
-                            keepalivedFile: keepalived, line: line(nameNode)))
+                        result.balancers.append(
+                            BalancerHostDefinition(
+                                name: name, address: address, mac: mac.lowercased(), haproxyFile: haproxy,
+                                keepalivedFile: keepalived, line: line(nameNode)))
                     }
                 }
             case "backends":
@@ -140,7 +144,8 @@ public struct ClusterFile: Hashable, Sendable {
                         d.error(file, line(nameNode), "backend '\(name)' needs address (HOST:PORT) and jvmRoute")
                         continue
                     }
-                    result.backends.append(BackendServerDefinition(name: name, address: address, jvmRoute: route, line: line(nameNode)))
+                    result.backends.append(
+                        BackendServerDefinition(name: name, address: address, jvmRoute: route, line: line(nameNode)))
                 }
             case "traffic":
                 guard let m = value.mapping else {
@@ -150,15 +155,23 @@ public struct ClusterFile: Hashable, Sendable {
                 for (k, v) in m {
                     switch k.string ?? "" {
                     case "rate":
-                        if let r = v.float, r >= 0 { result.trafficRate = r } else {
+                        if let r = v.float, r >= 0 {
+                            result.trafficRate = r
+                        } else {
                             d.error(file, line(v), "traffic rate must be a number of requests per second >= 0")
                         }
                     case "clients":
-                        if let n = v.int, n >= 1 { result.clients = n } else {
+                        if let n = v.int, n >= 1 {
+                            result.clients = n
+                        } else {
                             d.error(file, line(v), "traffic clients must be a whole number >= 1")
                         }
                     case "on":
-                        if let b = v.bool { result.trafficOn = b } else { d.error(file, line(v), "traffic on must be true or false") }
+                        if let b = v.bool {
+                            result.trafficOn = b
+                        } else {
+                            d.error(file, line(v), "traffic on must be true or false")
+                        }
                     default: d.warn(file, line(k), "unknown traffic key '\(k.string ?? "")' ignored")
                     }
                 }
@@ -195,7 +208,8 @@ public func isLoopbackIPv4(_ host: String) -> Bool {
     return parts.allSatisfy { UInt8($0) != nil }
 }
 
-private func loopbackAddress(_ node: Node, file: String, defaultPort: Int?, into d: inout Diagnostics) -> SocketAddress? {
+private func loopbackAddress(_ node: Node, file: String, defaultPort: Int?, into d: inout Diagnostics) -> SocketAddress?
+{
     guard let text = node.string else {
         d.error(file, line(node), "expected an address")
         return nil

@@ -66,7 +66,9 @@ public enum ClusterLoader {
     public static func article() -> LoadedCluster {
         let (loaded, diags) = load(path: "article/cluster.yaml") { p in
             let name = String(p.split(separator: "/").last ?? "")
-            guard let text = ArticleClusterFiles.files[name] else { throw ConfigFileError(path: p, reason: "not built in") }
+            guard let text = ArticleClusterFiles.files[name] else {
+                throw ConfigFileError(path: p, reason: "not built in")
+            }
             return text
         }
         guard let loaded else { fatalError("the built-in article cluster does not parse: \(diags.items)") }

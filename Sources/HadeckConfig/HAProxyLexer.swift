@@ -97,7 +97,8 @@ enum HAProxyLexer {
             i += 1
         }
         if let q = quote {
-            return .failure(Problem(message: "unmatched \(q == "\"" ? "double" : "single") quote starting at column \(quoteStart)"))
+            return .failure(
+                Problem(message: "unmatched \(q == "\"" ? "double" : "single") quote starting at column \(quoteStart)"))
         }
         if inWord { words.append(current) }
         return .success(words)
@@ -112,7 +113,8 @@ enum HAProxyLexer {
         case "r": return .success(("\r", 2))
         case "x":
             guard i + 3 < chars.count,
-                  let value = UInt8(String(chars[(i + 2)...(i + 3)]), radix: 16) else {
+                let value = UInt8(String(chars[(i + 2)...(i + 3)]), radix: 16)
+            else {
                 return .failure(Problem(message: "truncated or invalid hexadecimal sequence at column \(i + 1)"))
             }
             return .success((String(UnicodeScalar(value)), 4))

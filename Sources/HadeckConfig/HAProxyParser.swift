@@ -179,7 +179,10 @@ private struct HAProxyParser {
         }
         switch section {
         case .none:
-            error(line.number, "unknown keyword '\(keyword)' out of section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen')")
+            error(
+                line.number,
+                "unknown keyword '\(keyword)' out of section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen')"
+            )
         case .ignored:
             break
         case .global:
@@ -218,7 +221,9 @@ private struct HAProxyParser {
         if args.count > 1 {
             warn(line.number, "\(kind.rawValue) '\(name)': extra arguments after the name are ignored")
         }
-        if !name.isEmpty, kind != .defaults, let bad = name.first(where: { !($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) {
+        if !name.isEmpty, kind != .defaults,
+            let bad = name.first(where: { !($0.isLetter || $0.isNumber || "-_.:".contains($0)) })
+        {
             error(line.number, "character '\(bad)' is not permitted in \(kind.rawValue) name '\(name)'")
         }
         current = ProxyState(kind: kind, name: name, line: line.number, settings: base)
@@ -300,7 +305,9 @@ private struct HAProxyParser {
     }
 
     /// Warns and returns false when `keyword` needs a capability the current proxy lacks.
-    mutating func requires(_ proxy: ProxyState, frontend: Bool = false, backend: Bool = false, _ keyword: String, _ n: Int) -> Bool {
+    mutating func requires(
+        _ proxy: ProxyState, frontend: Bool = false, backend: Bool = false, _ keyword: String, _ n: Int
+    ) -> Bool {
         if frontend && !proxy.kind.isFrontend {
             warn(n, "'\(keyword)' ignored because \(proxy.label) has no frontend capability")
             return false
@@ -319,7 +326,9 @@ private struct HAProxyParser {
         case "bind":
             if proxy.kind == .defaults { return error(n, "'bind' not allowed in 'defaults' section") }
             guard requires(proxy, frontend: true, "bind", n) else { return }
-            guard w.count >= 2 else { return error(n, "'bind' expects [addr1]:port1[-end1]{,[addr]:port[-end]}... as arguments") }
+            guard w.count >= 2 else {
+                return error(n, "'bind' expects [addr1]:port1[-end1]{,[addr]:port[-end]}... as arguments")
+            }
             proxy.binds += parseBindAddresses(w[1], n)
             var i = 2
             while i < w.count {
@@ -338,17 +347,24 @@ private struct HAProxyParser {
             proxy.settings.defaultBackend = w[1]
             proxy.settings.defaultBackendLine = n
         case "use_backend":
-            warn(n, "'use_backend' is not supported by hadeck; the rule is ignored and traffic goes to the default backend")
+            warn(
+                n,
+                "'use_backend' is not supported by hadeck; the rule is ignored and traffic goes to the default backend")
         case "balance":
             guard requires(proxy, backend: true, "balance", n) else { return }
             guard w.count >= 2 else { return error(n, "'balance' expects an algorithm") }
             if let algo = BalanceAlgorithm(rawValue: w[1]) {
                 proxy.settings.balance = algo
-            } else if ["uri", "url_param", "random", "rdp-cookie", "hash"].contains(w[1]) || w[1].hasPrefix("hdr(") || w[1].hasPrefix("rdp-cookie(") || w[1].hasPrefix("random(") {
+            } else if ["uri", "url_param", "random", "rdp-cookie", "hash"].contains(w[1]) || w[1].hasPrefix("hdr(")
+                || w[1].hasPrefix("rdp-cookie(") || w[1].hasPrefix("random(")
+            {
                 warn(n, "'balance \(w[1])' is not simulated by hadeck; using 'roundrobin'")
                 proxy.settings.balance = .roundrobin
             } else {
-                error(n, "unknown balancing algorithm '\(w[1])' (expected roundrobin, static-rr, leastconn, source, first, uri, url_param, hdr(name), random, rdp-cookie or hash)")
+                error(
+                    n,
+                    "unknown balancing algorithm '\(w[1])' (expected roundrobin, static-rr, leastconn, source, first, uri, url_param, hdr(name), random, rdp-cookie or hash)"
+                )
             }
         case "cookie":
             guard requires(proxy, backend: true, "cookie", n) else { return }
@@ -390,7 +406,9 @@ private struct HAProxyParser {
     // MARK: addresses
 
     /// Splits `HOST:PORT` (IPv6 as `[::1]:80`). Returns nil after reporting a problem.
-    mutating func parseAddress(_ text: String, _ n: Int, what: String, allowRange: Bool) -> (host: String, ports: ClosedRange<Int>)? {
+    mutating func parseAddress(_ text: String, _ n: Int, what: String, allowRange: Bool) -> (
+        host: String, ports: ClosedRange<Int>
+    )? {
         var host: Substring
         var portText: Substring
         if text.hasPrefix("[") {
@@ -424,7 +442,9 @@ private struct HAProxyParser {
             lowText = portText[..<dash]
             highText = portText[portText.index(after: dash)...]
         }
-        guard let low = Int(lowText), let high = Int(highText), (1...65535).contains(low), (1...65535).contains(high), low <= high else {
+        guard let low = Int(lowText), let high = Int(highText), (1...65535).contains(low), (1...65535).contains(high),
+            low <= high
+        else {
             error(n, "\(what): invalid port '\(portText)' in address '\(text)' (must be between 1 and 65535)")
             return nil
         }
@@ -572,7 +592,10 @@ private struct HAProxyParser {
                 }
                 let domain = w[i + 1]
                 if !domain.hasPrefix(".") || !domain.dropFirst().contains(".") {
-                    warn(n, "'cookie': domain '\(domain)' contains no embedded dot nor does not start with a dot; browsers may ignore it")
+                    warn(
+                        n,
+                        "'cookie': domain '\(domain)' contains no embedded dot nor does not start with a dot; browsers may ignore it"
+                    )
                 }
                 cookie.domains.append(domain)
                 i += 1
@@ -595,7 +618,10 @@ private struct HAProxyParser {
                 warn(n, "'cookie': option 'attr' is not simulated by hadeck; ignored")
                 i += 1
             default:
-                error(n, "'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'maxidle', 'maxlife', 'dynamic', 'attr', 'preserve', 'httponly' and 'secure' options (got '\(key)')")
+                error(
+                    n,
+                    "'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'maxidle', 'maxlife', 'dynamic', 'attr', 'preserve', 'httponly' and 'secure' options (got '\(key)')"
+                )
                 return nil
             }
             i += 1
@@ -603,7 +629,9 @@ private struct HAProxyParser {
         if let mode {
             cookie.mode = mode
         } else {
-            warn(n, "'cookie \(cookie.name)' has no mode ('insert', 'prefix' or 'rewrite'); hadeck treats it as 'rewrite'")
+            warn(
+                n,
+                "'cookie \(cookie.name)' has no mode ('insert', 'prefix' or 'rewrite'); hadeck treats it as 'rewrite'")
             cookie.mode = .rewrite
         }
         if cookie.preserve && cookie.mode != .insert {
@@ -671,7 +699,10 @@ private struct HAProxyParser {
     }
 
     mutating func handleHTTPCheck(_ w: [String], _ n: Int, _ proxy: inout ProxyState) {
-        guard w.count >= 2 else { return error(n, "'http-check' expects 'disable-on-404', 'expect', 'send', 'connect', 'comment' or 'set-var'") }
+        guard w.count >= 2 else {
+            return error(
+                n, "'http-check' expects 'disable-on-404', 'expect', 'send', 'connect', 'comment' or 'set-var'")
+        }
         switch w[1] {
         case "disable-on-404":
             proxy.settings.disableOn404 = true
@@ -697,17 +728,26 @@ private struct HAProxyParser {
         case "send", "connect", "comment", "set-var", "unset-var", "send-state":
             warn(n, "'http-check \(w[1])' is not simulated by hadeck; ignored")
         default:
-            error(n, "'http-check' only supports 'disable-on-404', 'send-state', 'comment', 'connect', 'send', 'expect', 'set-var' and 'unset-var' (got '\(w[1])')")
+            error(
+                n,
+                "'http-check' only supports 'disable-on-404', 'send-state', 'comment', 'connect', 'send', 'expect', 'set-var' and 'unset-var' (got '\(w[1])')"
+            )
         }
     }
 
     mutating func handleTimeout(_ w: [String], _ n: Int, _ proxy: inout ProxyState) {
-        guard w.count >= 2 else { return error(n, "'timeout' expects 'client', 'server', 'connect', 'check', 'queue', 'http-request' and a time value") }
+        guard w.count >= 2 else {
+            return error(
+                n, "'timeout' expects 'client', 'server', 'connect', 'check', 'queue', 'http-request' and a time value")
+        }
         let kind = w[1]
         let known = ["connect", "client", "server", "check", "http-request", "queue"]
         let ignored = ["http-keep-alive", "tunnel", "client-fin", "server-fin", "tarpit"]
         guard known.contains(kind) || ignored.contains(kind) else {
-            return error(n, "'timeout' supports 'client', 'server', 'connect', 'check', 'queue', 'http-keep-alive', 'http-request', 'tunnel', 'tarpit', 'client-fin' and 'server-fin' (got '\(kind)')")
+            return error(
+                n,
+                "'timeout' supports 'client', 'server', 'connect', 'check', 'queue', 'http-keep-alive', 'http-request', 'tunnel', 'tarpit', 'client-fin' and 'server-fin' (got '\(kind)')"
+            )
         }
         guard w.count >= 3 else { return error(n, "'timeout \(kind)' expects an integer value (in milliseconds)") }
         let span: TimeSpan
@@ -728,7 +768,12 @@ private struct HAProxyParser {
     }
 
     mutating func handleStats(_ w: [String], _ n: Int, _ proxy: inout ProxyState) {
-        guard w.count >= 2 else { return error(n, "'stats' expects 'enable', 'uri', 'refresh', 'realm', 'admin', 'auth', 'scope', 'hide-version' or 'show-*'") }
+        guard w.count >= 2 else {
+            return error(
+                n,
+                "'stats' expects 'enable', 'uri', 'refresh', 'realm', 'admin', 'auth', 'scope', 'hide-version' or 'show-*'"
+            )
+        }
         switch w[1] {
         case "enable":
             proxy.settings.stats.enabled = true
@@ -755,16 +800,23 @@ private struct HAProxyParser {
             }
             let condition = Array(w[3...])
             if condition != ["TRUE"] && condition != ["FALSE"] {
-                warn(n, "'stats admin': condition '\(condition.joined(separator: " "))' is not evaluated by hadeck; it is treated as true")
+                warn(
+                    n,
+                    "'stats admin': condition '\(condition.joined(separator: " "))' is not evaluated by hadeck; it is treated as true"
+                )
             }
             let holds = condition == ["FALSE"] ? false : true
             proxy.settings.stats.admin = w[2] == "if" ? holds : (condition == ["TRUE"] ? false : true)
         case "socket":
             error(n, "'stats socket' is only allowed in the 'global' section")
-        case "auth", "scope", "hide-version", "show-legends", "show-node", "show-desc", "show-modules", "http-request", "bind-process", "timeout", "maxconn":
+        case "auth", "scope", "hide-version", "show-legends", "show-node", "show-desc", "show-modules", "http-request",
+            "bind-process", "timeout", "maxconn":
             warn(n, "'stats \(w[1])' is not simulated by hadeck; ignored")
         default:
-            error(n, "unknown stats parameter '\(w[1])' (expected 'enable', 'uri', 'refresh', 'realm', 'admin', 'auth', 'scope', 'hide-version' or 'show-*')")
+            error(
+                n,
+                "unknown stats parameter '\(w[1])' (expected 'enable', 'uri', 'refresh', 'realm', 'admin', 'auth', 'scope', 'hide-version' or 'show-*')"
+            )
         }
     }
 
@@ -795,7 +847,9 @@ private struct HAProxyParser {
                 $0.name == proxy.name
                     && (($0.kind.isFrontend && proxy.kind.isFrontend) || ($0.kind.isBackend && proxy.kind.isBackend))
             }) {
-                error(proxy.line, "\(proxy.label) has the same name as \(earlier.label) declared at \(file):\(earlier.line)")
+                error(
+                    proxy.line,
+                    "\(proxy.label) has the same name as \(earlier.label) declared at \(file):\(earlier.line)")
             }
         }
         let backendNames = Set(proxies.filter { $0.kind.isBackend }.map(\.name))
@@ -806,7 +860,9 @@ private struct HAProxyParser {
             var stats = s.stats
             if s.mode == .tcp {
                 if cookie != nil && proxy.kind.isBackend {
-                    warn(s.cookieLine == 0 ? proxy.line : s.cookieLine, "\(proxy.label) is in tcp mode: 'cookie' requires 'mode http' and is ignored")
+                    warn(
+                        s.cookieLine == 0 ? proxy.line : s.cookieLine,
+                        "\(proxy.label) is in tcp mode: 'cookie' requires 'mode http' and is ignored")
                     cookie = nil
                 }
                 if stats.enabled {
@@ -853,17 +909,26 @@ private struct HAProxyParser {
                 be.servers = proxy.servers
                 be.line = proxy.line
                 if s.httpCheck == nil && (s.expectStatus != nil || s.disableOn404) {
-                    warn(proxy.line, "\(proxy.label) uses 'http-check' without 'option httpchk'; the http-check rules have no effect")
+                    warn(
+                        proxy.line,
+                        "\(proxy.label) uses 'http-check' without 'option httpchk'; the http-check rules have no effect"
+                    )
                 }
                 var seenCookies: [String: ServerConfig] = [:]
                 for server in proxy.servers {
                     guard let value = server.cookie else { continue }
                     if cookie == nil {
-                        warn(server.line, "\(proxy.label): server '\(server.name)' has a cookie value but the backend has no 'cookie' directive; the value is ignored")
+                        warn(
+                            server.line,
+                            "\(proxy.label): server '\(server.name)' has a cookie value but the backend has no 'cookie' directive; the value is ignored"
+                        )
                         continue
                     }
                     if let other = seenCookies[value] {
-                        error(server.line, "\(proxy.label): server '\(server.name)' has the same cookie value '\(value)' as server '\(other.name)' (line \(other.line))")
+                        error(
+                            server.line,
+                            "\(proxy.label): server '\(server.name)' has the same cookie value '\(value)' as server '\(other.name)' (line \(other.line))"
+                        )
                     } else {
                         seenCookies[value] = server
                     }

@@ -13,7 +13,8 @@ struct KeepalivedNode {
 
 /// Reads the text of an included file: given the pattern written after `include` and the
 /// including file's name, returns the matching files (name and text), or nil if none could be read.
-public typealias KeepalivedIncludeLoader = @Sendable (_ pattern: String, _ includingFile: String) -> [(file: String, text: String)]?
+public typealias KeepalivedIncludeLoader =
+    @Sendable (_ pattern: String, _ includingFile: String) -> [(file: String, text: String)]?
 
 /// Turns keepalived.conf text into a tree of statements: words split on blanks, `"..."`
 /// quoting, `#` and `!` comments to the end of the line, `{` and `}` as their own tokens,
@@ -54,9 +55,17 @@ struct KeepalivedLexer {
                 }
                 if c == "#" || c == "!" { break }
                 if c == " " || c == "\t" || c == "\r" {
-                    if inWord { words.append((current, false)); current = ""; inWord = false }
+                    if inWord {
+                        words.append((current, false))
+                        current = ""
+                        inWord = false
+                    }
                 } else if c == "{" || c == "}" {
-                    if inWord { words.append((current, false)); current = ""; inWord = false }
+                    if inWord {
+                        words.append((current, false))
+                        current = ""
+                        inWord = false
+                    }
                     words.append((String(c), true))
                 } else if c == "\"" {
                     inQuote = true
@@ -75,7 +84,8 @@ struct KeepalivedLexer {
                 continue
             }
             for (index, (word, brace)) in words.enumerated() {
-                tokens.append(Token(text: word, file: file, line: number, isBrace: brace, endsLine: index == words.count - 1))
+                tokens.append(
+                    Token(text: word, file: file, line: number, isBrace: brace, endsLine: index == words.count - 1))
             }
         }
         return tokens
@@ -87,7 +97,8 @@ struct KeepalivedLexer {
             return []
         }
         guard let loader = includeLoader else {
-            diagnostics.warn(file, line, "include '\(pattern)' is not followed here (no file access); its content is ignored")
+            diagnostics.warn(
+                file, line, "include '\(pattern)' is not followed here (no file access); its content is ignored")
             return []
         }
         guard depth < 8 else {
@@ -150,7 +161,8 @@ struct KeepalivedLexer {
         flush(&stack, &pending)
         while stack.count > 1 {
             let open = stack.removeLast()
-            diagnostics.error(open.file, open.line, "unbalanced braces: block '\(open.words.joined(separator: " "))' is never closed")
+            diagnostics.error(
+                open.file, open.line, "unbalanced braces: block '\(open.words.joined(separator: " "))' is never closed")
             stack[stack.count - 1].children!.append(open)
         }
         return stack[0].children ?? []

@@ -9,7 +9,9 @@ import VRRPCore
 public enum KeepalivedConfigParser {
     /// Parses the text of a keepalived.conf. `file` is only used in diagnostics.
     /// `include` lines are followed through `includeLoader`; without one they are warned about and skipped.
-    public static func parse(text: String, file: String, includeLoader: KeepalivedIncludeLoader? = nil) -> (config: KeepalivedConfig, diagnostics: Diagnostics) {
+    public static func parse(text: String, file: String, includeLoader: KeepalivedIncludeLoader? = nil) -> (
+        config: KeepalivedConfig, diagnostics: Diagnostics
+    ) {
         var lexer = KeepalivedLexer(includeLoader: includeLoader)
         let nodes = lexer.parse(text: text, file: file)
         var parser = KeepalivedParser()
@@ -91,7 +93,7 @@ private struct KeepalivedParser {
             case "vrrp_instance":
                 instance(node)
             case "vrrp_sync_group", "virtual_server", "virtual_server_group", "static_ipaddress", "static_routes",
-                 "static_rules", "vrrp_track_file", "track_file", "bfd_instance", "linkbeat_interfaces", "garp_group":
+                "static_rules", "vrrp_track_file", "track_file", "bfd_instance", "linkbeat_interfaces", "garp_group":
                 warn(node, "'\(node.keyword)' is not simulated by hadeck; ignored")
             default:
                 unknown(node, in: "the top level")
@@ -100,7 +102,10 @@ private struct KeepalivedParser {
         // Script names are resolved once the whole file is read, as keepalived does.
         let known = Set(config.scripts.map(\.name))
         for site in scriptRefs where !known.contains(site.ref.name) {
-            diagnostics.error(site.file, site.line, "(\(site.instance)) track_script '\(site.ref.name)' not found: no vrrp_script or vrrp_track_process with that name")
+            diagnostics.error(
+                site.file, site.line,
+                "(\(site.instance)) track_script '\(site.ref.name)' not found: no vrrp_script or vrrp_track_process with that name"
+            )
         }
         let names = config.instances.map(\.name)
         for (index, inst) in config.instances.enumerated() where names[..<index].contains(inst.name) {
@@ -130,7 +135,10 @@ private struct KeepalivedParser {
     mutating func unsigned(_ node: KeepalivedNode, _ context: String, _ range: ClosedRange<Int>) -> Int? {
         guard let text = needArg(node, context) else { return nil }
         guard let v = Int(text), range.contains(v) else {
-            error(node, "\(context)'\(node.keyword)' value '\(text)' is invalid (must be between \(range.lowerBound) and \(range.upperBound))")
+            error(
+                node,
+                "\(context)'\(node.keyword)' value '\(text)' is invalid (must be between \(range.lowerBound) and \(range.upperBound))"
+            )
             return nil
         }
         return v
@@ -148,7 +156,9 @@ private struct KeepalivedParser {
         case "vrrp_garp_master_repeat":
             if let v = unsigned(node, ctx, 1...1_000_000) { config.globals.garpMasterRepeat = v }
         case "vrrp_garp_master_refresh":
-            if let v = unsigned(node, ctx, 0...86_400) { config.globals.garpMasterRefresh = v == 0 ? nil : .seconds(Int64(v)) }
+            if let v = unsigned(node, ctx, 0...86_400) {
+                config.globals.garpMasterRefresh = v == 0 ? nil : .seconds(Int64(v))
+            }
         case "vrrp_garp_master_refresh_repeat":
             if let v = unsigned(node, ctx, 1...1_000_000) { config.globals.garpMasterRefreshRepeat = v }
         default:
@@ -354,7 +364,10 @@ private struct KeepalivedParser {
                 for entry in entries {
                     inst.virtualIPAddresses.append(entry.keyword)
                     if entry.words.count > 1 {
-                        warn(entry, "\(ctx)virtual_ipaddress options '\(entry.args.joined(separator: " "))' are not simulated by hadeck; ignored")
+                        warn(
+                            entry,
+                            "\(ctx)virtual_ipaddress options '\(entry.args.joined(separator: " "))' are not simulated by hadeck; ignored"
+                        )
                     }
                 }
             case "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules":
@@ -366,7 +379,10 @@ private struct KeepalivedParser {
                 for entry in entries {
                     inst.unicastPeers.append(entry.keyword)
                     if entry.words.count > 1 {
-                        warn(entry, "\(ctx)unicast_peer options '\(entry.args.joined(separator: " "))' are not simulated by hadeck; ignored")
+                        warn(
+                            entry,
+                            "\(ctx)unicast_peer options '\(entry.args.joined(separator: " "))' are not simulated by hadeck; ignored"
+                        )
                     }
                 }
             case "authentication":
@@ -378,8 +394,11 @@ private struct KeepalivedParser {
                     var ref = TrackScriptRef(name: entry.keyword)
                     if entry.words.count >= 2 {
                         if entry.words[1] == "weight", entry.words.count >= 3 {
-                            let weightNode = KeepalivedNode(file: entry.file, line: entry.line, words: Array(entry.words.dropFirst()))
-                            guard let w = scriptWeight(weightNode, "\(ctx)track_script \(entry.keyword): ") else { continue }
+                            let weightNode = KeepalivedNode(
+                                file: entry.file, line: entry.line, words: Array(entry.words.dropFirst()))
+                            guard let w = scriptWeight(weightNode, "\(ctx)track_script \(entry.keyword): ") else {
+                                continue
+                            }
                             ref.weight = w
                         } else {
                             error(entry, "\(ctx)track_script \(entry.keyword): expected 'weight W' after the name")
@@ -394,7 +413,10 @@ private struct KeepalivedParser {
                 for entry in entries {
                     inst.trackInterfaces.append(entry.keyword)
                     if entry.words.count > 1 {
-                        warn(entry, "\(ctx)track_interface weights are not simulated by hadeck; a tracked interface going down always means FAULT")
+                        warn(
+                            entry,
+                            "\(ctx)track_interface weights are not simulated by hadeck; a tracked interface going down always means FAULT"
+                        )
                     }
                 }
             case "down_timer_adverts":
@@ -411,7 +433,10 @@ private struct KeepalivedParser {
                     continue
                 }
                 if inst.notify[child.keyword] != nil {
-                    warn(child, "\(ctx)\(child.keyword) script already specified - ignoring \(child.args.joined(separator: " "))")
+                    warn(
+                        child,
+                        "\(ctx)\(child.keyword) script already specified - ignoring \(child.args.joined(separator: " "))"
+                    )
                 } else {
                     inst.notify[child.keyword] = child.args.joined(separator: " ")
                 }
@@ -426,13 +451,19 @@ private struct KeepalivedParser {
         if let span = advertSpan, let advertNode {
             if inst.version == 2 {
                 if span.micros % 1_000_000 != 0 || span < .seconds(1) || span > .seconds(255) {
-                    error(advertNode, "\(ctx)advert_int '\(advertText)' not valid for VRRP version 2: must be a whole number of seconds between 1 and 255")
+                    error(
+                        advertNode,
+                        "\(ctx)advert_int '\(advertText)' not valid for VRRP version 2: must be a whole number of seconds between 1 and 255"
+                    )
                 } else {
                     inst.advertInterval = span
                 }
             } else {
                 if span.micros % 10_000 != 0 || span < .milliseconds(10) || span > .milliseconds(40_950) {
-                    error(advertNode, "\(ctx)advert_int '\(advertText)' not valid for VRRP version 3: must be between 0.01 and 40.95 seconds in steps of 0.01")
+                    error(
+                        advertNode,
+                        "\(ctx)advert_int '\(advertText)' not valid for VRRP version 3: must be between 0.01 and 40.95 seconds in steps of 0.01"
+                    )
                 } else {
                     inst.advertInterval = span
                 }
@@ -448,7 +479,9 @@ private struct KeepalivedParser {
                 inst.nopreempt = false
             }
             if inst.preemptDelay > .zero, let preemptDelayNode {
-                warn(preemptDelayNode, "\(ctx)Warning - preempt delay will not work with initial state MASTER - clearing")
+                warn(
+                    preemptDelayNode, "\(ctx)Warning - preempt delay will not work with initial state MASTER - clearing"
+                )
                 inst.preemptDelay = .zero
             }
         }
@@ -468,7 +501,9 @@ private struct KeepalivedParser {
 
     var instanceFiles: [String] = []
 
-    mutating func authentication(_ node: KeepalivedNode, _ entries: [KeepalivedNode], _ ctx: String, _ inst: inout VRRPInstanceConfig) {
+    mutating func authentication(
+        _ node: KeepalivedNode, _ entries: [KeepalivedNode], _ ctx: String, _ inst: inout VRRPInstanceConfig
+    ) {
         var type: VRRPAuthentication.AuthType? = nil
         var pass: String? = nil
         for entry in entries {

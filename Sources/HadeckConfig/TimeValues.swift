@@ -11,10 +11,15 @@ public enum DefaultTimeUnit: Sendable {
 /// cookie `maxidle`/`maxlife`).
 public enum HAProxyTime {
     /// Parses `text`, returning the span or a sentence saying what is wrong.
-    public static func parse(_ text: String, defaultUnit: DefaultTimeUnit = .milliseconds) -> Result<TimeSpan, TimeValueError> {
+    public static func parse(_ text: String, defaultUnit: DefaultTimeUnit = .milliseconds) -> Result<
+        TimeSpan, TimeValueError
+    > {
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty else {
-            return .failure(TimeValueError(message: "'\(text)' is not a time value (expected a number with an optional unit us, ms, s, m, h or d)"))
+            return .failure(
+                TimeValueError(
+                    message:
+                        "'\(text)' is not a time value (expected a number with an optional unit us, ms, s, m, h or d)"))
         }
         guard let value = Int64(digits) else {
             return .failure(TimeValueError(message: "time value '\(text)' is too large"))
@@ -30,7 +35,8 @@ public enum HAProxyTime {
         case "h": factor = 3_600_000_000
         case "d": factor = 86_400_000_000
         default:
-            return .failure(TimeValueError(message: "invalid time unit '\(unit)' in '\(text)' (expected us, ms, s, m, h or d)"))
+            return .failure(
+                TimeValueError(message: "invalid time unit '\(unit)' in '\(text)' (expected us, ms, s, m, h or d)"))
         }
         let (micros, overflow) = value.multipliedReportingOverflow(by: factor)
         if overflow || micros > Int64(Int32.max) * 1_000 {

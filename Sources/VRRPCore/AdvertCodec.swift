@@ -106,7 +106,8 @@ public struct VRRPExpectation: Hashable, Sendable {
     public var authentication: VRRPAuthentication?
 
     /// Creates an expectation.
-    public init(version: Int, virtualRouterID: Int, advertInterval: TimeSpan, authentication: VRRPAuthentication? = nil) {
+    public init(version: Int, virtualRouterID: Int, advertInterval: TimeSpan, authentication: VRRPAuthentication? = nil)
+    {
         self.version = version
         self.virtualRouterID = virtualRouterID
         self.advertInterval = advertInterval
@@ -235,8 +236,9 @@ public enum VRRPCodec {
             let cs = Int(bytes[4] & 0x0F) << 8 | Int(bytes[5])
             interval = .milliseconds(Int64(cs) * 10)
         }
-        return .success(VRRPAdvert(
-            version: version, virtualRouterID: vrid, priority: Int(bytes[2]), advertInterval: interval,
-            addresses: addresses, authentication: auth))
+        return .success(
+            VRRPAdvert(
+                version: version, virtualRouterID: vrid, priority: Int(bytes[2]), advertInterval: interval,
+                addresses: addresses, authentication: auth))
     }
 }

@@ -163,23 +163,31 @@ public struct VRRPInstance: Sendable {
     private var downTimerCause = DownTimerCause.startup
     private var ignoredLowerFrom: (ip: String, priority: Int)? = nil
 
-    private enum DownTimerCause: Sendable { case startup, advert, priorityZero(String), fault }
+    private enum DownTimerCause: Sendable {
+        case startup, advert
+        case priorityZero(String)
+        case fault
+    }
 
     /// Creates an instance in state Initialize.
     /// - Parameters:
     ///   - scripts: the `vrrp_script`s this instance's `track_script` block names (others are ignored).
     ///   - primaryIP: the host's address on the VRRP interface.
-    public init(config: VRRPInstanceConfig, globals: KeepalivedGlobals = KeepalivedGlobals(), scripts: [VRRPScriptConfig], primaryIP: String) {
+    public init(
+        config: VRRPInstanceConfig, globals: KeepalivedGlobals = KeepalivedGlobals(), scripts: [VRRPScriptConfig],
+        primaryIP: String
+    ) {
         self.config = config
         self.globals = globals
         self.primaryIP = primaryIP
         var tracked: [TrackedScriptStatus] = []
         for ref in config.trackScripts {
             guard let s = scripts.first(where: { $0.name == ref.name }) else { continue }
-            tracked.append(TrackedScriptStatus(
-                name: s.name, check: s.check, weight: ref.weight ?? s.weight,
-                interval: s.interval.micros > 0 ? s.interval : .seconds(1),
-                rise: max(1, s.rise), fall: max(1, s.fall)))
+            tracked.append(
+                TrackedScriptStatus(
+                    name: s.name, check: s.check, weight: ref.weight ?? s.weight,
+                    interval: s.interval.micros > 0 ? s.interval : .seconds(1),
+                    rise: max(1, s.rise), fall: max(1, s.fall)))
         }
         trackedScripts = tracked
         advertIntervalInUse = Self.normalisedInterval(config)
@@ -200,7 +208,9 @@ public struct VRRPInstance: Sendable {
     /// Whether `nopreempt` applies (keepalived honours it only with `state BACKUP`).
     public var preemptDisabled: Bool { config.nopreempt && config.initialState == .backup }
     /// Skew_Time = ((256 - effective priority) x Master_Adver_Interval) / 256, integer microseconds.
-    public var skewTime: TimeSpan { TimeSpan(micros: Int64(256 - effectivePriority) * advertIntervalInUse.micros / 256) }
+    public var skewTime: TimeSpan {
+        TimeSpan(micros: Int64(256 - effectivePriority) * advertIntervalInUse.micros / 256)
+    }
     /// Master_Down_Interval = down_timer_adverts x Master_Adver_Interval + Skew_Time.
     public var masterDownInterval: TimeSpan { advertIntervalInUse * Int64(max(1, config.downTimerAdverts)) + skewTime }
     /// GARP batch size on becoming master.
@@ -239,7 +249,9 @@ public struct VRRPInstance: Sendable {
     private var faultReasons: [String] {
         var reasons: [String] = []
         if !linkUp { reasons.append("link down") }
-        for s in trackedScripts where s.weight == 0 && !s.initialising && !s.isUp { reasons.append("track script \(s.name) down") }
+        for s in trackedScripts where s.weight == 0 && !s.initialising && !s.isUp {
+            reasons.append("track script \(s.name) down")
+        }
         return reasons
     }
 
@@ -264,18 +276,23 @@ public struct VRRPInstance: Sendable {
         guard state == .initialize else { return [] }
         for i in trackedScripts.indices { trackedScripts[i].nextRun = now }
         if !faultReasons.isEmpty {
-            return [transition(to: .fault, why: "starting with \(faultReasons.joined(separator: ", ")): entering FAULT")]
+            return [
+                transition(to: .fault, why: "starting with \(faultReasons.joined(separator: ", ")): entering FAULT")
+            ]
         }
         if effectivePriority == 255 {
-            return becomeMaster(now: now, why: "priority 255: this router owns the virtual IPs, becoming MASTER at once")
+            return becomeMaster(
+                now: now, why: "priority 255: this router owns the virtual IPs, becoming MASTER at once")
         }
         let interval = masterDownInterval
         let why: String
         if config.initialState == .master {
-            why = "configured state MASTER with priority \(effectivePriority) < 255: starting as BACKUP and waiting "
+            why =
+                "configured state MASTER with priority \(effectivePriority) < 255: starting as BACKUP and waiting "
                 + "\(formatSeconds(interval.micros)) s (Master_Down_Interval) for a master's advert"
         } else {
-            why = "starting as BACKUP: waiting \(formatSeconds(interval.micros)) s (Master_Down_Interval) for a master's advert"
+            why =
+                "starting as BACKUP: waiting \(formatSeconds(interval.micros)) s (Master_Down_Interval) for a master's advert"
         }
         var actions = [transition(to: .backup, why: why)]
         armDownTimer(now: now, for: interval, cause: .startup)
@@ -310,7 +327,9 @@ public struct VRRPInstance: Sendable {
                 actions += garps(count: max(1, globals.garpMasterRefreshRepeat))
             } else if preemptEventPending, preemptTime == t {
                 preemptEventPending = false
-                actions.append(.log("(\(config.name)) preempt delay of \(formatSeconds(config.preemptDelay.micros)) s has expired"))
+                actions.append(
+                    .log("(\(config.name)) preempt delay of \(formatSeconds(config.preemptDelay.micros)) s has expired")
+                )
             } else {
                 break
             }
@@ -320,7 +339,9 @@ public struct VRRPInstance: Sendable {
 
     /// Handles one received packet from `sourceIP`. `destination` is the address it was sent to (for the
     /// v3 pseudo-header checksum); by default our own address with unicast peers, else 224.0.0.18.
-    public mutating func receive(packet bytes: [UInt8], from sourceIP: String, to destination: String? = nil, now: Instant) -> [VRRPAction] {
+    public mutating func receive(
+        packet bytes: [UInt8], from sourceIP: String, to destination: String? = nil, now: Instant
+    ) -> [VRRPAction] {
         guard state != .stopped, state != .initialize else { return [] }
         let dst = destination ?? (config.unicastPeers.isEmpty ? VRRPCodec.multicastGroup : self.sourceIP)
         let expectation = VRRPExpectation(
@@ -340,7 +361,10 @@ public struct VRRPInstance: Sendable {
         if config.version == 3, advert.advertInterval != ownAdvertInterval {
             stats.intervalDifferencesNoted += 1
             if state != .backup {
-                actions.append(.log("(\(config.name)) advert from \(sourceIP) has interval \(formatSeconds(advert.advertInterval.micros)) s, ours is \(formatSeconds(ownAdvertInterval.micros)) s"))
+                actions.append(
+                    .log(
+                        "(\(config.name)) advert from \(sourceIP) has interval \(formatSeconds(advert.advertInterval.micros)) s, ours is \(formatSeconds(ownAdvertInterval.micros)) s"
+                    ))
             }
         }
         switch state {
@@ -353,7 +377,10 @@ public struct VRRPInstance: Sendable {
 
     /// The tracked interface's link went down (-> FAULT, VIPs removed) or came back up (-> BACKUP).
     public mutating func setLink(up: Bool, now: Instant) -> [VRRPAction] {
-        guard state != .stopped, linkUp != up else { linkUp = up; return [] }
+        guard state != .stopped, linkUp != up else {
+            linkUp = up
+            return []
+        }
         linkUp = up
         guard state != .initialize else { return [] }
         if !up {
@@ -374,7 +401,8 @@ public struct VRRPInstance: Sendable {
             vipsInstalled = false
             actions.append(.vipsRemoved(config.virtualIPAddresses, why: "keepalived is stopping"))
         }
-        let why = wasMaster
+        let why =
+            wasMaster
             ? "keepalived stopped: sent a priority 0 advert so a backup takes over after its Skew_Time"
             : "keepalived stopped"
         actions.insert(transition(to: .stopped, why: why), at: 0)
@@ -419,7 +447,8 @@ public struct VRRPInstance: Sendable {
         var actions: [VRRPAction] = []
         for dst in destinations {
             let bytes = VRRPCodec.encode(advert, source: sourceIP, destination: dst)
-            actions.append(.sendAdvert(VRRPOutgoingAdvert(bytes: bytes, source: sourceIP, destination: dst, priority: priority)))
+            actions.append(
+                .sendAdvert(VRRPOutgoingAdvert(bytes: bytes, source: sourceIP, destination: dst, priority: priority)))
             stats.advertsSent += 1
             if priority == 0 { stats.priorityZeroSent += 1 }
         }
@@ -473,7 +502,8 @@ public struct VRRPInstance: Sendable {
         let why: String
         switch downTimerCause {
         case .priorityZero(let ip):
-            why = "master \(ip) is shutting down (priority 0 advert) and nobody else claimed the role within "
+            why =
+                "master \(ip) is shutting down (priority 0 advert) and nobody else claimed the role within "
                 + "\(armed) s (Skew_Time): taking over"
         case .startup:
             why = "no advert heard for \(armed) s (Master_Down_Interval) since starting: taking over"
@@ -481,7 +511,8 @@ public struct VRRPInstance: Sendable {
             why = "no advert heard for \(armed) s (Master_Down_Interval) since leaving FAULT: taking over"
         case .advert:
             if let lower = ignoredLowerFrom {
-                why = "no advert at or above our priority \(effectivePriority) for \(armed) s (Master_Down_Interval); "
+                why =
+                    "no advert at or above our priority \(effectivePriority) for \(armed) s (Master_Down_Interval); "
                     + "\(lower.ip) now advertises only \(lower.priority): preempting"
             } else {
                 why = "no advert from the master for \(armed) s (Master_Down_Interval): taking over"
@@ -494,7 +525,11 @@ public struct VRRPInstance: Sendable {
         guard config.version == 3, advert.advertInterval != advertIntervalInUse else { return [] }
         let old = advertIntervalInUse
         advertIntervalInUse = advert.advertInterval
-        return [.log("(\(config.name)) advertisement interval updated to \(formatSeconds(advert.advertInterval.micros)) s from \(formatSeconds(old.micros)) s by master \(ip)")]
+        return [
+            .log(
+                "(\(config.name)) advertisement interval updated to \(formatSeconds(advert.advertInterval.micros)) s from \(formatSeconds(old.micros)) s by master \(ip)"
+            )
+        ]
     }
 
     private mutating func backupReceived(_ advert: VRRPAdvert, from ip: String, now: Instant) -> [VRRPAction] {
@@ -503,7 +538,10 @@ public struct VRRPInstance: Sendable {
             masterIP = ip
             masterPriority = 0
             armDownTimer(now: now, for: skewTime, cause: .priorityZero(ip))
-            actions.append(.log("(\(config.name)) priority 0 advert from \(ip): master is shutting down, taking over in \(formatSeconds(skewTime.micros)) s (Skew_Time) unless another router claims it"))
+            actions.append(
+                .log(
+                    "(\(config.name)) priority 0 advert from \(ip): master is shutting down, taking over in \(formatSeconds(skewTime.micros)) s (Skew_Time) unless another router claims it"
+                ))
             return actions
         }
         let preemptDelayRunning = config.preemptDelay.micros > 0 && (preemptTime.map { $0 > now } ?? true)
@@ -522,14 +560,18 @@ public struct VRRPInstance: Sendable {
                 } else if preemptTime == nil {
                     preemptTime = now + config.preemptDelay
                     preemptEventPending = true
-                    actions.append(.log("(\(config.name)) start preempt delay (\(formatSeconds(config.preemptDelay.micros)) s): \(ip) has lower priority \(advert.priority), ours is \(effectivePriority)"))
+                    actions.append(
+                        .log(
+                            "(\(config.name)) start preempt delay (\(formatSeconds(config.preemptDelay.micros)) s): \(ip) has lower priority \(advert.priority), ours is \(effectivePriority)"
+                        ))
                 }
             }
             armDownTimer(now: now, for: masterDownInterval, cause: .advert)
         } else {
             masterIP = ip
             ignoredLowerFrom = (ip, advert.priority)
-            actions.append(.log("(\(config.name)) received lower priority (\(advert.priority)) advert from \(ip) - discarding"))
+            actions.append(
+                .log("(\(config.name)) received lower priority (\(advert.priority)) advert from \(ip) - discarding"))
         }
         return actions
     }
@@ -542,7 +584,8 @@ public struct VRRPInstance: Sendable {
         let theirs = IPv4.value(ip) ?? 0
         let ours = IPv4.value(sourceIP) ?? 0
         if advert.priority > effectivePriority || (advert.priority == effectivePriority && theirs > ours) {
-            let why = advert.priority > effectivePriority
+            let why =
+                advert.priority > effectivePriority
                 ? "advert from \(ip) with higher priority \(advert.priority) (ours \(effectivePriority)): becoming BACKUP"
                 : "advert from \(ip) with equal priority \(advert.priority) and a higher IP than ours (\(sourceIP)): becoming BACKUP"
             var actions = leaveMaster(now: now, to: .backup, why: why)
@@ -553,7 +596,11 @@ public struct VRRPInstance: Sendable {
             armDownTimer(now: now, for: masterDownInterval, cause: .advert)
             return actions
         }
-        var actions: [VRRPAction] = [.log("(\(config.name)) received advert from \(ip) with lower priority \(advert.priority), ours \(effectivePriority), forcing new election")]
+        var actions: [VRRPAction] = [
+            .log(
+                "(\(config.name)) received advert from \(ip) with lower priority \(advert.priority), ours \(effectivePriority), forcing new election"
+            )
+        ]
         actions += sendAdverts(priority: effectivePriority)
         actions += garps(count: garpRepeat)
         if garpDelay.micros > 0 { garpDelayedAt = now + garpDelay }
@@ -585,7 +632,13 @@ public struct VRRPInstance: Sendable {
             preemptTime = now + config.preemptDelay
             preemptEventPending = true
         }
-        return [transition(to: .backup, why: "\(why): leaving FAULT as BACKUP, waiting \(formatSeconds(interval.micros)) s (Master_Down_Interval)")]
+        return [
+            transition(
+                to: .backup,
+                why:
+                    "\(why): leaving FAULT as BACKUP, waiting \(formatSeconds(interval.micros)) s (Master_Down_Interval)"
+            )
+        ]
     }
 
     private mutating func runScript(_ i: Int, at t: Instant, probe: (TrackCheck) -> Bool) -> [VRRPAction] {
@@ -618,7 +671,8 @@ public struct VRRPInstance: Sendable {
         if first {
             what = "track script \(s.name) \(ok ? "succeeded" : "failed") on its first run"
         } else {
-            what = ok
+            what =
+                ok
                 ? "track script \(s.name) succeeded \(count) time\(count == 1 ? "" : "s")"
                 : "track script \(s.name) failed \(count) time\(count == 1 ? "" : "s")"
         }

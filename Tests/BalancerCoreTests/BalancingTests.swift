@@ -1,5 +1,6 @@
 import HadeckBase
 import Testing
+
 @testable import BalancerCore
 
 @Test func roundrobinOneToThree() {
@@ -22,7 +23,9 @@ func setWeightAffectsOnlyDynamicAlgorithms(algo: BalanceAlgorithm, countA: Int, 
     let b = backend(algo, [server("webA"), server("webB")])
     let result = Result { () throws(BalancerError) in try b.setWeight(server: "webB", .absolute(3), now: .zero) }
     if algo == .staticRR {
-        #expect(throws: BalancerError("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")) {
+        #expect(
+            throws: BalancerError("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
+        ) {
             try result.get()
         }
     }
@@ -111,8 +114,12 @@ struct WeightCase: Sendable, CustomStringConvertible {
 @Test(arguments: [
     WeightCase(change: .absolute(0), result: .success(0)),
     WeightCase(change: .absolute(256), result: .success(256)),
-    WeightCase(change: .absolute(257), result: .failure(BalancerError("Absolute weight can only be between 0 and 256 inclusive."))),
-    WeightCase(change: .absolute(-1), result: .failure(BalancerError("Absolute weight can only be between 0 and 256 inclusive."))),
+    WeightCase(
+        change: .absolute(257),
+        result: .failure(BalancerError("Absolute weight can only be between 0 and 256 inclusive."))),
+    WeightCase(
+        change: .absolute(-1),
+        result: .failure(BalancerError("Absolute weight can only be between 0 and 256 inclusive."))),
     WeightCase(change: .percent(50), result: .success(5)),
     WeightCase(change: .percent(3000), result: .success(256)),
     WeightCase(change: .percent(-5), result: .failure(BalancerError("Relative weight must be positive."))),
@@ -137,7 +144,8 @@ func setWeightRules(c: WeightCase) {
     #expect(throws: BalancerError("Trailing garbage in weight string")) { try WeightSetting.parse("7x") }
     #expect(throws: BalancerError("Require <weight> or <weight%>.")) { try WeightSetting.parse("") }
     let t = try b.setWeight(server: "webA", .absolute(0), now: .zero)
-    #expect(t.first?.why == "webA weight changed from 10 to 0 (initial 10): no new clients, cookie clients still served")
+    #expect(
+        t.first?.why == "webA weight changed from 10 to 0 (initial 10): no new clients, cookie clients still served")
     _ = try b.resetWeight(server: "webA", now: .zero)
     #expect(try b.weight("webA", now: .zero).description == "10 (initial 10)")
 }

@@ -1,15 +1,21 @@
 import HadeckBase
 import Testing
+
 @testable import BalancerCore
 
-func cookieConfig(_ name: String = "SRV", _ mode: CookieConfig.Mode = .insert, _ edit: (inout CookieConfig) -> Void = { _ in }) -> CookieConfig {
+func cookieConfig(
+    _ name: String = "SRV", _ mode: CookieConfig.Mode = .insert, _ edit: (inout CookieConfig) -> Void = { _ in }
+) -> CookieConfig {
     var c = CookieConfig(name: name, mode: mode)
     edit(&c)
     return c
 }
 
 func pair(_ cookie: CookieConfig, persist: Bool = false, redispatch: Bool = false) -> Backend {
-    backend(.roundrobin, [server("webA", cookie: "A", check: true), server("webB", cookie: "B", check: true)], cookie: cookie) {
+    backend(
+        .roundrobin, [server("webA", cookie: "A", check: true), server("webB", cookie: "B", check: true)],
+        cookie: cookie
+    ) {
         $0.persist = persist
         $0.redispatch = redispatch
         $0.timeouts.connect = .milliseconds(500)
@@ -29,40 +35,72 @@ struct CookieCase: Sendable, CustomStringConvertible {
 }
 
 let cookieCases: [CookieCase] = [
-    CookieCase(name: "insert indirect nocache, new client", cookie: cookieConfig { $0.indirect = true; $0.nocache = true },
-               requestCookies: [], serverSetCookies: ["JSESSIONID=abc.jvm3; Path=/"], server: "webA", forwarded: [],
-               responseLines: ["Set-Cookie: JSESSIONID=abc.jvm3; Path=/", "Set-Cookie: SRV=A; path=/", "Cache-control: private"]),
-    CookieCase(name: "insert indirect, returning client", cookie: cookieConfig { $0.indirect = true; $0.nocache = true },
-               requestCookies: ["SRV=B; JSESSIONID=xyz.jvm2"], serverSetCookies: [], server: "webB",
-               forwarded: ["JSESSIONID=xyz.jvm2"], responseLines: []),
-    CookieCase(name: "insert without indirect keeps the cookie", cookie: cookieConfig(),
-               requestCookies: ["a=1; SRV=B; b=2"], serverSetCookies: [], server: "webB",
-               forwarded: ["a=1; SRV=B; b=2"], responseLines: []),
-    CookieCase(name: "insert httponly secure domains", cookie: cookieConfig { $0.httponly = true; $0.secure = true; $0.domains = [".example.com", ".example.org"] },
-               requestCookies: [], serverSetCookies: [], server: "webA", forwarded: [],
-               responseLines: ["Set-Cookie: SRV=A; path=/; domain=.example.com; domain=.example.org; HttpOnly; Secure"]),
-    CookieCase(name: "insert replaces the server's own SRV", cookie: cookieConfig(),
-               requestCookies: [], serverSetCookies: ["SRV=zzz", "x=1"], server: "webA", forwarded: [],
-               responseLines: ["Set-Cookie: x=1", "Set-Cookie: SRV=A; path=/"]),
-    CookieCase(name: "insert preserve leaves the server's cookie", cookie: cookieConfig { $0.preserve = true; $0.nocache = true },
-               requestCookies: [], serverSetCookies: ["SRV=app; Max-Age=0"], server: "webA", forwarded: [],
-               responseLines: ["Set-Cookie: SRV=app; Max-Age=0"]),
-    CookieCase(name: "postonly GET gets no cookie", cookie: cookieConfig { $0.postonly = true },
-               requestCookies: [], serverSetCookies: [], server: "webA", forwarded: [], responseLines: []),
-    CookieCase(name: "postonly POST gets the cookie", cookie: cookieConfig { $0.postonly = true }, method: "POST",
-               requestCookies: [], serverSetCookies: [], server: "webA", forwarded: [], responseLines: ["Set-Cookie: SRV=A; path=/"]),
-    CookieCase(name: "prefix, new client", cookie: cookieConfig("JSESSIONID", .prefix),
-               requestCookies: [], serverSetCookies: ["JSESSIONID=abc.jvm3; Path=/; HttpOnly"], server: "webA", forwarded: [],
-               responseLines: ["Set-Cookie: JSESSIONID=A~abc.jvm3; Path=/; HttpOnly"]),
-    CookieCase(name: "prefix, returning client", cookie: cookieConfig("JSESSIONID", .prefix),
-               requestCookies: ["theme=dark; JSESSIONID=B~xyz.jvm2"], serverSetCookies: [], server: "webB",
-               forwarded: ["theme=dark; JSESSIONID=xyz.jvm2"], responseLines: []),
-    CookieCase(name: "rewrite", cookie: cookieConfig("SRVID", .rewrite),
-               requestCookies: [], serverSetCookies: ["SRVID=anything; path=/"], server: "webA", forwarded: [],
-               responseLines: ["Set-Cookie: SRVID=A; path=/"]),
-    CookieCase(name: "rewrite returning client", cookie: cookieConfig("SRVID", .rewrite),
-               requestCookies: ["SRVID=B"], serverSetCookies: ["SRVID=new"], server: "webB", forwarded: ["SRVID=B"],
-               responseLines: ["Set-Cookie: SRVID=B"]),
+    CookieCase(
+        name: "insert indirect nocache, new client",
+        cookie: cookieConfig {
+            $0.indirect = true
+            $0.nocache = true
+        },
+        requestCookies: [], serverSetCookies: ["JSESSIONID=abc.jvm3; Path=/"], server: "webA", forwarded: [],
+        responseLines: [
+            "Set-Cookie: JSESSIONID=abc.jvm3; Path=/", "Set-Cookie: SRV=A; path=/", "Cache-control: private",
+        ]),
+    CookieCase(
+        name: "insert indirect, returning client",
+        cookie: cookieConfig {
+            $0.indirect = true
+            $0.nocache = true
+        },
+        requestCookies: ["SRV=B; JSESSIONID=xyz.jvm2"], serverSetCookies: [], server: "webB",
+        forwarded: ["JSESSIONID=xyz.jvm2"], responseLines: []),
+    CookieCase(
+        name: "insert without indirect keeps the cookie", cookie: cookieConfig(),
+        requestCookies: ["a=1; SRV=B; b=2"], serverSetCookies: [], server: "webB",
+        forwarded: ["a=1; SRV=B; b=2"], responseLines: []),
+    CookieCase(
+        name: "insert httponly secure domains",
+        cookie: cookieConfig {
+            $0.httponly = true
+            $0.secure = true
+            $0.domains = [".example.com", ".example.org"]
+        },
+        requestCookies: [], serverSetCookies: [], server: "webA", forwarded: [],
+        responseLines: ["Set-Cookie: SRV=A; path=/; domain=.example.com; domain=.example.org; HttpOnly; Secure"]),
+    CookieCase(
+        name: "insert replaces the server's own SRV", cookie: cookieConfig(),
+        requestCookies: [], serverSetCookies: ["SRV=zzz", "x=1"], server: "webA", forwarded: [],
+        responseLines: ["Set-Cookie: x=1", "Set-Cookie: SRV=A; path=/"]),
+    CookieCase(
+        name: "insert preserve leaves the server's cookie",
+        cookie: cookieConfig {
+            $0.preserve = true
+            $0.nocache = true
+        },
+        requestCookies: [], serverSetCookies: ["SRV=app; Max-Age=0"], server: "webA", forwarded: [],
+        responseLines: ["Set-Cookie: SRV=app; Max-Age=0"]),
+    CookieCase(
+        name: "postonly GET gets no cookie", cookie: cookieConfig { $0.postonly = true },
+        requestCookies: [], serverSetCookies: [], server: "webA", forwarded: [], responseLines: []),
+    CookieCase(
+        name: "postonly POST gets the cookie", cookie: cookieConfig { $0.postonly = true }, method: "POST",
+        requestCookies: [], serverSetCookies: [], server: "webA", forwarded: [],
+        responseLines: ["Set-Cookie: SRV=A; path=/"]),
+    CookieCase(
+        name: "prefix, new client", cookie: cookieConfig("JSESSIONID", .prefix),
+        requestCookies: [], serverSetCookies: ["JSESSIONID=abc.jvm3; Path=/; HttpOnly"], server: "webA", forwarded: [],
+        responseLines: ["Set-Cookie: JSESSIONID=A~abc.jvm3; Path=/; HttpOnly"]),
+    CookieCase(
+        name: "prefix, returning client", cookie: cookieConfig("JSESSIONID", .prefix),
+        requestCookies: ["theme=dark; JSESSIONID=B~xyz.jvm2"], serverSetCookies: [], server: "webB",
+        forwarded: ["theme=dark; JSESSIONID=xyz.jvm2"], responseLines: []),
+    CookieCase(
+        name: "rewrite", cookie: cookieConfig("SRVID", .rewrite),
+        requestCookies: [], serverSetCookies: ["SRVID=anything; path=/"], server: "webA", forwarded: [],
+        responseLines: ["Set-Cookie: SRVID=A; path=/"]),
+    CookieCase(
+        name: "rewrite returning client", cookie: cookieConfig("SRVID", .rewrite),
+        requestCookies: ["SRVID=B"], serverSetCookies: ["SRVID=new"], server: "webB", forwarded: ["SRVID=B"],
+        responseLines: ["Set-Cookie: SRVID=B"]),
 ]
 
 @Test(arguments: cookieCases)
@@ -79,8 +117,9 @@ func cookieModesByteForByte(c: CookieCase) {
     let b = pair(cookieConfig { $0.indirect = true })
     #expect(b.route(request: RoutedRequest(), now: .zero).reason == "no cookie: roundrobin -> webA, new cookie SRV=A")
     #expect(b.route(request: RoutedRequest(cookieHeaders: ["SRV=A"]), now: .zero).reason == "cookie SRV=A -> webA")
-    #expect(b.route(request: RoutedRequest(cookieHeaders: ["SRV=Q"]), now: .zero).reason
-        == "cookie SRV=Q matches no server: rebalanced by roundrobin -> webB, new cookie SRV=B")
+    #expect(
+        b.route(request: RoutedRequest(cookieHeaders: ["SRV=Q"]), now: .zero).reason
+            == "cookie SRV=Q matches no server: rebalanced by roundrobin -> webB, new cookie SRV=B")
     // Start-up health is rise ("DRAIN 1/3" while draining); one passed check makes it plain DRAIN.
     for job in b.startDueChecks(now: at(1000)) {
         _ = b.completeCheck(server: job.server, outcome: .connected, duration: .zero, now: at(1000))
@@ -105,7 +144,9 @@ func cookieModesByteForByte(c: CookieCase) {
         let sticky = b.route(request: RoutedRequest(cookieHeaders: ["SRV=A"]), now: .zero)
         if mode == "maint" {
             #expect(sticky.server == "webB")
-            #expect(sticky.reason == "cookie SRV=A names webA which is MAINT: rebalanced by roundrobin -> webB, new cookie SRV=B")
+            #expect(
+                sticky.reason
+                    == "cookie SRV=A names webA which is MAINT: rebalanced by roundrobin -> webB, new cookie SRV=B")
         } else {
             #expect(sticky.server == "webA", "\(mode)")
             #expect(sticky.persistent)
@@ -133,13 +174,20 @@ func killA(_ b: Backend) {
 }
 
 @Test func downServerWithoutPersistIsRebalanced() {
-    let b = pair(cookieConfig { $0.indirect = true; $0.nocache = true })
+    let b = pair(
+        cookieConfig {
+            $0.indirect = true
+            $0.nocache = true
+        })
     killA(b)
     let d = b.route(request: RoutedRequest(cookieHeaders: ["SRV=A; JSESSIONID=abc.jvm3"]), now: .zero)
     #expect(d.server == "webB")
     #expect(d.reason == "cookie SRV=A names webA which is DOWN: rebalanced by roundrobin -> webB, new cookie SRV=B")
     #expect(d.forwardedCookieHeaders == ["JSESSIONID=abc.jvm3"])
-    #expect(b.responseHeaders(for: d, serverSetCookies: []).headerLines == ["Set-Cookie: SRV=B; path=/", "Cache-control: private"])
+    #expect(
+        b.responseHeaders(for: d, serverSetCookies: []).headerLines == [
+            "Set-Cookie: SRV=B; path=/", "Cache-control: private",
+        ])
 }
 
 @Test func persistAloneRetriesTheDeadServerThenGivesUp() {
@@ -170,7 +218,10 @@ func killA(_ b: Backend) {
     // HAProxy's source redispatches at once because webA is not running (cur_state < RUNNING).
     #expect(r.action == .redispatch(after: .milliseconds(500)))
     #expect(r.decision.server == "webB")
-    #expect(r.why == "connection to webA failed and webA is DOWN: option redispatch moves it by roundrobin -> webB, new cookie SRV=B")
+    #expect(
+        r.why
+            == "connection to webA failed and webA is DOWN: option redispatch moves it by roundrobin -> webB, new cookie SRV=B"
+    )
     #expect(b.responseHeaders(for: r.decision, serverSetCookies: []).headerLines == ["Set-Cookie: SRV=B; path=/"])
 }
 

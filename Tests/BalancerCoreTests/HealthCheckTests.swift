@@ -1,5 +1,6 @@
 import HadeckBase
 import Testing
+
 @testable import BalancerCore
 
 struct CheckStep: Sendable, CustomStringConvertible {
@@ -24,27 +25,32 @@ struct HealthRow: Sendable, CustomStringConvertible {
 }
 
 let healthRows: [HealthRow] = [
-    HealthRow(name: "tcp rise 2 fall 3 inter 2000", rise: 2, fall: 3, fastinter: nil, downinter: nil, http: false,
-              initialStatus: "UP 1/3", steps: [
-                CheckStep(dueMs: 0, outcome: .connected, status: "UP", check: "L4OK"),
-                CheckStep(dueMs: 2000, outcome: .refused, status: "UP 2/3", check: "L4CON"),
-                CheckStep(dueMs: 4000, outcome: .refused, status: "UP 1/3", check: "L4CON"),
-                CheckStep(dueMs: 6000, outcome: .refused, status: "DOWN", check: "L4CON"),
-                CheckStep(dueMs: 8000, outcome: .connectTimeout, status: "DOWN", check: "L4TOUT"),
-                CheckStep(dueMs: 10000, outcome: .connected, status: "DOWN 1/2", check: "L4OK"),
-                CheckStep(dueMs: 12000, outcome: .connected, status: "UP", check: "L4OK"),
-              ], finalDueMs: 14000),
-    HealthRow(name: "http rise 3 fall 2 fastinter 500 downinter 5000", rise: 3, fall: 2, fastinter: 500, downinter: 5000, http: true,
-              initialStatus: "UP 1/2", steps: [
-                CheckStep(dueMs: 0, outcome: .httpStatus(200), status: "UP", check: "L7OK/200"),
-                CheckStep(dueMs: 2000, outcome: .httpStatus(503), status: "UP 1/2", check: "L7STS/503"),
-                CheckStep(dueMs: 2500, outcome: .refused, status: "DOWN", check: "L4CON"),
-                CheckStep(dueMs: 7500, outcome: .httpStatus(302), status: "DOWN 1/3", check: "L7OK/302"),
-                CheckStep(dueMs: 8000, outcome: .readTimeout, status: "DOWN", check: "L7TOUT"),
-                CheckStep(dueMs: 13000, outcome: .httpStatus(200), status: "DOWN 1/3", check: "L7OK/200"),
-                CheckStep(dueMs: 13500, outcome: .httpStatus(200), status: "DOWN 2/3", check: "L7OK/200"),
-                CheckStep(dueMs: 14000, outcome: .httpStatus(204), status: "UP", check: "L7OK/204"),
-              ], finalDueMs: 16000),
+    HealthRow(
+        name: "tcp rise 2 fall 3 inter 2000", rise: 2, fall: 3, fastinter: nil, downinter: nil, http: false,
+        initialStatus: "UP 1/3",
+        steps: [
+            CheckStep(dueMs: 0, outcome: .connected, status: "UP", check: "L4OK"),
+            CheckStep(dueMs: 2000, outcome: .refused, status: "UP 2/3", check: "L4CON"),
+            CheckStep(dueMs: 4000, outcome: .refused, status: "UP 1/3", check: "L4CON"),
+            CheckStep(dueMs: 6000, outcome: .refused, status: "DOWN", check: "L4CON"),
+            CheckStep(dueMs: 8000, outcome: .connectTimeout, status: "DOWN", check: "L4TOUT"),
+            CheckStep(dueMs: 10000, outcome: .connected, status: "DOWN 1/2", check: "L4OK"),
+            CheckStep(dueMs: 12000, outcome: .connected, status: "UP", check: "L4OK"),
+        ], finalDueMs: 14000),
+    HealthRow(
+        name: "http rise 3 fall 2 fastinter 500 downinter 5000", rise: 3, fall: 2, fastinter: 500, downinter: 5000,
+        http: true,
+        initialStatus: "UP 1/2",
+        steps: [
+            CheckStep(dueMs: 0, outcome: .httpStatus(200), status: "UP", check: "L7OK/200"),
+            CheckStep(dueMs: 2000, outcome: .httpStatus(503), status: "UP 1/2", check: "L7STS/503"),
+            CheckStep(dueMs: 2500, outcome: .refused, status: "DOWN", check: "L4CON"),
+            CheckStep(dueMs: 7500, outcome: .httpStatus(302), status: "DOWN 1/3", check: "L7OK/302"),
+            CheckStep(dueMs: 8000, outcome: .readTimeout, status: "DOWN", check: "L7TOUT"),
+            CheckStep(dueMs: 13000, outcome: .httpStatus(200), status: "DOWN 1/3", check: "L7OK/200"),
+            CheckStep(dueMs: 13500, outcome: .httpStatus(200), status: "DOWN 2/3", check: "L7OK/200"),
+            CheckStep(dueMs: 14000, outcome: .httpStatus(204), status: "UP", check: "L7OK/204"),
+        ], finalDueMs: 16000),
 ]
 
 @Test(arguments: healthRows)

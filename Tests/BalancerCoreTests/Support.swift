@@ -1,8 +1,11 @@
 import HadeckBase
+
 @testable import BalancerCore
 
-func server(_ name: String, cookie: String? = nil, weight: Int = 1, check: Bool = false, backup: Bool = false,
-            rise: Int = 2, fall: Int = 3, maxconn: Int = 0) -> ServerConfig {
+func server(
+    _ name: String, cookie: String? = nil, weight: Int = 1, check: Bool = false, backup: Bool = false,
+    rise: Int = 2, fall: Int = 3, maxconn: Int = 0
+) -> ServerConfig {
     var s = ServerConfig(name: name, address: SocketAddress(host: "127.0.1.\(name.count)", port: 8080))
     s.cookie = cookie
     s.weight = weight
@@ -14,8 +17,10 @@ func server(_ name: String, cookie: String? = nil, weight: Int = 1, check: Bool 
     return s
 }
 
-func backend(_ balance: BalanceAlgorithm = .roundrobin, _ servers: [ServerConfig], cookie: CookieConfig? = nil,
-             configure: (inout BackendConfig) -> Void = { _ in }) -> Backend {
+func backend(
+    _ balance: BalanceAlgorithm = .roundrobin, _ servers: [ServerConfig], cookie: CookieConfig? = nil,
+    configure: (inout BackendConfig) -> Void = { _ in }
+) -> Backend {
     var c = BackendConfig(name: "web")
     c.balance = balance
     c.servers = servers

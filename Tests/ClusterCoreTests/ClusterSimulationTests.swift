@@ -56,12 +56,15 @@ func simulate(_ text: String, until: Instant? = nil) throws -> (ScenarioRunner, 
 
     @Test func builtInArticleFilesMatchTheExamples() throws {
         for (name, text) in ArticleClusterFiles.files {
-            #expect(try readRepositoryFile("Examples/article/" + name) == text, "Examples/article/\(name) differs from the built-in copy")
+            #expect(
+                try readRepositoryFile("Examples/article/" + name) == text,
+                "Examples/article/\(name) differs from the built-in copy")
         }
     }
 
     @Test func exampleClusterFileLoadsLikeTheBuiltIn() throws {
-        let (loaded, diags) = ClusterLoader.load(path: repositoryRoot + "/Examples/article/cluster.yaml", read: ConfigFiles.read)
+        let (loaded, diags) = ClusterLoader.load(
+            path: repositoryRoot + "/Examples/article/cluster.yaml", read: ConfigFiles.read)
         #expect(diags.items.isEmpty, "\(diags.items)")
         let spec = ClusterSpec(try #require(loaded))
         let builtin = ClusterSpec.article
@@ -164,7 +167,8 @@ func simulate(_ text: String, until: Instant? = nil) throws -> (ScenarioRunner, 
         #expect(cluster.browsers[0].session?.hasSuffix(".jvm3") == true)
         #expect(cluster.browsers[2].session?.hasSuffix(".jvm2") == true)
         #expect(cluster.browsers[3].session?.hasSuffix(".jvm2") == true)
-        #expect(lines.contains { $0.contains(#""client":"c1""#) && $0.contains("cookie SRV=A names webA which is DRAIN") })
+        #expect(
+            lines.contains { $0.contains(#""client":"c1""#) && $0.contains("cookie SRV=A names webA which is DRAIN") })
     }
 
     @Test func commandsNamingUnknownThingsFailClearly() {

@@ -13,10 +13,16 @@ import Testing
         ("at 40s partition lb1 lb2", Instant(micros: 40_000_000), .partition("lb1", "lb2")),
         ("at 45s heal", Instant(micros: 45_000_000), .heal(nil, nil)),
         ("at 5s drain webA", Instant(micros: 5_000_000), .setServerState(server: "webA", balancer: nil, .drain)),
-        ("at 5s maint webA on lb2", Instant(micros: 5_000_000), .setServerState(server: "webA", balancer: "lb2", .maint)),
+        (
+            "at 5s maint webA on lb2", Instant(micros: 5_000_000),
+            .setServerState(server: "webA", balancer: "lb2", .maint)
+        ),
         ("at 2s traffic 20/s clients 5", Instant(micros: 2_000_000), .traffic(enabled: true, rate: 20, clients: 5)),
         ("at 800ms traffic off", Instant(micros: 800_000), .traffic(enabled: false, rate: nil, clients: nil)),
-        ("at 1.5s weight webB 50%", Instant(micros: 1_500_000), .setWeight(server: "webB", balancer: nil, .percent(50))),
+        (
+            "at 1.5s weight webB 50%", Instant(micros: 1_500_000),
+            .setWeight(server: "webB", balancer: nil, .percent(50))
+        ),
         ("at 1m restore lb1", Instant(micros: 60_000_000), .restore("lb1")),
         ("at 3s say \"hello \\\"world\\\"\" # comment", Instant(micros: 3_000_000), .say("hello \"world\"")),
     ])
@@ -57,7 +63,10 @@ import Testing
         #expect(!diags.hasErrors)
         let s = try #require(scenario)
         #expect(s.name == "demo")
-        #expect(s.steps.map(\.time) == [Instant(micros: 10_000_000), Instant(micros: 12_500_000), nil, Instant(micros: 12_500_000)])
+        #expect(
+            s.steps.map(\.time) == [
+                Instant(micros: 10_000_000), Instant(micros: 12_500_000), nil, Instant(micros: 12_500_000),
+            ])
         #expect(s.steps.map(\.line) == [2, 3, 4, 5])
         #expect(s.endTime == Instant(micros: 17_500_000))
     }
@@ -65,8 +74,14 @@ import Testing
     @Test(arguments: [
         ("at soon kill webA", "d.scenario:1: error: 'at' needs a time such as 12s, 1.5s, 800ms or +2s"),
         ("at 1s explode lb1", "d.scenario:1: error: unknown command 'explode'"),
-        ("at 1s kill lb1/nginx", "d.scenario:1: error: 'kill' needs one target: a backend (webA) or HOST/haproxy or HOST/keepalived"),
-        ("at 1s expect weather sunny", "d.scenario:1: error: unknown expectation 'weather sunny' (master, split-brain, vip-mac, sessions-kept, clients-on, server, state, priority, process)"),
+        (
+            "at 1s kill lb1/nginx",
+            "d.scenario:1: error: 'kill' needs one target: a backend (webA) or HOST/haproxy or HOST/keepalived"
+        ),
+        (
+            "at 1s expect weather sunny",
+            "d.scenario:1: error: unknown expectation 'weather sunny' (master, split-brain, vip-mac, sessions-kept, clients-on, server, state, priority, process)"
+        ),
         ("\n\nat 1s say \"unterminated", "d.scenario:3: error: unterminated quoted string"),
         ("at 1s partition lb1 lb1", "d.scenario:1: error: 'partition' takes two different host names"),
         ("at 1s traffic fast", "d.scenario:1: error: 'traffic' expects on, off, RATE/s and/or 'clients N', got 'fast'"),

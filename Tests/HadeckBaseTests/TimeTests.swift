@@ -14,7 +14,8 @@ import Testing
         let e = ClusterEvent(
             time: Instant(micros: 12_500_000), type: "backend.state",
             fields: [("server", "webA"), ("n", 3), ("ok", true)], why: "say \"hi\"\n")
-        #expect(e.jsonLine == #"{"t":12.5,"type":"backend.state","server":"webA","n":3,"ok":true,"why":"say \"hi\"\n"}"#)
+        #expect(
+            e.jsonLine == #"{"t":12.5,"type":"backend.state","server":"webA","n":3,"ok":true,"why":"say \"hi\"\n"}"#)
         #expect(e.string("server") == "webA")
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HadeckCLI
 
 /// The package root, found from this source file's location.
@@ -16,7 +17,10 @@ private func check(_ files: String...) -> CheckCommand.Outcome {
 }
 
 @Suite struct CheckCommandTests {
-    @Test(arguments: ["article/haproxy-lb1.cfg", "article/haproxy-lb2.cfg", "article/keepalived-lb1.conf", "article/keepalived-lb2.conf"])
+    @Test(arguments: [
+        "article/haproxy-lb1.cfg", "article/haproxy-lb2.cfg", "article/keepalived-lb1.conf",
+        "article/keepalived-lb2.conf",
+    ])
     func articleExamplesAreValid(file: String) {
         let outcome = check(example(file))
         #expect(outcome.stdout == "Configuration file is valid\n")
@@ -35,32 +39,34 @@ private func check(_ files: String...) -> CheckCommand.Outcome {
         let outcome = check(f)
         #expect(outcome.exitCode == 1)
         #expect(outcome.stdout == "")
-        #expect(outcome.stderr == """
-            \(f):7: error: 'timeout connect': invalid time unit 'x' in '5x' (expected us, ms, s, m, h or d)
-            \(f):11: error: frontend 'www': unable to find required default_backend: 'nowhere'
-            \(f):15: error: server 'webA': 'weight' must be between 0 and 256 (got '300')
-            \(f):16: error: server 'webB': 'rise' has to be > 0 (got '0')
-            \(f):17: error: backend 'app' has two servers named 'webB' (first one at line 16)
-            \(f):18: error: server 'webC': missing address ('server' expects <name> and <addr>:<port>)
-            \(f):19: error: server 'webD': invalid port '99999' in address '127.0.2.4:99999' (must be between 1 and 65535)
-            Configuration file has errors
+        #expect(
+            outcome.stderr == """
+                \(f):7: error: 'timeout connect': invalid time unit 'x' in '5x' (expected us, ms, s, m, h or d)
+                \(f):11: error: frontend 'www': unable to find required default_backend: 'nowhere'
+                \(f):15: error: server 'webA': 'weight' must be between 0 and 256 (got '300')
+                \(f):16: error: server 'webB': 'rise' has to be > 0 (got '0')
+                \(f):17: error: backend 'app' has two servers named 'webB' (first one at line 16)
+                \(f):18: error: server 'webC': missing address ('server' expects <name> and <addr>:<port>)
+                \(f):19: error: server 'webD': invalid port '99999' in address '127.0.2.4:99999' (must be between 1 and 65535)
+                Configuration file has errors
 
-            """)
+                """)
     }
 
     @Test func haproxyStructureErrors() {
         let f = example("broken/haproxy-structure.cfg")
         let outcome = check(f)
         #expect(outcome.exitCode == 1)
-        #expect(outcome.stderr == """
-            \(f):1: error: unknown keyword 'maxconn' out of section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen')
-            \(f):2: error: frontend 'www' has no 'bind' directive; hadeck cannot send it any traffic
-            \(f):9: error: unknown keyword 'frobnicate' in 'backend' section
-            \(f):11: error: backend 'app' has the same name as backend 'app' declared at \(f):6
-            \(f):13: error: 'cookie': 'insert' and 'rewrite' modes are mutually exclusive
-            Configuration file has errors
+        #expect(
+            outcome.stderr == """
+                \(f):1: error: unknown keyword 'maxconn' out of section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen')
+                \(f):2: error: frontend 'www' has no 'bind' directive; hadeck cannot send it any traffic
+                \(f):9: error: unknown keyword 'frobnicate' in 'backend' section
+                \(f):11: error: backend 'app' has the same name as backend 'app' declared at \(f):6
+                \(f):13: error: 'cookie': 'insert' and 'rewrite' modes are mutually exclusive
+                Configuration file has errors
 
-            """)
+                """)
     }
 
     @Test func haproxyWarningsStillValid() {
@@ -79,44 +85,52 @@ private func check(_ files: String...) -> CheckCommand.Outcome {
         let f = example("broken/keepalived-errors.conf")
         let outcome = check(f)
         #expect(outcome.exitCode == 1)
-        #expect(outcome.stderr == """
-            \(f):4: error: vrrp_script chk_haproxy: weight '300' must be between -253 and 253
-            \(f):9: error: (VI_1) VRID '256' not valid - must be between 1 & 255
-            \(f):10: error: (VI_1) Priority '0' not valid! must be between 1 & 255
-            \(f):11: error: (VI_1) advert_int '0.5' not valid for VRRP version 2: must be a whole number of seconds between 1 and 255
-            \(f):12: error: (VI_1) Version '4' not valid: must be either 2 or 3
-            \(f):13: error: (VI_1) Preempt_delay '2000' not valid! must be between 0-1000
-            \(f):18: error: (VI_1) track_script 'chk_missing' not found: no vrrp_script or vrrp_track_process with that name
-            \(f):22: error: (VI_2) the virtual router id must be set
-            Configuration file has errors
+        #expect(
+            outcome.stderr == """
+                \(f):4: error: vrrp_script chk_haproxy: weight '300' must be between -253 and 253
+                \(f):9: error: (VI_1) VRID '256' not valid - must be between 1 & 255
+                \(f):10: error: (VI_1) Priority '0' not valid! must be between 1 & 255
+                \(f):11: error: (VI_1) advert_int '0.5' not valid for VRRP version 2: must be a whole number of seconds between 1 and 255
+                \(f):12: error: (VI_1) Version '4' not valid: must be either 2 or 3
+                \(f):13: error: (VI_1) Preempt_delay '2000' not valid! must be between 0-1000
+                \(f):18: error: (VI_1) track_script 'chk_missing' not found: no vrrp_script or vrrp_track_process with that name
+                \(f):22: error: (VI_2) the virtual router id must be set
+                Configuration file has errors
 
-            """)
+                """)
     }
 
     @Test func keepalivedUnbalanced() {
         let f = example("broken/keepalived-unbalanced.conf")
         let outcome = check(f)
         #expect(outcome.exitCode == 1)
-        #expect(outcome.stderr == "\(f):1: error: unbalanced braces: block 'vrrp_instance VI_1' is never closed\nConfiguration file has errors\n")
+        #expect(
+            outcome.stderr
+                == "\(f):1: error: unbalanced braces: block 'vrrp_instance VI_1' is never closed\nConfiguration file has errors\n"
+        )
     }
 
     @Test func keepalivedWarningsStillValid() {
         let f = example("broken/keepalived-warnings.conf")
         let outcome = check(f)
         #expect(outcome.exitCode == 0)
-        #expect(outcome.stderr == """
-            \(f):3: warning: global_defs keyword 'notification_email' is not simulated by hadeck; ignored
-            \(f):9: warning: script "/usr/bin/curl -sf http://127.0.0.1:8080/" is not simulated; hadeck treats it as always succeeding
-            \(f):15: warning: (VI_1) Warning - nopreempt will not work with initial state MASTER - clearing
-            \(f):18: warning: unknown keyword 'smtp_alert' in vrrp_instance VI_1; ignored
+        #expect(
+            outcome.stderr == """
+                \(f):3: warning: global_defs keyword 'notification_email' is not simulated by hadeck; ignored
+                \(f):9: warning: script "/usr/bin/curl -sf http://127.0.0.1:8080/" is not simulated; hadeck treats it as always succeeding
+                \(f):15: warning: (VI_1) Warning - nopreempt will not work with initial state MASTER - clearing
+                \(f):18: warning: unknown keyword 'smtp_alert' in vrrp_instance VI_1; ignored
 
-            """)
+                """)
     }
 
     @Test func missingFile() {
         let outcome = CheckCommand.check(files: ["/nonexistent/haproxy.cfg"])
         #expect(outcome.exitCode == 1)
-        #expect(outcome.stderr == "/nonexistent/haproxy.cfg: error: cannot read configuration file '/nonexistent/haproxy.cfg': No such file or directory\nConfiguration file has errors\n")
+        #expect(
+            outcome.stderr
+                == "/nonexistent/haproxy.cfg: error: cannot read configuration file '/nonexistent/haproxy.cfg': No such file or directory\nConfiguration file has errors\n"
+        )
     }
 
     @Test func unknownKind() {
@@ -148,9 +162,14 @@ private func check(_ files: String...) -> CheckCommand.Outcome {
             let outData = out.fileHandleForReading.readDataToEndOfFile()
             let errData = err.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+            return (
+                process.terminationStatus, String(decoding: outData, as: UTF8.self),
+                String(decoding: errData, as: UTF8.self)
+            )
         }
-        let (ok, okOut, _) = try run(["check", "-f", "Examples/article/haproxy-lb1.cfg", "-f", "Examples/article/keepalived-lb1.conf"])
+        let (ok, okOut, _) = try run([
+            "check", "-f", "Examples/article/haproxy-lb1.cfg", "-f", "Examples/article/keepalived-lb1.conf",
+        ])
         #expect(ok == 0)
         #expect(okOut == "Configuration file is valid\n")
         let (bad, _, badErr) = try run(["check", "-f", "Examples/broken/keepalived-unbalanced.conf"])

@@ -1,6 +1,7 @@
 import BalancerCore
 import HadeckBase
 import Testing
+
 @testable import HadeckConfig
 
 private func parse(_ text: String) -> (config: HAProxyConfig, diagnostics: Diagnostics) {
@@ -9,7 +10,8 @@ private func parse(_ text: String) -> (config: HAProxyConfig, diagnostics: Diagn
 
 /// A backend with one extra line, parsed, for table-driven checks.
 private func backend(_ line: String) -> (BackendConfig?, Diagnostics) {
-    let (config, diags) = parse("""
+    let (config, diags) = parse(
+        """
         backend b
             mode http
             \(line)
@@ -19,7 +21,8 @@ private func backend(_ line: String) -> (BackendConfig?, Diagnostics) {
 }
 
 private func server(_ params: String) -> (ServerConfig?, Diagnostics) {
-    let (config, diags) = parse("""
+    let (config, diags) = parse(
+        """
         backend b
             server s 127.0.2.1:8081 \(params)
         """)
@@ -29,11 +32,12 @@ private func server(_ params: String) -> (ServerConfig?, Diagnostics) {
 private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description) }
 
 @Suite struct HAProxyTimeTests {
-    @Test(arguments: [
-        ("5", TimeSpan.milliseconds(5)), ("5us", .microseconds(5)), ("5ms", .milliseconds(5)),
-        ("5s", .seconds(5)), ("2m", .seconds(120)), ("1h", .seconds(3600)), ("1d", .seconds(86_400)),
-        ("0", .zero),
-    ] as [(String, TimeSpan)])
+    @Test(
+        arguments: [
+            ("5", TimeSpan.milliseconds(5)), ("5us", .microseconds(5)), ("5ms", .milliseconds(5)),
+            ("5s", .seconds(5)), ("2m", .seconds(120)), ("1h", .seconds(3600)), ("1d", .seconds(86_400)),
+            ("0", .zero),
+        ] as [(String, TimeSpan)])
     func units(text: String, expected: TimeSpan) throws {
         #expect(try HAProxyTime.parse(text).get() == expected)
     }
@@ -77,7 +81,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
 
 @Suite struct HAProxyDirectiveTests {
     @Test func global() throws {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             global
                 nbthread 2
                 maxconn 5000
@@ -99,44 +104,48 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
 
     @Test func statsSocketBadLevel() {
         let (_, d) = parse("global\n    stats socket /tmp/a level root\n")
-        #expect(messages(d) == ["t.cfg:2: error: 'stats socket': 'level' only supports 'user', 'operator', and 'admin'"])
+        #expect(
+            messages(d) == ["t.cfg:2: error: 'stats socket': 'level' only supports 'user', 'operator', and 'admin'"])
     }
 
-    @Test(arguments: [
-        ("balance roundrobin", \BackendConfig.balance, BalanceAlgorithm.roundrobin),
-        ("balance static-rr", \BackendConfig.balance, .staticRR),
-        ("balance leastconn", \BackendConfig.balance, .leastconn),
-        ("balance source", \BackendConfig.balance, .source),
-        ("balance first", \BackendConfig.balance, .first),
-    ] as [(String, KeyPath<BackendConfig, BalanceAlgorithm> & Sendable, BalanceAlgorithm)])
+    @Test(
+        arguments: [
+            ("balance roundrobin", \BackendConfig.balance, BalanceAlgorithm.roundrobin),
+            ("balance static-rr", \BackendConfig.balance, .staticRR),
+            ("balance leastconn", \BackendConfig.balance, .leastconn),
+            ("balance source", \BackendConfig.balance, .source),
+            ("balance first", \BackendConfig.balance, .first),
+        ] as [(String, KeyPath<BackendConfig, BalanceAlgorithm> & Sendable, BalanceAlgorithm)])
     func balance(line: String, path: KeyPath<BackendConfig, BalanceAlgorithm> & Sendable, value: BalanceAlgorithm) {
         let (b, d) = backend(line)
         #expect(d.items.isEmpty)
         #expect(b?[keyPath: path] == value)
     }
 
-    @Test(arguments: [
-        ("option redispatch", \BackendConfig.redispatch, true),
-        ("option persist", \BackendConfig.persist, true),
-        ("option allbackups", \BackendConfig.allbackups, true),
-        ("option forwardfor", \BackendConfig.forwardfor, true),
-        ("option http-keep-alive", \BackendConfig.httpKeepAlive, true),
-        ("no option http-keep-alive", \BackendConfig.httpKeepAlive, false),
-    ] as [(String, KeyPath<BackendConfig, Bool> & Sendable, Bool)])
+    @Test(
+        arguments: [
+            ("option redispatch", \BackendConfig.redispatch, true),
+            ("option persist", \BackendConfig.persist, true),
+            ("option allbackups", \BackendConfig.allbackups, true),
+            ("option forwardfor", \BackendConfig.forwardfor, true),
+            ("option http-keep-alive", \BackendConfig.httpKeepAlive, true),
+            ("no option http-keep-alive", \BackendConfig.httpKeepAlive, false),
+        ] as [(String, KeyPath<BackendConfig, Bool> & Sendable, Bool)])
     func options(line: String, path: KeyPath<BackendConfig, Bool> & Sendable, value: Bool) {
         let (b, d) = backend(line)
         #expect(d.items.isEmpty)
         #expect(b?[keyPath: path] == value)
     }
 
-    @Test(arguments: [
-        ("timeout connect 5s", \Timeouts.connect, TimeSpan.seconds(5)),
-        ("timeout client 30000", \Timeouts.client, .seconds(30)),
-        ("timeout server 1m", \Timeouts.server, .seconds(60)),
-        ("timeout check 500ms", \Timeouts.check, .milliseconds(500)),
-        ("timeout http-request 10s", \Timeouts.httpRequest, .seconds(10)),
-        ("timeout queue 250us", \Timeouts.queue, .microseconds(250)),
-    ] as [(String, KeyPath<Timeouts, TimeSpan?> & Sendable, TimeSpan)])
+    @Test(
+        arguments: [
+            ("timeout connect 5s", \Timeouts.connect, TimeSpan.seconds(5)),
+            ("timeout client 30000", \Timeouts.client, .seconds(30)),
+            ("timeout server 1m", \Timeouts.server, .seconds(60)),
+            ("timeout check 500ms", \Timeouts.check, .milliseconds(500)),
+            ("timeout http-request 10s", \Timeouts.httpRequest, .seconds(10)),
+            ("timeout queue 250us", \Timeouts.queue, .microseconds(250)),
+        ] as [(String, KeyPath<Timeouts, TimeSpan?> & Sendable, TimeSpan)])
     func timeouts(line: String, path: KeyPath<Timeouts, TimeSpan?> & Sendable, value: TimeSpan) {
         let (b, d) = backend(line)
         #expect(d.items.isEmpty)
@@ -146,14 +155,18 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
     @Test func retries() {
         #expect(backend("retries 5").0?.retries == 5)
         #expect(backend("").0?.retries == 3)
-        #expect(messages(backend("retries many").1) == ["t.cfg:3: error: 'retries' expects an integer >= 0 (got 'many')"])
+        #expect(
+            messages(backend("retries many").1) == ["t.cfg:3: error: 'retries' expects an integer >= 0 (got 'many')"])
     }
 
     @Test func unsupportedBalance() {
         let (b, d) = backend("balance uri")
         #expect(b?.balance == .roundrobin)
         #expect(messages(d) == ["t.cfg:3: warning: 'balance uri' is not simulated by hadeck; using 'roundrobin'"])
-        #expect(messages(backend("balance hdr(host)").1) == ["t.cfg:3: warning: 'balance hdr(host)' is not simulated by hadeck; using 'roundrobin'"])
+        #expect(
+            messages(backend("balance hdr(host)").1) == [
+                "t.cfg:3: warning: 'balance hdr(host)' is not simulated by hadeck; using 'roundrobin'"
+            ])
     }
 
     @Test func httpchk() {
@@ -175,7 +188,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
     }
 
     @Test func httpCheckRules() {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             backend b
                 option httpchk GET /health
                 http-check expect status 200
@@ -184,16 +198,22 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
         #expect(d.items.isEmpty)
         #expect(c.backends[0].httpCheck?.expectStatus == 200)
         #expect(c.backends[0].httpCheck?.disableOn404 == true)
-        #expect(messages(backend("http-check expect status abc").1) == ["t.cfg:3: error: 'http-check expect status' expects an HTTP status code between 100 and 599"])
+        #expect(
+            messages(backend("http-check expect status abc").1) == [
+                "t.cfg:3: error: 'http-check expect status' expects an HTTP status code between 100 and 599"
+            ])
     }
 
     @Test func cookie() throws {
-        let (b, d) = backend("cookie SRV insert indirect nocache preserve httponly secure postonly domain .a.com domain .b.com maxidle 30m maxlife 2h")
+        let (b, d) = backend(
+            "cookie SRV insert indirect nocache preserve httponly secure postonly domain .a.com domain .b.com maxidle 30m maxlife 2h"
+        )
         #expect(d.items.isEmpty)
         let cookie = try #require(b?.cookie)
         #expect(cookie.name == "SRV")
         #expect(cookie.mode == .insert)
-        #expect(cookie.indirect && cookie.nocache && cookie.preserve && cookie.httponly && cookie.secure && cookie.postonly)
+        #expect(
+            cookie.indirect && cookie.nocache && cookie.preserve && cookie.httponly && cookie.secure && cookie.postonly)
         #expect(cookie.domains == [".a.com", ".b.com"])
         #expect(cookie.maxidle == .seconds(1800))
         #expect(cookie.maxlife == .seconds(7200))
@@ -203,13 +223,20 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
     }
 
     @Test func cookieErrors() {
-        #expect(messages(backend("cookie SRV insert prefix").1) == ["t.cfg:3: error: 'cookie': 'insert' and 'prefix' modes are mutually exclusive"])
+        #expect(
+            messages(backend("cookie SRV insert prefix").1) == [
+                "t.cfg:3: error: 'cookie': 'insert' and 'prefix' modes are mutually exclusive"
+            ])
         #expect(messages(backend("cookie").1) == ["t.cfg:3: error: 'cookie' expects <cookie_name> as argument"])
-        #expect(messages(backend("cookie SRV insert maxidle 1x").1) == ["t.cfg:3: error: 'cookie': 'maxidle': invalid time unit 'x' in '1x' (expected us, ms, s, m, h or d)"])
+        #expect(
+            messages(backend("cookie SRV insert maxidle 1x").1) == [
+                "t.cfg:3: error: 'cookie': 'maxidle': invalid time unit 'x' in '1x' (expected us, ms, s, m, h or d)"
+            ])
     }
 
     @Test func stats() {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             listen web
                 mode http
                 bind 127.0.0.1:8080
@@ -227,14 +254,18 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
         #expect(stats.realm == "HAProxy Statistics")
         #expect(stats.admin)
         #expect(c.frontends[0].stats == stats)
-        #expect(messages(backend("stats admin").1) == ["t.cfg:3: error: 'stats admin' requires either 'if' or 'unless' followed by a condition"])
+        #expect(
+            messages(backend("stats admin").1) == [
+                "t.cfg:3: error: 'stats admin' requires either 'if' or 'unless' followed by a condition"
+            ])
     }
 
-    @Test(arguments: [
-        ("check", \ServerConfig.check, true),
-        ("backup", \ServerConfig.backup, true),
-        ("disabled", \ServerConfig.disabled, true),
-    ] as [(String, KeyPath<ServerConfig, Bool> & Sendable, Bool)])
+    @Test(
+        arguments: [
+            ("check", \ServerConfig.check, true),
+            ("backup", \ServerConfig.backup, true),
+            ("disabled", \ServerConfig.disabled, true),
+        ] as [(String, KeyPath<ServerConfig, Bool> & Sendable, Bool)])
     func serverFlags(params: String, path: KeyPath<ServerConfig, Bool> & Sendable, value: Bool) {
         let (s, d) = server(params)
         #expect(d.items.isEmpty)
@@ -242,8 +273,12 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
     }
 
     @Test func serverValues() throws {
-        let (s, d) = server("check inter 3s fastinter 500 downinter 10s rise 4 fall 5 weight 256 cookie A slowstart 1m maxconn 50")
-        #expect(messages(d) == ["t.cfg:2: warning: backend 'b': server 's' has a cookie value but the backend has no 'cookie' directive; the value is ignored"])
+        let (s, d) = server(
+            "check inter 3s fastinter 500 downinter 10s rise 4 fall 5 weight 256 cookie A slowstart 1m maxconn 50")
+        #expect(
+            messages(d) == [
+                "t.cfg:2: warning: backend 'b': server 's' has a cookie value but the backend has no 'cookie' directive; the value is ignored"
+            ])
         let srv = try #require(s)
         #expect(srv.name == "s")
         #expect(srv.address == SocketAddress(host: "127.0.2.1", port: 8081))
@@ -258,7 +293,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
         #expect(srv.maxconn == 50)
         #expect(srv.line == 2)
         let defaults = try #require(server("").0)
-        #expect(defaults.inter == .milliseconds(2000) && defaults.rise == 2 && defaults.fall == 3 && defaults.weight == 1)
+        #expect(
+            defaults.inter == .milliseconds(2000) && defaults.rise == 2 && defaults.fall == 3 && defaults.weight == 1)
         #expect(!defaults.check)
     }
 
@@ -267,7 +303,10 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
         ("weight -1", "t.cfg:2: error: server 's': 'weight' must be between 0 and 256 (got '-1')"),
         ("rise 0", "t.cfg:2: error: server 's': 'rise' has to be > 0 (got '0')"),
         ("fall x", "t.cfg:2: error: server 's': 'fall' has to be > 0 (got 'x')"),
-        ("inter 2x", "t.cfg:2: error: server 's': 'inter': invalid time unit 'x' in '2x' (expected us, ms, s, m, h or d)"),
+        (
+            "inter 2x",
+            "t.cfg:2: error: server 's': 'inter': invalid time unit 'x' in '2x' (expected us, ms, s, m, h or d)"
+        ),
         ("inter 0", "t.cfg:2: error: server 's': 'inter' has to be > 0"),
         ("inter", "t.cfg:2: error: server 's': 'inter' expects a time value"),
         ("frobnicate", "t.cfg:2: warning: server 's': unknown keyword 'frobnicate'; ignored"),
@@ -278,7 +317,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
     }
 
     @Test func serverAddresses() {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             backend b
                 server a
                 server b 127.0.0.1
@@ -286,28 +326,40 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
                 server d [::1]:8080
                 server e localhost:80
             """)
-        #expect(messages(d) == [
-            "t.cfg:2: error: server 'a': missing address ('server' expects <name> and <addr>:<port>)",
-            "t.cfg:3: error: server 'b': missing port in address '127.0.0.1'",
-            "t.cfg:4: error: server 'c': invalid port '0' in address '127.0.0.1:0' (must be between 1 and 65535)",
-        ])
-        #expect(c.backends[0].servers.map(\.address) == [SocketAddress(host: "::1", port: 8080), SocketAddress(host: "localhost", port: 80)])
+        #expect(
+            messages(d) == [
+                "t.cfg:2: error: server 'a': missing address ('server' expects <name> and <addr>:<port>)",
+                "t.cfg:3: error: server 'b': missing port in address '127.0.0.1'",
+                "t.cfg:4: error: server 'c': invalid port '0' in address '127.0.0.1:0' (must be between 1 and 65535)",
+            ])
+        #expect(
+            c.backends[0].servers.map(\.address) == [
+                SocketAddress(host: "::1", port: 8080), SocketAddress(host: "localhost", port: 80),
+            ])
     }
 
     @Test func binds() {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             frontend f
                 bind :8080
                 bind 127.0.0.99:80,127.0.1.1:81-82
                 bind *:443 ssl crt /x.pem
             """)
-        #expect(c.frontends[0].binds.map(\.description) == ["0.0.0.0:8080", "127.0.0.99:80", "127.0.1.1:81", "127.0.1.1:82", "0.0.0.0:443"])
-        #expect(messages(d) == [
-            "t.cfg:4: warning: 'bind': parameter 'ssl' is not simulated by hadeck; ignored",
-            "t.cfg:4: warning: 'bind': parameter 'crt' is not simulated by hadeck; ignored",
-            "t.cfg:4: warning: 'bind': parameter '/x.pem' is not simulated by hadeck; ignored",
-        ])
-        #expect(messages(parse("frontend f\n    bind 127.0.0.1:http\n").1).first == "t.cfg:2: error: 'bind': invalid port 'http' in address '127.0.0.1:http' (must be between 1 and 65535)")
+        #expect(
+            c.frontends[0].binds.map(\.description) == [
+                "0.0.0.0:8080", "127.0.0.99:80", "127.0.1.1:81", "127.0.1.1:82", "0.0.0.0:443",
+            ])
+        #expect(
+            messages(d) == [
+                "t.cfg:4: warning: 'bind': parameter 'ssl' is not simulated by hadeck; ignored",
+                "t.cfg:4: warning: 'bind': parameter 'crt' is not simulated by hadeck; ignored",
+                "t.cfg:4: warning: 'bind': parameter '/x.pem' is not simulated by hadeck; ignored",
+            ])
+        #expect(
+            messages(parse("frontend f\n    bind 127.0.0.1:http\n").1).first
+                == "t.cfg:2: error: 'bind': invalid port 'http' in address '127.0.0.1:http' (must be between 1 and 65535)"
+        )
     }
 
     @Test func modeDefaultsToTCP() {
@@ -315,13 +367,17 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
         #expect(c.backends[0].mode == .tcp)
         let (c2, d2) = parse("backend b\n    cookie SRV insert\n    server s 127.0.0.1:80\n")
         #expect(c2.backends[0].cookie == nil)
-        #expect(messages(d2) == ["t.cfg:2: warning: backend 'b' is in tcp mode: 'cookie' requires 'mode http' and is ignored"])
+        #expect(
+            messages(d2) == [
+                "t.cfg:2: warning: backend 'b' is in tcp mode: 'cookie' requires 'mode http' and is ignored"
+            ])
     }
 }
 
 @Suite struct HAProxyStructureTests {
     @Test func defaultsInheritance() {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             defaults
                 mode http
                 timeout connect 5s
@@ -354,7 +410,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
     }
 
     @Test func namedDefaults() {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             defaults web
                 mode http
                 timeout server 30s
@@ -379,7 +436,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
     }
 
     @Test func listenIsFrontendAndBackend() {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             listen web
                 mode http
                 bind :8080
@@ -393,7 +451,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
     }
 
     @Test func frontendBackendPair() {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             frontend web
                 mode http
                 bind :8080
@@ -408,7 +467,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
     }
 
     @Test func structuralErrors() {
-        let (_, d) = parse("""
+        let (_, d) = parse(
+            """
             maxconn 100
             frontend www
                 bind :80
@@ -423,31 +483,37 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
                 server b 127.0.0.1:82 cookie X
             frontend nobind
             """)
-        #expect(messages(d) == [
-            "t.cfg:1: error: unknown keyword 'maxconn' out of section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen')",
-            "t.cfg:5: warning: 'use_backend' is not supported by hadeck; the rule is ignored and traffic goes to the default backend",
-            "t.cfg:10: error: backend 'app' has two servers named 'a' (first one at line 9)",
-            "t.cfg:11: error: unknown keyword 'frobnicate' in 'backend' section",
-            "t.cfg:6: error: frontend 'www' has the same name as frontend 'www' declared at t.cfg:2",
-            "t.cfg:4: error: frontend 'www': unable to find required default_backend: 'nowhere'",
-            "t.cfg:12: warning: backend 'app': server 'b' has a cookie value but the backend has no 'cookie' directive; the value is ignored",
-            "t.cfg:13: error: frontend 'nobind' has no 'bind' directive; hadeck cannot send it any traffic",
-        ])
+        #expect(
+            messages(d) == [
+                "t.cfg:1: error: unknown keyword 'maxconn' out of section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen')",
+                "t.cfg:5: warning: 'use_backend' is not supported by hadeck; the rule is ignored and traffic goes to the default backend",
+                "t.cfg:10: error: backend 'app' has two servers named 'a' (first one at line 9)",
+                "t.cfg:11: error: unknown keyword 'frobnicate' in 'backend' section",
+                "t.cfg:6: error: frontend 'www' has the same name as frontend 'www' declared at t.cfg:2",
+                "t.cfg:4: error: frontend 'www': unable to find required default_backend: 'nowhere'",
+                "t.cfg:12: warning: backend 'app': server 'b' has a cookie value but the backend has no 'cookie' directive; the value is ignored",
+                "t.cfg:13: error: frontend 'nobind' has no 'bind' directive; hadeck cannot send it any traffic",
+            ])
     }
 
     @Test func duplicateCookieValues() {
-        let (_, d) = parse("""
+        let (_, d) = parse(
+            """
             backend app
                 mode http
                 cookie SRV insert
                 server a 127.0.0.1:80 cookie A
                 server b 127.0.0.1:81 cookie A
             """)
-        #expect(messages(d) == ["t.cfg:5: error: backend 'app': server 'b' has the same cookie value 'A' as server 'a' (line 4)"])
+        #expect(
+            messages(d) == [
+                "t.cfg:5: error: backend 'app': server 'b' has the same cookie value 'A' as server 'a' (line 4)"
+            ])
     }
 
     @Test func unsupportedDirectivesWarn() {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             global
                 daemon
             frontend f
@@ -465,19 +531,21 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
                 peer a 127.0.0.1:1024
             """)
         #expect(!d.hasErrors)
-        #expect(messages(d) == [
-            "t.cfg:2: warning: 'daemon' is not simulated by hadeck; ignored",
-            "t.cfg:6: warning: 'acl' is not simulated by hadeck; directive ignored",
-            "t.cfg:7: warning: 'http-request' is not simulated by hadeck; directive ignored",
-            "t.cfg:8: warning: 'maxconn' is not simulated by hadeck; directive ignored",
-            "t.cfg:9: warning: 'option httplog' is not simulated by hadeck; ignored",
-            "t.cfg:14: warning: section 'peers' is not simulated by hadeck; its content is ignored",
-        ])
+        #expect(
+            messages(d) == [
+                "t.cfg:2: warning: 'daemon' is not simulated by hadeck; ignored",
+                "t.cfg:6: warning: 'acl' is not simulated by hadeck; directive ignored",
+                "t.cfg:7: warning: 'http-request' is not simulated by hadeck; directive ignored",
+                "t.cfg:8: warning: 'maxconn' is not simulated by hadeck; directive ignored",
+                "t.cfg:9: warning: 'option httplog' is not simulated by hadeck; ignored",
+                "t.cfg:14: warning: section 'peers' is not simulated by hadeck; its content is ignored",
+            ])
         #expect(c.frontends.count == 1)
     }
 
     @Test func capabilityWarnings() {
-        let (_, d) = parse("""
+        let (_, d) = parse(
+            """
             frontend f
                 bind :80
                 balance leastconn
@@ -486,11 +554,12 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
                 bind :81
                 default_backend x
             """)
-        #expect(messages(d) == [
-            "t.cfg:3: warning: 'balance' ignored because frontend 'f' has no backend capability",
-            "t.cfg:4: warning: 'server' ignored because frontend 'f' has no backend capability",
-            "t.cfg:6: warning: 'bind' ignored because backend 'b' has no frontend capability",
-            "t.cfg:7: warning: 'default_backend' ignored because backend 'b' has no frontend capability",
-        ])
+        #expect(
+            messages(d) == [
+                "t.cfg:3: warning: 'balance' ignored because frontend 'f' has no backend capability",
+                "t.cfg:4: warning: 'server' ignored because frontend 'f' has no backend capability",
+                "t.cfg:6: warning: 'bind' ignored because backend 'b' has no frontend capability",
+                "t.cfg:7: warning: 'default_backend' ignored because backend 'b' has no frontend capability",
+            ])
     }
 }

@@ -1,6 +1,7 @@
 import HadeckBase
 import Testing
 import VRRPCore
+
 @testable import HadeckConfig
 
 private func parse(_ text: String) -> (config: KeepalivedConfig, diagnostics: Diagnostics) {
@@ -11,7 +12,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
 
 /// An instance with one extra line.
 private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?, Diagnostics) {
-    let (c, d) = parse("""
+    let (c, d) = parse(
+        """
         vrrp_instance VI_1 {
             \(vrid ? "virtual_router_id 51" : "")
             \(line)
@@ -25,7 +27,8 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
 
 @Suite struct KeepalivedParserTests {
     @Test func fullInstance() throws {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             ! comment
             global_defs {
                 router_id lb1   # trailing comment
@@ -109,7 +112,10 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
         #expect(inst.unicastPeers == ["127.0.1.2"])
         #expect(inst.authentication == VRRPAuthentication(type: .pass, password: "averylon"))
         #expect(inst.virtualIPAddresses == ["127.0.0.99"])
-        #expect(inst.trackScripts == [TrackScriptRef(name: "chk_haproxy"), TrackScriptRef(name: "track_haproxy", weight: -20)])
+        #expect(
+            inst.trackScripts == [
+                TrackScriptRef(name: "chk_haproxy"), TrackScriptRef(name: "track_haproxy", weight: -20),
+            ])
         #expect(inst.trackInterfaces == ["lo"])
         #expect(inst.downTimerAdverts == 4)
         #expect(inst.garpMasterDelay == .seconds(1))
@@ -138,17 +144,22 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
     }
 
     @Test func unsupportedScriptWarns() {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             vrrp_script chk {
                 script "/etc/keepalived/check.sh --fast"
             }
             """)
         #expect(c.scripts.first?.check == .unsupported(command: "/etc/keepalived/check.sh --fast"))
-        #expect(messages(d) == [#"k.conf:2: warning: script "/etc/keepalived/check.sh --fast" is not simulated; hadeck treats it as always succeeding"#])
+        #expect(
+            messages(d) == [
+                #"k.conf:2: warning: script "/etc/keepalived/check.sh --fast" is not simulated; hadeck treats it as always succeeding"#
+            ])
     }
 
     @Test func versionThreeAdvert() {
-        let (c, d) = parse("""
+        let (c, d) = parse(
+            """
             vrrp_instance V {
                 version 3
                 advert_int 0.5
@@ -164,11 +175,17 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
     @Test(arguments: [
         ("priority 0", "k.conf:3: error: (VI_1) Priority '0' not valid! must be between 1 & 255"),
         ("priority 256", "k.conf:3: error: (VI_1) Priority '256' not valid! must be between 1 & 255"),
-        ("advert_int 0.5", "k.conf:3: error: (VI_1) advert_int '0.5' not valid for VRRP version 2: must be a whole number of seconds between 1 and 255"),
+        (
+            "advert_int 0.5",
+            "k.conf:3: error: (VI_1) advert_int '0.5' not valid for VRRP version 2: must be a whole number of seconds between 1 and 255"
+        ),
         ("advert_int abc", "k.conf:3: error: (VI_1) Advert interval (abc) not valid! Must be > 0"),
         ("version 4", "k.conf:3: error: (VI_1) Version '4' not valid: must be either 2 or 3"),
         ("preempt_delay 1001", "k.conf:3: error: (VI_1) Preempt_delay '1001' not valid! must be between 0-1000"),
-        ("down_timer_adverts 0", "k.conf:3: error: (VI_1) 'down_timer_adverts' value '0' is invalid (must be between 1 and 100)"),
+        (
+            "down_timer_adverts 0",
+            "k.conf:3: error: (VI_1) 'down_timer_adverts' value '0' is invalid (must be between 1 and 100)"
+        ),
         ("mcast_src_ip 1.2.3.4", "k.conf:3: warning: unknown keyword 'mcast_src_ip' in vrrp_instance VI_1; ignored"),
         ("state SLAVE", "k.conf:3: warning: (VI_1) unknown state 'SLAVE', defaulting to BACKUP"),
     ])
@@ -178,20 +195,27 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
 
     @Test func vridErrors() {
         #expect(messages(instance("", vrid: false).1) == ["k.conf:1: error: (VI_1) the virtual router id must be set"])
-        #expect(messages(instance("virtual_router_id 0", vrid: false).1) == ["k.conf:3: error: (VI_1) VRID '0' not valid - must be between 1 & 255"])
+        #expect(
+            messages(instance("virtual_router_id 0", vrid: false).1) == [
+                "k.conf:3: error: (VI_1) VRID '0' not valid - must be between 1 & 255"
+            ])
     }
 
     @Test func nopreemptWithMaster() {
         let (i, d) = instance("state MASTER\n    nopreempt")
         #expect(i?.nopreempt == false)
-        #expect(messages(d) == ["k.conf:4: warning: (VI_1) Warning - nopreempt will not work with initial state MASTER - clearing"])
+        #expect(
+            messages(d) == [
+                "k.conf:4: warning: (VI_1) Warning - nopreempt will not work with initial state MASTER - clearing"
+            ])
         let (b, d2) = instance("state BACKUP\n    nopreempt")
         #expect(b?.nopreempt == true)
         #expect(d2.items.isEmpty)
     }
 
     @Test func scriptProblems() {
-        let (_, d) = parse("""
+        let (_, d) = parse(
+            """
             vrrp_script a {
                 script "pidof haproxy"
                 weight 254
@@ -211,37 +235,52 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
                 }
             }
             """)
-        #expect(messages(d) == [
-            "k.conf:3: error: vrrp_script a: weight '254' must be between -253 and 253",
-            "k.conf:4: error: vrrp_script a: 'rise' value '0' is invalid (must be between 1 and 1000000)",
-            "k.conf:6: error: vrrp_script b: no 'script' given",
-            "k.conf:15: error: (VI_1) track_script a: weight '-254' must be between -253 and 253",
-            "k.conf:16: error: (VI_1) track_script 'missing' not found: no vrrp_script or vrrp_track_process with that name",
-        ])
+        #expect(
+            messages(d) == [
+                "k.conf:3: error: vrrp_script a: weight '254' must be between -253 and 253",
+                "k.conf:4: error: vrrp_script a: 'rise' value '0' is invalid (must be between 1 and 1000000)",
+                "k.conf:6: error: vrrp_script b: no 'script' given",
+                "k.conf:15: error: (VI_1) track_script a: weight '-254' must be between -253 and 253",
+                "k.conf:16: error: (VI_1) track_script 'missing' not found: no vrrp_script or vrrp_track_process with that name",
+            ])
     }
 
     @Test func braces() {
-        #expect(messages(parse("vrrp_instance VI_1 {\n    virtual_router_id 5\n    virtual_ipaddress {\n        127.0.0.99\n}\n").diagnostics)
-            == ["k.conf:1: error: unbalanced braces: block 'vrrp_instance VI_1' is never closed"])
-        #expect(messages(parse("global_defs {\n}\n}\n").diagnostics) == ["k.conf:3: error: unbalanced braces: '}' has no matching '{'"])
+        #expect(
+            messages(
+                parse("vrrp_instance VI_1 {\n    virtual_router_id 5\n    virtual_ipaddress {\n        127.0.0.99\n}\n")
+                    .diagnostics)
+                == ["k.conf:1: error: unbalanced braces: block 'vrrp_instance VI_1' is never closed"])
+        #expect(
+            messages(parse("global_defs {\n}\n}\n").diagnostics) == [
+                "k.conf:3: error: unbalanced braces: '}' has no matching '{'"
+            ])
         // A brace on the line after its keyword is accepted.
-        let (c, d) = parse("vrrp_instance VI_1\n{\n    virtual_router_id 5\n    virtual_ipaddress\n    {\n        127.0.0.99\n    }\n}\n")
+        let (c, d) = parse(
+            "vrrp_instance VI_1\n{\n    virtual_router_id 5\n    virtual_ipaddress\n    {\n        127.0.0.99\n    }\n}\n"
+        )
         #expect(d.items.isEmpty)
         #expect(c.instances.first?.virtualRouterID == 5)
     }
 
     @Test func includes() {
         let loader: KeepalivedIncludeLoader = { pattern, _ in
-            pattern == "scripts.conf" ? [(file: "scripts.conf", text: "vrrp_script chk {\n    script \"pgrep haproxy\"\n    weight 500\n}\n")] : nil
+            pattern == "scripts.conf"
+                ? [(file: "scripts.conf", text: "vrrp_script chk {\n    script \"pgrep haproxy\"\n    weight 500\n}\n")]
+                : nil
         }
         let text = "include scripts.conf\ninclude nothing.conf\n"
         let (c, d) = KeepalivedConfigParser.parse(text: text, file: "k.conf", includeLoader: loader)
         #expect(c.scripts.map(\.name) == ["chk"])
-        #expect(messages(d) == [
-            "k.conf:2: error: unable to find config file(s) 'nothing.conf'",
-            "scripts.conf:3: error: vrrp_script chk: weight '500' must be between -253 and 253",
-        ])
-        #expect(messages(parse("include x.conf\n").diagnostics) == ["k.conf:1: warning: include 'x.conf' is not followed here (no file access); its content is ignored"])
+        #expect(
+            messages(d) == [
+                "k.conf:2: error: unable to find config file(s) 'nothing.conf'",
+                "scripts.conf:3: error: vrrp_script chk: weight '500' must be between -253 and 253",
+            ])
+        #expect(
+            messages(parse("include x.conf\n").diagnostics) == [
+                "k.conf:1: warning: include 'x.conf' is not followed here (no file access); its content is ignored"
+            ])
     }
 }
 

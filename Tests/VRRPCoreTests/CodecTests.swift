@@ -1,5 +1,6 @@
 import HadeckBase
 import Testing
+
 @testable import VRRPCore
 
 @Suite struct CodecTests {
@@ -16,7 +17,10 @@ import Testing
         var b = bytes
         b[6] = 0
         b[7] = 0
-        let sum = v3.map { VRRPCodec.internetChecksum(VRRPCodec.pseudoHeader(source: $0.0, destination: $0.1, length: b.count) + b) }
+        let sum =
+            v3.map {
+                VRRPCodec.internetChecksum(VRRPCodec.pseudoHeader(source: $0.0, destination: $0.1, length: b.count) + b)
+            }
             ?? VRRPCodec.internetChecksum(b)
         b[6] = UInt8(sum >> 8)
         b[7] = UInt8(sum & 0xFF)
@@ -46,7 +50,8 @@ import Testing
         let bytes = VRRPCodec.encode(advert, source: "127.0.1.1", destination: "127.0.1.2")
         #expect(bytes == expected)
         #expect(bytes.count == 20)
-        #expect(VRRPCodec.decode(bytes, source: "x", destination: "y", expecting: Self.v2Expectation()) == .success(advert))
+        #expect(
+            VRRPCodec.decode(bytes, source: "x", destination: "y", expecting: Self.v2Expectation()) == .success(advert))
     }
 
     @Test func v3KnownBytes() {
@@ -60,20 +65,28 @@ import Testing
             version: 3, virtualRouterID: 51, priority: 100, advertInterval: .seconds(1), addresses: ["127.0.0.99"])
         let bytes = VRRPCodec.encode(advert, source: "127.0.1.1", destination: "127.0.1.2")
         #expect(bytes == expected)
-        #expect(VRRPCodec.decode(bytes, source: "127.0.1.1", destination: "127.0.1.2", expecting: Self.v3Expectation) == .success(advert))
+        #expect(
+            VRRPCodec.decode(bytes, source: "127.0.1.1", destination: "127.0.1.2", expecting: Self.v3Expectation)
+                == .success(advert))
         // The pseudo-header matters: the same bytes do not verify for another destination.
-        #expect(VRRPCodec.decode(bytes, source: "127.0.1.1", destination: "127.0.1.3", expecting: Self.v3Expectation) == .failure(.badChecksum))
+        #expect(
+            VRRPCodec.decode(bytes, source: "127.0.1.1", destination: "127.0.1.3", expecting: Self.v3Expectation)
+                == .failure(.badChecksum))
     }
 
     @Test(arguments: [
-        VRRPAdvert(version: 2, virtualRouterID: 1, priority: 0, advertInterval: .seconds(3),
-                   addresses: ["10.0.0.1", "10.0.0.2"], authentication: nil),
-        VRRPAdvert(version: 2, virtualRouterID: 255, priority: 255, advertInterval: .seconds(1),
-                   addresses: [], authentication: VRRPAuthentication(type: .pass, password: "secretpassword")),
-        VRRPAdvert(version: 3, virtualRouterID: 7, priority: 150, advertInterval: .milliseconds(500),
-                   addresses: ["127.0.0.99"]),
-        VRRPAdvert(version: 3, virtualRouterID: 200, priority: 1, advertInterval: .milliseconds(40_950),
-                   addresses: ["1.2.3.4", "5.6.7.8", "9.10.11.12"]),
+        VRRPAdvert(
+            version: 2, virtualRouterID: 1, priority: 0, advertInterval: .seconds(3),
+            addresses: ["10.0.0.1", "10.0.0.2"], authentication: nil),
+        VRRPAdvert(
+            version: 2, virtualRouterID: 255, priority: 255, advertInterval: .seconds(1),
+            addresses: [], authentication: VRRPAuthentication(type: .pass, password: "secretpassword")),
+        VRRPAdvert(
+            version: 3, virtualRouterID: 7, priority: 150, advertInterval: .milliseconds(500),
+            addresses: ["127.0.0.99"]),
+        VRRPAdvert(
+            version: 3, virtualRouterID: 200, priority: 1, advertInterval: .milliseconds(40_950),
+            addresses: ["1.2.3.4", "5.6.7.8", "9.10.11.12"]),
     ])
     func roundTrip(advert: VRRPAdvert) {
         let bytes = VRRPCodec.encode(advert, source: "127.0.1.1", destination: "127.0.1.2")
@@ -87,59 +100,84 @@ import Testing
     }
 
     static let goodV2 = VRRPCodec.encode(
-        VRRPAdvert(version: 2, virtualRouterID: 51, priority: 100, advertInterval: .seconds(1),
-                   addresses: ["192.168.1.99"], authentication: pass),
+        VRRPAdvert(
+            version: 2, virtualRouterID: 51, priority: 100, advertInterval: .seconds(1),
+            addresses: ["192.168.1.99"], authentication: pass),
         source: "127.0.1.1", destination: "127.0.1.2")
 
     static let goodV3 = VRRPCodec.encode(
-        VRRPAdvert(version: 3, virtualRouterID: 51, priority: 100, advertInterval: .seconds(2), addresses: ["127.0.0.99"]),
+        VRRPAdvert(
+            version: 3, virtualRouterID: 51, priority: 100, advertInterval: .seconds(2), addresses: ["127.0.0.99"]),
         source: "127.0.1.1", destination: "127.0.1.2")
 
     @Test func truncated() {
-        #expect(VRRPCodec.decode(Array(Self.goodV2.prefix(7)), source: "a", destination: "b", expecting: Self.v2Expectation()) == .failure(.truncated))
+        #expect(
+            VRRPCodec.decode(
+                Array(Self.goodV2.prefix(7)), source: "a", destination: "b", expecting: Self.v2Expectation())
+                == .failure(.truncated))
         // Header fine, but the address count promises more than is there.
-        #expect(VRRPCodec.decode(Array(Self.goodV2.prefix(16)), source: "a", destination: "b", expecting: Self.v2Expectation()) == .failure(.truncated))
+        #expect(
+            VRRPCodec.decode(
+                Array(Self.goodV2.prefix(16)), source: "a", destination: "b", expecting: Self.v2Expectation())
+                == .failure(.truncated))
     }
 
     @Test func wrongVersion() {
-        #expect(VRRPCodec.decode(Self.goodV3, source: "127.0.1.1", destination: "127.0.1.2", expecting: Self.v2Expectation()) == .failure(.wrongVersion))
+        #expect(
+            VRRPCodec.decode(
+                Self.goodV3, source: "127.0.1.1", destination: "127.0.1.2", expecting: Self.v2Expectation())
+                == .failure(.wrongVersion))
     }
 
     @Test func badChecksum() {
         var b = Self.goodV2
         b[2] = 101  // priority changed after the checksum was computed
-        #expect(VRRPCodec.decode(b, source: "a", destination: "b", expecting: Self.v2Expectation()) == .failure(.badChecksum))
+        #expect(
+            VRRPCodec.decode(b, source: "a", destination: "b", expecting: Self.v2Expectation())
+                == .failure(.badChecksum))
     }
 
     @Test func unknownType() {
         var b = Self.goodV2
         b[0] = 0x22
-        #expect(VRRPCodec.decode(Self.fixChecksum(b), source: "a", destination: "b", expecting: Self.v2Expectation()) == .failure(.unknownType))
+        #expect(
+            VRRPCodec.decode(Self.fixChecksum(b), source: "a", destination: "b", expecting: Self.v2Expectation())
+                == .failure(.unknownType))
     }
 
     @Test func unknownVRID() {
         var b = Self.goodV2
         b[1] = 52
-        #expect(VRRPCodec.decode(Self.fixChecksum(b), source: "a", destination: "b", expecting: Self.v2Expectation()) == .failure(.unknownVRID))
+        #expect(
+            VRRPCodec.decode(Self.fixChecksum(b), source: "a", destination: "b", expecting: Self.v2Expectation())
+                == .failure(.unknownVRID))
     }
 
     @Test func authMismatch() {
         // Wrong password.
-        let other = VRRPExpectation(version: 2, virtualRouterID: 51, advertInterval: .seconds(1),
-                                    authentication: VRRPAuthentication(type: .pass, password: "2222"))
-        #expect(VRRPCodec.decode(Self.goodV2, source: "a", destination: "b", expecting: other) == .failure(.authMismatch))
+        let other = VRRPExpectation(
+            version: 2, virtualRouterID: 51, advertInterval: .seconds(1),
+            authentication: VRRPAuthentication(type: .pass, password: "2222"))
+        #expect(
+            VRRPCodec.decode(Self.goodV2, source: "a", destination: "b", expecting: other) == .failure(.authMismatch))
         // We expect none, they send PASS.
-        #expect(VRRPCodec.decode(Self.goodV2, source: "a", destination: "b", expecting: Self.v2Expectation(auth: nil)) == .failure(.authMismatch))
+        #expect(
+            VRRPCodec.decode(Self.goodV2, source: "a", destination: "b", expecting: Self.v2Expectation(auth: nil))
+                == .failure(.authMismatch))
     }
 
     @Test func intervalMismatchV2() {
         var b = Self.goodV2
         b[5] = 2
-        #expect(VRRPCodec.decode(Self.fixChecksum(b), source: "a", destination: "b", expecting: Self.v2Expectation()) == .failure(.intervalMismatch))
+        #expect(
+            VRRPCodec.decode(Self.fixChecksum(b), source: "a", destination: "b", expecting: Self.v2Expectation())
+                == .failure(.intervalMismatch))
     }
 
     @Test func intervalDifferenceIsOnlyNotedInV3() throws {
-        let decoded = try VRRPCodec.decode(Self.goodV3, source: "127.0.1.1", destination: "127.0.1.2", expecting: Self.v3Expectation).get()
+        let decoded = try VRRPCodec.decode(
+            Self.goodV3, source: "127.0.1.1", destination: "127.0.1.2", expecting: Self.v3Expectation
+        ).get()
         #expect(decoded.advertInterval == .seconds(2))
     }
 }

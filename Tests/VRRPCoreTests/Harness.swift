@@ -1,4 +1,5 @@
 import HadeckBase
+
 @testable import VRRPCore
 
 /// Seconds (as written in the reference) to an Instant.
@@ -38,9 +39,10 @@ func advertBytes(
     priority: Int, from: String = "127.0.1.9", to: String, version: Int = 2, interval: TimeSpan = .seconds(1)
 ) -> [UInt8] {
     VRRPCodec.encode(
-        VRRPAdvert(version: version, virtualRouterID: 51, priority: priority, advertInterval: interval,
-                   addresses: ["127.0.0.99"],
-                   authentication: version == 2 ? VRRPAuthentication(type: .pass, password: "1111") : nil),
+        VRRPAdvert(
+            version: version, virtualRouterID: 51, priority: priority, advertInterval: interval,
+            addresses: ["127.0.0.99"],
+            authentication: version == 2 ? VRRPAuthentication(type: .pass, password: "1111") : nil),
         source: from, destination: to)
 }
 

@@ -1,8 +1,10 @@
 import HadeckBase
 import Testing
+
 @testable import VRRPCore
 
-let ipA = "127.0.1.1", ipB = "127.0.1.2"
+let ipA = "127.0.1.1"
+let ipB = "127.0.1.2"
 
 /// The article's pair: A MASTER 150, B BACKUP 100, unicast to each other.
 func articlePair(
@@ -27,15 +29,21 @@ func articlePair(
         // v3: a backup adopts the master's advertised interval.
         (3, 1_000_000, 500_000, 100, 1_804_687),
     ])
-    func backupTakesOverAfterMasterDownInterval(version: Int, own: Int64, advertised: Int64, priority: Int, expected: Int64) {
+    func backupTakesOverAfterMasterDownInterval(
+        version: Int, own: Int64, advertised: Int64, priority: Int, expected: Int64
+    ) {
         var b = VRRPInstance(
-            config: instanceConfig(priority: priority, ip: ipB, peers: [ipA], version: version, interval: .microseconds(own)),
+            config: instanceConfig(
+                priority: priority, ip: ipB, peers: [ipA], version: version, interval: .microseconds(own)),
             scripts: [], primaryIP: ipB)
         _ = b.start(now: .zero)
         var t = Instant.zero
         for _ in 0..<5 {
             t += .microseconds(advertised)
-            _ = b.receive(packet: advertBytes(priority: 200, from: ipA, to: ipB, version: version, interval: .microseconds(advertised)), from: ipA, now: t)
+            _ = b.receive(
+                packet: advertBytes(
+                    priority: 200, from: ipA, to: ipB, version: version, interval: .microseconds(advertised)),
+                from: ipA, now: t)
             #expect(b.state == .backup)
         }
         #expect(b.stats.discards == [:])
@@ -78,7 +86,8 @@ func articlePair(
     }
 
     @Test func coldStartOfStateMasterWaitsOneMasterDownInterval() {
-        var a = VRRPInstance(config: instanceConfig(priority: 150, state: .master, ip: ipA, peers: [ipB]), scripts: [], primaryIP: ipA)
+        var a = VRRPInstance(
+            config: instanceConfig(priority: 150, state: .master, ip: ipA, peers: [ipB]), scripts: [], primaryIP: ipA)
         let first = a.start(now: .zero)
         #expect(a.state == .backup)
         #expect(first.contains { if case .stateChanged(.initialize, .backup, _) = $0 { true } else { false } })
@@ -90,7 +99,8 @@ func articlePair(
     }
 
     @Test func priority255GoesStraightToMaster() {
-        var a = VRRPInstance(config: instanceConfig(priority: 255, state: .master, ip: ipA, peers: [ipB]), scripts: [], primaryIP: ipA)
+        var a = VRRPInstance(
+            config: instanceConfig(priority: 255, state: .master, ip: ipA, peers: [ipB]), scripts: [], primaryIP: ipA)
         let actions = a.start(now: .zero)
         #expect(a.state == .master)
         #expect(actions.filter { if case .sendAdvert = $0 { true } else { false } }.count == 1)
@@ -103,7 +113,8 @@ func articlePair(
         wire.run(until: at(30_000_000))
         let takeover = at(3_414_062)
         #expect(wire.lastTransition(0, to: .master) == takeover)
-        let expectedGarps: [Instant] = Array(repeating: takeover, count: 5) + Array(repeating: takeover + .seconds(5), count: 5)
+        let expectedGarps: [Instant] =
+            Array(repeating: takeover, count: 5) + Array(repeating: takeover + .seconds(5), count: 5)
         #expect(wire.garpTimes(0) == expectedGarps)
         // On the wire: one advert, then the five GARPs.
         let sends = wire.actions(0, at: takeover).filter {
@@ -153,7 +164,10 @@ func articlePair(
         // Script runs every 2 s from 0: failures at 12 and 14 -> priority 150 -> 90 at 14 s.
         let drop = wire.log.first { if case .priorityChanged = $0.2 { true } else { false } }
         #expect(drop?.0 == at(14_000_000))
-        #expect(drop?.2 == .priorityChanged(from: 150, to: 90, why: "track script chk_haproxy failed 2 times: priority 150 -> 90"))
+        #expect(
+            drop?.2
+                == .priorityChanged(
+                    from: 150, to: 90, why: "track script chk_haproxy failed 2 times: priority 150 -> 90"))
         // B ignores adverts below its own 100, so it takes over one Master_Down_Interval after the last 150.
         let last150 = wire.advertTimes(0, priority: 150).last!
         #expect(last150 == at(13_414_062))
@@ -172,7 +186,8 @@ func articlePair(
 
     static func lateHigherBackup(nopreempt: Bool, preemptDelay: Int64) -> Wire {
         // A (100) is master alone; B (150, state BACKUP) starts at 20 s.
-        let a = VRRPInstance(config: instanceConfig(priority: 100, state: .master, ip: ipA, peers: [ipB]), scripts: [], primaryIP: ipA)
+        let a = VRRPInstance(
+            config: instanceConfig(priority: 100, state: .master, ip: ipA, peers: [ipB]), scripts: [], primaryIP: ipA)
         var bc = instanceConfig(priority: 150, ip: ipB, peers: [ipA])
         bc.nopreempt = nopreempt
         bc.preemptDelay = .seconds(preemptDelay)
@@ -223,19 +238,31 @@ func articlePair(
         #expect(wire.lastTransition(0, to: .backup) == t)
         #expect(wire.nodes[1].state == .master)
         #expect(wire.nodes[0].state == .backup)
-        let yield = wire.actions(0, at: t).first { if case .stateChanged(.master, .backup, _) = $0 { true } else { false } }
-        #expect(yield == .stateChanged(from: .master, to: .backup, why: "advert from 127.0.1.2 with equal priority 100 and a higher IP than ours (127.0.1.1): becoming BACKUP"))
+        let yield = wire.actions(0, at: t).first {
+            if case .stateChanged(.master, .backup, _) = $0 { true } else { false }
+        }
+        #expect(
+            yield
+                == .stateChanged(
+                    from: .master, to: .backup,
+                    why:
+                        "advert from 127.0.1.2 with equal priority 100 and a higher IP than ours (127.0.1.1): becoming BACKUP"
+                ))
     }
 
     @Test func masterHearingLowerPriorityForcesNewElection() {
-        var a = VRRPInstance(config: instanceConfig(priority: 150, state: .master, ip: ipA, peers: [ipB]), scripts: [], primaryIP: ipA)
+        var a = VRRPInstance(
+            config: instanceConfig(priority: 150, state: .master, ip: ipA, peers: [ipB]), scripts: [], primaryIP: ipA)
         _ = a.start(now: .zero)
         _ = a.advance(to: at(3_414_062), probe: { _ in true })
         #expect(a.state == .master)
         let t = at(4_000_000)
         let actions = a.receive(packet: advertBytes(priority: 100, from: ipB, to: ipA), from: ipB, now: t)
         #expect(a.state == .master)
-        #expect(actions.contains { if case .sendAdvert(let o) = $0 { o.priority == 150 && o.destination == ipB } else { false } })
+        #expect(
+            actions.contains {
+                if case .sendAdvert(let o) = $0 { o.priority == 150 && o.destination == ipB } else { false }
+            })
         #expect(actions.filter { $0 == .sendGratuitousARP(vip: "127.0.0.99") }.count == 5)
         #expect(actions.contains { if case .log(let s) = $0 { s.contains("forcing new election") } else { false } })
         // And five more after garp_master_delay.
@@ -244,7 +271,8 @@ func articlePair(
     }
 
     @Test func masterAnswersPriorityZeroWithAnAdvert() {
-        var a = VRRPInstance(config: instanceConfig(priority: 255, state: .master, ip: ipA, peers: [ipB]), scripts: [], primaryIP: ipA)
+        var a = VRRPInstance(
+            config: instanceConfig(priority: 255, state: .master, ip: ipA, peers: [ipB]), scripts: [], primaryIP: ipA)
         _ = a.start(now: .zero)
         let actions = a.receive(packet: advertBytes(priority: 0, from: ipB, to: ipA), from: ipB, now: at(500_000))
         #expect(actions.contains { if case .sendAdvert(let o) = $0 { o.priority == 255 } else { false } })
@@ -301,7 +329,11 @@ func articlePair(
         #expect(wire.lastTransition(1, to: .master) == at(9_414_062 + 3_609_375))
         wire.connected = true
         let up = wire.nodes[0].setLink(up: true, now: at(20_000_000))
-        #expect(up.first == .stateChanged(from: .fault, to: .backup, why: "link on lo is up again: leaving FAULT as BACKUP, waiting 3.414062 s (Master_Down_Interval)"))
+        #expect(
+            up.first
+                == .stateChanged(
+                    from: .fault, to: .backup,
+                    why: "link on lo is up again: leaving FAULT as BACKUP, waiting 3.414062 s (Master_Down_Interval)"))
         wire.handle(up, from: 0)
         wire.run(until: at(30_000_000))
         // A (150) ignores B's 100 and takes back over one Master_Down_Interval after the link came up.
@@ -310,7 +342,9 @@ func articlePair(
     }
 
     @Test func weightZeroScriptFaultsAfterFallAndRecoversOnRise() {
-        var wire = articlePair(aScripts: [chkHaproxy(weight: 0, interval: 1, rise: 2, fall: 3)], aTracks: [TrackScriptRef(name: "chk_haproxy")])
+        var wire = articlePair(
+            aScripts: [chkHaproxy(weight: 0, interval: 1, rise: 2, fall: 3)],
+            aTracks: [TrackScriptRef(name: "chk_haproxy")])
         wire.startAll()
         wire.run(until: at(10_500_000))
         wire.haproxyAlive[0] = false
@@ -343,7 +377,8 @@ func articlePair(
     ])
     func effectivePriorityIsClampedAndNever255(base: Int, weight: Int, up: Bool, expected: Int) {
         var a = VRRPInstance(
-            config: instanceConfig(priority: base, ip: ipA, peers: [ipB], tracks: [TrackScriptRef(name: "chk_haproxy")]),
+            config: instanceConfig(
+                priority: base, ip: ipA, peers: [ipB], tracks: [TrackScriptRef(name: "chk_haproxy")]),
             scripts: [chkHaproxy(weight: weight, interval: 1, rise: 1, fall: 1)], primaryIP: ipA)
         _ = a.start(now: .zero)
         _ = a.advance(to: .zero, probe: { _ in up })
@@ -353,14 +388,19 @@ func articlePair(
 
     @Test func trackScriptWeightOverrideAndSkewUsesEffectivePriority() {
         var a = VRRPInstance(
-            config: instanceConfig(priority: 100, ip: ipA, peers: [ipB], tracks: [TrackScriptRef(name: "chk_haproxy", weight: 50)]),
+            config: instanceConfig(
+                priority: 100, ip: ipA, peers: [ipB], tracks: [TrackScriptRef(name: "chk_haproxy", weight: 50)]),
             scripts: [chkHaproxy(weight: -60)], primaryIP: ipA)
         // No result yet: the weight counts neither way.
         #expect(a.effectivePriority == 100)
         _ = a.start(now: .zero)
         #expect(a.nextDeadline == .zero)  // first script run
         let actions = a.advance(to: .zero, probe: { _ in true })
-        #expect(actions == [.priorityChanged(from: 100, to: 150, why: "track script chk_haproxy succeeded on its first run: priority 100 -> 150")])
+        #expect(
+            actions == [
+                .priorityChanged(
+                    from: 100, to: 150, why: "track script chk_haproxy succeeded on its first run: priority 100 -> 150")
+            ])
         #expect(a.effectivePriority == 150)
         #expect(a.masterDownInterval == .microseconds(3_414_062))
     }
@@ -372,7 +412,11 @@ func articlePair(
             scripts: [chkHaproxy(weight: -60)], primaryIP: ipA)
         _ = a.start(now: .zero)
         let actions = a.advance(to: .zero, probe: { _ in false })
-        #expect(actions == [.priorityChanged(from: 150, to: 90, why: "track script chk_haproxy failed on its first run: priority 150 -> 90")])
+        #expect(
+            actions == [
+                .priorityChanged(
+                    from: 150, to: 90, why: "track script chk_haproxy failed on its first run: priority 150 -> 90")
+            ])
     }
 
     @Test func discardsAreCountedByReason() {
