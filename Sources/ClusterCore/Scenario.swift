@@ -315,12 +315,12 @@ public enum ScenarioParser {
         return TimeSpan(micros: Int64((v * 1_000_000).rounded()))
     }
 
-    struct TokenizeError: Error, CustomStringConvertible {
-        var description: String
+    public struct TokenizeError: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// Splits on blanks; `"..."` keeps spaces (with `\"` and `\\` escapes); `#` starts a comment.
-    static func tokenize(_ line: String) throws -> [String] {
+    public static func tokenize(_ line: String) throws -> [String] {
         var words: [String] = []
         var current = ""
         var inWord = false

@@ -1,0 +1,94 @@
+import ClusterCore
+import ClusterModel
+import HadeckBase
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `hadeck --headless`: the cluster against the wall clock, its events as JSON lines on stdout,
+/// commands (the scenario language without `at`) read line by line from stdin.
+enum HeadlessRunner {
+    /// Runs until stdin says `quit`, `until` is reached (virtual time), or a signal stops the process.
+    static func run(source: SimulatedClusterSource, until: Instant?) -> Int32 {
+        let out = StandardOutput()
+        var err = StandardError()
+        source.cluster.onEvent = { out.write($0.jsonLine + "\n") }
+        var pendingInput: [UInt8] = []
+        var stdinOpen = true
+        var lineNumber = 0
+        var last = monotonicMicros()
+        while true {
+            if stdinOpen {
+                var fds = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+                if poll(&fds, 1, 50) > 0 {
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    let n = read(0, &buffer, buffer.count)
+                    if n <= 0 {
+                        stdinOpen = false
+                    } else {
+                        pendingInput += buffer[0..<n]
+                    }
+                }
+            } else {
+                usleep(50_000)
+            }
+            while let newline = pendingInput.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: pendingInput[..<newline], as: UTF8.self)
+                pendingInput.removeSubrange(...newline)
+                lineNumber += 1
+                if handle(line: line, number: lineNumber, source: source, err: &err) == false {
+                    out.flush()
+                    return 0
+                }
+            }
+            let now = monotonicMicros()
+            source.advance(wallElapsed: TimeSpan(micros: now - last))
+            last = now
+            out.flush()
+            if let until, source.cluster.now >= until { return 0 }
+        }
+    }
+
+    /// Applies one stdin line; returns false on `quit`.
+    static func handle(line: String, number: Int, source: SimulatedClusterSource, err: inout StandardError) -> Bool {
+        let words: [String]
+        do { words = try ScenarioParser.tokenize(line) } catch {
+            print("stdin:\(number): error: \(error)", to: &err)
+            return true
+        }
+        guard let verb = words.first else { return true }
+        let control: ControlCommand
+        switch verb {
+        case "quit", "exit": return false
+        case "pause": control = .setPaused(true)
+        case "resume": control = .setPaused(false)
+        case "scale":
+            guard words.count == 2, let s = Double(words[1]), s > 0 else {
+                print("stdin:\(number): error: 'scale' takes a positive number (virtual seconds per second)", to: &err)
+                return true
+            }
+            control = .setTimeScale(s)
+        default:
+            switch ScenarioParser.parseCommand(words) {
+            case .success(let c): control = .cluster(c)
+            case .failure(let m):
+                print("stdin:\(number): error: \(m)", to: &err)
+                return true
+            }
+        }
+        do { _ = try source.perform(control, by: "stdin (line \(number))") } catch {
+            print("stdin:\(number): error: \(error)", to: &err)
+        }
+        return true
+    }
+}
+
+/// Microseconds on the monotonic clock.
+func monotonicMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000
+}
