@@ -56,9 +56,10 @@ let package = Package(
         ),
         .executableTarget(name: "hadeck", dependencies: ["HadeckCLI"]),
         // ncurses (wide-character build) through a shim header; used only by CursesTerminal.
+        // No pkgConfig: SwiftPM warns about ncursesw.pc's -D flags ("prohibited flag(s)") on every build;
+        // the modulemap links ncursesw and tinfo and the shim defines NCURSES_WIDECHAR itself.
         .systemLibrary(
             name: "CNCurses",
-            pkgConfig: "ncursesw",
             providers: [.apt(["libncurses-dev"])]
         ),
         // The dashboard: cell buffer, renderer, keys, themes, app loop. Pure, no curses.

@@ -10,6 +10,8 @@
 
 /* Macros and globals Swift cannot import (or rejects under strict concurrency). */
 static inline WINDOW *hadeck_stdscr(void) { return stdscr; }
+static inline FILE *hadeck_stdout(void) { return stdout; }
+static inline FILE *hadeck_stdin(void) { return stdin; }
 static inline int hadeck_lines(void) { return LINES; }
 static inline int hadeck_cols(void) { return COLS; }
 static inline int hadeck_colors(void) { return COLORS; }

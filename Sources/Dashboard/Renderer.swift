@@ -296,7 +296,7 @@ struct Canvas {
         if let msg = state.status {
             buffer.text(1, y, msg, state.statusIsError ? theme[.error] : base, maxWidth: max(0, rx - 2))
         } else {
-            buffer.text(1, y, "Tab switches panel, arrows select a row, ? lists every key", theme[.dim], maxWidth: max(0, rx - 2))
+            buffer.text(1, y, "Tab: panel  arrows: row  ?: every key", theme[.dim], maxWidth: max(0, rx - 2))
         }
     }
 
@@ -341,7 +341,7 @@ struct Canvas {
             Column(title: "ADDRESS", width: 15, priority: 6),
             Column(title: "MAC", width: 17, priority: 5),
             Column(title: "HEARD", width: 11, priority: 7),
-            Column(title: "MASTER_DOWN TIMER / NOTES", width: 12, priority: 4, flex: true),
+            Column(title: "TIMER / NOTES", width: 12, priority: 4, flex: true),
         ]
         table(x: x, y: y + 1, width: w, height: h - 1, columns: cols, heading: true, count: s.hosts.count,
               selected: DashboardModel.selectedIndex(.balancers, s, state), focused: focused) { i in
@@ -369,7 +369,7 @@ struct Canvas {
             if !host.partitionedFrom.isEmpty {
                 notes.append(Span("cut off from " + host.partitionedFrom.joined(separator: ","), .fault))
             }
-            if host.vrrpState == "MASTER" && notes.isEmpty { notes.append(Span("holds VIP, sends adverts", .dim)) }
+            if host.vrrpState == "MASTER" && notes.isEmpty { notes.append(Span("holds the VIP", .dim)) }
             return [
                 [Span(host.name)],
                 [Span(host.vrrpState, vrrpRole(host.vrrpState))],

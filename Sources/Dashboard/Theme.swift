@@ -53,8 +53,8 @@ public struct Theme: Hashable, Sendable {
     }
 
     /// The default theme.
-    public static var dark: Theme { builtin("dark")! }
-    public static var mono: Theme { builtin("mono")! }
+    public static var dark: Theme { builtin("dark") ?? Theme(name: "dark", styles: [.normal: Style()]) }
+    public static var mono: Theme { builtin("mono") ?? Theme(name: "mono", styles: [.normal: Style()]) }
 
     static let colorNames: [String: Int] = [
         "black": 0, "red": 1, "green": 2, "yellow": 3, "blue": 4, "magenta": 5, "cyan": 6, "white": 7,
@@ -96,9 +96,9 @@ public struct Theme: Hashable, Sendable {
                 attrPart = value[value.index(after: comma)...].trimmingCharacters(in: .whitespaces)
             }
             var words = colourPart.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { $0.lowercased() }
-            // Attributes alone (`role = bold reverse`) are allowed without a comma.
-            if !words.isEmpty, words.allSatisfy({ ["bold", "underline", "reverse"].contains($0) }), attrPart.isEmpty {
-                attrPart = words.joined(separator: " ")
+            // Attributes alone (`role = bold reverse`, `role = reverse, bold`) need no colour.
+            if !words.isEmpty, words.allSatisfy({ ["bold", "underline", "reverse"].contains($0) }) {
+                attrPart = (words + [attrPart]).joined(separator: " ")
                 words = []
             }
             func colour(_ w: String) throws(ThemeError) -> TermColor {
