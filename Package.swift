@@ -55,6 +55,23 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "hadeck", dependencies: ["HadeckCLI"]),
+        // ncurses (wide-character build) through a shim header; used only by CursesTerminal.
+        // No pkgConfig: SwiftPM warns about ncursesw.pc's -D flags ("prohibited flag(s)") on every build;
+        // the modulemap links ncursesw and tinfo and the shim defines NCURSES_WIDECHAR itself.
+        .systemLibrary(
+            name: "CNCurses",
+            providers: [.apt(["libncurses-dev"])]
+        ),
+        // The dashboard: cell buffer, renderer, keys, themes, app loop. Pure, no curses.
+        .target(
+            name: "Dashboard",
+            dependencies: ["HadeckBase", "BalancerCore", "ClusterModel"]
+        ),
+        // The only ncurses code: paints Dashboard's cell buffers and reads keys.
+        .target(
+            name: "CursesTerminal",
+            dependencies: ["CNCurses", "Dashboard"]
+        ),
         .testTarget(name: "HadeckBaseTests", dependencies: ["HadeckBase"]),
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore"]),
@@ -62,6 +79,12 @@ let package = Package(
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "HadeckConfig"]),
         .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI"]),
+        .testTarget(
+            name: "DashboardTests",
+            dependencies: ["Dashboard", "ClusterModel", "HadeckBase", "BalancerCore"],
+            exclude: ["__Snapshots__"]
+        ),
+        .testTarget(name: "CursesTerminalTests", dependencies: ["CursesTerminal", "Dashboard"]),
     ],
     swiftLanguageModes: [.v6]
 )

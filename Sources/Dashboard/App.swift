@@ -1,0 +1,167 @@
+import ClusterModel
+import HadeckBase
+
+/// What the app loop needs from a terminal. `CursesTerminal` implements it with ncurses; tests use a fake.
+public protocol TerminalBackend: AnyObject {
+    /// The terminal's size now (columns, rows).
+    var size: (width: Int, height: Int) { get }
+    /// Waits up to `timeoutMilliseconds` for a key; nil when none came (the loop's tick).
+    func readKey(timeoutMilliseconds: Int) throws -> Key?
+    /// Writes the runs; `clear` first blanks the whole screen (after a resize or theme change).
+    func paint(_ runs: [CellRun], clear: Bool) throws
+    /// Called when the theme changes (a backend may precompute colour pairs).
+    func themeChanged(_ theme: Theme)
+    /// A pending SIGINT/SIGTERM, if any: the loop then exits cleanly with 128 + signal.
+    func pendingSignal() -> Int32?
+    /// Puts the terminal back as it was. Always called once when `run` ends, however it ends.
+    func restore()
+}
+
+extension TerminalBackend {
+    public func themeChanged(_ theme: Theme) {}
+    public func pendingSignal() -> Int32? { nil }
+}
+
+/// What the CLI chooses for the dashboard.
+public struct DashboardOptions: Sendable {
+    /// A theme name (`dark`, `light`, `presenter`, `mono`, or `NAME.theme` in a themes directory) or a path.
+    public var theme: String?
+    /// Directories searched for `NAME.theme` before the built-in copies.
+    public var themeDirectories: [String]
+    /// The environment (for NO_COLOR and HADECK_THEMES).
+    public var environment: [String: String]
+    /// How long a key is waited for before the screen is refreshed anyway.
+    public var tickMilliseconds: Int
+    /// Who commands are performed by (shows in the source's events).
+    public var actor: String
+    /// How many requests/events to ask the source for (at least what the screen can show).
+    public var requestLimit: Int
+    public var eventLimit: Int
+    /// Stop after this many ticks (tests); nil: until q or a signal.
+    public var maxTicks: Int?
+
+    public init(
+        theme: String? = nil, themeDirectories: [String]? = nil, environment: [String: String] = [:],
+        tickMilliseconds: Int = 100, actor: String = "dashboard", requestLimit: Int = 200, eventLimit: Int = 200,
+        maxTicks: Int? = nil
+    ) {
+        self.theme = theme
+        self.themeDirectories = themeDirectories ?? Theme.defaultDirectories(environment: environment)
+        self.environment = environment
+        self.tickMilliseconds = tickMilliseconds
+        self.actor = actor
+        self.requestLimit = requestLimit
+        self.eventLimit = eventLimit
+        self.maxTicks = maxTicks
+    }
+}
+
+/// The dashboard's loop: keys in, commands to the source, snapshots rendered, only changed cells painted.
+public final class DashboardApp {
+    public let source: ClusterSource
+    public let options: DashboardOptions
+    public private(set) var state = DashboardState()
+    public private(set) var theme: Theme
+    let noColor: Bool
+    /// Reads a monotonic clock in microseconds (injectable for tests).
+    let now: () -> Int64
+    /// The last frame painted (nil: repaint everything).
+    var previous: CellBuffer?
+
+    public init(source: ClusterSource, options: DashboardOptions, now: (() -> Int64)? = nil) {
+        self.source = source
+        self.options = options
+        let choice = Theme.load(options.theme, directories: options.themeDirectories, environment: options.environment)
+        theme = choice.theme
+        noColor = choice.noColor
+        state.themeName = choice.theme.name
+        if let m = choice.message {
+            state.status = m
+            state.statusIsError = true
+        } else if choice.noColor {
+            state.status = "NO_COLOR is set: mono theme"
+        }
+        if let now {
+            self.now = now
+        } else {
+            let clock = ContinuousClock()
+            let start = clock.now
+            self.now = {
+                let d = clock.now - start
+                return d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000
+            }
+        }
+    }
+
+    /// Runs until `q` (returns 0) or SIGINT/SIGTERM (returns 128 + signal). The terminal is restored
+    /// however the loop ends, thrown errors included.
+    public func run(terminal: TerminalBackend) throws -> Int32 {
+        defer { terminal.restore() }
+        terminal.themeChanged(theme)
+        var last = now()
+        var ticks = 0
+        var fullRepaint = true
+        while true {
+            if let sig = terminal.pendingSignal() { return 128 + sig }
+            let t = now()
+            source.advance(wallElapsed: TimeSpan(micros: max(0, t - last)))
+            last = t
+            var snap = source.snapshot(requestLimit: options.requestLimit, eventLimit: options.eventLimit)
+            try draw(snap, terminal: terminal, full: fullRepaint)
+            fullRepaint = false
+            ticks += 1
+            if let maxTicks = options.maxTicks, ticks >= maxTicks { return 0 }
+            guard let key = try terminal.readKey(timeoutMilliseconds: options.tickMilliseconds) else { continue }
+            if key == .resize { fullRepaint = true }
+            for action in KeyHandler.handle(key: key, state: state, snapshot: snap) {
+                switch action {
+                case .quit: return 0
+                case .redraw: fullRepaint = true
+                case .nextTheme:
+                    nextTheme()
+                    terminal.themeChanged(theme)
+                    fullRepaint = true
+                case .control(let command):
+                    do {
+                        let reply = try source.perform(command, by: options.actor)
+                        state.status = reply.isEmpty ? action.name : reply
+                        state.statusIsError = false
+                    } catch {
+                        state.status = "\(action.name): \(error)"
+                        state.statusIsError = true
+                    }
+                    snap = source.snapshot(requestLimit: options.requestLimit, eventLimit: options.eventLimit)
+                default:
+                    state.apply(action, snapshot: snap)
+                }
+            }
+        }
+    }
+
+    func draw(_ snap: ClusterSnapshot, terminal: TerminalBackend, full: Bool) throws {
+        let size = terminal.size
+        let frame = DashboardRenderer.render(
+            snapshot: snap, state: state, width: size.width, height: size.height, theme: theme)
+        if full || previous == nil || previous!.width != frame.width || previous!.height != frame.height {
+            try terminal.paint(frame.allRuns, clear: true)
+        } else {
+            let runs = frame.diff(from: previous!)
+            if !runs.isEmpty { try terminal.paint(runs, clear: false) }
+        }
+        previous = frame
+    }
+
+    func nextTheme() {
+        if noColor {
+            state.status = "NO_COLOR is set: staying mono"
+            state.statusIsError = false
+            return
+        }
+        let names = Theme.builtinNames
+        let i = names.firstIndex(of: theme.name).map { ($0 + 1) % names.count } ?? 0
+        theme = Theme.builtin(names[i]) ?? .dark
+        state.themeName = theme.name
+        state.status = "theme \(theme.name)"
+        state.statusIsError = false
+    }
+}

@@ -1,0 +1,51 @@
+import ClusterModel
+import Dashboard
+import Testing
+
+@testable import CursesTerminal
+
+/// ncurses state is global: these tests run one at a time.
+@Suite(.serialized) struct CursesTerminalTests {
+    @Test func unknownTermIsAClearError() {
+        #expect(throws: CursesError.unknownTerminal("no-such-terminal-hadeck")) {
+            _ = try CursesTerminal(term: "no-such-terminal-hadeck", outputPath: "/dev/null", inputPath: "/dev/null",
+                                   requireTTY: false, handleSignals: false)
+        }
+        #expect(CursesError.unknownTerminal("xyz").description.contains("unknown terminal type 'xyz'"))
+        #expect(CursesError.notATerminal("stdout").description.contains("--headless"))
+    }
+
+    @Test func headlessRenderThroughNewterm() throws {
+        let t = try CursesTerminal(term: "xterm-256color", outputPath: "/dev/null", inputPath: "/dev/null",
+                                   requireTTY: false, handleSignals: false)
+        defer { t.restore() }
+        var buf = CellBuffer(width: t.size.width, height: t.size.height)
+        buf.text(0, 0, "hadeck ─ MASTER lb1 é", Style(fg: .index(46), bold: true))
+        buf.box(x: 0, y: 1, width: 6, height: 3, Style(fg: .index(200), bg: .index(17)))
+        t.themeChanged(.dark)
+        try t.paint(buf.allRuns, clear: true)
+        #expect(t.rowText(0).hasPrefix("hadeck ─ MASTER lb1 é"))
+        #expect(t.rowText(1).hasPrefix("┌────┐"))
+        // A second screen while one is open is refused, not a crash.
+        #expect(throws: CursesError.self) {
+            _ = try CursesTerminal(term: "xterm", outputPath: "/dev/null", inputPath: "/dev/null", requireTTY: false,
+                                   handleSignals: false)
+        }
+    }
+
+    @Test func keyDecoding() {
+        #expect(CursesTerminal.decode(char: 9) == .tab)
+        #expect(CursesTerminal.decode(char: 13) == .enter)
+        #expect(CursesTerminal.decode(char: 27) == .escape)
+        #expect(CursesTerminal.decode(char: 127) == .backspace)
+        #expect(CursesTerminal.decode(char: 0x4B) == .char("K"))
+    }
+
+    @Test func colourDowngrade() {
+        #expect(nearestBasic(9, limit: 8) == 1)
+        #expect(nearestBasic(196, limit: 8) == 1)  // pure red
+        #expect(nearestBasic(46, limit: 8) == 2)  // pure green
+        #expect(nearestBasic(255, limit: 8) == 7)
+        #expect(nearestBasic(232, limit: 8) == 0)
+    }
+}
