@@ -51,6 +51,7 @@ let package = Package(
             name: "HadeckCLI",
             dependencies: [
                 "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterModel", "ClusterCore",
+                "Dashboard", "CursesTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -13,6 +13,8 @@ struct PendingRequest {
     var route: RoutingDecision
     /// The first decision's reason, kept when retries change the route.
     var firstReason: String
+    /// The app serving it, once connected.
+    var webIndex: Int? = nil
 }
 
 extension Cluster {
@@ -88,29 +90,15 @@ extension Cluster {
             return
         }
         let serverAddress = hp.address(ofServer: serverName, backend: p.backend)
-        let forwarded = p.route.forwardedCookieHeaders.filter { !$0.isEmpty }
         let webIndex =
             webServers.firstIndex { $0.address == serverAddress } ?? webServers.firstIndex { $0.name == serverName }
         if let webIndex, webServers[webIndex].running {
-            pending[id] = nil
+            // Connected: the app answers after its service time; the connection counts meanwhile (leastconn).
             hp.connectionOpened(backend: p.backend, server: serverName)
-            let response = webServers[webIndex].handle(
-                path: "/login", cookieHeader: forwarded.isEmpty ? nil : forwarded.joined(separator: "; "))
-            let setCookies = hp.responseSetCookies(
-                backend: p.backend, route: p.route, serverSetCookies: response.setCookies)
-            hp.connectionClosed(backend: p.backend, server: serverName)
-            let before = browsers[p.client].session
-            browsers[p.client].receive(setCookies: setCookies)
-            if let before, before != browsers[p.client].session { sessionChanges += 1 }
-            busyClients.remove(p.client)
-            var reason = p.route.reason == p.firstReason ? p.firstReason : p.firstReason + "; " + p.route.reason
-            if response.newSession, before != nil {
-                reason += "; \(serverName) does not know session \(before!): new session"
-            }
-            return finishRequest(
-                p.client, host: host, server: serverName, status: response.status, session: response.session,
-                reason: reason,
-                started: p.started)
+            p.webIndex = webIndex
+            pending[id] = p
+            scheduler.schedule(.respond(requestID: id), at: now + serviceTime())
+            return
         }
         // Connection refused: the core decides between retrying, redispatching and giving up.
         switch hp.connectFailed(backend: p.backend, route: p.route, now: now) {
@@ -132,6 +120,46 @@ extension Cluster {
         if recentRequests.count > requestHistoryLimit + requestHistoryLimit / 4 {
             recentRequests.removeFirst(recentRequests.count - requestHistoryLimit)
         }
+    }
+
+    /// The app's answer to a connected request.
+    func respond(requestID id: Int) {
+        guard let p = pending.removeValue(forKey: id), let webIndex = p.webIndex, let serverName = p.route.server else {
+            return
+        }
+        busyClients.remove(p.client)
+        guard let host = host(named: p.host), host.poweredOn, let hp = host.haproxy, hp.pid == p.pid else {
+            return requestFailed(p.client, via: p.host, "\(p.host)'s haproxy went away while the request was in flight")
+        }
+        hp.connectionClosed(backend: p.backend, server: serverName)
+        guard p.client < browsers.count else { return }
+        guard webServers[webIndex].running else {
+            // The app died with the request inside: haproxy sees the server close and answers 502.
+            return finishRequest(
+                p.client, host: host, server: serverName, status: 502, session: browsers[p.client].session,
+                reason: p.route.reason + "; \(serverName) died before answering: 502", started: p.started)
+        }
+        let forwarded = p.route.forwardedCookieHeaders.filter { !$0.isEmpty }
+        let response = webServers[webIndex].handle(
+            path: "/login", cookieHeader: forwarded.isEmpty ? nil : forwarded.joined(separator: "; "))
+        let setCookies = hp.responseSetCookies(
+            backend: p.backend, route: p.route, serverSetCookies: response.setCookies)
+        let before = browsers[p.client].session
+        browsers[p.client].receive(setCookies: setCookies)
+        if let before, before != browsers[p.client].session { sessionChanges += 1 }
+        var reason = p.route.reason == p.firstReason ? p.firstReason : p.firstReason + "; " + p.route.reason
+        if response.newSession, let before {
+            reason += "; \(serverName) does not know session \(before): new session"
+        }
+        finishRequest(
+            p.client, host: host, server: serverName, status: response.status, session: response.session,
+            reason: reason,
+            started: p.started)
+    }
+
+    /// How long the simulated app takes to answer: 1 to 4 ms, from a seeded generator (deterministic).
+    func serviceTime() -> TimeSpan {
+        .microseconds(1_000 + Int64(latencyGenerator.next() % 3_000))
     }
 
     func requestFailed(_ client: Int, via: String?, _ reason: String) {

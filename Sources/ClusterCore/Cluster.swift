@@ -120,6 +120,7 @@ public final class Cluster {
     enum Work {
         case clientRequest(generation: Int)
         case attempt(requestID: Int)
+        case respond(requestID: Int)
         case checkDone(host: String, pid: Int, check: PendingCheck, outcome: CheckOutcome)
         case advert(to: String, from: String, destination: String, bytes: [UInt8])
     }
@@ -130,6 +131,7 @@ public final class Cluster {
     var pending: [Int: PendingRequest] = [:]
     /// Browsers with a request in flight.
     var busyClients: Set<Int> = []
+    var latencyGenerator = SplitMix64(seed: "latency")
     var nextRequestID = 1
 
     /// Builds the cluster and starts every process at time zero.
@@ -196,6 +198,8 @@ public final class Cluster {
             scheduler.schedule(.clientRequest(generation: generation), at: now + trafficInterval)
         case .attempt(let id):
             attempt(requestID: id)
+        case .respond(let id):
+            respond(requestID: id)
         case .checkDone(let hostName, let pid, let check, let outcome):
             // A check whose haproxy died meanwhile reports to nobody.
             guard let host = host(named: hostName), host.poweredOn, let hp = host.haproxy, hp.pid == pid else { return }

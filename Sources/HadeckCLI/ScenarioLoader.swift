@@ -5,7 +5,8 @@ import HadeckConfig
 /// Reads a scenario file and builds the cluster it names.
 public enum ScenarioLoader {
     /// The scenario and a fresh cluster for it (traffic off until the scenario turns it on).
-    public static func load(path: String) -> Result<(Scenario, Cluster), Diagnostics> {
+    /// `cluster` (a cluster file path) overrides the scenario's own `cluster` line.
+    public static func load(path: String, cluster override: String? = nil) -> Result<(Scenario, Cluster), Diagnostics> {
         var diags = Diagnostics()
         let text: String
         do { text = try ConfigFiles.read(path) } catch {
@@ -16,7 +17,8 @@ public enum ScenarioLoader {
         diags.append(contentsOf: scenarioDiags)
         guard let scenario = parsed else { return .failure(diags) }
         var spec: ClusterSpec
-        switch loadCluster(scenario.cluster, relativeTo: path) {
+        let clusterResult = override.map { loadCluster($0) } ?? loadCluster(scenario.cluster, relativeTo: path)
+        switch clusterResult {
         case .success(let s): spec = s
         case .failure(let d):
             diags.append(contentsOf: d)
