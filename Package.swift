@@ -85,7 +85,10 @@ let package = Package(
             dependencies: ["Dashboard", "ClusterModel", "HadeckBase", "BalancerCore"],
             exclude: ["__Snapshots__"]
         ),
-        .testTarget(name: "CursesTerminalTests", dependencies: ["CursesTerminal", "Dashboard"]),
+        .testTarget(
+            name: "CursesTerminalTests",
+            dependencies: ["CursesTerminal", "Dashboard", "ClusterModel", "HadeckBase", "BalancerCore"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -45,6 +45,7 @@ public final class CursesTerminal: TerminalBackend {
     var restored = false
     var previousInt: sighandler_t?
     var previousTerm: sighandler_t?
+    var previousHup: sighandler_t?
 
     struct PairKey: Hashable {
         var fg: Int32
@@ -116,6 +117,8 @@ public final class CursesTerminal: TerminalBackend {
             pendingSignalNumber.store(0, ordering: .relaxed)
             previousInt = signal(SIGINT) { sig in pendingSignalNumber.store(sig, ordering: .relaxed) }
             previousTerm = signal(SIGTERM) { sig in pendingSignalNumber.store(sig, ordering: .relaxed) }
+            // The terminal went away: leave too (instead of spinning on a closed input).
+            previousHup = signal(SIGHUP) { sig in pendingSignalNumber.store(sig, ordering: .relaxed) }
         }
     }
 
@@ -248,6 +251,7 @@ public final class CursesTerminal: TerminalBackend {
         if let input { fclose(input) }
         if let previousInt { signal(SIGINT, previousInt) }
         if let previousTerm { signal(SIGTERM, previousTerm) }
+        if let previousHup { signal(SIGHUP, previousHup) }
         cursesActive.withLock { $0 = false }
     }
 }

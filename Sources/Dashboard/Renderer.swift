@@ -268,6 +268,8 @@ struct Canvas {
                 if st.bg == .default { st.bg = h.bg; st.bold = true }
             }
             if p.text == " hadeck " { st.bold = true }
+            // A piece that does not fit whole is left out rather than cut.
+            if p.text.count > width - x { continue }
             x += buffer.text(x, 0, p.text, st, maxWidth: width - x)
         }
     }
@@ -341,7 +343,7 @@ struct Canvas {
             Column(title: "ADDRESS", width: 15, priority: 6),
             Column(title: "MAC", width: 17, priority: 5),
             Column(title: "HEARD", width: 11, priority: 7),
-            Column(title: "TIMER / NOTES", width: 12, priority: 4, flex: true),
+            Column(title: "TIMER / NOTES", width: 16, priority: 4, flex: true),
         ]
         table(x: x, y: y + 1, width: w, height: h - 1, columns: cols, heading: true, count: s.hosts.count,
               selected: DashboardModel.selectedIndex(.balancers, s, state), focused: focused) { i in

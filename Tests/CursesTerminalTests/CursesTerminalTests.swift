@@ -1,4 +1,9 @@
+import BalancerCore
 import ClusterModel
+import HadeckBase
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dashboard
 import Testing
 
@@ -31,6 +36,32 @@ import Testing
             _ = try CursesTerminal(term: "xterm", outputPath: "/dev/null", inputPath: "/dev/null", requireTTY: false,
                                    handleSignals: false)
         }
+    }
+
+    @Test func sigtermSetsTheFlagInsteadOfKilling() throws {
+        let t = try CursesTerminal(term: "xterm-256color", outputPath: "/dev/null", inputPath: "/dev/null",
+                                   requireTTY: false, handleSignals: true)
+        defer { t.restore() }
+        #expect(t.pendingSignal() == nil)
+        // The test runner may block signals on this thread: unblock SIGTERM here so raise() delivers it now.
+        var set = sigset_t()
+        var old = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, &old)
+        raise(SIGTERM)
+        pthread_sigmask(SIG_SETMASK, &old, nil)
+        #expect(t.pendingSignal() == SIGTERM)
+        // The app loop sees it on its next tick and returns 128 + 15 after restoring the terminal.
+        final class Source: ClusterSource {
+            func advance(wallElapsed: TimeSpan) {}
+            func snapshot(requestLimit: Int, eventLimit: Int) -> ClusterSnapshot {
+                ClusterSnapshot(time: .zero, clusterName: "x", vip: SocketAddress(host: "127.0.0.99", port: 80),
+                                arp: ARPSnapshot(ip: "127.0.0.99"))
+            }
+            func perform(_ command: ControlCommand, by actor: String) throws -> String { "" }
+        }
+        #expect(try DashboardApp(source: Source(), options: DashboardOptions(maxTicks: 20)).run(terminal: t) == 143)
     }
 
     @Test func keyDecoding() {
