@@ -113,9 +113,11 @@ public enum DashboardModel {
         }
     }
 
-    /// The selected row of a panel, if it exists.
+    /// The selected row of a panel, if it exists. The balancers and backends panels start on their
+    /// first row, so `d`, `k` and `r` act at once; lists that scroll (requests, events) start unselected.
     public static func selectedIndex(_ panel: Panel, _ s: ClusterSnapshot, _ state: DashboardState) -> Int? {
-        guard let i = state.selection[panel], i >= 0, i < rowCount(panel, s, state) else { return nil }
+        let defaultRow: Int? = (panel == .balancers || panel == .backends) ? 0 : nil
+        guard let i = state.selection[panel] ?? defaultRow, i >= 0, i < rowCount(panel, s, state) else { return nil }
         return i
     }
 

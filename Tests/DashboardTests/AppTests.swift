@@ -75,7 +75,8 @@ final class FakeTerminal: TerminalBackend {
         #expect(status == 0)
         #expect(term.restored == 1)
         #expect(source.performed == [
-            .cluster(.setServerState(server: "webA", balancer: nil, .drain)),
+            // Down from the first row (selected by default) selects webB.
+            .cluster(.setServerState(server: "webB", balancer: nil, .drain)),
             .cluster(.traffic(enabled: false, rate: nil, clients: nil)),
             .setTimeScale(2),
         ])

@@ -70,8 +70,11 @@ import Testing
         Case(key: .char("p"), focus: .balancers, selection: 1, view: .merged, balancer: 0, expected: .powerOff(host: "lb2")),
         Case(key: .char("r"), focus: .balancers, selection: 0, view: .merged, balancer: 0, expected: .restore("lb1")),
         // Without a selection nothing is sent.
-        Case(key: .char("d"), focus: .backends, selection: nil, view: .merged, balancer: 0, expected: nil),
-        Case(key: .char("k"), focus: .balancers, selection: nil, view: .merged, balancer: 0, expected: nil),
+        // The balancers and backends panels start on their first row: the first key acts at once.
+        Case(key: .char("d"), focus: .backends, selection: nil, view: .merged, balancer: 0,
+             expected: .setServerState(server: "webA", balancer: nil, .drain)),
+        Case(key: .char("k"), focus: .balancers, selection: nil, view: .merged, balancer: 0,
+             expected: .kill(.process(host: "lb1", .haproxy))),
         Case(key: .char("k"), focus: .requests, selection: 0, view: .merged, balancer: 0, expected: nil),
         Case(key: .char("d"), focus: .events, selection: 0, view: .merged, balancer: 0, expected: nil),
         Case(key: .char("d"), focus: .backends, selection: 9, view: .merged, balancer: 0, expected: nil),
