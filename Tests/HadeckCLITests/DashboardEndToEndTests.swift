@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+/// Drives the real `hadeck` binary in a real terminal (tmux), as a person would.
+@Suite(.serialized) struct DashboardEndToEndTests {
+    static let root: String = {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        return parts.joined(separator: "/")
+    }()
+
+    static let binary = root + "/.build/debug/hadeck"
+
+    static func which(_ tool: String) -> Bool {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").contains {
+            FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)")
+        }
+    }
+
+    static var available: Bool { which("tmux") && FileManager.default.isExecutableFile(atPath: binary) }
+
+    @discardableResult
+    static func tmux(_ args: String...) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["tmux"] + args
+        // Only capture-pane's output is read: a tmux server started by new-session would inherit
+        // the pipe and keep it open forever.
+        let wantsOutput = args.first == "capture-pane"
+        let pipe = Pipe()
+        p.standardOutput = wantsOutput ? pipe : FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = wantsOutput ? pipe.fileHandleForReading.readDataToEndOfFile() : Data()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Polls the screen until `condition` holds or `timeout` passes; returns the last screen.
+    static func waitForScreen(_ session: String, timeout: Double, _ condition: (String) -> Bool) throws -> (
+        Bool, String
+    ) {
+        let deadline = Date().addingTimeInterval(timeout)
+        var screen = ""
+        while Date() < deadline {
+            screen = try tmux("capture-pane", "-p", "-t", session)
+            if condition(screen) { return (true, screen) }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return (false, screen)
+    }
+
+    /// client -> session column of its newest request through `via`.
+    static func sessions(_ screen: String, via: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for line in screen.split(separator: "\n") {
+            let cols = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            // TIME CLIENT VIA SERVER ST LATENCY SESSION ...
+            guard cols.count >= 7, Double(cols[0]) != nil, cols[2] == via, cols[4] == "200" else { continue }
+            if out[cols[1]] == nil { out[cols[1]] = cols[6] }
+        }
+        return out
+    }
+
+    @Test(.enabled(if: available, "needs tmux and a built .build/debug/hadeck"))
+    func killingLb1sHaproxyByKeyMovesTheVIPAndKeepsSessions() throws {
+        let session = "hadeck-e2e-\(getpid())"
+        defer { _ = try? Self.tmux("kill-session", "-t", session) }
+        try Self.tmux(
+            "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
+            "cd '\(Self.root)' && '\(Self.binary)'; echo HADECK-EXIT=$?; sleep 60")
+
+        // Cold start: lb1 (state MASTER, priority 150) takes the VIP after 3.414062 s.
+        let (up, before) = try Self.waitForScreen(session, timeout: 20) {
+            $0.contains("MASTER lb1") && $0.contains("VIP 127.0.0.99 → 52:54:00:00:01:01 → lb1")
+                && Self.sessions($0, via: "lb1").count >= 4
+        }
+        #expect(up, "dashboard never showed lb1 MASTER with the VIP on its MAC:\n\(before)")
+        let sessionsBefore = Self.sessions(before, via: "lb1")
+
+        // Balancers panel (Shift-Tab from backends), first row is lb1, `k` kills its haproxy.
+        try Self.tmux("send-keys", "-t", session, "BTab")
+        try Self.tmux("send-keys", "-t", session, "k")
+        let killed = Date()
+        let (pidGone, afterKill) = try Self.waitForScreen(session, timeout: 5) {
+            $0.contains("kill -9") || $0.contains("killed")
+        }
+        #expect(pidGone, "no sign of the kill on screen:\n\(afterKill)")
+
+        // The formula: two failed chk_haproxy runs (interval 2 s, fall 2) within 4 s, then lb2 waits
+        // Master_Down_Interval 3.609375 s after lb1's last advert above 100: at most ~8.7 s after the kill.
+        let (moved, after) = try Self.waitForScreen(session, timeout: 12) {
+            $0.contains("MASTER lb2") && $0.contains("VIP 127.0.0.99 → 52:54:00:00:01:02 → lb2")
+                && !Self.sessions($0, via: "lb2").isEmpty
+        }
+        let took = Date().timeIntervalSince(killed)
+        #expect(moved, "lb2 never became MASTER with the VIP on its MAC:\n\(after)")
+        #expect(took < 8.61 + 1.5, "failover took \(took) s on screen")
+
+        // Clients that went through lb1 before keep their session ids through lb2.
+        let (_, later) = try Self.waitForScreen(session, timeout: 4) { Self.sessions($0, via: "lb2").count >= 4 }
+        let sessionsAfter = Self.sessions(later, via: "lb2")
+        #expect(!sessionsAfter.isEmpty)
+        for (client, sessionID) in sessionsAfter {
+            #expect(sessionsBefore[client] == nil || sessionsBefore[client] == sessionID, "\(client) changed session")
+        }
+
+        try Self.tmux("send-keys", "-t", session, "q")
+        let (exited, final) = try Self.waitForScreen(session, timeout: 5) { $0.contains("HADECK-EXIT=") }
+        #expect(exited && final.contains("HADECK-EXIT=0"), "\(final)")
+        // The terminal is restored: the dashboard is gone from the screen.
+        #expect(!final.contains("Balancers"))
+    }
+}
