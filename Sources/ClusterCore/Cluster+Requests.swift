@@ -116,6 +116,21 @@ extension Cluster {
     }
 
     func record(_ r: RequestRecord) {
+        if let via = r.via, let server = r.server, r.status > 0 {
+            requestMeter.count(via + "\u{0}" + server, at: r.time)
+        } else {
+            requestMeter.count(nil, at: r.time)
+        }
+        // Above `readableRequestRate` the history keeps 1 request in N (failures always), so the
+        // requests panel stays readable and cheap; the snapshot says which N.
+        let second = r.time.micros / 1_000_000
+        if second != samplingSecond {
+            samplingSecond = second
+            requestSampling = max(1, Int((requestMeter.rates(at: r.time).total / readableRequestRate).rounded()))
+        }
+        sampledOut += 1
+        guard r.status == 0 || r.status >= 500 || sampledOut >= requestSampling else { return }
+        sampledOut = 0
         recentRequests.append(r)
         if recentRequests.count > requestHistoryLimit + requestHistoryLimit / 4 {
             recentRequests.removeFirst(recentRequests.count - requestHistoryLimit)

@@ -29,39 +29,30 @@ extension Cluster {
                 }.sorted(),
                 heardMaster: heard, heardMasterPriority: instance?.masterPriority)
         }
+        let (requestRate, perServer) = requestMeter.rates(at: now)
+        let windowSeconds = Double(requestMeter.windowSeconds)
+        let webByAddress = Dictionary(webServers.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
+        let webByName = Dictionary(webServers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var servers: [ServerRow] = []
         for h in hosts {
             guard let hp = h.haproxy else { continue }
             for var row in hp.serverRows(balancer: h.name, now: now) {
-                let web = webServers.first { $0.address == row.address } ?? webServers.first { $0.name == row.server }
+                let web = webByAddress[row.address] ?? webByName[row.server]
                 row.jvmRoute = web?.jvmRoute
                 row.appRunning = web?.running
-                row.requestsPerSecond = serverRate(balancer: h.name, server: row.server)
+                row.requestsPerSecond = Double(perServer[h.name + "\u{0}" + row.server] ?? 0) / windowSeconds
                 servers.append(row)
             }
         }
         let nonRequest = events.reversed().prefix(eventLimit)
         return ClusterSnapshot(
-            time: now, clusterName: spec.name, caption: lastCaption, vip: spec.vip, requestsPerSecond: requestRate,
+            time: now, clusterName: spec.name, caption: lastCaption, vip: spec.vip,
+            requestsPerSecond: requestRate,
             traffic: TrafficSnapshot(on: trafficOn, rate: trafficRate, clients: browsers.count), hosts: hostRows,
             arp: ARPSnapshot(ip: vip, mac: arpMAC?.description, owner: vipOwner?.name, history: Array(history)),
-            servers: servers, requests: Array(recentRequests.reversed().prefix(requestLimit)), events: Array(nonRequest)
+            servers: servers, requests: Array(recentRequests.reversed().prefix(requestLimit)),
+            requestSampling: requestSampling,
+            events: Array(nonRequest)
         )
     }
-
-    /// Answered requests per second over the last `rateWindow`.
-    public var requestRate: Double {
-        let from = now - rateWindow
-        let n = recentRequests.reversed().prefix { $0.time > from }.count
-        return Double(n) / rateWindow.seconds
-    }
-
-    func serverRate(balancer: String, server: String) -> Double {
-        let from = now - rateWindow
-        let n = recentRequests.reversed().prefix { $0.time > from }.filter { $0.via == balancer && $0.server == server }
-            .count
-        return Double(n) / rateWindow.seconds
-    }
-
-    var rateWindow: TimeSpan { .seconds(5) }
 }

@@ -132,6 +132,14 @@ public final class Cluster {
     /// Browsers with a request in flight.
     var busyClients: Set<Int> = []
     var latencyGenerator = SplitMix64(seed: "latency")
+    /// Requests answered, per `balancer\0server`, for the rates on screen.
+    var requestMeter = RateMeter()
+    /// The history keeps 1 request in `requestSampling` (1: all).
+    public internal(set) var requestSampling = 1
+    /// Requests per second above which the history samples.
+    public var readableRequestRate = 50.0
+    var samplingSecond: Int64 = -1
+    var sampledOut = 0
     var nextRequestID = 1
 
     /// Builds the cluster and starts every process at time zero.

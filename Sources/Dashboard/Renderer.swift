@@ -34,6 +34,7 @@ public enum DashboardRenderer {
         snapshot s: ClusterSnapshot, state: DashboardState, width: Int, height: Int, theme: Theme
     ) -> CellBuffer {
         var c = Canvas(buffer: CellBuffer(width: width, height: height, fill: Cell(" ", theme[.normal])), theme: theme)
+        c.routeRoles = DashboardModel.routeRoles(s)
         guard width >= minWidth, height >= minHeight else {
             c.tooSmall()
             return c.buffer
@@ -110,6 +111,10 @@ public enum DashboardRenderer {
 struct Canvas {
     var buffer: CellBuffer
     let theme: Theme
+    /// jvmRoute -> colour role for this frame (see `DashboardModel.routeRoles`).
+    var routeRoles: [String: ThemeRole] = [:]
+
+    func routeRole(_ route: String?) -> ThemeRole? { route.flatMap { routeRoles[$0] } }
 
     var width: Int { buffer.width }
     var height: Int { buffer.height }
@@ -196,7 +201,9 @@ struct Canvas {
             if isSel { buffer.set(x, ry, "▸", focused ? base : theme[.focus]) }
             let cells = row(r)
             for i in chosen where i < cells.count {
-                cell(xs[i]!, ry, cells[i], width: widths[i]!, right: columns[i].right, base: base, plain: isSel && focused)
+                cell(
+                    xs[i]!, ry, cells[i], width: widths[i]!, right: columns[i].right, base: base,
+                    plain: isSel && focused)
             }
             ry += 1
         }
@@ -219,7 +226,8 @@ struct Canvas {
     // MARK: panels
 
     mutating func tooSmall() {
-        let msg = "hadeck needs at least \(DashboardRenderer.minWidth)x\(DashboardRenderer.minHeight); this terminal is \(width)x\(height)"
+        let msg =
+            "hadeck needs at least \(DashboardRenderer.minWidth)x\(DashboardRenderer.minHeight); this terminal is \(width)x\(height)"
         var lines = [msg]
         if msg.count > width {
             lines = [
@@ -251,7 +259,10 @@ struct Canvas {
         }
         parts.append(Span("  t=\(fixed(s.time.seconds, 1))s"))
         parts.append(Span("  \(shortRate(s.requestsPerSecond)) req/s"))
-        if s.paused { parts.append(Span("  ")); parts.append(Span(" PAUSED ", .highlight)) }
+        if s.paused {
+            parts.append(Span("  "))
+            parts.append(Span(" PAUSED ", .highlight))
+        }
         if s.timeScale != 1 {
             parts.append(Span("  "))
             parts.append(Span(" x\(formatScale(s.timeScale)) ", .highlight))
@@ -265,7 +276,10 @@ struct Canvas {
             var st = h
             if let r = p.role {
                 st = theme[r]
-                if st.bg == .default { st.bg = h.bg; st.bold = true }
+                if st.bg == .default {
+                    st.bg = h.bg
+                    st.bold = true
+                }
             }
             if p.text == " hadeck " { st.bold = true }
             // A piece that does not fit whole is left out rather than cut.
@@ -308,7 +322,9 @@ struct Canvas {
         var items: [(String, String)]
         switch state.focus {
         case .balancers:
-            items = [("k", "kill haproxy"), ("K", "kill keepalived"), ("s", "stop kad"), ("p", "power"), ("r", "restore")]
+            items = [
+                ("k", "kill haproxy"), ("K", "kill keepalived"), ("s", "stop kad"), ("p", "power"), ("r", "restore"),
+            ]
         default:
             items = [("d", "drain"), ("k", "kill"), ("r", "restore"), ("m", "maint"), ("+-", "weight")]
         }
@@ -329,10 +345,12 @@ struct Canvas {
         }
     }
 
-    mutating func balancers(_ s: ClusterSnapshot, _ state: DashboardState, x: Int, y: Int, width w: Int, height h: Int) {
+    mutating func balancers(_ s: ClusterSnapshot, _ state: DashboardState, x: Int, y: Int, width w: Int, height h: Int)
+    {
         let focused = state.focus == .balancers
-        rule(x: x, y: y, width: w, title: [Span(Panel.balancers.title)],
-             right: [Span("VRRP · haproxy · keepalived", .dim)], focused: focused)
+        rule(
+            x: x, y: y, width: w, title: [Span(Panel.balancers.title)],
+            right: [Span("VRRP · haproxy · keepalived", .dim)], focused: focused)
         let cols = [
             Column(title: "HOST", width: 7, priority: 0),
             Column(title: "STATE", width: 7, priority: 0),
@@ -345,8 +363,10 @@ struct Canvas {
             Column(title: "HEARD", width: 11, priority: 7),
             Column(title: "TIMER / NOTES", width: 16, priority: 4, flex: true),
         ]
-        table(x: x, y: y + 1, width: w, height: h - 1, columns: cols, heading: true, count: s.hosts.count,
-              selected: DashboardModel.selectedIndex(.balancers, s, state), focused: focused) { i in
+        table(
+            x: x, y: y + 1, width: w, height: h - 1, columns: cols, heading: true, count: s.hosts.count,
+            selected: DashboardModel.selectedIndex(.balancers, s, state), focused: focused
+        ) { i in
             let host = s.hosts[i]
             let prio: [Span] =
                 host.basePriority == host.effectivePriority
@@ -358,7 +378,8 @@ struct Canvas {
             }
             var notes: [Span] = []
             if host.vrrpState == "BACKUP", let dl = host.masterDownDeadline, let iv = host.masterDownInterval,
-               iv.micros > 0 {
+                iv.micros > 0
+            {
                 let left = max(TimeSpan.zero, dl - s.time)
                 let frac = left.seconds / iv.seconds
                 let bw = 10
@@ -381,7 +402,11 @@ struct Canvas {
                 [Span("\(host.advertsSent)/\(host.advertsReceived)")],
                 [Span(host.address, .dim)],
                 [Span(host.mac, .dim)],
-                [Span(host.heardMaster.map { m in "\(m)@\(host.heardMasterPriority.map(String.init) ?? "?")" } ?? "-", .dim)],
+                [
+                    Span(
+                        host.heardMaster.map { m in "\(m)@\(host.heardMasterPriority.map(String.init) ?? "?")" } ?? "-",
+                        .dim)
+                ],
                 notes,
             ]
         }
@@ -400,7 +425,11 @@ struct Canvas {
         if recent { mapping = mapping.map { Span($0.text, .highlight) } }
         var since: [Span] = []
         if let lc = s.arp.lastChange {
-            since = [Span("changed t=\(fixed(lc.seconds, 1))s (\(fixed((s.time - lc).seconds, 1))s ago)", recent ? .highlight : .dim)]
+            since = [
+                Span(
+                    "changed t=\(fixed(lc.seconds, 1))s (\(fixed((s.time - lc).seconds, 1))s ago)",
+                    recent ? .highlight : .dim)
+            ]
             if s.arp.history.count > 1 { since.append(Span(", \(s.arp.history.count) changes", .dim)) }
         }
         var hy = y + 1
@@ -421,7 +450,8 @@ struct Canvas {
         for change in s.arp.history where hy < y + h {
             let line: [Span] = [
                 Span("t=\(fixed(change.time.seconds, 1))s  ", .dim),
-                Span(change.fromMAC ?? "(none)", .dim), Span(" → "), Span(change.toMAC), Span("  \(change.node)", .master),
+                Span(change.fromMAC ?? "(none)", .dim), Span(" → "), Span(change.toMAC),
+                Span("  \(change.node)", .master),
             ]
             spans(x + 2, hy, line, base: theme[.normal], maxWidth: w - 3)
             hy += 1
@@ -434,10 +464,12 @@ struct Canvas {
         let viewText: String
         switch state.backendsView {
         case .merged: viewText = "all balancers (v: per balancer)"
-        case .perBalancer: viewText = "as \(DashboardModel.currentBalancer(s, state) ?? "?") sees them (b: next, v: merged)"
+        case .perBalancer:
+            viewText = "as \(DashboardModel.currentBalancer(s, state) ?? "?") sees them (b: next, v: merged)"
         }
-        rule(x: x, y: y, width: w, title: [Span(Panel.backends.title), Span(" · " + viewText, .dim)],
-             right: [Span("\(rows.count) servers", .dim)], focused: focused)
+        rule(
+            x: x, y: y, width: w, title: [Span(Panel.backends.title), Span(" · " + viewText, .dim)],
+            right: [Span("\(rows.count) servers", .dim)], focused: focused)
         let merged = state.backendsView == .merged
         let cols = [
             Column(title: "SERVER", width: 8, priority: 0),
@@ -452,10 +484,15 @@ struct Canvas {
             Column(title: "REQ/S", width: 6, priority: 3, right: true),
             Column(title: "APP", width: 4, priority: 5),
             Column(title: "CHANGED", width: 8, priority: 7, right: true),
-            Column(title: merged ? "OTHER BALANCERS" : "BACKEND", width: merged ? 18 : 8, priority: merged ? 5 : 8, flex: true),
+            Column(
+                title: merged ? "OTHER BALANCERS" : "BACKEND", width: merged ? 18 : 8, priority: merged ? 5 : 8,
+                flex: true),
         ]
-        table(x: x, y: y + 1, width: w, height: h - 1, columns: cols, heading: true, count: rows.count,
-              selected: DashboardModel.selectedIndex(.backends, s, state), focused: focused) { i in
+        let roles = routeRoles
+        table(
+            x: x, y: y + 1, width: w, height: h - 1, columns: cols, heading: true, count: rows.count,
+            selected: DashboardModel.selectedIndex(.backends, s, state), focused: focused
+        ) { i in
             let br = rows[i]
             let r = br.row
             let sess = merged ? br.all.reduce(0) { $0 + $1.currentSessions } : r.currentSessions
@@ -464,9 +501,12 @@ struct Canvas {
             let slots = max(1, min(8, r.rise + r.fall - 1))
             let gauge: [Span] =
                 r.checked
-                ? [Span(String(repeating: "●", count: min(slots, max(0, r.health)))
-                    + String(repeating: "○", count: max(0, slots - max(0, r.health))),
-                    r.health >= r.rise ? .up : (r.health > 0 ? .transition : .down))]
+                ? [
+                    Span(
+                        String(repeating: "●", count: min(slots, max(0, r.health)))
+                            + String(repeating: "○", count: max(0, slots - max(0, r.health))),
+                        r.health >= r.rise ? .up : (r.health > 0 ? .transition : .down))
+                ]
                 : [Span("-", .dim)]
             var others: [Span] = []
             if merged {
@@ -479,15 +519,18 @@ struct Canvas {
             }
             let app: [Span] = r.appRunning.map { $0 ? [Span("run", .up)] : [Span("dead", .down)] } ?? [Span("-", .dim)]
             return [
-                [Span(r.server, DashboardModel.routeRole(r.jvmRoute, s))],
-                [Span(r.jvmRoute ?? "-", DashboardModel.routeRole(r.jvmRoute, s))],
+                [Span(r.server, roles[r.jvmRoute ?? ""])],
+                [Span(r.jvmRoute ?? "-", roles[r.jvmRoute ?? ""])],
                 [Span(r.address, .dim)],
                 [Span(r.status, statusRole(r.status))] + (r.backup ? [Span(" bk", .dim)] : []),
                 [Span(r.checkStatus ?? "-", checkRole(r.checkStatus))],
                 [Span(r.checkDuration.map(shortSpan) ?? "", .dim)],
                 gauge,
-                [Span(r.weight == r.initialWeight ? "\(r.weight)" : "\(r.weight)/\(r.initialWeight)",
-                      r.weight == r.initialWeight ? nil : .transition)],
+                [
+                    Span(
+                        r.weight == r.initialWeight ? "\(r.weight)" : "\(r.weight)/\(r.initialWeight)",
+                        r.weight == r.initialWeight ? nil : .transition)
+                ],
                 [Span("\(sess)/\(tot)")],
                 [Span(shortRate(rps))],
                 app,
@@ -505,8 +548,9 @@ struct Canvas {
         if !state.filter.isEmpty { right.append(Span("filter \"\(state.filter)\" ", .highlight)) }
         if s.requestSampling > 1 { right.append(Span("sampled 1:\(s.requestSampling) ", .transition)) }
         right.append(Span(s.traffic.on ? "traffic \(formatRate(s.traffic.rate))/s" : "traffic off", .dim))
-        rule(x: x, y: y, width: w, title: [Span(Panel.requests.title), Span(" · newest first", .dim)],
-             right: right, focused: focused)
+        rule(
+            x: x, y: y, width: w, title: [Span(Panel.requests.title), Span(" · newest first", .dim)],
+            right: right, focused: focused)
         let digits = w >= 120 ? 3 : 2
         let cols = [
             Column(title: "TIME", width: digits + 4, priority: 0, right: true),
@@ -518,8 +562,11 @@ struct Canvas {
             Column(title: "SESSION", width: 16, priority: 2),
             Column(title: "REASON", width: 12, priority: 1, flex: true),
         ]
-        table(x: x, y: y + 1, width: w, height: h - 1, columns: cols, heading: true, count: list.count,
-              selected: DashboardModel.selectedIndex(.requests, s, state), focused: focused) { i in
+        let roles = routeRoles
+        table(
+            x: x, y: y + 1, width: w, height: h - 1, columns: cols, heading: true, count: list.count,
+            selected: DashboardModel.selectedIndex(.requests, s, state), focused: focused
+        ) { i in
             let r = list[i]
             let stRole: ThemeRole = r.status == 0 || r.status >= 500 ? .down : (r.status >= 400 ? .transition : .up)
             return [
@@ -529,7 +576,7 @@ struct Canvas {
                 [Span(r.server ?? "-", DashboardModel.serverRole(r.server, s))],
                 [Span(r.status == 0 ? "---" : "\(r.status)", stRole)],
                 [Span(shortSpan(r.latency), .dim)],
-                sessionSpans(r.session, s, width: 16),
+                sessionSpans(r.session, roles: roles, width: 16),
                 [Span(r.reason)],
             ]
         }
@@ -538,16 +585,16 @@ struct Canvas {
 }
 
 /// A session id with its `.jvmN` suffix in the route's colour; long ids keep the suffix and lose the middle.
-func sessionSpans(_ session: String?, _ s: ClusterSnapshot, width: Int) -> [Span] {
-        guard let session else { return [Span("-", .dim)] }
-        guard let dot = session.lastIndex(of: ".") else { return [Span(session)] }
-        var head = String(session[..<dot])
-        let suffix = String(session[dot...])
-        let route = String(suffix.dropFirst())
-        if head.count + suffix.count > width, width > suffix.count + 2 {
-            head = String(head.prefix(width - suffix.count - 1)) + "…"
-        }
-        return [Span(head, .dim), Span(suffix, DashboardModel.routeRole(route, s) ?? .highlight)]
+func sessionSpans(_ session: String?, roles: [String: ThemeRole], width: Int) -> [Span] {
+    guard let session else { return [Span("-", .dim)] }
+    guard let dot = session.lastIndex(of: ".") else { return [Span(session)] }
+    var head = String(session[..<dot])
+    let suffix = String(session[dot...])
+    let route = String(suffix.dropFirst())
+    if head.count + suffix.count > width, width > suffix.count + 2 {
+        head = String(head.prefix(width - suffix.count - 1)) + "…"
+    }
+    return [Span(head, .dim), Span(suffix, roles[route] ?? .highlight)]
 }
 
 extension Canvas {
@@ -555,16 +602,19 @@ extension Canvas {
     mutating func events(_ s: ClusterSnapshot, _ state: DashboardState, x: Int, y: Int, width w: Int, height h: Int) {
         guard h > 0 else { return }
         let focused = state.focus == .events
-        rule(x: x, y: y, width: w, title: [Span(Panel.events.title), Span(" · newest first, with why", .dim)],
-             right: [Span("\(s.events.count)", .dim)], focused: focused)
+        rule(
+            x: x, y: y, width: w, title: [Span(Panel.events.title), Span(" · newest first, with why", .dim)],
+            right: [Span("\(s.events.count)", .dim)], focused: focused)
         let cols = [
             Column(title: "TIME", width: 7, priority: 0, right: true),
             Column(title: "TYPE", width: 16, priority: 0),
             Column(title: "WHAT", width: w >= 120 ? 30 : 20, priority: 1),
             Column(title: "WHY", width: 20, priority: 0, flex: true),
         ]
-        table(x: x, y: y + 1, width: w, height: h - 1, columns: cols, heading: false, count: s.events.count,
-              selected: DashboardModel.selectedIndex(.events, s, state), focused: focused) { i in
+        table(
+            x: x, y: y + 1, width: w, height: h - 1, columns: cols, heading: false, count: s.events.count,
+            selected: DashboardModel.selectedIndex(.events, s, state), focused: focused
+        ) { i in
             let e = s.events[i]
             let summary = eventSummary(e)
             return [

@@ -124,10 +124,19 @@ public enum DashboardModel {
     /// The jvmRoutes in order of first appearance; route N gets theme role jvm(N mod 6 + 1).
     public static func routeRole(_ route: String?, _ s: ClusterSnapshot) -> ThemeRole? {
         guard let route else { return nil }
-        var seen: [String] = []
-        for r in s.servers { if let j = r.jvmRoute, !seen.contains(j) { seen.append(j) } }
-        guard let i = seen.firstIndex(of: route) else { return nil }
-        return ThemeRole.routes[i % ThemeRole.routes.count]
+        return routeRoles(s)[route]
+    }
+
+    /// Every jvmRoute's colour role, computed in one pass (a renderer asks for it once per frame).
+    public static func routeRoles(_ s: ClusterSnapshot) -> [String: ThemeRole] {
+        var roles: [String: ThemeRole] = [:]
+        var next = 0
+        for r in s.servers {
+            guard let j = r.jvmRoute, roles[j] == nil else { continue }
+            roles[j] = ThemeRole.routes[next % ThemeRole.routes.count]
+            next += 1
+        }
+        return roles
     }
 
     /// The route colour of a server name.

@@ -84,7 +84,8 @@ public struct Theme: Hashable, Sendable {
             }
             let key = trimmed[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
             guard let role = ThemeRole(rawValue: key) else {
-                throw fail("unknown role `\(key)` (known: \(ThemeRole.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw fail(
+                    "unknown role `\(key)` (known: \(ThemeRole.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             if styles[role] != nil { throw fail("role `\(key)` is set twice") }
             let value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
@@ -159,7 +160,9 @@ extension Theme {
         if noColorRequested(environment) {
             return ThemeChoice(theme: .mono, message: nil, noColor: true)
         }
-        guard let nameOrPath, !nameOrPath.isEmpty else { return ThemeChoice(theme: .dark, message: nil, noColor: false) }
+        guard let nameOrPath, !nameOrPath.isEmpty else {
+            return ThemeChoice(theme: .dark, message: nil, noColor: false)
+        }
         func fromFile(_ path: String) -> ThemeChoice? {
             guard FileManager.default.fileExists(atPath: path) else { return nil }
             let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -175,7 +178,8 @@ extension Theme {
         }
         if nameOrPath.contains("/") || nameOrPath.hasSuffix(".theme") {
             return fromFile(nameOrPath)
-                ?? ThemeChoice(theme: .dark, message: "\(nameOrPath): no such theme file; using the dark theme", noColor: false)
+                ?? ThemeChoice(
+                    theme: .dark, message: "\(nameOrPath): no such theme file; using the dark theme", noColor: false)
         }
         for dir in directories {
             if let c = fromFile((dir as NSString).appendingPathComponent("\(nameOrPath).theme")) { return c }
@@ -183,7 +187,8 @@ extension Theme {
         if let t = builtin(nameOrPath) { return ThemeChoice(theme: t, message: nil, noColor: false) }
         return ThemeChoice(
             theme: .dark,
-            message: "unknown theme `\(nameOrPath)` (built in: \(builtinNames.joined(separator: ", "))); using the dark theme",
+            message:
+                "unknown theme `\(nameOrPath)` (built in: \(builtinNames.joined(separator: ", "))); using the dark theme",
             noColor: false)
     }
 

@@ -22,6 +22,13 @@ public struct BackendServerDefinition: Hashable, Sendable {
     /// Tomcat's `jvmRoute`: the suffix of the session ids this server issues.
     public var jvmRoute: String
     public var line: Int
+
+    public init(name: String, address: SocketAddress, jvmRoute: String, line: Int) {
+        self.name = name
+        self.address = address
+        self.jvmRoute = jvmRoute
+        self.line = line
+    }
 }
 
 /// The raw content of a cluster file (YAML), before the configs it names are read.

@@ -122,4 +122,18 @@ import Testing
         #expect(source.cluster.now - t0 == .seconds(1))
         #expect(source.snapshot(requestLimit: 0, eventLimit: 0).paused)
     }
+
+    @Test func heavyTrafficIsSampledAndRatesStayExact() throws {
+        let source = settled()
+        _ = try source.perform(.cluster(.traffic(enabled: true, rate: 500, clients: 200)), by: "test")
+        source.advance(wallElapsed: .seconds(8))
+        let s = source.snapshot(requestLimit: 100, eventLimit: 0)
+        #expect(abs(s.requestsPerSecond - 500) < 5, "\(s.requestsPerSecond)")
+        #expect(s.requestSampling == 10)
+        let perServer = s.servers.filter { $0.balancer == "lb1" }.map(\.requestsPerSecond).reduce(0, +)
+        #expect(abs(perServer - 500) < 5)
+        // Consecutive sampled requests are about 10 requests (20 ms at 500/s) apart.
+        let gaps = zip(s.requests, s.requests.dropFirst()).map { ($0.time - $1.time).micros }
+        #expect(gaps.allSatisfy { $0 >= 15_000 && $0 <= 25_000 }, "\(gaps.prefix(10))")
+    }
 }
