@@ -29,6 +29,9 @@ final class RequestGuard: ChannelInboundHandler {
 
     func headArrived() { awaitingHead = false }
 
+    /// Bytes read since the request began (may include body bytes read along with the head).
+    var bytesSinceRequestStart: Int { headBytes }
+
     func startNewRequest() {
         awaitingHead = true
         headBytes = 0
@@ -223,8 +226,8 @@ final class ClientSession: ChannelDuplexHandler {
         }
     }
 
-    func headersTooLarge() {
-        guard phase == .idle, !inTransaction else { return }
+    func headersTooLarge(force: Bool = false) {
+        guard force || (phase == .idle && !inTransaction) else { return }
         startRecord(line: "<BADREQ>")
         reasonOverride = "request headers larger than \(state.options.maxHeaderBytes) bytes: 400"
         sendError(.badRequest, termination: "PR")
@@ -243,6 +246,10 @@ final class ClientSession: ChannelDuplexHandler {
 
     private func begin(_ head: HTTPRequestHead) {
         requestGuard?.headArrived()
+        let limit = state.options.maxHeaderBytes
+        if let g = requestGuard, g.bytesSinceRequestStart > limit, headSize(head) > limit {
+            return headersTooLarge(force: true)
+        }
         startRecord(line: "\(head.method.rawValue) \(head.uri) \(head.version)")
         let now = NIODeadline.now()
         tHead = now
@@ -666,6 +673,13 @@ final class ClientSession: ChannelDuplexHandler {
         }
         armTimer()
     }
+}
+
+/// The size of a request head on the wire (request line, headers, blank line).
+func headSize(_ head: HTTPRequestHead) -> Int {
+    var n = head.method.rawValue.utf8.count + head.uri.utf8.count + 13
+    for h in head.headers { n += h.name.utf8.count + h.value.utf8.count + 4 }
+    return n
 }
 
 /// The `JSESSIONID` value among Cookie headers.
