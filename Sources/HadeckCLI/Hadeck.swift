@@ -6,7 +6,7 @@ public struct Hadeck: ParsableCommand {
         commandName: "hadeck",
         abstract: "A whole high-availability web cluster in one terminal.",
         version: "0.1.0",
-        subcommands: [CheckCommand.self, SimulateCommand.self]
+        subcommands: [CheckCommand.self, SimulateCommand.self, ProxyCommand.self]
     )
 
     public init() {}
