@@ -86,7 +86,8 @@ public struct ProxyCommand: ParsableCommand {
             name: config.global.node ?? "hadeck", config: config, pid: pid, eventLoop: loop, clock: clock,
             options: options,
             onRequest: { record in
-                log.value.append(Self.logLine(record, wallAtStart: wallAtStart))
+                let log = log.value
+                log.append(Self.logLine(record, wallAtStart: wallAtStart, dates: log.dates))
             },
             onTransition: { t in
                 log.value.flush()
@@ -126,7 +127,7 @@ public struct ProxyCommand: ParsableCommand {
 
     /// An HAProxy `option httplog` line (without the syslog header):
     /// `IP:PORT [DATE] FRONTEND BACKEND/SERVER TR/Tw/Tc/Tr/Ta STATUS BYTES - - TERM ac/fc/bc/sc/rc 0/0 "REQUEST"`.
-    static func logLine(_ r: RequestRecord, wallAtStart: Double) -> String {
+    static func logLine(_ r: RequestRecord, wallAtStart: Double, dates: DateCache? = nil) -> String {
         func ms(_ t: TimeSpan?) -> String { t.map { String($0.micros / 1000) } ?? "-1" }
         let wall = wallAtStart + r.start.seconds
         var cookie = "--"
@@ -138,7 +139,7 @@ public struct ProxyCommand: ParsableCommand {
         }
         let retries = r.redispatched ? "+\(r.retries)" : "\(r.retries)"
         return
-            "\(r.client) [\(haproxyDate(wall))] \(r.frontend) \(r.backend)/\(r.server ?? "<NOSRV>") "
+            "\(r.client) [\(dates?.text(wall) ?? haproxyDate(wall))] \(r.frontend) \(r.backend)/\(r.server ?? "<NOSRV>") "
             + "\(ms(r.requestTime))/0/\(ms(r.connectTime))/\(ms(r.responseTime))/\(ms(r.latency)) "
             + "\(r.status) \(r.bytesOut) - - \(r.termination)\(cookie) "
             + "\(r.activeConnections)/\(r.activeConnections)/\(r.serverConnections)/\(r.serverConnections)/\(retries) 0/0 "
@@ -159,9 +160,26 @@ public struct ProxyCommand: ParsableCommand {
     }
 }
 
+/// `haproxyDate` for the current second, computed once per second.
+final class DateCache {
+    private var second = -1
+    private var prefix = ""
+
+    func text(_ seconds: Double) -> String {
+        let whole = Int(seconds)
+        if whole != second {
+            second = whole
+            prefix = String(ProxyCommand.haproxyDate(Double(whole)).dropLast(3))
+        }
+        let millis = Int((seconds - Double(whole)) * 1000)
+        return prefix + (millis < 10 ? "00" : (millis < 100 ? "0" : "")) + String(millis)
+    }
+}
+
 /// Request log lines waiting to be written; flushed every 100 ms or every 32 KB.
 final class LogBuffer {
     private var bytes: [UInt8] = []
+    let dates = DateCache()
 
     func append(_ line: String) {
         bytes += line.utf8

@@ -19,7 +19,7 @@ public struct BalancerOptions: Sendable {
     /// Request header bytes accepted before answering 400, like HAProxy's tune.bufsize - tune.maxrewrite.
     public var maxHeaderBytes = 15_360
     /// Idle keep-alive connections kept per server for reuse.
-    public var idleConnectionsPerServer = 16
+    public var idleConnectionsPerServer = 1024
     /// Reads (and accepts) per event loop tick.
     public var maxMessagesPerRead: UInt = 16
     /// Used when the configuration has no `timeout connect` (HAProxy would wait forever).
@@ -139,7 +139,13 @@ final class BalancerState {
         requestGuard.session = session
         session.requestGuard = requestGuard
         try ops.addHandler(requestGuard)
-        try ops.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        // The session sets framing headers itself (from the server's own) and forwards header
+        // values the decoder already validated: no extra passes over the headers per response.
+        var encoder = HTTPResponseEncoder.Configuration()
+        encoder.automaticallySetFramingHeaders = false
+        try ops.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
+            withEncoderConfiguration: encoder, withDecoderLimitConfiguration: NIOHTTPDecoderLimitConfiguration())
         try ops.addHandler(session)
         let id = ObjectIdentifier(channel)
         clients[id] = channel

@@ -200,8 +200,9 @@ final class ClientSession: ChannelDuplexHandler {
     private var readAllowed: Bool {
         switch phase {
         case .idle, .closing: return true
-        case .connecting: return false
-        case .forwarding: return !requestEnded && (upstream?.isWritable ?? false)
+        // Keep read interest on while nothing piles up: toggling it costs an epoll_ctl each time.
+        case .connecting: return requestEnded ? queued.isEmpty : pendingBody.count < 16
+        case .forwarding: return requestEnded ? queued.isEmpty : (upstream?.isWritable ?? false)
         }
     }
 
@@ -275,7 +276,22 @@ final class ClientSession: ChannelDuplexHandler {
         clientDeadline = frontend.clientTimeout.map { now + $0.timeAmount }
 
         let headers = head.headers
-        if headers.contains(name: "transfer-encoding") && headers.contains(name: "content-length") {
+        // One pass over the headers for everything the proxy needs to know.
+        var hasTE = false
+        var hasCL = false
+        var hasConnection = false
+        var cookies: [String] = []
+        for (name, value) in headers {
+            switch name.utf8.count {
+            case 6 where name.equalsASCIIIgnoringCase("cookie"): cookies.append(value)
+            case 10 where name.equalsASCIIIgnoringCase("connection"): hasConnection = true
+            case 14 where name.equalsASCIIIgnoringCase("content-length"): hasCL = true
+            case 17 where name.equalsASCIIIgnoringCase("transfer-encoding"): hasTE = true
+            case 16 where name.equalsASCIIIgnoringCase("proxy-connection"): hasConnection = true
+            default: break
+            }
+        }
+        if hasTE && hasCL {
             reasonOverride = "request has both Content-Length and Transfer-Encoding: 400"
             return sendError(.badRequest, termination: "PR")
         }
@@ -283,7 +299,6 @@ final class ClientSession: ChannelDuplexHandler {
             reasonOverride = "frontend \(frontend.config.name) has no backend: 503"
             return sendError(.serviceUnavailable, termination: "SC")
         }
-        let cookies = headers["cookie"]
         if state.onRequest != nil { requestSession = jsessionID(inCookieHeaders: cookies) }
         let d = backend.route(
             request: RoutedRequest(method: requestMethod, cookieHeaders: cookies, clientAddress: clientIP),
@@ -297,7 +312,7 @@ final class ClientSession: ChannelDuplexHandler {
             fh.headers.remove(name: "cookie")
             for c in d.forwardedCookieHeaders where !c.isEmpty { fh.headers.add(name: "Cookie", value: c) }
         }
-        if !clientIsHTTP11 || headers.contains(name: "connection") {
+        if hasConnection {
             fh.headers.remove(name: "connection")
             fh.headers.remove(name: "keep-alive")
             fh.headers.remove(name: "proxy-connection")
@@ -437,7 +452,19 @@ final class ClientSession: ChannelDuplexHandler {
             responseStatus = code
             serverKeepAlive = head.isKeepAlive
             var setCookies: [String] = []
-            if head.headers.contains(name: "set-cookie") { setCookies = head.headers["set-cookie"] }
+            var hasCL = false
+            var hasTE = false
+            var hasConnection = false
+            for (name, value) in head.headers {
+                switch name.utf8.count {
+                case 10 where name.equalsASCIIIgnoringCase("set-cookie"): setCookies.append(value)
+                case 10 where name.equalsASCIIIgnoringCase("connection"): hasConnection = true
+                case 10 where name.equalsASCIIIgnoringCase("keep-alive"): hasConnection = true
+                case 14 where name.equalsASCIIIgnoringCase("content-length"): hasCL = true
+                case 17 where name.equalsASCIIIgnoringCase("transfer-encoding"): hasTE = true
+                default: break
+                }
+            }
             if state.onRequest != nil { responseSession = jsessionID(inSetCookies: setCookies) }
             if let backend, let d = decision, backend.config.cookie != nil {
                 let edits = backend.responseHeaders(for: d, serverSetCookies: setCookies)
@@ -448,19 +475,28 @@ final class ClientSession: ChannelDuplexHandler {
                 if edits.cacheControlPrivate { head.headers.add(name: "Cache-control", value: "private") }
                 insertedCookie = edits.setCookies.count > setCookies.count
             }
-            if head.headers.contains(name: "connection") {
+            if hasConnection {
                 head.headers.remove(name: "connection")
                 head.headers.remove(name: "keep-alive")
             }
+            // The response encoder does not add framing: a body delimited by the server closing
+            // becomes chunked for HTTP/1.1 clients, or ends with the connection for HTTP/1.0 ones.
+            let bodyless = code == 204 || code == 304 || requestMethod == "HEAD"
+            let delimitedByClose = !hasCL && !hasTE && !bodyless
+            if hasTE && !clientIsHTTP11 {
+                head.headers.remove(name: "transfer-encoding")
+                closeAfterResponse = true
+            }
             if !clientIsHTTP11 {
                 head.version = .http1_0
-                if clientKeepAlive && head.headers.contains(name: "content-length") {
+                if clientKeepAlive && hasCL {
                     head.headers.add(name: "Connection", value: "keep-alive")
                 } else {
                     closeAfterResponse = true
                 }
             } else {
                 head.version = .http1_1
+                if delimitedByClose { head.headers.add(name: "Transfer-Encoding", value: "chunked") }
                 if closeAfterResponse { head.headers.add(name: "Connection", value: "close") }
             }
             responseHeadSent = true
@@ -672,6 +708,21 @@ final class ClientSession: ChannelDuplexHandler {
             return abort(termination: "cD")
         }
         armTimer()
+    }
+}
+
+extension String {
+    /// ASCII case-insensitive equality with a lowercase literal, without allocating.
+    func equalsASCIIIgnoringCase(_ lower: StaticString) -> Bool {
+        let other = UnsafeBufferPointer(start: lower.utf8Start, count: lower.utf8CodeUnitCount)
+        var i = 0
+        for byte in utf8 {
+            guard i < other.count else { return false }
+            let folded = byte >= 65 && byte <= 90 ? byte | 0x20 : byte
+            if folded != other[i] { return false }
+            i += 1
+        }
+        return i == other.count
     }
 }
 

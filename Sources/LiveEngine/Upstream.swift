@@ -125,7 +125,10 @@ extension BalancerState {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
-                    try ops.addHandler(HTTPRequestEncoder())
+                    // Requests keep the client's own framing (Content-Length, chunked, or no body).
+                    var encoder = HTTPRequestEncoder.Configuration()
+                    encoder.automaticallySetFramingHeaders = false
+                    try ops.addHandler(HTTPRequestEncoder(configuration: encoder))
                     try ops.addHandler(
                         ByteToMessageHandler(
                             HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)
