@@ -17,12 +17,12 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-50}
 PORT=${PORT:-18090}
 WORK=$(mktemp -d /tmp/hadeck-bench.XXXXXX)
+chmod 755 "$WORK"   # nginx workers run as nobody
 PIDS=()
 
 cleanup() {
     for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-    if [ -f "$WORK/nginx.pid" ]; then kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; fi
-    rm -rf "$WORK"
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
