@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
     ],
     targets: [
         // Shared vocabulary of the pure core: virtual time, events, diagnostics.
@@ -46,12 +47,24 @@ let package = Package(
                 .product(name: "Collections", package: "swift-collections"),
             ]
         ),
+        // The live data plane: the balancer core, health checks and Tomcat-like backends on SwiftNIO sockets.
+        .target(
+            name: "LiveEngine",
+            dependencies: [
+                "HadeckBase", "BalancerCore", "HadeckConfig", "ClusterCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Command-line front end (a library so tests can drive it).
         .target(
             name: "HadeckCLI",
             dependencies: [
                 "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterModel", "ClusterCore",
                 "Dashboard", "CursesTerminal",
+                "LiveEngine",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -88,6 +101,14 @@ let package = Package(
         .testTarget(
             name: "CursesTerminalTests",
             dependencies: ["CursesTerminal", "Dashboard", "ClusterModel", "HadeckBase", "BalancerCore"]
+        ),
+        .testTarget(
+            name: "LiveEngineTests",
+            dependencies: [
+                "LiveEngine", "BalancerCore", "HadeckBase", "HadeckConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -4,9 +4,9 @@ import Dashboard
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Why the dashboard could not take the terminal.
@@ -54,8 +54,10 @@ public final class CursesTerminal: TerminalBackend {
 
     /// Takes the terminal. `term` nil means `$TERM`; `outputPath`/`inputPath` nil mean stdout/stdin,
     /// which must then be TTYs unless `requireTTY` is false (headless tests).
-    public init(term: String? = nil, outputPath: String? = nil, inputPath: String? = nil, requireTTY: Bool = true,
-                handleSignals: Bool = true) throws {
+    public init(
+        term: String? = nil, outputPath: String? = nil, inputPath: String? = nil, requireTTY: Bool = true,
+        handleSignals: Bool = true
+    ) throws {
         if requireTTY && outputPath == nil && inputPath == nil {
             if isatty(STDOUT_FILENO) == 0 { throw CursesError.notATerminal("stdout") }
             if isatty(STDIN_FILENO) == 0 { throw CursesError.notATerminal("stdin") }
@@ -137,9 +139,21 @@ public final class CursesTerminal: TerminalBackend {
         wtimeout(window, Int32(timeoutMilliseconds))
         var ch: wint_t = 0
         let r = wget_wch(window, &ch)
-        if r == ERR { return nil }
+        if r == ERR {
+            // A closed terminal makes every read fail at once: without this the loop would spin. SIGHUP
+            // may not get through (signals can be blocked while curses writes), so look at the fd itself.
+            if inputHungUp() { pendingSignalNumber.store(SIGHUP, ordering: .relaxed) }
+            return nil
+        }
         if r == KEY_CODE_YES { return Self.decode(functionKey: Int32(ch)) }
         return Self.decode(char: UInt32(ch))
+    }
+
+    /// True when the terminal we read keys from is gone (hangup, error, closed).
+    func inputHungUp() -> Bool {
+        var fds = pollfd(fd: input.map { fileno($0) } ?? STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+        guard poll(&fds, 1, 0) >= 0 else { return errno != EINTR }
+        return fds.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
     }
 
     static func decode(functionKey k: Int32) -> Key? {
@@ -259,14 +273,20 @@ public final class CursesTerminal: TerminalBackend {
 /// The nearest of the first `limit` (8 or 16) colours to an xterm 256-colour index.
 func nearestBasic(_ n: Int, limit: Int) -> Int {
     if n < 16 { return limit >= 16 ? n : (n >= 8 ? n - 8 : n) }
-    var r = 0, g = 0, b = 0
+    var r = 0
+    var g = 0
+    var b = 0
     if n >= 232 {
         let v = 8 + (n - 232) * 10
-        r = v; g = v; b = v
+        r = v
+        g = v
+        b = v
     } else {
         let i = n - 16
         let steps = [0, 95, 135, 175, 215, 255]
-        r = steps[i / 36]; g = steps[(i / 6) % 6]; b = steps[i % 6]
+        r = steps[i / 36]
+        g = steps[(i / 6) % 6]
+        b = steps[i % 6]
     }
     let basic: [(Int, Int, Int)] = [
         (0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0), (0, 0, 238), (205, 0, 205), (0, 205, 205), (229, 229, 229),
@@ -277,7 +297,10 @@ func nearestBasic(_ n: Int, limit: Int) -> Int {
     var bestD = Int.max
     for (i, c) in basic.prefix(max(8, min(16, limit))).enumerated() {
         let d = (c.0 - r) * (c.0 - r) + (c.1 - g) * (c.1 - g) + (c.2 - b) * (c.2 - b)
-        if d < bestD { bestD = d; best = i }
+        if d < bestD {
+            bestD = d
+            best = i
+        }
     }
     return best
 }

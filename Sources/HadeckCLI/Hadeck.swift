@@ -16,7 +16,7 @@ public struct Hadeck: ParsableCommand {
             haproxy + keepalived in front of webA and webB) with traffic running. Press ? for every key.
             """,
         version: "0.1.0",
-        subcommands: [CheckCommand.self, SimulateCommand.self, BenchCommand.self]
+        subcommands: [CheckCommand.self, SimulateCommand.self, ProxyCommand.self, BenchCommand.self]
     )
 
     @Option(help: "A cluster file (YAML); default: the built-in article cluster.")

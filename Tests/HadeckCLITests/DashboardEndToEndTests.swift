@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Drives the real `hadeck` binary in a real terminal (tmux), as a person would.
 @Suite(.serialized) struct DashboardEndToEndTests {
     static let root: String = {
@@ -19,22 +23,50 @@ import Testing
 
     static var available: Bool { which("tmux") && FileManager.default.isExecutableFile(atPath: binary) }
 
+    /// Runs `tmux ARGS...` and returns what it printed. posix_spawn + waitpid rather than Foundation's
+    /// Process: other suites change signal handling, and Process waits for SIGCHLD. Only capture-pane's
+    /// output is read: a tmux server started by new-session would inherit the pipe and hold it open.
     @discardableResult
-    static func tmux(_ args: String...) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["tmux"] + args
-        // Only capture-pane's output is read: a tmux server started by new-session would inherit
-        // the pipe and keep it open forever.
-        let wantsOutput = args.first == "capture-pane"
-        let pipe = Pipe()
-        p.standardOutput = wantsOutput ? pipe : FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = wantsOutput ? pipe.fileHandleForReading.readDataToEndOfFile() : Data()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    static func tmux(_ args: String...) throws -> String { try tmuxOutput(args) }
+
+    static func tmuxOutput(_ args: [String]) throws -> String {
+        let wantsOutput = args.first == "capture-pane" || args.first == "display-message"
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw TmuxError.spawn(errno) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        if wantsOutput {
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        posix_spawn_file_actions_addclose(&actions, fds[1])
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv = (["tmux"] + args).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, "tmux", &actions, nil, argv, environ)
+        close(fds[1])
+        guard rc == 0 else {
+            close(fds[0])
+            throw TmuxError.spawn(rc)
+        }
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fds[0], &buffer, buffer.count)
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        close(fds[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return String(decoding: output, as: UTF8.self)
     }
+
+    enum TmuxError: Error { case spawn(Int32) }
 
     /// Polls the screen until `condition` holds or `timeout` passes; returns the last screen.
     static func waitForScreen(_ session: String, timeout: Double, _ condition: (String) -> Bool) throws -> (
@@ -110,5 +142,25 @@ import Testing
         #expect(exited && final.contains("HADECK-EXIT=0"), "\(final)")
         // The terminal is restored: the dashboard is gone from the screen.
         #expect(!final.contains("Balancers"))
+    }
+
+    @Test(.enabled(if: available, "needs tmux and a built .build/debug/hadeck"))
+    func closingTheTerminalEndsTheDashboard() throws {
+        let session = "hadeck-hup-\(getpid())"
+        defer { _ = try? Self.tmux("kill-session", "-t", session) }
+        try Self.tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "exec '\(Self.binary)'")
+        let (started, screen) = try Self.waitForScreen(session, timeout: 10) { $0.contains("Balancers") }
+        #expect(started, "\(screen)")
+        let pid = try #require(Int32(Self.displayMessage(session, "#{pane_pid}")))
+        try Self.tmux("kill-session", "-t", session)
+        // A dashboard whose terminal is gone must leave, not spin on failing reads.
+        let deadline = Date().addingTimeInterval(5)
+        while kill(pid, 0) == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(kill(pid, 0) != 0, "hadeck (pid \(pid)) still runs after its terminal closed")
+        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+    }
+
+    static func displayMessage(_ session: String, _ format: String) throws -> String {
+        try tmuxOutput(["display-message", "-p", "-t", session, format]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

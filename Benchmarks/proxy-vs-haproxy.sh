@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Throughput of `hadeck proxy -f` against Debian's HAProxy, one after the other on the same port,
+# both single-threaded (nbthread 1), in front of the same two nginx backends, over loopback only.
+#
+#   Benchmarks/proxy-vs-haproxy.sh            # needs a release build: swift build -c release
+#   DURATION=10s CONNECTIONS=50 Benchmarks/proxy-vs-haproxy.sh
+#
+# Backends: nginx (installed with `apt-get install -y nginx-light` when missing) on 127.0.2.1:8081
+# and 127.0.2.2:8888 serving a small static page at /login (the article's check URI) and /.
+# Without nginx, python3's http.server stands in (much slower: the figures then measure it).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+HADECK=${HADECK:-$ROOT/.build/release/hadeck}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-50}
+PORT=${PORT:-18090}
+WORK=$(mktemp -d /tmp/hadeck-bench.XXXXXX)
+chmod 755 "$WORK"   # nginx workers run as nobody
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+[ -x "$HADECK" ] || { echo "missing $HADECK: run 'swift build -c release' first" >&2; exit 1; }
+command -v haproxy >/dev/null || { echo "haproxy is not installed" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 1; }
+if ! command -v nginx >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get install -y nginx-light >/dev/null 2>&1 || apt-get install -y nginx >/dev/null 2>&1 || true
+fi
+
+# --- backends -------------------------------------------------------------------------------
+mkdir -p "$WORK/www"
+printf '<html><body><h1>hadeck benchmark</h1><p>a small static page</p></body></html>\n' > "$WORK/www/index.html"
+cp "$WORK/www/index.html" "$WORK/www/login"
+if command -v nginx >/dev/null; then
+    BACKENDS="nginx $(nginx -v 2>&1 | sed 's/.*\///') (1 worker)"
+    cat > "$WORK/nginx.conf" <<NGINX
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    default_type text/html;
+    client_body_temp_path $WORK/tmp; proxy_temp_path $WORK/tmp; fastcgi_temp_path $WORK/tmp;
+    uwsgi_temp_path $WORK/tmp; scgi_temp_path $WORK/tmp;
+    server { listen 127.0.2.1:8081; root $WORK/www; location = /login { } }
+    server { listen 127.0.2.2:8888; root $WORK/www; location = /login { } }
+}
+NGINX
+    mkdir -p "$WORK/tmp"
+    nginx -c "$WORK/nginx.conf" -g 'daemon off;' & PIDS+=($!)
+else
+    BACKENDS="python3 http.server (nginx unavailable)"
+    (cd "$WORK/www" && exec python3 -m http.server 8081 --bind 127.0.2.1 >/dev/null 2>&1) & PIDS+=($!)
+    (cd "$WORK/www" && exec python3 -m http.server 8888 --bind 127.0.2.2 >/dev/null 2>&1) & PIDS+=($!)
+fi
+sleep 0.5
+
+# --- configurations -------------------------------------------------------------------------
+write_cfg() { # $1 file, $2 cookie|plain
+    local cookie_line="" a="" b=""
+    if [ "$2" = cookie ]; then cookie_line="    cookie SRV insert indirect nocache"; a=" cookie A"; b=" cookie B"; fi
+    cat > "$1" <<CFG
+global
+    nbthread 1
+    maxconn 4096
+
+defaults
+    mode http
+    retries 3
+    option redispatch
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+
+listen web
+    bind 127.0.0.1:$PORT
+    balance roundrobin
+$cookie_line
+    option httpchk GET /login
+    server webA 127.0.2.1:8081$a check inter 2000 rise 2 fall 3
+    server webB 127.0.2.2:8888$b check inter 2000 rise 2 fall 3
+CFG
+}
+write_cfg "$WORK/plain.cfg" plain
+write_cfg "$WORK/cookie.cfg" cookie
+
+# --- runs -----------------------------------------------------------------------------------
+wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+wait_free() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null || return 0; sleep 0.05; done; }
+
+run_one() { # $1 label, $2 cfg, $3.. command; sets RPS and P99
+    local label=$1 cfg=$2; shift 2
+    "$@" -f "$cfg" >/dev/null 2>"$WORK/$label.err" & local pid=$!
+    PIDS+=($pid)
+    wait_port || { echo "$label did not start:" >&2; cat "$WORK/$label.err" >&2; exit 1; }
+    sleep 1
+    curl -s -o /dev/null -w '' "http://127.0.0.1:$PORT/login" || true
+    wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$PORT/login" >/dev/null          # warm-up
+    wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$PORT/login" > "$WORK/$label.wrk"
+    kill -TERM $pid; wait $pid 2>/dev/null || true
+    wait_free
+    RPS=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/$label.wrk")
+    P99=$(awk '$1=="99%" {print $2}' "$WORK/$label.wrk")
+    local errors
+    errors=$(awk '/Non-2xx|Socket errors/ {print}' "$WORK/$label.wrk" | tr '\n' ' ')
+    if [ -n "$errors" ]; then echo "  $label: $errors" >&2; fi
+}
+
+echo "backends: $BACKENDS; load: wrk -t1 -c$CONNECTIONS -d$DURATION (keep-alive) on GET /login"
+echo "haproxy:  $(haproxy -v | head -1)"
+echo "hadeck:   $HADECK proxy"
+printf '\n%-8s %-8s %14s %10s\n' variant proxy requests/s p99
+for variant in plain cookie; do
+    run_one "haproxy-$variant" "$WORK/$variant.cfg" haproxy -db
+    h_rps=$RPS h_p99=$P99
+    run_one "hadeck-$variant" "$WORK/$variant.cfg" "$HADECK" proxy
+    d_rps=$RPS d_p99=$P99
+    printf '%-8s %-8s %14s %10s\n' "$variant" haproxy "$h_rps" "$h_p99"
+    printf '%-8s %-8s %14s %10s\n' "$variant" hadeck "$d_rps" "$d_p99"
+    awk -v d="$d_rps" -v h="$h_rps" -v v="$variant" 'BEGIN { printf "%-8s ratio    hadeck/haproxy = %.2f\n", v, d / h }'
+done
