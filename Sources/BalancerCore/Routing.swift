@@ -73,14 +73,16 @@ public struct ResponseCookieEdits: Hashable, Sendable {
 }
 
 /// One `name=value` pair of a Cookie header.
-struct CookiePair {
-    var name: String
-    var value: String
-    var hasEquals: Bool
-    var text: String { hasEquals ? "\(name)=\(value)" : name }
+public struct CookiePair: Hashable, Sendable {
+    public var name: String
+    public var value: String
+    /// False for a bare `name` with no `=`.
+    public var hasEquals: Bool
+    public var text: String { hasEquals ? "\(name)=\(value)" : name }
 }
 
-func parseCookieHeader(_ header: String) -> [CookiePair] {
+/// Splits a `Cookie:` header value into its pairs, in order (blanks around names and values trimmed).
+public func parseCookieHeader(_ header: String) -> [CookiePair] {
     header.split(separator: ";", omittingEmptySubsequences: true).compactMap { raw in
         let item = raw.trimmingSpaces()
         if item.isEmpty { return nil }
@@ -91,6 +93,13 @@ func parseCookieHeader(_ header: String) -> [CookiePair] {
         }
         return CookiePair(name: item, value: "", hasEquals: false)
     }
+}
+
+/// The cookie a `Set-Cookie:` header value sets (its attributes ignored), or nil if it has no `name=`.
+public func parseSetCookie(_ header: String) -> CookiePair? {
+    let first = header.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    guard let pair = parseCookieHeader(String(first)).first, pair.hasEquals, !pair.name.isEmpty else { return nil }
+    return pair
 }
 
 extension StringProtocol {

@@ -1,30 +1,5 @@
+import BalancerCore
 import HadeckBase
-
-/// Splits a `Cookie:` header value into name/value pairs, in order.
-func parseCookieHeader(_ header: String) -> [(name: String, value: String)] {
-    header.split(separator: ";").compactMap { part in
-        let trimmed = part.trimmingSpaces
-        guard !trimmed.isEmpty else { return nil }
-        guard let eq = trimmed.firstIndex(of: "=") else { return (String(trimmed), "") }
-        return (String(trimmed[..<eq]), String(trimmed[trimmed.index(after: eq)...]))
-    }
-}
-
-/// The cookie a `Set-Cookie:` header sets: its name and value (attributes ignored).
-func parseSetCookie(_ header: String) -> (name: String, value: String)? {
-    let first = header.split(separator: ";", maxSplits: 1).first.map { $0.trimmingSpaces } ?? ""
-    guard let eq = first.firstIndex(of: "="), eq != first.startIndex else { return nil }
-    return (String(first[..<eq]), String(first[first.index(after: eq)...]))
-}
-
-extension StringProtocol {
-    var trimmingSpaces: Substring {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return s
-    }
-}
 
 /// A Tomcat-like application server: `/login` creates or resumes an HTTP session and
 /// names it `JSESSIONID=<id>.<jvmRoute>`; sessions live only in this server's memory.
@@ -125,7 +100,8 @@ public struct Browser: Sendable {
     /// Stores the cookies of a response.
     public mutating func receive(setCookies: [String]) {
         for header in setCookies {
-            guard let (name, value) = parseSetCookie(header) else { continue }
+            guard let pair = parseSetCookie(header) else { continue }
+            let (name, value) = (pair.name, pair.value)
             if let i = jar.firstIndex(where: { $0.name == name }) {
                 jar[i].value = value
             } else {
