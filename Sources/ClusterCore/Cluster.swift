@@ -21,8 +21,6 @@ public final class BalancerHost {
     /// pid the next haproxy start will get.
     var nextHAProxyPID: Int
     var nextKeepalivedPID: Int
-    /// The last keepalived's counters and state, kept after it dies so the screen can show them.
-    public internal(set) var lastVRRPState: String = "INIT"
 
     init(definition: ClusterHost, pidBase: Int) {
         name = definition.name
@@ -228,8 +226,6 @@ public final class Cluster {
 
     public func host(withMAC mac: MACAddress) -> BalancerHost? { hosts.first { $0.mac == mac } }
 
-    func host(withAddress address: String) -> BalancerHost? { hosts.first { $0.address == address } }
-
     public func webServer(named name: String) -> WebServer? { webServers.first { $0.name == name } }
 
     func isPartitioned(_ a: String, _ b: String) -> Bool { partitions.contains([a, b].sorted()) }
@@ -294,7 +290,6 @@ public final class Cluster {
                     }
                         ?? "gratuitous ARP from \(host.name): clients now send \(vip) to \(host.name)")
             case .stateChanged(let from, let to, let priority, let effective, let why):
-                host.lastVRRPState = to
                 emit(
                     "vrrp.state",
                     [

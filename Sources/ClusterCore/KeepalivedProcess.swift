@@ -35,24 +35,17 @@ public final class KeepalivedProcess {
 
     var nextDeadline: Instant? { instances.compactMap(\.nextDeadline).min() }
 
-    func start(now: Instant) -> [KeepalivedOutput] {
-        var out: [KeepalivedOutput] = []
-        for i in instances.indices { out += translate(instances[i].start(now: now), i) }
-        return out
-    }
+    func start(now: Instant) -> [KeepalivedOutput] { forEachInstance { $0.start(now: now) } }
 
     func advance(to now: Instant, haproxyAlive: Bool) -> [KeepalivedOutput] {
-        var out: [KeepalivedOutput] = []
-        for i in instances.indices {
-            let actions = instances[i].advance(to: now) { check in
+        forEachInstance { instance in
+            instance.advance(to: now) { check in
                 switch check {
                 case .haproxyAlive: haproxyAlive
                 case .unsupported: true
                 }
             }
-            out += translate(actions, i)
         }
-        return out
     }
 
     /// Delivers an advert to the instance with its VRID (byte 1), or to the first, which counts it as unknown.
@@ -63,15 +56,14 @@ public final class KeepalivedProcess {
         return translate(instances[i].receive(packet: bytes, from: source, to: destination, now: now), i)
     }
 
-    func setLink(up: Bool, now: Instant) -> [KeepalivedOutput] {
-        var out: [KeepalivedOutput] = []
-        for i in instances.indices { out += translate(instances[i].setLink(up: up, now: now), i) }
-        return out
-    }
+    func setLink(up: Bool, now: Instant) -> [KeepalivedOutput] { forEachInstance { $0.setLink(up: up, now: now) } }
 
-    func stop(now: Instant) -> [KeepalivedOutput] {
+    func stop(now: Instant) -> [KeepalivedOutput] { forEachInstance { $0.stop(now: now) } }
+
+    /// Drives every instance in turn and collects what they ask for.
+    private func forEachInstance(_ drive: (inout VRRPInstance) -> [VRRPAction]) -> [KeepalivedOutput] {
         var out: [KeepalivedOutput] = []
-        for i in instances.indices { out += translate(instances[i].stop(now: now), i) }
+        for i in instances.indices { out += translate(drive(&instances[i]), i) }
         return out
     }
 
