@@ -91,7 +91,9 @@ public struct ProxyCommand: ParsableCommand {
             },
             onTransition: { t in
                 log.value.flush()
-                fputsStderr("[WARNING]  (\(pid)) : Server \(t.backend)/\(t.transition.server) is \(t.transition.to). \(t.transition.why)\n")
+                fputsStderr(
+                    "[WARNING]  (\(pid)) : Server \(t.backend)/\(t.transition.server) is \(t.transition.to). \(t.transition.why)\n"
+                )
             })
         do {
             try balancer.startFuture().wait()

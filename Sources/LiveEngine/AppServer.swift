@@ -220,7 +220,8 @@ final class AppHandler: ChannelInboundHandler {
         switch path(of: h) {
         case "/login":
             let cookies = h.headers["cookie"]
-            let r = state.web.handle(path: "/login", cookieHeader: cookies.isEmpty ? nil : cookies.joined(separator: "; "))
+            let r = state.web.handle(
+                path: "/login", cookieHeader: cookies.isEmpty ? nil : cookies.joined(separator: "; "))
             for c in r.setCookies { headers.add(name: "Set-Cookie", value: c) }
             status = .ok
             body = """
@@ -244,7 +245,8 @@ final class AppHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
         headers.add(name: "Content-Length", value: String(buffer.readableBytes))
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         finish(context: context, keepAlive: h.isKeepAlive)
     }

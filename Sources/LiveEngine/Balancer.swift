@@ -122,7 +122,9 @@ final class BalancerState {
 
     func bindAddress(_ a: BalancerCore.SocketAddress) -> BalancerCore.SocketAddress {
         if let host = options.bindHost { return .init(host: host, port: a.port) }
-        if a.host == "0.0.0.0" || a.host == "*" || a.host == "::" { return .init(host: options.wildcardHost, port: a.port) }
+        if a.host == "0.0.0.0" || a.host == "*" || a.host == "::" {
+            return .init(host: options.wildcardHost, port: a.port)
+        }
         return a
     }
 

@@ -356,7 +356,8 @@ final class ClientSession: ChannelDuplexHandler {
         if allowPool, let idle = state.takeIdle(key) {
             return attach(idle, key: key)
         }
-        state.connect(key, timeout: frontend.connectTimeout).assumeIsolated().whenComplete { [self] (result: Result<UpstreamHandler, Error>) in
+        state.connect(key, timeout: frontend.connectTimeout).assumeIsolated().whenComplete {
+            [self] (result: Result<UpstreamHandler, Error>) in
             switch result {
             case .success(let up):
                 if phase == .connecting && context != nil {

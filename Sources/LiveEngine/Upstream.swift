@@ -131,7 +131,8 @@ extension BalancerState {
                     try ops.addHandler(HTTPRequestEncoder(configuration: encoder))
                     try ops.addHandler(
                         ByteToMessageHandler(
-                            HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)
+                            HTTPResponseDecoder(
+                                leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)
                         ))
                     try ops.addHandler(UpstreamHandler(key: key, state: bound.value))
                 }

@@ -1,28 +1,31 @@
 import BalancerCore
 import ClusterModel
-import HadeckBase
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dashboard
+import HadeckBase
 import Testing
 
 @testable import CursesTerminal
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// ncurses state is global: these tests run one at a time.
 @Suite(.serialized) struct CursesTerminalTests {
     @Test func unknownTermIsAClearError() {
         #expect(throws: CursesError.unknownTerminal("no-such-terminal-hadeck")) {
-            _ = try CursesTerminal(term: "no-such-terminal-hadeck", outputPath: "/dev/null", inputPath: "/dev/null",
-                                   requireTTY: false, handleSignals: false)
+            _ = try CursesTerminal(
+                term: "no-such-terminal-hadeck", outputPath: "/dev/null", inputPath: "/dev/null",
+                requireTTY: false, handleSignals: false)
         }
         #expect(CursesError.unknownTerminal("xyz").description.contains("unknown terminal type 'xyz'"))
         #expect(CursesError.notATerminal("stdout").description.contains("--headless"))
     }
 
     @Test func headlessRenderThroughNewterm() throws {
-        let t = try CursesTerminal(term: "xterm-256color", outputPath: "/dev/null", inputPath: "/dev/null",
-                                   requireTTY: false, handleSignals: false)
+        let t = try CursesTerminal(
+            term: "xterm-256color", outputPath: "/dev/null", inputPath: "/dev/null",
+            requireTTY: false, handleSignals: false)
         defer { t.restore() }
         var buf = CellBuffer(width: t.size.width, height: t.size.height)
         buf.text(0, 0, "hadeck ─ MASTER lb1 é", Style(fg: .index(46), bold: true))
@@ -33,14 +36,16 @@ import Testing
         #expect(t.rowText(1).hasPrefix("┌────┐"))
         // A second screen while one is open is refused, not a crash.
         #expect(throws: CursesError.self) {
-            _ = try CursesTerminal(term: "xterm", outputPath: "/dev/null", inputPath: "/dev/null", requireTTY: false,
-                                   handleSignals: false)
+            _ = try CursesTerminal(
+                term: "xterm", outputPath: "/dev/null", inputPath: "/dev/null", requireTTY: false,
+                handleSignals: false)
         }
     }
 
     @Test func sigtermSetsTheFlagInsteadOfKilling() throws {
-        let t = try CursesTerminal(term: "xterm-256color", outputPath: "/dev/null", inputPath: "/dev/null",
-                                   requireTTY: false, handleSignals: true)
+        let t = try CursesTerminal(
+            term: "xterm-256color", outputPath: "/dev/null", inputPath: "/dev/null",
+            requireTTY: false, handleSignals: true)
         defer { t.restore() }
         #expect(t.pendingSignal() == nil)
         // The test runner may block signals on this thread: unblock SIGTERM here so raise() delivers it now.
@@ -56,8 +61,9 @@ import Testing
         final class Source: ClusterSource {
             func advance(wallElapsed: TimeSpan) {}
             func snapshot(requestLimit: Int, eventLimit: Int) -> ClusterSnapshot {
-                ClusterSnapshot(time: .zero, clusterName: "x", vip: SocketAddress(host: "127.0.0.99", port: 80),
-                                arp: ARPSnapshot(ip: "127.0.0.99"))
+                ClusterSnapshot(
+                    time: .zero, clusterName: "x", vip: SocketAddress(host: "127.0.0.99", port: 80),
+                    arp: ARPSnapshot(ip: "127.0.0.99"))
             }
             func perform(_ command: ControlCommand, by actor: String) throws -> String { "" }
         }

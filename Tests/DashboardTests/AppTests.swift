@@ -74,12 +74,13 @@ final class FakeTerminal: TerminalBackend {
         let status = try app(source).run(terminal: term)
         #expect(status == 0)
         #expect(term.restored == 1)
-        #expect(source.performed == [
-            // Down from the first row (selected by default) selects webB.
-            .cluster(.setServerState(server: "webB", balancer: nil, .drain)),
-            .cluster(.traffic(enabled: false, rate: nil, clients: nil)),
-            .setTimeScale(2),
-        ])
+        #expect(
+            source.performed == [
+                // Down from the first row (selected by default) selects webB.
+                .cluster(.setServerState(server: "webB", balancer: nil, .drain)),
+                .cluster(.traffic(enabled: false, rate: nil, clients: nil)),
+                .setTimeScale(2),
+            ])
         #expect(source.advanced.allSatisfy { $0 == .milliseconds(100) })
         #expect(term.screen.textLines.contains { $0.contains("ok: time scale x2") })
     }
@@ -95,7 +96,12 @@ final class FakeTerminal: TerminalBackend {
         #expect(term.painted[1].clear == false)
         #expect(term.painted[1].runs.reduce(0) { $0 + $1.cells.count } < 200)
         let expected = DashboardRenderer.render(
-            snapshot: source.snap, state: { var s = DashboardState(); s.focus = .requests; return s }(), width: 80,
+            snapshot: source.snap,
+            state: {
+                var s = DashboardState()
+                s.focus = .requests
+                return s
+            }(), width: 80,
             height: 24, theme: .dark)
         #expect(term.screen == expected)
     }

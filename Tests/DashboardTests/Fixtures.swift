@@ -47,7 +47,8 @@ enum Fixtures {
             return RequestRecord(
                 time: t(time - Double(i) * 0.2), client: "client\(i % 3 + 1)", via: "lb1", server: server, status: 200,
                 session: "8F3A2C\(i % 3)D91B4E.\(server == "webA" ? "jvm3" : "jvm2")",
-                reason: i % 3 == 0 ? "new session, round robin" : "cookie SRV=\(server)", latency: .milliseconds(3 + Int64(i % 4)))
+                reason: i % 3 == 0 ? "new session, round robin" : "cookie SRV=\(server)",
+                latency: .milliseconds(3 + Int64(i % 4)))
         }
     }
 
@@ -109,7 +110,8 @@ enum Fixtures {
         s.arp = ARPSnapshot(
             ip: "127.0.0.99", mac: "02:00:7f:00:00:0c", owner: "lb2",
             history: [
-                ARPSnapshot.Change(time: t(58.2), fromMAC: "02:00:7f:00:00:0b", toMAC: "02:00:7f:00:00:0c", node: "lb2"),
+                ARPSnapshot.Change(
+                    time: t(58.2), fromMAC: "02:00:7f:00:00:0b", toMAC: "02:00:7f:00:00:0c", node: "lb2"),
                 ARPSnapshot.Change(time: t(3.6), fromMAC: nil, toMAC: "02:00:7f:00:00:0b", node: "lb1"),
             ])
         s.caption = "The link between the balancers is cut: both think they are MASTER."
@@ -141,8 +143,10 @@ enum Fixtures {
 
 /// Compares a rendered screen with `__Snapshots__/NAME.txt` beside this file.
 /// A missing file is recorded and the test fails; `HADECK_RECORD=1` re-records every snapshot.
-func assertSnapshot(_ buffer: CellBuffer, named name: String, filePath: String = #filePath,
-                    sourceLocation: SourceLocation = #_sourceLocation) {
+func assertSnapshot(
+    _ buffer: CellBuffer, named name: String, filePath: String = #filePath,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     let dir = URL(fileURLWithPath: filePath).deletingLastPathComponent().appendingPathComponent("__Snapshots__")
     let file = dir.appendingPathComponent("\(name).txt")
     let actual = buffer.text + "\n"
@@ -151,7 +155,9 @@ func assertSnapshot(_ buffer: CellBuffer, named name: String, filePath: String =
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try? actual.write(to: file, atomically: true, encoding: .utf8)
         if !record {
-            Issue.record("snapshot \(name).txt was missing: recorded it now; check it and run again", sourceLocation: sourceLocation)
+            Issue.record(
+                "snapshot \(name).txt was missing: recorded it now; check it and run again",
+                sourceLocation: sourceLocation)
         }
         return
     }

@@ -5,7 +5,8 @@ import HadeckBase
 import Testing
 
 @Suite struct KeyTests {
-    static func state(_ focus: Panel, _ sel: Int?, _ view: BackendsView = .merged, balancer: Int = 0) -> DashboardState {
+    static func state(_ focus: Panel, _ sel: Int?, _ view: BackendsView = .merged, balancer: Int = 0) -> DashboardState
+    {
         var st = DashboardState()
         st.focus = focus
         st.selection[focus] = sel
@@ -28,64 +29,94 @@ import Testing
 
     static let cases: [Case] = [
         // Backend row, merged view: every balancer.
-        Case(key: .char("d"), focus: .backends, selection: 0, view: .merged, balancer: 0,
-             expected: .setServerState(server: "webA", balancer: nil, .drain)),
-        Case(key: .char("m"), focus: .backends, selection: 1, view: .merged, balancer: 0,
-             expected: .setServerState(server: "webB", balancer: nil, .maint)),
+        Case(
+            key: .char("d"), focus: .backends, selection: 0, view: .merged, balancer: 0,
+            expected: .setServerState(server: "webA", balancer: nil, .drain)),
+        Case(
+            key: .char("m"), focus: .backends, selection: 1, view: .merged, balancer: 0,
+            expected: .setServerState(server: "webB", balancer: nil, .maint)),
         Case(key: .char("r"), focus: .backends, selection: 0, view: .merged, balancer: 0, expected: .restore("webA")),
-        Case(key: .char("k"), focus: .backends, selection: 0, view: .merged, balancer: 0, expected: .kill(.backend("webA"))),
-        Case(key: .char("+"), focus: .backends, selection: 0, view: .merged, balancer: 0,
-             expected: .setWeight(server: "webA", balancer: nil, .relative(1))),
-        Case(key: .char("-"), focus: .backends, selection: 0, view: .merged, balancer: 0,
-             expected: .setWeight(server: "webA", balancer: nil, .relative(-1))),
-        Case(key: .function(1), focus: .backends, selection: 0, view: .perBalancer, balancer: 1,
-             expected: .setServerState(server: "webA", balancer: nil, .ready)),
-        Case(key: .function(2), focus: .backends, selection: 0, view: .perBalancer, balancer: 1,
-             expected: .setServerState(server: "webA", balancer: nil, .maint)),
-        Case(key: .function(4), focus: .backends, selection: 0, view: .merged, balancer: 0,
-             expected: .setWeight(server: "webA", balancer: nil, .reset)),
-        Case(key: .function(5), focus: .backends, selection: 0, view: .merged, balancer: 0,
-             expected: .setWeight(server: "webA", balancer: nil, .relative(-10))),
-        Case(key: .function(6), focus: .backends, selection: 0, view: .merged, balancer: 0,
-             expected: .setWeight(server: "webA", balancer: nil, .relative(-1))),
-        Case(key: .function(7), focus: .backends, selection: 0, view: .merged, balancer: 0,
-             expected: .setWeight(server: "webA", balancer: nil, .relative(1))),
-        Case(key: .function(8), focus: .backends, selection: 0, view: .merged, balancer: 0,
-             expected: .setWeight(server: "webA", balancer: nil, .relative(10))),
+        Case(
+            key: .char("k"), focus: .backends, selection: 0, view: .merged, balancer: 0,
+            expected: .kill(.backend("webA"))),
+        Case(
+            key: .char("+"), focus: .backends, selection: 0, view: .merged, balancer: 0,
+            expected: .setWeight(server: "webA", balancer: nil, .relative(1))),
+        Case(
+            key: .char("-"), focus: .backends, selection: 0, view: .merged, balancer: 0,
+            expected: .setWeight(server: "webA", balancer: nil, .relative(-1))),
+        Case(
+            key: .function(1), focus: .backends, selection: 0, view: .perBalancer, balancer: 1,
+            expected: .setServerState(server: "webA", balancer: nil, .ready)),
+        Case(
+            key: .function(2), focus: .backends, selection: 0, view: .perBalancer, balancer: 1,
+            expected: .setServerState(server: "webA", balancer: nil, .maint)),
+        Case(
+            key: .function(4), focus: .backends, selection: 0, view: .merged, balancer: 0,
+            expected: .setWeight(server: "webA", balancer: nil, .reset)),
+        Case(
+            key: .function(5), focus: .backends, selection: 0, view: .merged, balancer: 0,
+            expected: .setWeight(server: "webA", balancer: nil, .relative(-10))),
+        Case(
+            key: .function(6), focus: .backends, selection: 0, view: .merged, balancer: 0,
+            expected: .setWeight(server: "webA", balancer: nil, .relative(-1))),
+        Case(
+            key: .function(7), focus: .backends, selection: 0, view: .merged, balancer: 0,
+            expected: .setWeight(server: "webA", balancer: nil, .relative(1))),
+        Case(
+            key: .function(8), focus: .backends, selection: 0, view: .merged, balancer: 0,
+            expected: .setWeight(server: "webA", balancer: nil, .relative(10))),
         // Backend row, per-balancer view: that balancer.
-        Case(key: .char("d"), focus: .backends, selection: 1, view: .perBalancer, balancer: 1,
-             expected: .setServerState(server: "webB", balancer: "lb2", .drain)),
-        Case(key: .char("m"), focus: .backends, selection: 0, view: .perBalancer, balancer: 0,
-             expected: .setServerState(server: "webA", balancer: "lb1", .maint)),
-        Case(key: .function(8), focus: .backends, selection: 0, view: .perBalancer, balancer: 0,
-             expected: .setWeight(server: "webA", balancer: "lb1", .relative(10))),
-        Case(key: .char("r"), focus: .backends, selection: 0, view: .perBalancer, balancer: 1, expected: .restore("webA")),
+        Case(
+            key: .char("d"), focus: .backends, selection: 1, view: .perBalancer, balancer: 1,
+            expected: .setServerState(server: "webB", balancer: "lb2", .drain)),
+        Case(
+            key: .char("m"), focus: .backends, selection: 0, view: .perBalancer, balancer: 0,
+            expected: .setServerState(server: "webA", balancer: "lb1", .maint)),
+        Case(
+            key: .function(8), focus: .backends, selection: 0, view: .perBalancer, balancer: 0,
+            expected: .setWeight(server: "webA", balancer: "lb1", .relative(10))),
+        Case(
+            key: .char("r"), focus: .backends, selection: 0, view: .perBalancer, balancer: 1, expected: .restore("webA")
+        ),
         // Balancer rows.
-        Case(key: .char("k"), focus: .balancers, selection: 0, view: .merged, balancer: 0,
-             expected: .kill(.process(host: "lb1", .haproxy))),
-        Case(key: .char("K"), focus: .balancers, selection: 1, view: .merged, balancer: 0,
-             expected: .kill(.process(host: "lb2", .keepalived))),
-        Case(key: .char("s"), focus: .balancers, selection: 0, view: .merged, balancer: 0,
-             expected: .stop(.process(host: "lb1", .keepalived))),
-        Case(key: .char("p"), focus: .balancers, selection: 1, view: .merged, balancer: 0, expected: .powerOff(host: "lb2")),
+        Case(
+            key: .char("k"), focus: .balancers, selection: 0, view: .merged, balancer: 0,
+            expected: .kill(.process(host: "lb1", .haproxy))),
+        Case(
+            key: .char("K"), focus: .balancers, selection: 1, view: .merged, balancer: 0,
+            expected: .kill(.process(host: "lb2", .keepalived))),
+        Case(
+            key: .char("s"), focus: .balancers, selection: 0, view: .merged, balancer: 0,
+            expected: .stop(.process(host: "lb1", .keepalived))),
+        Case(
+            key: .char("p"), focus: .balancers, selection: 1, view: .merged, balancer: 0,
+            expected: .powerOff(host: "lb2")),
         Case(key: .char("r"), focus: .balancers, selection: 0, view: .merged, balancer: 0, expected: .restore("lb1")),
         // Without a selection nothing is sent.
         // The balancers and backends panels start on their first row: the first key acts at once.
-        Case(key: .char("d"), focus: .backends, selection: nil, view: .merged, balancer: 0,
-             expected: .setServerState(server: "webA", balancer: nil, .drain)),
-        Case(key: .char("k"), focus: .balancers, selection: nil, view: .merged, balancer: 0,
-             expected: .kill(.process(host: "lb1", .haproxy))),
+        Case(
+            key: .char("d"), focus: .backends, selection: nil, view: .merged, balancer: 0,
+            expected: .setServerState(server: "webA", balancer: nil, .drain)),
+        Case(
+            key: .char("k"), focus: .balancers, selection: nil, view: .merged, balancer: 0,
+            expected: .kill(.process(host: "lb1", .haproxy))),
         Case(key: .char("k"), focus: .requests, selection: 0, view: .merged, balancer: 0, expected: nil),
         Case(key: .char("d"), focus: .events, selection: 0, view: .merged, balancer: 0, expected: nil),
         Case(key: .char("d"), focus: .backends, selection: 9, view: .merged, balancer: 0, expected: nil),
         // Anywhere.
-        Case(key: .char("P"), focus: .events, selection: nil, view: .merged, balancer: 0, expected: .partition("lb1", "lb2")),
-        Case(key: .char("t"), focus: .requests, selection: nil, view: .merged, balancer: 0,
-             expected: .traffic(enabled: false, rate: nil, clients: nil)),
-        Case(key: .char("["), focus: .backends, selection: nil, view: .merged, balancer: 0,
-             expected: .traffic(enabled: nil, rate: 2.5, clients: nil)),
-        Case(key: .char("]"), focus: .backends, selection: nil, view: .merged, balancer: 0,
-             expected: .traffic(enabled: nil, rate: 10, clients: nil)),
+        Case(
+            key: .char("P"), focus: .events, selection: nil, view: .merged, balancer: 0,
+            expected: .partition("lb1", "lb2")),
+        Case(
+            key: .char("t"), focus: .requests, selection: nil, view: .merged, balancer: 0,
+            expected: .traffic(enabled: false, rate: nil, clients: nil)),
+        Case(
+            key: .char("["), focus: .backends, selection: nil, view: .merged, balancer: 0,
+            expected: .traffic(enabled: nil, rate: 2.5, clients: nil)),
+        Case(
+            key: .char("]"), focus: .backends, selection: nil, view: .merged, balancer: 0,
+            expected: .traffic(enabled: nil, rate: 10, clients: nil)),
     ]
 
     @Test(arguments: cases) func keyMapsToCommand(_ c: Case) {
@@ -117,8 +148,9 @@ import Testing
     @Test func trafficRateHasAFloor() {
         var s = Fixtures.allUp()
         s.traffic.rate = 0.5
-        #expect(KeyHandler.handle(key: .char("["), state: DashboardState(), snapshot: s)
-            == [.control(.cluster(.traffic(enabled: nil, rate: 0.5, clients: nil)))])
+        #expect(
+            KeyHandler.handle(key: .char("["), state: DashboardState(), snapshot: s)
+                == [.control(.cluster(.traffic(enabled: nil, rate: 0.5, clients: nil)))])
     }
 
     @Test func timeScaleAndPause() {
@@ -153,8 +185,9 @@ import Testing
         #expect(KeyHandler.handle(key: .char("d"), state: help, snapshot: s) == [.toggleHelp])
         #expect(KeyHandler.handle(key: .char("q"), state: help, snapshot: s) == [.quit])
         // Names for the status line.
-        #expect(DashboardAction.control(.cluster(.setServerState(server: "webA", balancer: "lb1", .drain))).name
-            == "drain webA on lb1")
+        #expect(
+            DashboardAction.control(.cluster(.setServerState(server: "webA", balancer: "lb1", .drain))).name
+                == "drain webA on lb1")
         #expect(DashboardAction.control(.setTimeScale(0.25)).name == "time scale x0.25")
     }
 
@@ -174,8 +207,10 @@ import Testing
     @Test func filterInput() {
         let s = Fixtures.allUp()
         var st = DashboardState()
-        for key in [Key.char("/"), .char("c"), .char("x"), .backspace, .char("l"), .char("i"), .char("e"),
-                    .char("n"), .char("t"), .char("2")] {
+        for key in [
+            Key.char("/"), .char("c"), .char("x"), .backspace, .char("l"), .char("i"), .char("e"),
+            .char("n"), .char("t"), .char("2"),
+        ] {
             for a in KeyHandler.handle(key: key, state: st, snapshot: s) { st.apply(a, snapshot: s) }
         }
         #expect(st.filterInput == "client2")

@@ -6,13 +6,19 @@ import Testing
 @Suite struct RenderTests {
     let theme = Theme.dark
 
-    func render(_ s: ClusterSnapshot, _ state: DashboardState = DashboardState(), _ w: Int = 80, _ h: Int = 24) -> CellBuffer {
+    func render(_ s: ClusterSnapshot, _ state: DashboardState = DashboardState(), _ w: Int = 80, _ h: Int = 24)
+        -> CellBuffer
+    {
         DashboardRenderer.render(snapshot: s, state: state, width: w, height: h, theme: theme)
     }
 
     @Test func allUp80x24() { assertSnapshot(render(Fixtures.allUp()), named: "all-up-80x24") }
-    @Test func allUp160x50() { assertSnapshot(render(Fixtures.allUp(), DashboardState(), 160, 50), named: "all-up-160x50") }
-    @Test func allUp120x40() { assertSnapshot(render(Fixtures.allUp(), DashboardState(), 120, 40), named: "all-up-120x40") }
+    @Test func allUp160x50() {
+        assertSnapshot(render(Fixtures.allUp(), DashboardState(), 160, 50), named: "all-up-160x50")
+    }
+    @Test func allUp120x40() {
+        assertSnapshot(render(Fixtures.allUp(), DashboardState(), 120, 40), named: "all-up-120x40")
+    }
     @Test func backendDown() { assertSnapshot(render(Fixtures.backendDown()), named: "backend-down-80x24") }
     @Test func rising() { assertSnapshot(render(Fixtures.rising()), named: "up-1-3-80x24") }
     @Test func drain() { assertSnapshot(render(Fixtures.drain()), named: "drain-80x24") }
@@ -20,7 +26,9 @@ import Testing
     @Test func splitBrainWide() {
         assertSnapshot(render(Fixtures.splitBrain(), DashboardState(), 160, 50), named: "split-brain-160x50")
     }
-    @Test func countingDown() { assertSnapshot(render(Fixtures.backupCountingDown()), named: "backup-counting-down-80x24") }
+    @Test func countingDown() {
+        assertSnapshot(render(Fixtures.backupCountingDown()), named: "backup-counting-down-80x24")
+    }
     @Test func noMaster() { assertSnapshot(render(Fixtures.noMaster()), named: "no-master-80x24") }
     @Test func tiny() { assertSnapshot(render(Fixtures.allUp(), DashboardState(), 60, 20), named: "tiny-60x20") }
     @Test func tinyNarrow() { assertSnapshot(render(Fixtures.allUp(), DashboardState(), 30, 10), named: "tiny-30x10") }
@@ -111,7 +119,11 @@ import Testing
         var a = CellBuffer(width: 4, height: 1)
         a.text(0, 0, "ab", .plain)
         var b = a
-        b.restyle(x: 1, y: 0, width: 1, height: 1) { var s = $0; s.reverse = true; return s }
+        b.restyle(x: 1, y: 0, width: 1, height: 1) {
+            var s = $0
+            s.reverse = true
+            return s
+        }
         #expect(b.diff(from: a).map(\.x) == [1])
     }
 

@@ -45,7 +45,7 @@ import Testing
         posix_spawn_file_actions_addclose(&actions, fds[1])
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         let argv = (["tmux"] + args).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for arg in argv { free(arg) } }
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, "tmux", &actions, nil, argv, environ)
         close(fds[1])
@@ -154,10 +154,19 @@ import Testing
         let pid = try #require(Int32(Self.displayMessage(session, "#{pane_pid}")))
         try Self.tmux("kill-session", "-t", session)
         // A dashboard whose terminal is gone must leave, not spin on failing reads.
-        let deadline = Date().addingTimeInterval(5)
-        while kill(pid, 0) == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
-        #expect(kill(pid, 0) != 0, "hadeck (pid \(pid)) still runs after its terminal closed")
-        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        let deadline = Date().addingTimeInterval(10)
+        while Self.isRunning(pid) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(!Self.isRunning(pid), "hadeck (pid \(pid)) still runs after its terminal closed")
+        if Self.isRunning(pid) { kill(pid, SIGKILL) }
+    }
+
+    /// Alive and not a zombie (an orphan may wait a while to be reaped by pid 1).
+    static func isRunning(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        let state = stat[stat.index(after: close)...].split(separator: " ").first
+        return state != "Z" && state != "X"
     }
 
     static func displayMessage(_ session: String, _ format: String) throws -> String {

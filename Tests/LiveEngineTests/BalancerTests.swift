@@ -67,7 +67,9 @@ struct PersistenceTests {
         #expect(record.status == 200)
 
         #expect(await cluster.waitFor(server: "web\(letter)", status: "DOWN"))
-        let down = cluster.transitions.all.filter { $0.transition.server == "web\(letter)" && $0.transition.to == "DOWN" }
+        let down = cluster.transitions.all.filter {
+            $0.transition.server == "web\(letter)" && $0.transition.to == "DOWN"
+        }
         #expect(down.count == 1)
         #expect(down.first?.transition.why.contains("failed its 3rd check in a row") == true)
         #expect(down.first?.transition.checkStatus == "L4CON")
@@ -163,7 +165,8 @@ struct ErrorResponseTests {
         await cluster.webB.kill()
         c = try await cluster.client()
         try await c.send(get("/login"))
-        #expect(String(decoding: await c.readToClose(), as: UTF8.self) == HAProxyErrorResponse.serviceUnavailable.wireText)
+        #expect(
+            String(decoding: await c.readToClose(), as: UTF8.self) == HAProxyErrorResponse.serviceUnavailable.wireText)
         let last = try #require(cluster.records.all.last)
         #expect(last.status == 503)
         #expect(last.retries == 3)
@@ -186,7 +189,8 @@ struct ErrorResponseTests {
         try await balancer.start()
         let c = try await RawClient.connect(host: "127.77.\(net).1", port: 18080)
         try await c.send(get("/"))
-        #expect(String(decoding: await c.readToClose(), as: UTF8.self) == HAProxyErrorResponse.serviceUnavailable.wireText)
+        #expect(
+            String(decoding: await c.readToClose(), as: UTF8.self) == HAProxyErrorResponse.serviceUnavailable.wireText)
         await balancer.stop()
     }
 }
@@ -202,7 +206,8 @@ struct StreamingTests {
         for i in body.indices { body[i] = UInt8(truncatingIfNeeded: i &* 31 &+ i >> 9) }
 
         // Chunked request body, 16 KB chunks; the echo comes back chunked.
-        var request = Array("POST /echo HTTP/1.1\r\nHost: x\r\nCookie: SRV=A\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+        var request = Array(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nCookie: SRV=A\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
         var offset = 0
         while offset < body.count {
             let n = min(16_384, body.count - offset)
@@ -219,7 +224,8 @@ struct StreamingTests {
 
         // Content-Length request body on the same client connection.
         try await client.send(
-            Array("POST /echo HTTP/1.1\r\nHost: x\r\nCookie: SRV=A\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+            Array("POST /echo HTTP/1.1\r\nHost: x\r\nCookie: SRV=A\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+                + body)
         let echoed2 = try #require(await client.readResponse())
         #expect(echoed2.body == body)
 
@@ -242,17 +248,22 @@ struct StreamingTests {
         let open = try await RawClient.connect(host: "127.77.\(net).1", port: 18080)
 
         let twin = Balancer(name: "twin", config: parseConfig(text), eventLoop: testGroup.next())
-        await #expect(throws: LiveEngineError.cannotListen(address: "127.77.\(net).1:18080", reason: "Address already in use")) {
+        await #expect(
+            throws: LiveEngineError.cannotListen(address: "127.77.\(net).1:18080", reason: "Address already in use")
+        ) {
             try await twin.start()
         }
-        #expect("\(LiveEngineError.cannotListen(address: "127.0.0.99:8080", reason: "Address already in use"))"
-            == "cannot listen on 127.0.0.99:8080: Address already in use")
+        #expect(
+            "\(LiveEngineError.cannotListen(address: "127.0.0.99:8080", reason: "Address already in use"))"
+                == "cannot listen on 127.0.0.99:8080: Address already in use")
 
         await balancer.stop()
         #expect(await !balancer.isAlive)
         #expect(await open.readToClose().isEmpty)
         // A killed balancer refuses connections.
-        await #expect(throws: (any Error).self) { _ = try await RawClient.connect(host: "127.77.\(net).1", port: 18080) }
+        await #expect(throws: (any Error).self) {
+            _ = try await RawClient.connect(host: "127.77.\(net).1", port: 18080)
+        }
         // Re-binding the same address succeeds, with a plain socket and with the balancer itself.
         let rebind = try await ServerBootstrap(group: testGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

@@ -53,8 +53,10 @@ struct TestCluster {
 
     static func start(net: Int, config text: String) async throws -> TestCluster {
         let loop = testGroup.next()
-        let webA = AppServer(name: "webA", host: "127.77.\(net).2", port: 18081, jvmRoute: "jvm3", eventLoop: testGroup.next())
-        let webB = AppServer(name: "webB", host: "127.77.\(net).3", port: 18888, jvmRoute: "jvm2", eventLoop: testGroup.next())
+        let webA = AppServer(
+            name: "webA", host: "127.77.\(net).2", port: 18081, jvmRoute: "jvm3", eventLoop: testGroup.next())
+        let webB = AppServer(
+            name: "webB", host: "127.77.\(net).3", port: 18888, jvmRoute: "jvm2", eventLoop: testGroup.next())
         try await webA.start()
         try await webB.start()
         let records = Collector<RequestRecord>()
