@@ -42,9 +42,15 @@ public final class SimulatedClusterSource: ClusterSource {
             return c.text
         case .setTimeScale(let scale):
             timeScale = min(64, max(1.0 / 64, scale))
+            cluster.emit(
+                "control", [("time_scale", .double(timeScale)), ("paused", .bool(paused))],
+                why: "\(actor) set the time scale to x\(formatRate(timeScale)) (virtual seconds per real second)")
             return "time scale x\(formatRate(timeScale))"
         case .setPaused(let p):
             paused = p
+            cluster.emit(
+                "control", [("time_scale", .double(timeScale)), ("paused", .bool(paused))],
+                why: p ? "\(actor) paused the cluster's clock" : "\(actor) resumed the cluster's clock")
             return p ? "paused" : "running"
         }
     }

@@ -120,7 +120,14 @@ import Testing
         _ = try source.perform(.setPaused(true), by: "key space")
         source.advance(wallElapsed: .seconds(4))
         #expect(source.cluster.now - t0 == .seconds(1))
-        #expect(source.snapshot(requestLimit: 0, eventLimit: 0).paused)
+        let snapshot = source.snapshot(requestLimit: 0, eventLimit: 5)
+        #expect(snapshot.paused)
+        // Time-scale and pause changes are events with their why, like every other action.
+        #expect(
+            snapshot.events.prefix(2).map(\.why) == [
+                "key space paused the cluster's clock",
+                "key < set the time scale to x0.25 (virtual seconds per real second)",
+            ])
     }
 
     @Test func heavyTrafficIsSampledAndRatesStayExact() throws {
