@@ -67,9 +67,10 @@ public enum DashboardRenderer {
             y += vipH
         }
         let rest = height - 2 - y
-        let backRows = DashboardModel.backendRows(s, state).count
-        let backH = min(2 + max(1, backRows), max(4, rest / 2))
-        c.backends(s, state, x: 0, y: y, width: width, height: backH)
+        // Built once per frame: with thousands of servers it is the costliest list to derive.
+        let backendRows = DashboardModel.backendRows(s, state)
+        let backH = min(2 + max(1, backendRows.count), max(4, rest / 2))
+        c.backends(s, state, rows: backendRows, x: 0, y: y, width: width, height: backH)
         y += backH
         let lowH = height - 2 - y
         if width >= wideWidth {
@@ -458,9 +459,11 @@ struct Canvas {
         }
     }
 
-    mutating func backends(_ s: ClusterSnapshot, _ state: DashboardState, x: Int, y: Int, width w: Int, height h: Int) {
+    mutating func backends(
+        _ s: ClusterSnapshot, _ state: DashboardState, rows: [DashboardModel.BackendRow], x: Int, y: Int, width w: Int,
+        height h: Int
+    ) {
         let focused = state.focus == .backends
-        let rows = DashboardModel.backendRows(s, state)
         let viewText: String
         switch state.backendsView {
         case .merged: viewText = "all balancers (v: per balancer)"
@@ -491,7 +494,7 @@ struct Canvas {
         let roles = routeRoles
         table(
             x: x, y: y + 1, width: w, height: h - 1, columns: cols, heading: true, count: rows.count,
-            selected: DashboardModel.selectedIndex(.backends, s, state), focused: focused
+            selected: DashboardModel.selectedIndex(.backends, rowCount: rows.count, state), focused: focused
         ) { i in
             let br = rows[i]
             let r = br.row

@@ -116,8 +116,13 @@ public enum DashboardModel {
     /// The selected row of a panel, if it exists. The balancers and backends panels start on their
     /// first row, so `d`, `k` and `r` act at once; lists that scroll (requests, events) start unselected.
     public static func selectedIndex(_ panel: Panel, _ s: ClusterSnapshot, _ state: DashboardState) -> Int? {
+        selectedIndex(panel, rowCount: rowCount(panel, s, state), state)
+    }
+
+    /// The same, for a caller that already knows how many rows the panel has.
+    public static func selectedIndex(_ panel: Panel, rowCount: Int, _ state: DashboardState) -> Int? {
         let defaultRow: Int? = (panel == .balancers || panel == .backends) ? 0 : nil
-        guard let i = state.selection[panel] ?? defaultRow, i >= 0, i < rowCount(panel, s, state) else { return nil }
+        guard let i = state.selection[panel] ?? defaultRow, i >= 0, i < rowCount else { return nil }
         return i
     }
 
