@@ -74,20 +74,16 @@ public final class HAProxyProcess {
             backend: backend, server: t.server, from: t.from, to: t.to, check: t.checkStatus ?? "", why: t.why)
     }
 
-    /// The backend a connection to `port` ends up in: a frontend bound to that port, else the only backend.
+    /// The backend a connection to `port` ends up in (only a backend this haproxy has).
     func backendName(forPort port: Int) -> String? {
-        if let fe = config.frontends.first(where: { $0.binds.contains { $0.port == port } }) {
-            return fe.defaultBackend
-        }
-        return nil
+        let frontend = config.frontends.first { $0.binds.contains { $0.port == port } }
+        return frontend?.defaultBackend.flatMap { backend($0) == nil ? nil : $0 }
     }
 
     func route(backend name: String, cookieHeader: String?, clientAddress: String, now: Instant) -> RoutingDecision {
         let request = RoutedRequest(
             method: "GET", cookieHeaders: cookieHeader.map { [$0] } ?? [], clientAddress: clientAddress)
-        guard let b = backend(name) else {
-            return Backend(config: BackendConfig(name: name), start: now).route(request: request, now: now)
-        }
+        guard let b = backend(name) else { preconditionFailure("route() takes a name from backendName(forPort:)") }
         return b.route(request: request, now: now)
     }
 
