@@ -57,13 +57,23 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The embedded cluster for real on loopback: the core driving balancers, apps, VRRP over UDP, the VIP.
+        .target(
+            name: "LiveCluster",
+            dependencies: [
+                "HadeckBase", "BalancerCore", "VRRPCore", "ClusterModel", "ClusterCore", "LiveEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Command-line front end (a library so tests can drive it).
         .target(
             name: "HadeckCLI",
             dependencies: [
                 "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterModel", "ClusterCore",
                 "Dashboard", "CursesTerminal",
-                "LiveEngine",
+                "LiveEngine", "LiveCluster",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -108,6 +118,12 @@ let package = Package(
                 "LiveEngine", "BalancerCore", "HadeckBase", "HadeckConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "LiveClusterTests",
+            dependencies: [
+                "LiveCluster", "ClusterCore", "ClusterModel", "HadeckConfig", "HadeckBase", "BalancerCore",
             ]
         ),
     ],

@@ -114,6 +114,20 @@ extension Cluster {
         }
     }
 
+    /// A live check (or runtime API) changed a server of `balancer`'s haproxy.
+    public func recordServerChange(
+        balancer: String, backend: String, server: String, from: String, to: String, check: String, why: String
+    ) {
+        guard let host = host(named: balancer) else { return }
+        emitBackendState(
+            BackendTransition(backend: backend, server: server, from: from, to: to, check: check, why: why), host: host)
+    }
+
+    /// An event of the live shell (a socket error, a listener that could not open...).
+    public func recordEvent(_ type: String, _ fields: [(String, JSONValue)], why: String) {
+        emit(type, fields, why: why)
+    }
+
     private func requireHost(_ name: String) throws(CommandError) -> BalancerHost {
         guard let host = host(named: name) else {
             throw CommandError("no balancer host named '\(name)' (hosts: \(hosts.map(\.name).joined(separator: ", ")))")

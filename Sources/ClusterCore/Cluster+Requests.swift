@@ -45,21 +45,22 @@ extension Cluster {
         guard !busyClients.contains(index) else { return }
         requestsSent += 1
         let client = browsers[index]
+        if let dataPlane {
+            busyClients.insert(index)
+            dataPlane.sendRequest(
+                browser: index, name: client.name, address: client.address, cookieHeader: client.cookieHeader)
+            return
+        }
         let vip = spec.vip
-        guard let mac = arp.mac(for: vip.host), let host = host(withMAC: mac) else {
-            return requestFailed(index, via: nil, "no ARP entry for \(vip.host) yet: no balancer has announced the VIP")
+        let host: BalancerHost
+        switch vipRoute() {
+        case .unanswered(let h, let reason): return requestFailed(index, via: h?.name, reason)
+        case .refused(let h, let reason): return requestFailed(index, via: h.name, reason)
+        case .balancer(let h, _): host = h
         }
-        guard host.poweredOn else {
+        guard let hp = host.haproxy, let backend = hp.backendName(forPort: vip.port) else {
             return requestFailed(
-                index, via: host.name,
-                "\(host.name) is powered off but the ARP cache still maps the VIP to its MAC: request lost")
-        }
-        guard let hp = host.haproxy else {
-            return requestFailed(index, via: host.name, "connection refused: \(host.name)'s haproxy is not running")
-        }
-        guard let backend = hp.backendName(forPort: vip.port) else {
-            return requestFailed(
-                index, via: host.name, "connection refused: \(host.name)'s haproxy listens on no port \(vip.port)")
+                index, via: host.name, "connection refused: \(host.name)'s haproxy has no backend for port \(vip.port)")
         }
         let route = hp.route(
             backend: backend, cookieHeader: client.cookieHeader, clientAddress: client.address, now: now)
@@ -170,6 +171,48 @@ extension Cluster {
             p.client, host: host, server: serverName, status: response.status, session: response.session,
             reason: reason,
             started: p.started)
+    }
+
+    // MARK: - Live requests
+
+    /// A live browser's answer arrived: its jar takes the cookies (a changed session id is counted).
+    public func browserReceived(_ index: Int, setCookies: [String]) {
+        busyClients.remove(index)
+        guard index < browsers.count else { return }
+        let before = browsers[index].session
+        browsers[index].receive(setCookies: setCookies)
+        if let before, before != browsers[index].session { sessionChanges += 1 }
+    }
+
+    /// A live browser's request got no answer (refused, reset, timed out); `reason` says why.
+    public func browserFailed(_ index: Int, via: String?, reason: String) {
+        busyClients.remove(index)
+        guard index < browsers.count else { return }
+        requestFailed(index, via: via, reason)
+    }
+
+    /// The browser whose source address is `ip`, if it is one of the built-in ones.
+    public func browserName(address ip: String) -> String? { browsers.first { $0.address == ip }?.name }
+
+    /// A request a live balancer answered (from any client: built-in browser, curl, a browser).
+    public func recordLiveRequest(
+        client: String, via: String, server: String?, status: Int, session: String?, reason: String,
+        latency: TimeSpan, requestLine: String
+    ) {
+        if status >= 500 || status == 0 { requestsFailed += 1 }
+        record(
+            RequestRecord(
+                time: now, client: client, via: via, server: server, status: status, session: session, reason: reason,
+                latency: latency))
+        emit(
+            "request",
+            [
+                ("client", .string(client)), ("via", .string(via)), ("server", server.map { .string($0) } ?? .null),
+                ("status", .int(Int64(status))), ("session", session.map { .string($0) } ?? .null),
+                ("reason", .string(reason)), ("latency_ms", .double(Double(latency.micros) / 1000)),
+                ("request", .string(requestLine)),
+            ],
+            why: "\(client) sent \(requestLine) to \(via)'s haproxy, which routed it")
     }
 
     /// How long the simulated app takes to answer: 1 to 4 ms, from a seeded generator (deterministic).

@@ -81,6 +81,29 @@ public struct ClusterSpec: Sendable {
     }
 }
 
+/// The real network a live cluster runs on.
+///
+/// With a data plane attached the cluster stops simulating the network (adverts in flight,
+/// health checks, the browsers' requests): it hands adverts and requests to the data plane,
+/// which feeds back what really happened (`receiveAdvert`, `browserReceived`, `recordLiveRequest`...).
+/// Processes, VRRP, ARP, commands and events stay in the core.
+public protocol ClusterDataPlane: AnyObject {
+    /// A VRRP advert leaves `from` for `to` (its unicast peer, or every host for the multicast group).
+    func sendAdvert(_ bytes: [UInt8], from: BalancerHost, to: BalancerHost, destination: String)
+    /// Browser `index` sends `GET /login` to the VIP; answer with `browserReceived` or `browserFailed`.
+    func sendRequest(browser index: Int, name: String, address: String, cookieHeader: String?)
+}
+
+/// Where a connection to the VIP ends up right now, by the clients' ARP cache.
+public enum VIPRoute {
+    /// The host's haproxy accepts it on `frontend`.
+    case balancer(BalancerHost, frontend: String)
+    /// Nobody answers: no ARP entry, or the host the entry names is powered off.
+    case unanswered(host: BalancerHost?, reason: String)
+    /// The host answers with a reset: its haproxy is not running or does not listen on the port.
+    case refused(host: BalancerHost, reason: String)
+}
+
 /// The whole cluster in one deterministic model: balancer hosts, their haproxy and keepalived,
 /// the client segment's ARP cache, Tomcat-like backends and browser-like clients.
 ///
@@ -140,9 +163,14 @@ public final class Cluster {
     var sampledOut = 0
     var nextRequestID = 1
 
-    /// Builds the cluster and starts every process at time zero.
-    public init(spec: ClusterSpec) {
+    /// The live network, when this cluster runs for real (nil: simulated).
+    public private(set) weak var dataPlane: ClusterDataPlane?
+
+    /// Builds the cluster and starts every process at time zero (`now`), on `dataPlane` if given.
+    public init(spec: ClusterSpec, dataPlane: ClusterDataPlane? = nil, now: Instant = .zero) {
         self.spec = spec
+        self.dataPlane = dataPlane
+        self.now = now
         hosts = spec.hosts.enumerated().map { i, h in BalancerHost(definition: h, pidBase: 9644 + i * 1000) }
         webServers = spec.backends.map {
             WebServer(name: $0.name, address: $0.address.description, jvmRoute: $0.jvmRoute)
@@ -164,7 +192,7 @@ public final class Cluster {
         var t = scheduler.nextTime
         for host in hosts where host.poweredOn {
             if let d = host.keepalived?.nextDeadline { t = min(t ?? d, d) }
-            if let d = host.haproxy?.nextCheckDue { t = min(t ?? d, d) }
+            if dataPlane == nil, let d = host.haproxy?.nextCheckDue { t = min(t ?? d, d) }
         }
         return t
     }
@@ -182,7 +210,7 @@ public final class Cluster {
                     let haproxyAlive = host.haproxy != nil
                     handle(ka.advance(to: now, haproxyAlive: haproxyAlive), on: host)
                 }
-                if let hp = host.haproxy, let d = hp.nextCheckDue, d <= now {
+                if dataPlane == nil, let hp = host.haproxy, let d = hp.nextCheckDue, d <= now {
                     for check in hp.startDueChecks(now: now) {
                         let (delay, outcome) = checkOutcome(check)
                         scheduler.schedule(
@@ -213,11 +241,40 @@ public final class Cluster {
                 emitBackendState(t, host: host)
             }
         case .advert(let to, let from, let destination, let bytes):
-            guard let target = host(named: to), target.poweredOn, let ka = target.keepalived,
-                let source = host(named: from), !isPartitioned(to, from)
-            else { return }
-            handle(ka.receive(bytes, from: source.address, destination: destination, now: now), on: target)
+            guard let source = host(named: from) else { return }
+            receiveAdvert(bytes, to: to, fromAddress: source.address, destination: destination)
         }
+    }
+
+    /// A packet from `fromAddress` reaches host `to`'s keepalived, which checks it like any other
+    /// (a stranger's packet is discarded with its reason). Lost when `to` is down, or when the
+    /// sender is a host partitioned from `to`.
+    public func receiveAdvert(_ bytes: [UInt8], to: String, fromAddress: String, destination: String) {
+        guard let target = host(named: to), target.poweredOn, let ka = target.keepalived else { return }
+        if let source = hosts.first(where: { $0.address == fromAddress }), isPartitioned(to, source.name) { return }
+        handle(ka.receive(bytes, from: fromAddress, destination: destination, now: now), on: target)
+    }
+
+    /// Where a new connection to the VIP goes now, and why.
+    public func vipRoute() -> VIPRoute {
+        let vip = spec.vip
+        guard let mac = arp.mac(for: vip.host), let host = host(withMAC: mac) else {
+            return .unanswered(
+                host: nil, reason: "no ARP entry for \(vip.host) yet: no balancer has announced the VIP")
+        }
+        guard host.poweredOn else {
+            return .unanswered(
+                host: host,
+                reason: "\(host.name) is powered off but the ARP cache still maps the VIP to its MAC: request lost")
+        }
+        guard let hp = host.haproxy else {
+            return .refused(host: host, reason: "connection refused: \(host.name)'s haproxy is not running")
+        }
+        guard let frontend = hp.frontendName(forPort: vip.port) else {
+            return .refused(
+                host: host, reason: "connection refused: \(host.name)'s haproxy listens on no port \(vip.port)")
+        }
+        return .balancer(host, frontend: frontend)
     }
 
     // MARK: - Lookups
@@ -269,6 +326,10 @@ public final class Cluster {
                     $0 !== host && ($0.address == destination || destination == VRRPCodec.multicastGroup)
                 }
                 for target in targets {
+                    if let dataPlane {
+                        dataPlane.sendAdvert(bytes, from: host, to: target, destination: destination)
+                        continue
+                    }
                     scheduler.schedule(
                         .advert(to: target.name, from: host.name, destination: destination, bytes: bytes), at: now)
                 }

@@ -74,6 +74,11 @@ public final class HAProxyProcess {
             backend: backend, server: t.server, from: t.from, to: t.to, check: t.checkStatus ?? "", why: t.why)
     }
 
+    /// The frontend that listens on `port`.
+    func frontendName(forPort port: Int) -> String? {
+        config.frontends.first { $0.binds.contains { $0.port == port } }?.name
+    }
+
     /// The backend a connection to `port` ends up in (only a backend this haproxy has).
     func backendName(forPort port: Int) -> String? {
         let frontend = config.frontends.first { $0.binds.contains { $0.port == port } }

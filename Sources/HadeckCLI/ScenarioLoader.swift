@@ -7,6 +7,13 @@ public enum ScenarioLoader {
     /// The scenario and a fresh cluster for it (traffic off until the scenario turns it on).
     /// `cluster` (a cluster file path) overrides the scenario's own `cluster` line.
     public static func load(path: String, cluster override: String? = nil) -> Result<(Scenario, Cluster), Diagnostics> {
+        loadSpec(path: path, cluster: override).map { ($0.0, Cluster(spec: $0.1)) }
+    }
+
+    /// The scenario and the spec of the cluster it names (traffic off until the scenario turns it on).
+    public static func loadSpec(path: String, cluster override: String? = nil) -> Result<
+        (Scenario, ClusterSpec), Diagnostics
+    > {
         var diags = Diagnostics()
         let text: String
         do { text = try ConfigFiles.read(path) } catch {
@@ -25,7 +32,7 @@ public enum ScenarioLoader {
             return .failure(diags)
         }
         spec.trafficOn = false
-        return .success((scenario, Cluster(spec: spec)))
+        return .success((scenario, spec))
     }
 
     /// `nil` or `article`: the built-in cluster; otherwise a cluster file path (relative to `base`'s directory).

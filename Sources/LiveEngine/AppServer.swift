@@ -52,19 +52,24 @@ public final class AppServer: Sendable {
     /// Opens the listener (after `kill()`, with an empty session store).
     /// Throws `LiveEngineError.cannotListen` when the address is taken.
     public func start() async throws {
+        try await startFuture().get()
+    }
+
+    /// `start()` as a future, callable from any thread (the embedded cluster calls it on the loop).
+    public func startFuture() -> EventLoopFuture<Void> {
         let state = self.state
         let loop = eventLoop
         let address = "\(host):\(port)"
-        let alreadyRunning = try await loop.submit { () -> Bool in
+        let (host, port) = (self.host, self.port)
+        return loop.submit { () -> Int? in
             let s = state.value
-            if s.listener != nil { return true }
+            if s.listener != nil || s.starting { return nil }
+            s.starting = true
             s.web.start()
-            return false
-        }.get()
-        if alreadyRunning { return }
-        let channel: Channel
-        do {
-            channel = try await ServerBootstrap(group: loop)
+            return s.generation
+        }.flatMap { generation -> EventLoopFuture<Void> in
+            guard let generation else { return loop.makeSucceededVoidFuture() }
+            return ServerBootstrap(group: loop)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(.maxMessagesPerRead, value: 16)
@@ -86,26 +91,39 @@ public final class AppServer: Sendable {
                         channel.closeFuture.assumeIsolated().whenComplete { _ in s.connections[id] = nil }
                     }
                 }
-                .bind(host: host, port: port).get()
-        } catch {
-            throw LiveEngineError.cannotListen(address: address, reason: describe(error))
+                .bind(host: host, port: port)
+                .flatMapErrorThrowing { error in
+                    state.value.starting = false
+                    throw LiveEngineError.cannotListen(address: address, reason: describe(error))
+                }
+                .map { channel in
+                    let s = state.value
+                    s.starting = false
+                    // Killed while binding: stay dead.
+                    if s.generation == generation { s.listener = channel } else { channel.close(promise: nil) }
+                }
         }
-        try await loop.submit { state.value.listener = channel }.get()
     }
 
     /// `kill -9`: closes the listener and every connection (refused afterwards); sessions are lost.
     public func kill() async {
+        try? await killFuture().get()
+    }
+
+    /// `kill()` as a future, callable from any thread.
+    public func killFuture() -> EventLoopFuture<Void> {
         let state = self.state
         let loop = eventLoop
-        let future = loop.flatSubmit { () -> EventLoopFuture<Void> in
+        return loop.flatSubmit { () -> EventLoopFuture<Void> in
             let s = state.value
             s.web.kill()
+            s.generation += 1
+            s.starting = false
             let channels = (s.listener.map { [$0] } ?? []) + Array(s.connections.values)
             s.listener = nil
             s.connections = [:]
             return EventLoopFuture.andAllComplete(channels.map { $0.close().recover { _ in } }, on: loop)
         }
-        try? await future.get()
     }
 
     /// Whether the listener is open.
@@ -146,6 +164,10 @@ final class AppServerState {
     var connections: [ObjectIdentifier: Channel] = [:]
     var fault = AppServer.Fault.none
     var accepted = 0
+    /// A bind is in flight (so a second start does not bind twice).
+    var starting = false
+    /// Bumped by every kill, so a bind that completes after one is dropped.
+    var generation = 0
 
     init(web: WebServer) { self.web = web }
 }

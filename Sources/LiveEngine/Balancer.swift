@@ -74,7 +74,8 @@ final class BalancerState {
 
     init(
         name: String, pid: Int, config: HAProxyConfig, clock: LiveClock, loop: EventLoop, options: BalancerOptions,
-        onRequest: (@Sendable (RequestRecord) -> Void)?, onTransition: (@Sendable (CheckTransition) -> Void)?
+        onRequest: (@Sendable (RequestRecord) -> Void)?, onTransition: (@Sendable (CheckTransition) -> Void)?,
+        backends shared: [(name: String, backend: Backend)]? = nil
     ) {
         self.name = name
         self.pid = pid
@@ -85,7 +86,7 @@ final class BalancerState {
         self.onRequest = onRequest
         self.onTransition = onTransition
         let now = clock.now()
-        backends = config.backends.map { ($0.name, Backend(config: $0, start: now)) }
+        backends = shared ?? config.backends.map { ($0.name, Backend(config: $0, start: now)) }
         for fe in config.frontends {
             let be = fe.defaultBackend.flatMap { n in backends.first { $0.name == n } }
             let beConfig = be?.backend.config
@@ -245,6 +246,29 @@ public final class Balancer: Sendable {
                 name: name, pid: pid, config: config, clock: clock, loop: eventLoop, options: options,
                 onRequest: onRequest, onTransition: onTransition),
             as: BalancerState.self, eventLoop: eventLoop)
+    }
+
+    /// A balancer whose routing and checks use `backends`, objects owned by someone else on the same
+    /// loop (the embedded cluster's core, so the dashboard shows exactly what routes traffic).
+    /// Must be called on `eventLoop`.
+    public init(
+        name: String, config: HAProxyConfig, pid: Int, eventLoop: EventLoop, clock: LiveClock,
+        options: BalancerOptions, sharing backends: [(name: String, backend: Backend)],
+        onRequest: (@Sendable (RequestRecord) -> Void)? = nil,
+        onTransition: (@Sendable (CheckTransition) -> Void)? = nil
+    ) {
+        eventLoop.preconditionInEventLoop()
+        self.name = name
+        self.pid = pid
+        self.config = config
+        self.eventLoop = eventLoop
+        self.clock = clock
+        self.options = options
+        state = NIOLoopBoundBox(
+            BalancerState(
+                name: name, pid: pid, config: config, clock: clock, loop: eventLoop, options: options,
+                onRequest: onRequest, onTransition: onTransition, backends: backends),
+            eventLoop: eventLoop)
     }
 
     /// The addresses the frontends listen on, after the wildcard/bind-host override, with their frontend.

@@ -47,7 +47,7 @@ final class ClientSession: ChannelDuplexHandler {
 
     enum Phase { case idle, connecting, forwarding, closing }
 
-    unowned let state: BalancerState
+    let state: BalancerState
     let frontend: FrontendRuntime
     var requestGuard: RequestGuard?
     private var context: ChannelHandlerContext?

@@ -13,7 +13,7 @@ import NIOPosix
 final class CheckRun {
     let job: CheckJob
     let backendName: String
-    unowned let state: BalancerState
+    let state: BalancerState
     let generation: Int
     var channel: Channel?
     var connected = false

@@ -11,7 +11,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     typealias OutboundOut = HTTPClientRequestPart
 
     let key: ServerKey
-    unowned let state: BalancerState
+    let state: BalancerState
     private(set) var context: ChannelHandlerContext?
     /// The client session using this connection; nil while idle.
     var owner: ClientSession?

@@ -1,0 +1,194 @@
+import BalancerCore
+import ClusterCore
+import ClusterModel
+import HadeckBase
+import LiveEngine
+import NIOCore
+import NIOPosix
+
+/// Tunables of the live embedded cluster.
+public struct LiveClusterOptions: Sendable {
+    /// Replaces the cluster file's VIP (`--vip`).
+    public var vip: BalancerCore.SocketAddress?
+    /// The UDP port each host's keepalived sends and receives VRRP adverts on, on its own address.
+    public var vrrpPort = 11_200
+    /// What the built-in browsers request.
+    public var browserPath = "/login"
+    /// How long a built-in browser waits for an answer before it counts the request as lost.
+    public var browserTimeout = TimeSpan.seconds(2)
+    /// Connections to a dead MAC kept waiting at most (the oldest is dropped beyond).
+    public var maxUnansweredConnections = 256
+
+    public init() {}
+}
+
+/// Why a live cluster cannot run.
+public enum LiveClusterError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// An address of the cluster is outside loopback: hadeck only listens on 127.0.0.0/8.
+    case notLoopback(what: String, address: String)
+    case cannotListen(what: String, address: String, reason: String)
+    case cannotStart([String])
+    case notRunning
+
+    public var description: String {
+        switch self {
+        case .notLoopback(let what, let address):
+            "\(what) \(address) is not a loopback address: the live cluster only runs on 127.0.0.0/8 (use --simulate for other addresses)"
+        case .cannotListen(let what, let address, let reason):
+            "cannot listen on \(address) for \(what): \(reason)"
+                + (reason.contains("in use") ? " (is another hadeck or haproxy running? --vip picks another VIP)" : "")
+        case .cannotStart(let reasons): "the live cluster could not start: " + reasons.joined(separator: "; ")
+        case .notRunning: "the live cluster is not running"
+        }
+    }
+}
+
+/// The whole cluster for real on loopback: each balancer host's haproxy is a `LiveEngine.Balancer`
+/// on the host's address, the backends are `AppServer`s, keepalived's adverts cross UDP sockets,
+/// the VIP is one listener that hands each connection to the haproxy the ARP cache names, and
+/// the built-in browsers make real requests. The core (`Cluster`) decides; sockets follow.
+///
+/// Everything runs on one event loop. The methods here may be called from any thread but that loop.
+public final class LiveCluster: Sendable {
+    /// The spec actually running (with `--vip` applied).
+    public let spec: ClusterSpec
+    public let eventLoop: EventLoop
+    public let clock: LiveClock
+    /// The scenario's name, if one plays.
+    public let scenarioName: String?
+    let group: MultiThreadedEventLoopGroup
+    let state: NIOLoopBoundBox<LiveClusterState>
+
+    /// Checks the addresses; nothing is bound until `start()`.
+    public init(spec: ClusterSpec, scenario: Scenario? = nil, options: LiveClusterOptions = LiveClusterOptions())
+        throws(LiveClusterError)
+    {
+        var spec = spec
+        if let vip = options.vip { spec.vip = vip }
+        try Self.requireLoopback("the VIP", spec.vip.host)
+        for host in spec.hosts { try Self.requireLoopback("balancer \(host.name)", host.address) }
+        for web in spec.backends { try Self.requireLoopback("backend \(web.name)", web.address.host) }
+        let running = spec
+        self.spec = spec
+        scenarioName = scenario?.name
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        eventLoop = group.next()
+        let clock = LiveClock()
+        self.clock = clock
+        let loop = eventLoop
+        state = try! loop.submit {
+            let s = LiveClusterState(spec: running, scenario: scenario, options: options, loop: loop, clock: clock)
+            s.bound = NIOLoopBound(s, eventLoop: loop)
+            return NIOLoopBoundBox(s, eventLoop: loop)
+        }.wait()
+    }
+
+    private static func requireLoopback(_ what: String, _ address: String) throws(LiveClusterError) {
+        let parts = address.split(separator: ".")
+        guard parts.count == 4, parts.first == "127", parts.allSatisfy({ UInt8($0) != nil }) else {
+            throw .notLoopback(what: what, address: address)
+        }
+    }
+
+    /// Called on the loop for every event (requests included), from the first one.
+    /// Set it before `start()`.
+    public func onEvent(_ handler: @escaping @Sendable (ClusterEvent) -> Void) {
+        let state = self.state
+        try? eventLoop.submit { state.value.onEvent = handler }.wait()
+    }
+
+    /// Binds everything and boots the hosts. Throws (with nothing left bound) when an address is taken.
+    public func start() async throws {
+        let state = self.state
+        try await eventLoop.flatSubmit { state.value.start() }.get()
+    }
+
+    /// `start()` for synchronous callers (not on the loop).
+    public func startAndWait() throws {
+        let state = self.state
+        try eventLoop.flatSubmit { state.value.start() }.wait()
+    }
+
+    /// Closes every listener and connection and stops the loop. Safe to call twice.
+    public func shutdown() async {
+        let state = self.state
+        try? await eventLoop.flatSubmit { state.value.shutdown() }.get()
+        try? await group.shutdownGracefully()
+    }
+
+    /// `shutdown()` for synchronous callers.
+    public func shutdownAndWait() {
+        let state = self.state
+        try? eventLoop.flatSubmit { state.value.shutdown() }.wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    /// Runs `body` on the loop with the core brought up to now; what it changes, the sockets follow.
+    public func withCore<T: Sendable>(_ body: @escaping @Sendable (Cluster) throws -> T) async throws -> T {
+        let state = self.state
+        return try await eventLoop.submit { try state.value.run(body) }.get()
+    }
+
+    /// `withCore` for synchronous callers.
+    public func withCoreAndWait<T: Sendable>(_ body: @escaping @Sendable (Cluster) throws -> T) throws -> T {
+        let state = self.state
+        return try eventLoop.submit { try state.value.run(body) }.wait()
+    }
+
+    /// Applies a command (as from a key, stdin or a scenario line) now.
+    public func apply(_ command: ClusterCommand, by actor: String) async throws {
+        try await withCore { try $0.apply(command, by: actor) }
+    }
+
+    /// The scenario's expectations checked so far, if a scenario runs.
+    public func scenarioResults() async -> [ExpectationResult] {
+        let state = self.state
+        return (try? await eventLoop.submit { state.value.runner?.results ?? [] }.get()) ?? []
+    }
+}
+
+extension LiveClusterState {
+    func run<T>(_ body: (Cluster) throws -> T) throws -> T {
+        guard cluster != nil, !stopped else { throw LiveClusterError.notRunning }
+        var result: Result<T, Error>?
+        withCore { c in result = Result { try body(c) } }
+        guard let result else { throw LiveClusterError.notRunning }
+        return try result.get()
+    }
+}
+
+/// The live cluster as a dashboard source. Time scale and pause do not apply: it is real time.
+public final class LiveClusterSource: ClusterSource {
+    public let live: LiveCluster
+
+    public init(live: LiveCluster) { self.live = live }
+
+    public func advance(wallElapsed: TimeSpan) {}
+
+    public func snapshot(requestLimit: Int, eventLimit: Int) -> ClusterSnapshot {
+        let name = live.spec.name
+        let vip = live.spec.vip
+        var snapshot =
+            (try? live.withCoreAndWait { $0.snapshot(requestLimit: requestLimit, eventLimit: eventLimit) })
+            ?? ClusterSnapshot(time: .zero, clusterName: name, vip: vip, arp: ARPSnapshot(ip: vip.host))
+        snapshot.mode = "live"
+        snapshot.scenarioName = live.scenarioName
+        return snapshot
+    }
+
+    public func perform(_ command: ControlCommand, by actor: String) throws -> String {
+        switch command {
+        case .cluster(let c):
+            try live.withCoreAndWait { try $0.apply(c, by: actor) }
+            return c.text
+        case .setTimeScale, .setPaused:
+            throw LiveSourceError("the live cluster runs in real time (hadeck --simulate slows it down or pauses it)")
+        }
+    }
+}
+
+/// A message for the dashboard's status bar.
+struct LiveSourceError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

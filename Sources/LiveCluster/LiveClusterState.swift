@@ -1,0 +1,299 @@
+import BalancerCore
+import ClusterCore
+import ClusterModel
+import HadeckBase
+import LiveEngine
+import NIOCore
+import NIOPosix
+import VRRPCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Everything of a live cluster, confined to its one event loop: the core (`Cluster`) and the
+/// sockets that carry out what it decides.
+///
+/// The core stays the single source of truth. Processes, VRRP, ARP and commands change the core;
+/// `reconcile()` then makes the sockets follow (a haproxy with a new pid gets a new `Balancer`,
+/// a killed app closes its listener). The sockets report back what really happened: adverts
+/// received, requests answered, checks that changed a server.
+final class LiveClusterState: ClusterDataPlane {
+    let loop: EventLoop
+    let clock: LiveClock
+    let options: LiveClusterOptions
+    let spec: ClusterSpec
+    let scenario: Scenario?
+    private(set) var cluster: Cluster!
+    private(set) var runner: ScenarioRunner?
+    /// A loop-bound handle on this state for callbacks coming from sockets.
+    var bound: NIOLoopBound<LiveClusterState>!
+
+    /// The live haproxy of each host (absent while it is dead), and the work that starts/stops it.
+    var balancers: [String: Balancer] = [:]
+    private var hostWork: [String: EventLoopFuture<Void>] = [:]
+    var apps: [String: AppServer] = [:]
+    private var appWanted: [String: Bool] = [:]
+    private var appWork: [String: EventLoopFuture<Void>] = [:]
+    var vrrpChannels: [String: Channel] = [:]
+    var vipListener: Channel?
+    /// VIP connections handed to a host's haproxy, by connection.
+    var adopted: [ObjectIdentifier: (host: String, channel: Channel)] = [:]
+    /// VIP connections nobody answers (the ARP entry names a powered-off host), by connection.
+    var held: [ObjectIdentifier: (host: String?, channel: Channel)] = [:]
+    /// Built-in browsers' connections in flight.
+    var browserChannels: [ObjectIdentifier: Channel] = [:]
+    /// Errors of listeners that could not open, for `start()` to report.
+    var startErrors: [String] = []
+    var onEvent: (@Sendable (ClusterEvent) -> Void)?
+    private var tick: Scheduled<Void>?
+    private var tickDeadline: NIODeadline?
+    private(set) var stopped = false
+    /// True until `start()` has settled: a listener failing then fails the start.
+    private var booting = true
+
+    init(spec: ClusterSpec, scenario: Scenario?, options: LiveClusterOptions, loop: EventLoop, clock: LiveClock) {
+        self.spec = spec
+        self.scenario = scenario
+        self.options = options
+        self.loop = loop
+        self.clock = clock
+    }
+
+    // MARK: - Lifecycle
+
+    /// Opens the segment (VRRP sockets, VIP listener), boots the core and its processes.
+    func start() -> EventLoopFuture<Void> {
+        let bound = self.bound!
+        return openVRRPSockets().flatMap {
+            bound.value.openVIPListener()
+        }.flatMap {
+            let s = bound.value
+            for web in s.spec.backends {
+                s.apps[web.name] = AppServer(
+                    name: web.name, host: web.address.host, port: web.address.port, jvmRoute: web.jvmRoute,
+                    eventLoop: s.loop)
+            }
+            let cluster = Cluster(spec: s.spec, dataPlane: s, now: s.clock.now())
+            cluster.eventLimit = 5_000
+            s.cluster = cluster
+            if let scenario = s.scenario {
+                let runner = ScenarioRunner(scenario: scenario, cluster: cluster)
+                runner.onCommandError = { step, error in
+                    cluster.recordEvent(
+                        "error", [("line", .int(Int64(step.line)))],
+                        why: "the scenario's line \(step.line) could not run: \(error.description)")
+                }
+                s.runner = runner
+            }
+            // Events of the boot itself (processes starting) happened before anyone listened.
+            for event in cluster.events { s.onEvent?(event) }
+            cluster.onEvent = { event in bound.value.observe(event) }
+            s.reconcile()
+            return s.settled()
+        }.flatMapThrowing {
+            let s = bound.value
+            s.booting = false
+            if !s.startErrors.isEmpty { throw LiveClusterError.cannotStart(s.startErrors) }
+            s.arm()
+        }.flatMapError { error in
+            bound.value.shutdown().flatMapThrowing { throw error }
+        }
+    }
+
+    /// Every start/stop in flight, finished.
+    func settled() -> EventLoopFuture<Void> {
+        EventLoopFuture.andAllComplete(Array(hostWork.values) + Array(appWork.values), on: loop)
+    }
+
+    /// Closes every listener and connection; nothing stays bound.
+    func shutdown() -> EventLoopFuture<Void> {
+        stopped = true
+        tick?.cancel()
+        tick = nil
+        let balancerStops = balancers.values.map { $0.stopFuture() }
+        let appStops = apps.values.map { $0.killFuture() }
+        var channels = Array(vrrpChannels.values) + Array(browserChannels.values)
+        channels += adopted.values.map(\.channel) + held.values.map(\.channel)
+        if let vipListener { channels.append(vipListener) }
+        balancers = [:]
+        vrrpChannels = [:]
+        browserChannels = [:]
+        adopted = [:]
+        held = [:]
+        vipListener = nil
+        cluster?.onEvent = nil
+        let closes = channels.map { $0.close().recover { _ in } }
+        let pending = Array(hostWork.values) + Array(appWork.values)
+        return EventLoopFuture.andAllComplete(pending + balancerStops + appStops + closes, on: loop)
+    }
+
+    // MARK: - Driving the core
+
+    /// Runs the core up to now, lets `body` change it, then makes the sockets follow.
+    func withCore(_ body: (Cluster) -> Void) {
+        guard !stopped, let cluster else { return }
+        advanceToNow()
+        body(cluster)
+        reconcile()
+        arm()
+    }
+
+    private func advanceToNow() {
+        let now = clock.now()
+        if let runner { runner.advance(to: now) } else { cluster.run(until: now) }
+    }
+
+    /// Wakes at the core's next deadline (and at least every 100 ms, so nothing waits on a stale timer).
+    func arm() {
+        guard !stopped, let cluster else { return }
+        var next = cluster.nextEventTime
+        if let step = runner?.nextStepTime { next = min(next ?? step, step) }
+        let cap = NIODeadline.now() + .milliseconds(100)
+        let deadline = next.map { min(clock.deadline(of: $0), cap) } ?? cap
+        if tick != nil, let at = tickDeadline, at <= deadline { return }
+        tick?.cancel()
+        tickDeadline = deadline
+        tick = loop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            guard let self else { return }
+            self.tick = nil
+            self.tickDeadline = nil
+            self.withCore { _ in }
+        }
+    }
+
+    private func observe(_ event: ClusterEvent) {
+        onEvent?(event)
+        if event.type == "arp.update" { vipMoved() }
+    }
+
+    // MARK: - Reconciling sockets with the core
+
+    /// Makes listeners and processes match the core: each running haproxy has a live balancer with its
+    /// pid (sharing the core's backends), each running app listens, dead ones are closed.
+    func reconcile() {
+        guard !stopped, let cluster else { return }
+        let bound = self.bound!
+        for host in cluster.hosts {
+            let wanted = host.poweredOn ? host.haproxy : nil
+            let current = balancers[host.name]
+            if current?.pid == wanted?.pid { continue }
+            var work = hostWork[host.name] ?? loop.makeSucceededVoidFuture()
+            if let current {
+                balancers[host.name] = nil
+                work = work.flatMap { current.stopFuture() }
+            }
+            if let wanted {
+                let balancer = makeBalancer(host: host, process: wanted)
+                balancers[host.name] = balancer
+                let hostName = host.name
+                work = work.flatMap { balancer.startFuture() }.flatMapError { error in
+                    bound.value.balancerFailed(hostName, pid: balancer.pid, error: error)
+                    return bound.value.loop.makeSucceededVoidFuture()
+                }
+            }
+            hostWork[host.name] = work
+        }
+        for web in cluster.webServers where appWanted[web.name] != web.running {
+            guard let app = apps[web.name] else { continue }
+            appWanted[web.name] = web.running
+            var work = appWork[web.name] ?? loop.makeSucceededVoidFuture()
+            if web.running {
+                let name = web.name
+                work = work.flatMap { app.startFuture() }.flatMapError { error in
+                    bound.value.appFailed(name, error: error)
+                    return bound.value.loop.makeSucceededVoidFuture()
+                }
+            } else {
+                work = work.flatMap { app.killFuture() }
+            }
+            appWork[web.name] = work
+        }
+        // A host that is back on answers the connections it never saw with a reset.
+        for (id, entry) in held where entry.host.flatMap({ cluster.host(named: $0)?.poweredOn }) == true {
+            held[id] = nil
+            reset(entry.channel)
+        }
+    }
+
+    private func makeBalancer(host: BalancerHost, process: HAProxyProcess) -> Balancer {
+        let bound = self.bound!
+        var options = BalancerOptions()
+        options.bindHost = host.address
+        return Balancer(
+            name: host.name, config: host.haproxyConfig, pid: process.pid, eventLoop: loop, clock: clock,
+            options: options, sharing: process.backends,
+            onRequest: { record in bound.value.balancerAnswered(record) },
+            onTransition: { change in bound.value.serverChanged(change) })
+    }
+
+    private func balancerFailed(_ host: String, pid: Int, error: Error) {
+        let text = "\(error)"
+        if booting { startErrors.append("\(host)'s haproxy: \(text)") }
+        withCore { c in
+            // The process could not bind: it exits, as haproxy does.
+            guard c.host(named: host)?.haproxy?.pid == pid else { return }
+            try? c.apply(.kill(.process(host: host, .haproxy)), by: "hadeck (\(host)'s haproxy could not start: \(text))")
+        }
+    }
+
+    private func appFailed(_ name: String, error: Error) {
+        if booting { startErrors.append("\(name): \(error)") }
+        withCore { c in
+            guard c.webServer(named: name)?.running == true else { return }
+            try? c.apply(.kill(.backend(name)), by: "hadeck (\(name) could not start: \(error))")
+        }
+    }
+
+    // MARK: - What the sockets report
+
+    private func balancerAnswered(_ r: LiveEngine.RequestRecord) {
+        withCore { c in
+            let ip = r.client.split(separator: ":").first.map(String.init) ?? r.client
+            c.recordLiveRequest(
+                client: c.browserName(address: ip) ?? r.client, via: r.balancer, server: r.server, status: r.status,
+                session: r.session, reason: r.reason, latency: r.latency, requestLine: r.requestLine)
+        }
+    }
+
+    private func serverChanged(_ change: CheckTransition) {
+        withCore { c in
+            let t = change.transition
+            c.recordServerChange(
+                balancer: change.balancer, backend: change.backend, server: t.server, from: t.from, to: t.to,
+                check: t.checkStatus ?? "", why: t.why)
+        }
+    }
+
+    // MARK: - ClusterDataPlane
+
+    func sendAdvert(_ bytes: [UInt8], from: BalancerHost, to: BalancerHost, destination: String) {
+        guard let channel = vrrpChannels[from.name],
+            let address = try? SocketAddress(ipAddress: to.address, port: options.vrrpPort)
+        else { return }
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+    }
+
+    func sendRequest(browser index: Int, name: String, address: String, cookieHeader: String?) {
+        startBrowserRequest(index: index, name: name, address: address, cookieHeader: cookieHeader)
+    }
+
+    /// Why a connection to the VIP fails now, and through which host.
+    func vipFailureReason(_ error: String) -> (via: String?, reason: String) {
+        switch cluster.vipRoute() {
+        case .refused(let host, let reason): return (host.name, reason)
+        case .unanswered(let host, let reason): return (host?.name, reason)
+        case .balancer(let host, _): return (host.name, "\(error) while talking to \(host.name)'s haproxy")
+        }
+    }
+
+    /// Closes a connection with a reset (what a host without a listening socket answers).
+    func reset(_ channel: Channel) {
+        guard let provider = channel as? SocketOptionProvider else { return channel.close(promise: nil) }
+        provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+    }
+}

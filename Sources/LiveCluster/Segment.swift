@@ -1,0 +1,159 @@
+import ClusterCore
+import HadeckBase
+import LiveEngine
+import NIOCore
+import NIOPosix
+import VRRPCore
+
+/// The client segment on loopback: each host's VRRP socket and the VIP's one listening address.
+extension LiveClusterState {
+    /// One UDP socket per host on its own address: keepalived's adverts go out and come in there.
+    func openVRRPSockets() -> EventLoopFuture<Void> {
+        let bound = self.bound!
+        var chain = loop.makeSucceededVoidFuture()
+        for host in spec.hosts {
+            let name = host.name
+            let address = host.address
+            let port = options.vrrpPort
+            chain = chain.flatMap {
+                DatagramBootstrap(group: bound.value.loop)
+                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                VRRPReceiver(host: name, state: bound))
+                        }
+                    }
+                    .bind(host: address, port: port)
+                    .flatMapErrorThrowing { error in
+                        throw LiveClusterError.cannotListen(
+                            what: "\(name)'s VRRP socket", address: "\(address):\(port) (UDP)", reason: "\(error)")
+                    }
+                    .map { channel in bound.value.vrrpChannels[name] = channel }
+            }
+        }
+        return chain
+    }
+
+    /// Feeds a datagram to the receiving host's keepalived, as the core says (partitions drop it).
+    func receiveVRRP(_ bytes: [UInt8], host: String, from address: String) {
+        withCore { c in
+            guard let target = c.host(named: host) else { return }
+            let unicast = target.keepalivedConfig.instances.first?.unicastPeers.isEmpty == false
+            c.receiveAdvert(
+                bytes, to: host, fromAddress: address,
+                destination: unicast ? target.address : VRRPCodec.multicastGroup)
+        }
+    }
+
+    /// The VIP's listening socket. Each connection goes to the haproxy of the host whose MAC the ARP
+    /// cache gives for the VIP, on this same loop (no second TCP hop).
+    func openVIPListener() -> EventLoopFuture<Void> {
+        let bound = self.bound!
+        let vip = spec.vip
+        return ServerBootstrap(group: loop)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { bound.value.acceptVIP(channel) }
+            }
+            .bind(host: vip.host, port: vip.port)
+            .flatMapErrorThrowing { error in
+                throw LiveClusterError.cannotListen(what: "the VIP", address: vip.description, reason: "\(error)")
+            }
+            .map { channel in bound.value.vipListener = channel }
+    }
+
+    func acceptVIP(_ channel: Channel) {
+        guard !stopped, cluster != nil else { return channel.close(promise: nil) }
+        var outcome: (route: VIPRoute, balancer: Balancer?)?
+        withCore { c in
+            let route = c.vipRoute()
+            var balancer: Balancer?
+            if case .balancer(let host, _) = route { balancer = balancers[host.name] }
+            outcome = (route, balancer)
+        }
+        guard let outcome else { return channel.close(promise: nil) }
+        let id = ObjectIdentifier(channel)
+        switch outcome.route {
+        case .balancer(let host, let frontend):
+            guard let balancer = outcome.balancer, (try? balancer.adopt(channel: channel, frontend: frontend)) != nil
+            else {
+                return refuse(channel, reason: "connection refused: \(host.name)'s haproxy is not listening yet")
+            }
+            adopted[id] = (host.name, channel)
+            let bound = self.bound!
+            channel.closeFuture.whenComplete { _ in bound.value.adopted[id] = nil }
+        case .refused(_, let reason):
+            refuse(channel, reason: reason)
+        case .unanswered(let host, let reason):
+            // Frames to a MAC nobody owns vanish: the client waits until it gives up.
+            _ = channel.setOption(.autoRead, value: false)
+            held[id] = (host?.name, channel)
+            let bound = self.bound!
+            channel.closeFuture.whenComplete { _ in bound.value.held[id] = nil }
+            if held.count > options.maxUnansweredConnections, let oldest = held.first {
+                held[oldest.key] = nil
+                oldest.value.channel.close(promise: nil)
+            }
+            noteStrangerFailure(channel, reason: reason)
+        }
+    }
+
+    private func refuse(_ channel: Channel, reason: String) {
+        noteStrangerFailure(channel, reason: reason)
+        reset(channel)
+    }
+
+    /// A client other than the built-in browsers (which report their own failures) got no service.
+    private func noteStrangerFailure(_ channel: Channel, reason: String) {
+        guard let ip = channel.remoteAddress?.ipAddress, cluster.browserName(address: ip) == nil else { return }
+        let client = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+        cluster.recordEvent(
+            "request",
+            [
+                ("client", .string(client)), ("via", .null), ("server", .null), ("status", .int(0)),
+                ("session", .null), ("reason", .string(reason)), ("latency_ms", .double(0)),
+            ], why: "\(client) connected to the VIP \(spec.vip) and got no service")
+    }
+
+    /// The ARP entry moved: connections another host's haproxy holds are now answered by the new
+    /// owner, which knows nothing of them and resets them (as a real host does).
+    func vipMoved() {
+        let owner = cluster.vipOwner?.name
+        for (id, entry) in adopted where entry.host != owner {
+            adopted[id] = nil
+            reset(entry.channel)
+        }
+        // Connections that waited for a dead MAC: the client's retransmission reaches the new owner,
+        // which resets it; the client tries again.
+        for (id, entry) in held where entry.host != owner {
+            held[id] = nil
+            reset(entry.channel)
+        }
+    }
+}
+
+/// Receives one host's VRRP datagrams.
+final class VRRPReceiver: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    let host: String
+    let state: NIOLoopBound<LiveClusterState>
+
+    init(host: String, state: NIOLoopBound<LiveClusterState>) {
+        self.host = host
+        self.state = state
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard let ip = envelope.remoteAddress.ipAddress else { return }
+        let bytes = Array(envelope.data.readableBytesView)
+        state.value.receiveVRRP(bytes, host: host, from: ip)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A datagram error (e.g. ICMP unreachable on loopback) is not fatal for the socket.
+    }
+}

@@ -1,0 +1,141 @@
+import ClusterCore
+import Foundation
+import HadeckBase
+import HadeckConfig
+import LiveCluster
+import Testing
+
+/// The article's cluster moved to loopback addresses of its own (`127.66.SLOT.x`), so tests run side
+/// by side and beside a running `hadeck`: balancers .1 and .2, webA .11, webB .12, VIP .99:8080.
+func articleSpec(slot: Int, trafficOn: Bool = false, rate: Double = 4, clients: Int = 4) -> ClusterSpec {
+    let replacements = [
+        ("127.0.1.1", "127.66.\(slot).1"), ("127.0.1.2", "127.66.\(slot).2"),
+        ("127.0.2.1", "127.66.\(slot).11"), ("127.0.2.2", "127.66.\(slot).12"),
+        ("127.0.0.99", "127.66.\(slot).99"), ("/tmp/hadeck-lb", "/tmp/hadeck-test\(slot)-lb"),
+    ]
+    let (loaded, diags) = ClusterLoader.load(path: "article/cluster.yaml") { path in
+        let name = String(path.split(separator: "/").last ?? "")
+        guard var text = ArticleClusterFiles.files[name] else { throw MissingFile() }
+        for (from, to) in replacements { text = text.replacingOccurrences(of: from, with: to) }
+        return text
+    }
+    guard let loaded else { fatalError("article spec: \(diags.items)") }
+    var spec = ClusterSpec(loaded)
+    spec.trafficOn = trafficOn
+    spec.trafficRate = rate
+    spec.clients = clients
+    return spec
+}
+
+struct MissingFile: Error {}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` passes; returns whether it held.
+func eventually(
+    within timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool
+) async rethrows -> Bool {
+    let clock = ContinuousClock()
+    let end = clock.now + timeout
+    while clock.now < end {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}
+
+/// A started live cluster on `slot`, with lb1 MASTER and owning the VIP.
+func startArticle(slot: Int, trafficOn: Bool = false, rate: Double = 4, clients: Int = 4) async throws -> LiveCluster
+{
+    let live = try LiveCluster(spec: articleSpec(slot: slot, trafficOn: trafficOn, rate: rate, clients: clients))
+    try await live.start()
+    let ready = try await eventually(within: .seconds(8)) {
+        try await live.withCore { $0.vipOwner?.name == "lb1" && $0.masters.map(\.name) == ["lb1"] }
+    }
+    #expect(ready, "lb1 never became MASTER with the VIP")
+    return live
+}
+
+/// What curl printed and exited with.
+struct CurlResult {
+    var status: Int32
+    var headers: String
+    var body: String
+
+    /// The values of a response header (case-insensitive name).
+    func header(_ name: String) -> [String] {
+        headers.split(separator: "\r\n").compactMap { line in
+            guard let colon = line.firstIndex(of: ":"),
+                line[..<colon].lowercased() == name.lowercased()
+            else { return nil }
+            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+    }
+}
+
+let curlPath = ["/usr/bin/curl", "/bin/curl", "/usr/local/bin/curl"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+}
+
+/// Runs `curl -s -c JAR -b JAR -D - URL` (the README's way of playing a browser).
+func curl(_ url: String, jar: String, extra: [String] = []) throws -> CurlResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: curlPath!)
+    let headerFile = NSTemporaryDirectory() + "hadeck-curl-\(UUID().uuidString).headers"
+    defer { try? FileManager.default.removeItem(atPath: headerFile) }
+    process.arguments = ["-s", "--max-time", "5", "-c", jar, "-b", jar, "-D", headerFile] + extra + [url]
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let body = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let headers = (try? String(contentsOfFile: headerFile, encoding: .utf8)) ?? ""
+    return CurlResult(
+        status: process.terminationStatus, headers: headers, body: String(decoding: body, as: UTF8.self))
+}
+
+/// A fresh cookie jar path (removed by the caller).
+func newJar() -> String { NSTemporaryDirectory() + "hadeck-jar-\(UUID().uuidString)" }
+
+/// Sends raw bytes to `host:port` over TCP and returns what comes back until the peer closes
+/// (or 3 s pass).
+func rawExchange(host: String, port: Int, _ bytes: String) -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    inet_pton(AF_INET, host, &addr.sin_addr)
+    let connected = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else { return "" }
+    var timeout = timeval(tv_sec: 3, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    _ = Array(bytes.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n <= 0 { break }
+        out += buffer[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Whether something accepts TCP connections on `host:port`.
+func isListening(host: String, port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    inet_pton(AF_INET, host, &addr.sin_addr)
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    } == 0
+}
