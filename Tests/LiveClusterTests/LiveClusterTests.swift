@@ -46,3 +46,68 @@ struct StickySessionTests {
         await live.shutdown()
     }
 }
+
+/// The ways lb1 fails in the article.
+enum LB1Failure: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case killHAProxy, killKeepalived, stopKeepalived, powerOff
+
+    var command: ClusterCommand {
+        switch self {
+        case .killHAProxy: .kill(.process(host: "lb1", .haproxy))
+        case .killKeepalived: .kill(.process(host: "lb1", .keepalived))
+        case .stopKeepalived: .stop(.process(host: "lb1", .keepalived))
+        case .powerOff: .powerOff(host: "lb1")
+        }
+    }
+
+    var slot: Int { 10 + LB1Failure.allCases.firstIndex(of: self)! }
+    var testDescription: String { command.text }
+}
+
+@Suite("Live cluster: lb1 fails, the VIP moves to lb2's MAC, sessions survive")
+struct FailoverTests {
+    @Test(arguments: LB1Failure.allCases)
+    func vipMovesToLB2AndSessionsSurvive(_ failure: LB1Failure) async throws {
+        let slot = failure.slot
+        let live = try await startArticle(slot: slot, trafficOn: true, rate: 10, clients: 4)
+        let everyoneHasASession = try await eventually {
+            try await live.withCore { c in c.browsers.allSatisfy { $0.session != nil } }
+        }
+        #expect(everyoneHasASession)
+        let jar = newJar()
+        defer { try? FileManager.default.removeItem(atPath: jar) }
+        let url = "http://127.66.\(slot).99:8080/login"
+        var curlSession: String?
+        if curlPath != nil {
+            curlSession = try curl(url, jar: jar).body.split(separator: "\n").first { $0.contains("Session ID") }
+                .map(String.init)
+        }
+        let before = try await live.withCore { c in c.browsers.map { $0.session ?? "" } }
+
+        try await live.apply(failure.command, by: "the test")
+        let moved = try await eventually(within: .seconds(15)) {
+            try await live.withCore { c in c.vipOwner?.name == "lb2" && c.masters.map(\.name).contains("lb2") }
+        }
+        #expect(moved, "the VIP did not move to lb2")
+        let mac = try await live.withCore { c in c.arp.mac(for: c.spec.vip.host)?.description }
+        #expect(mac == "52:54:00:00:01:02")
+        // Every browser is answered through lb2 again.
+        let servedByLB2 = try await eventually(within: .seconds(8)) {
+            try await live.withCore { c in
+                let names = Set(c.recentRequests.suffix(40).filter { $0.via == "lb2" && $0.status == 200 }.map(\.client))
+                return names.count == c.browsers.count
+            }
+        }
+        #expect(servedByLB2)
+        let (after, changes) = try await live.withCore { c in (c.browsers.map { $0.session ?? "" }, c.sessionChanges) }
+        #expect(after == before)
+        #expect(changes == 0)
+        if let curlSession {
+            let again = try curl(url, jar: jar)
+            #expect(again.status == 0)
+            #expect(again.body.split(separator: "\n").first { $0.contains("Session ID") }.map(String.init) == curlSession)
+            #expect(again.header("set-cookie").isEmpty)
+        }
+        await live.shutdown()
+    }
+}
