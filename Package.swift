@@ -75,6 +75,7 @@ let package = Package(
                 "Dashboard", "CursesTerminal",
                 "LiveEngine", "LiveCluster",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,6 +1,8 @@
 import ClusterCore
 import ClusterModel
+import Dispatch
 import HadeckBase
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
     import Glibc
@@ -8,19 +10,56 @@ import HadeckBase
     import Darwin
 #endif
 
+/// Lines written from any thread (the live cluster's loop) and drained by the headless loop.
+final class EventLines: Sendable {
+    private let pending = NIOLockedValueBox<[UInt8]>([])
+
+    func append(_ event: ClusterEvent) {
+        let line = event.jsonLine + "\n"
+        pending.withLockedValue { $0.append(contentsOf: line.utf8) }
+    }
+
+    func drain(into out: StandardOutput) {
+        let bytes = pending.withLockedValue { buffer -> [UInt8] in
+            defer { buffer.removeAll(keepingCapacity: true) }
+            return buffer
+        }
+        if !bytes.isEmpty { out.write(String(decoding: bytes, as: UTF8.self)) }
+    }
+}
+
+/// Set by SIGINT/SIGTERM so the headless loop ends cleanly (listeners closed, sockets removed).
+final class StopSignal {
+    private let stopped = NIOLockedValueBox(false)
+    private var sources: [DispatchSourceSignal] = []
+
+    init() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [stopped] in stopped.withLockedValue { $0 = true } }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var isSet: Bool { stopped.withLockedValue { $0 } }
+}
+
 /// `hadeck --headless`: the cluster against the wall clock, its events as JSON lines on stdout,
 /// commands (the scenario language without `at`) read line by line from stdin.
 enum HeadlessRunner {
-    /// Runs until stdin says `quit`, `until` is reached (virtual time), or a signal stops the process.
-    static func run(source: SimulatedClusterSource, until: Instant?) -> Int32 {
+    /// Runs until stdin says `quit`, `until` is reached (the cluster's clock), or SIGINT/SIGTERM.
+    /// `now` reads the cluster's clock; `lines` receives the events.
+    static func run(source: ClusterSource, lines: EventLines, now clusterNow: () -> Instant, until: Instant?) -> Int32 {
         let out = StandardOutput()
         var err = StandardError()
-        source.cluster.onEvent = { out.write($0.jsonLine + "\n") }
+        let stop = StopSignal()
         var pendingInput: [UInt8] = []
         var stdinOpen = true
         var lineNumber = 0
         var last = monotonicMicros()
-        while true {
+        while !stop.isSet {
             if stdinOpen {
                 var fds = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
                 if poll(&fds, 1, 50) > 0 {
@@ -40,6 +79,7 @@ enum HeadlessRunner {
                 pendingInput.removeSubrange(...newline)
                 lineNumber += 1
                 if handle(line: line, number: lineNumber, source: source, err: &err) == false {
+                    lines.drain(into: out)
                     out.flush()
                     return 0
                 }
@@ -47,13 +87,17 @@ enum HeadlessRunner {
             let now = monotonicMicros()
             source.advance(wallElapsed: TimeSpan(micros: now - last))
             last = now
+            lines.drain(into: out)
             out.flush()
-            if let until, source.cluster.now >= until { return 0 }
+            if let until, clusterNow() >= until { return 0 }
         }
+        lines.drain(into: out)
+        out.flush()
+        return 0
     }
 
     /// Applies one stdin line; returns false on `quit`.
-    static func handle(line: String, number: Int, source: SimulatedClusterSource, err: inout StandardError) -> Bool {
+    static func handle(line: String, number: Int, source: ClusterSource, err: inout StandardError) -> Bool {
         let words: [String]
         do { words = try ScenarioParser.tokenize(line) } catch {
             print("stdin:\(number): error: \(error)", to: &err)
