@@ -67,8 +67,8 @@ final class LiveClusterState: ClusterDataPlane {
     /// Opens the segment (VRRP sockets, VIP listener), boots the core and its processes.
     func start() -> EventLoopFuture<Void> {
         let bound = self.bound!
-        return openVRRPSockets().flatMap {
-            bound.value.openVIPListener()
+        return openVIPListener().flatMap {
+            bound.value.openVRRPSockets()
         }.flatMap {
             let s = bound.value
             for web in s.spec.backends {

@@ -16,8 +16,8 @@ extension LiveClusterState {
             let address = host.address
             let port = options.vrrpPort
             chain = chain.flatMap {
+                // No SO_REUSEADDR: for UDP it would let a second hadeck share (and steal) the adverts.
                 DatagramBootstrap(group: bound.value.loop)
-                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(

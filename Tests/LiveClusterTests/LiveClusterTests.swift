@@ -111,3 +111,93 @@ struct FailoverTests {
         await live.shutdown()
     }
 }
+
+@Suite("Live cluster: bad input and shutdown")
+struct LiveClusterRobustnessTests {
+    @Test func malformedRequestsThroughTheVIPGetHAProxysAnswersAndServiceGoesOn() async throws {
+        let live = try await startArticle(slot: 20)
+        let vip = "127.66.20.99"
+        let garbage = rawExchange(host: vip, port: 8080, "GARBAGE\r\n\r\n")
+        #expect(garbage.hasPrefix("HTTP/1.1 400 Bad request"), "\(garbage.prefix(80))")
+        let smuggled = rawExchange(
+            host: vip, port: 8080,
+            "POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        #expect(smuggled.hasPrefix("HTTP/1.1 400 Bad request"), "\(smuggled.prefix(80))")
+        let huge = rawExchange(
+            host: vip, port: 8080, "GET /login HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 20_000))\r\n\r\n")
+        #expect(huge.hasPrefix("HTTP/1.1 400 Bad request"), "\(huge.prefix(80))")
+        let fine = rawExchange(host: vip, port: 8080, "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(fine.hasPrefix("HTTP/1.1 200"), "\(fine.prefix(80))")
+        let errors = try await live.withCore { c in c.recentRequests.filter { $0.status == 400 }.count }
+        #expect(errors == 3)
+        await live.shutdown()
+    }
+
+    @Test func aVIPPortInUseIsAClearErrorAndNothingStaysBound() async throws {
+        let blocker = try LiveCluster(spec: articleSpec(slot: 21))
+        try await blocker.start()
+        let second = try LiveCluster(spec: articleSpec(slot: 21))
+        await #expect {
+            try await second.start()
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("127.66.21.99:8080") && text.contains("in use")
+        }
+        await second.shutdown()
+        // Another VIP, but the hosts' VRRP sockets are taken: also refused, never shared.
+        var options = LiveClusterOptions()
+        options.vip = .init(host: "127.66.21.98", port: 8080)
+        let third = try LiveCluster(spec: articleSpec(slot: 21), options: options)
+        await #expect {
+            try await third.start()
+        } throws: { error in
+            "\(error)".contains("VRRP socket") && "\(error)".contains("in use")
+        }
+        await third.shutdown()
+        #expect(!isListening(host: "127.66.21.98", port: 8080))
+        // The first cluster is untouched by the failed second one.
+        #expect(isListening(host: "127.66.21.99", port: 8080))
+        #expect(isListening(host: "127.66.21.1", port: 8080))
+        await blocker.shutdown()
+        for (host, port) in [("127.66.21.99", 8080), ("127.66.21.1", 8080), ("127.66.21.2", 8080),
+            ("127.66.21.11", 8081), ("127.66.21.12", 8888)]
+        {
+            #expect(!isListening(host: host, port: port), "\(host):\(port) still listens after shutdown")
+        }
+        // And the addresses are free for the next run.
+        let again = try LiveCluster(spec: articleSpec(slot: 21))
+        try await again.start()
+        await again.shutdown()
+    }
+
+    @Test func addressesOutsideLoopbackAreRefused() throws {
+        var options = LiveClusterOptions()
+        options.vip = .init(host: "192.168.1.10", port: 8080)
+        #expect(throws: LiveClusterError.notLoopback(what: "the VIP", address: "192.168.1.10")) {
+            try LiveCluster(spec: articleSpec(slot: 22), options: options)
+        }
+    }
+}
+
+@Suite("Live cluster: partition")
+struct LivePartitionTests {
+    @Test func cuttingVRRPBetweenTheHostsMakesTwoMastersAndTheLastGARPWins() async throws {
+        let live = try await startArticle(slot: 23)
+        try await live.apply(.partition("lb1", "lb2"), by: "the test")
+        let splitBrain = try await eventually(within: .seconds(8)) {
+            try await live.withCore { c in c.masters.count == 2 }
+        }
+        #expect(splitBrain)
+        // lb2 announced last: the clients' ARP entry, and so the traffic, goes to lb2.
+        #expect(try await live.withCore { c in c.vipOwner?.name } == "lb2")
+        let answered = rawExchange(host: "127.66.23.99", port: 8080, "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(answered.hasPrefix("HTTP/1.1 200"))
+        #expect(try await live.withCore { c in c.recentRequests.last?.via } == "lb2")
+        try await live.apply(.heal(nil, nil), by: "the test")
+        let healed = try await eventually(within: .seconds(6)) {
+            try await live.withCore { c in c.masters.map(\.name) == ["lb1"] && c.vipOwner?.name == "lb1" }
+        }
+        #expect(healed)
+        await live.shutdown()
+    }
+}
