@@ -13,7 +13,7 @@ public struct BenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures (see BENCHMARKS.md).",
-        subcommands: [RenderBench.self]
+        subcommands: [RenderBench.self, FailoverBench.self]
     )
 
     public init() {}
