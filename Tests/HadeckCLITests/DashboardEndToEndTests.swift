@@ -23,6 +23,26 @@ import Testing
 
     static var available: Bool { which("tmux") && FileManager.default.isExecutableFile(atPath: binary) }
 
+    /// The article's cluster files moved to loopback addresses of their own (`127.67.NET.x`), so the
+    /// live cluster under test never meets a `hadeck` someone runs on the default addresses.
+    /// Returns the cluster file's path and the VIP's address.
+    static func articleClusterFile(net: Int) throws -> (path: String, vip: String) {
+        let dir = NSTemporaryDirectory() + "hadeck-e2e-\(getpid())-\(net)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let source = root + "/Examples/article"
+        for name in try FileManager.default.contentsOfDirectory(atPath: source) {
+            var text = try String(contentsOfFile: source + "/" + name, encoding: .utf8)
+            for (from, to) in [
+                ("127.0.1.", "127.67.\(net)."), ("127.0.2.", "127.67.\(net + 1)."), ("127.0.0.99", "127.67.\(net).99"),
+                ("/tmp/hadeck-lb", "\(dir)/lb"),
+            ] {
+                text = text.replacingOccurrences(of: from, with: to)
+            }
+            try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
+        }
+        return (dir + "/cluster.yaml", "127.67.\(net).99")
+    }
+
     /// Runs `tmux ARGS...` and returns what it printed. posix_spawn + waitpid rather than Foundation's
     /// Process: other suites change signal handling, and Process waits for SIGCHLD. Only capture-pane's
     /// output is read: a tmux server started by new-session would inherit the pipe and hold it open.
@@ -98,13 +118,14 @@ import Testing
     func killingLb1sHaproxyByKeyMovesTheVIPAndKeepsSessions() throws {
         let session = "hadeck-e2e-\(getpid())"
         defer { _ = try? Self.tmux("kill-session", "-t", session) }
+        let (clusterFile, vip) = try Self.articleClusterFile(net: 10)
         try Self.tmux(
             "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
-            "cd '\(Self.root)' && '\(Self.binary)'; echo HADECK-EXIT=$?; sleep 60")
+            "cd '\(Self.root)' && '\(Self.binary)' --cluster '\(clusterFile)'; echo HADECK-EXIT=$?; sleep 60")
 
         // Cold start: lb1 (state MASTER, priority 150) takes the VIP after 3.414062 s.
         let (up, before) = try Self.waitForScreen(session, timeout: 20) {
-            $0.contains("MASTER lb1") && $0.contains("VIP 127.0.0.99 → 52:54:00:00:01:01 → lb1")
+            $0.contains("MASTER lb1") && $0.contains("VIP \(vip) → 52:54:00:00:01:01 → lb1")
                 && Self.sessions($0, via: "lb1").count >= 4
         }
         #expect(up, "dashboard never showed lb1 MASTER with the VIP on its MAC:\n\(before)")
@@ -122,7 +143,7 @@ import Testing
         // The formula: two failed chk_haproxy runs (interval 2 s, fall 2) within 4 s, then lb2 waits
         // Master_Down_Interval 3.609375 s after lb1's last advert above 100: at most ~8.7 s after the kill.
         let (moved, after) = try Self.waitForScreen(session, timeout: 12) {
-            $0.contains("MASTER lb2") && $0.contains("VIP 127.0.0.99 → 52:54:00:00:01:02 → lb2")
+            $0.contains("MASTER lb2") && $0.contains("VIP \(vip) → 52:54:00:00:01:02 → lb2")
                 && !Self.sessions($0, via: "lb2").isEmpty
         }
         let took = Date().timeIntervalSince(killed)
@@ -142,13 +163,20 @@ import Testing
         #expect(exited && final.contains("HADECK-EXIT=0"), "\(final)")
         // The terminal is restored: the dashboard is gone from the screen.
         #expect(!final.contains("Balancers"))
+        // And the live cluster closed everything: nothing answers on the VIP or the balancers.
+        for address in [vip, vip.replacingOccurrences(of: ".99", with: ".1")] {
+            #expect(!Self.isListening(address, 8080), "\(address):8080 still listens after q")
+        }
     }
 
     @Test(.enabled(if: available, "needs tmux and a built .build/debug/hadeck"))
     func closingTheTerminalEndsTheDashboard() throws {
         let session = "hadeck-hup-\(getpid())"
         defer { _ = try? Self.tmux("kill-session", "-t", session) }
-        try Self.tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "exec '\(Self.binary)'")
+        let (clusterFile, vip) = try Self.articleClusterFile(net: 20)
+        try Self.tmux(
+            "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+            "exec '\(Self.binary)' --cluster '\(clusterFile)'")
         let (started, screen) = try Self.waitForScreen(session, timeout: 10) { $0.contains("Balancers") }
         #expect(started, "\(screen)")
         let pid = try #require(Int32(Self.displayMessage(session, "#{pane_pid}")))
@@ -158,6 +186,23 @@ import Testing
         while Self.isRunning(pid) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         #expect(!Self.isRunning(pid), "hadeck (pid \(pid)) still runs after its terminal closed")
         if Self.isRunning(pid) { kill(pid, SIGKILL) }
+        #expect(!Self.isListening(vip, 8080), "the VIP still listens after the terminal closed")
+    }
+
+    /// Whether something accepts TCP connections on `host:port`.
+    static func isListening(_ host: String, _ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, host, &addr.sin_addr)
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        } == 0
     }
 
     /// Alive and not a zombie (an orphan may wait a while to be reaped by pid 1).
