@@ -331,9 +331,11 @@ struct Canvas {
         }
         items += [
             ("Tab", "panel"), ("P", s.hosts.contains { !$0.partitionedFrom.isEmpty } ? "heal" : "partition"),
-            ("t", "traffic"), ("spc", s.paused ? "resume" : "pause"), ("<>", "speed"), ("/", "filter"),
-            ("v", "view"), ("T", "theme"),
+            ("t", "traffic"),
         ]
+        // A live cluster runs in real time: no pause, no speed.
+        if s.mode != "live" { items += [("spc", s.paused ? "resume" : "pause"), ("<>", "speed")] }
+        items += [("/", "filter"), ("v", "view"), ("T", "theme")]
         let tail: [(String, String)] = [("?", "help"), ("q", "quit")]
         func len(_ list: [(String, String)]) -> Int { list.reduce(0) { $0 + $1.0.count + $1.1.count + 3 } }
         while !items.isEmpty && len(items) + len(tail) + 1 > width { items.removeLast() }
