@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"]),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "HadeckConfig"]),
-        .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI"]),
+        .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI", "LiveCluster"]),
         .testTarget(
             name: "DashboardTests",
             dependencies: ["Dashboard", "ClusterModel", "HadeckBase", "BalancerCore"],

@@ -166,37 +166,12 @@ final class Probe {
     }
 
     private func exchange() -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, host, &addr.sin_addr)
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let connected = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { return false }
         var request = "GET /login HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
         if !jar.isEmpty { request += "Cookie: " + jar.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ") + "\r\n" }
         request += "\r\n"
-        let sent = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent == request.utf8.count else { return false }
-        var response: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 8192)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 {
-                if n < 0 { return false }
-                break
-            }
-            response += buffer[0..<n]
-        }
+        // 100 ms: a request to a dead MAC is given up quickly, so the outage is measured finely.
+        guard let response = LoopbackTCP.exchange(host: host, port: port, Array(request.utf8), timeoutMicros: 100_000)
+        else { return false }
         let text = String(decoding: response, as: UTF8.self)
         guard text.hasPrefix("HTTP/1.1 200") else { return false }
         for line in text.split(separator: "\r\n") where line.lowercased().hasPrefix("set-cookie:") {

@@ -1,4 +1,5 @@
 import Foundation
+import LiveCluster
 import Testing
 
 #if canImport(Glibc)
@@ -190,20 +191,7 @@ import Testing
     }
 
     /// Whether something accepts TCP connections on `host:port`.
-    static func isListening(_ host: String, _ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, host, &addr.sin_addr)
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        } == 0
-    }
+    static func isListening(_ host: String, _ port: Int) -> Bool { LoopbackTCP.isListening(host: host, port: port) }
 
     /// Alive and not a zombie (an orphan may wait a while to be reaped by pid 1).
     static func isRunning(_ pid: Int32) -> Bool {
