@@ -123,16 +123,28 @@ public final class LiveCluster: Sendable {
         try? group.syncShutdownGracefully()
     }
 
-    /// Runs `body` on the loop with the core brought up to now; what it changes, the sockets follow.
+    /// Runs `body` on the loop with the core brought up to now; what it changes, the sockets follow
+    /// before this returns (a killed app no longer listens, a restarted haproxy listens).
     public func withCore<T: Sendable>(_ body: @escaping @Sendable (Cluster) throws -> T) async throws -> T {
-        let state = self.state
-        return try await eventLoop.submit { try state.value.run(body) }.get()
+        try await runSettled(body).get()
     }
 
     /// `withCore` for synchronous callers.
     public func withCoreAndWait<T: Sendable>(_ body: @escaping @Sendable (Cluster) throws -> T) throws -> T {
+        try runSettled(body).wait()
+    }
+
+    private func runSettled<T: Sendable>(_ body: @escaping @Sendable (Cluster) throws -> T) -> EventLoopFuture<T> {
         let state = self.state
-        return try eventLoop.submit { try state.value.run(body) }.wait()
+        return eventLoop.flatSubmit { () -> EventLoopFuture<T> in
+            let s = state.value
+            do {
+                let result = try s.run(body)
+                return s.settled().map { result }
+            } catch {
+                return s.loop.makeFailedFuture(error)
+            }
+        }
     }
 
     /// Applies a command (as from a key, stdin or a scenario line) now.

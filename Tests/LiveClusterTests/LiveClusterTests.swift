@@ -194,7 +194,7 @@ struct LivePartitionTests {
         #expect(answered.hasPrefix("HTTP/1.1 200"))
         #expect(try await live.withCore { c in c.recentRequests.last?.via } == "lb2")
         try await live.apply(.heal(nil, nil), by: "the test")
-        let healed = try await eventually(within: .seconds(6)) {
+        let healed = try await eventually(within: .seconds(10)) {
             try await live.withCore { c in c.masters.map(\.name) == ["lb1"] && c.vipOwner?.name == "lb1" }
         }
         #expect(healed)
