@@ -387,7 +387,8 @@ final class ClientSession: ChannelDuplexHandler {
             var headers = r.headers
             headers.add(name: "Content-Length", value: String(body.readableBytes))
             if closeAfterResponse { headers.add(name: "Connection", value: "close") }
-            let head = HTTPResponseHead(version: clientIsHTTP11 ? .http1_1 : .http1_0, status: r.status, headers: headers)
+            let head = HTTPResponseHead(
+                version: clientIsHTTP11 ? .http1_1 : .http1_0, status: r.status, headers: headers)
             bytesOut = body.readableBytes + responseHeadSize(head)
             finishRecord(status: responseStatus, termination: "LR")
             context.write(wrapOutboundOut(.head(head)), promise: nil)

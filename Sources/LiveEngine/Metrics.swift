@@ -159,7 +159,8 @@ extension BalancerState {
         beFamily("active_servers", "gauge", "Total number of active UP servers with a non-zero weight", "act")
         beFamily("backup_servers", "gauge", "Total number of backup UP servers with a non-zero weight", "bck")
         beFamily("check_up_down_total", "counter", "Total number of UP to DOWN transitions of the backend", "chkdown")
-        beFamily("check_last_change_seconds", "gauge", "How long ago the last state change happened, in seconds", "lastchg")
+        beFamily(
+            "check_last_change_seconds", "gauge", "How long ago the last state change happened, in seconds", "lastchg")
         beFamily("downtime_seconds_total", "counter", "Total time spent in DOWN state", "downtime")
         beFamily("loadbalanced_total", "counter", "Total number of requests routed by load balancing", "lbtot")
         beFamily("http_requests_total", "counter", "Total number of HTTP requests processed by this object", "req_tot")
@@ -170,7 +171,9 @@ extension BalancerState {
 
         // Servers.
         let servers = backs.flatMap { v in v.servers.map { (v.proxy.name, $0.snapshot, $0.counters) } }
-        func svFamily(_ name: String, _ type: String, _ help: String, _ value: (ServerSnapshot, TrafficCounters) -> Double?) {
+        func svFamily(
+            _ name: String, _ type: String, _ help: String, _ value: (ServerSnapshot, TrafficCounters) -> Double?
+        ) {
             w.family("haproxy_server_" + name, type, help)
             for (px, s, c) in servers {
                 if let x = value(s, c) { w.sample([("proxy", px), ("server", s.name)], x) }

@@ -146,7 +146,8 @@ extension BalancerState {
             }
         default:
             if w.isEmpty {
-                return usage(header: "Unknown command. Please enter one of the following commands only:\n", matching: "")
+                return usage(
+                    header: "Unknown command. Please enter one of the following commands only:\n", matching: "")
             }
             return usage(
                 header: "Unknown command, but maybe one of the following ones is a better match:\n", matching: w[0])

@@ -222,7 +222,8 @@ extension BalancerState {
         h += "<style type=\"text/css\">\n\(Self.css)\n</style>\n</head>\n<body>\n"
         h += "<h1>hadeck balancer <span id=\"balancer\">\(e(name))</span>, "
         h += "HAProxy <span id=\"version\">\(hadeckStatsVersion)</span> semantics</h1>\n"
-        h += "<h2>Statistics Report for pid <span id=\"pid\">\(pid)</span> on <span id=\"node\">\(e(node))</span></h2>\n"
+        h +=
+            "<h2>Statistics Report for pid <span id=\"pid\">\(pid)</span> on <span id=\"node\">\(e(node))</span></h2>\n"
         h += "<hr width=\"100%\" class=\"hr\">\n<h3>&gt; General process information</h3>\n"
         h += "<table border=0><tr><td align=\"left\" nowrap width=\"1%\" id=\"process-info\"><p>\n"
         h += "<b>pid = </b> \(pid) (process #1, nbproc = 1, nbthread = 1)<br>\n"
@@ -265,11 +266,14 @@ extension BalancerState {
         var h = ""
         if admin { h += "<form method=\"post\" action=\"\(e(uri))\">\n" }
         h += "<table class=\"tbl\" width=\"100%\"><tr class=\"titre\"><th class=\"pxname\" width=\"10%\">"
-        h += "<a name=\"\(px)\"></a><a class=px href=\"#\(px)\">\(px)</a></th><th class=\"empty\" width=\"90%\"></th></tr></table>\n"
-        h += "<table class=\"tbl proxy\" width=\"100%\" id=\"proxy-\(px)\" data-proxy=\"\(px)\" data-iid=\"\(v.proxy.iid)\">\n"
+        h +=
+            "<a name=\"\(px)\"></a><a class=px href=\"#\(px)\">\(px)</a></th><th class=\"empty\" width=\"90%\"></th></tr></table>\n"
+        h +=
+            "<table class=\"tbl proxy\" width=\"100%\" id=\"proxy-\(px)\" data-proxy=\"\(px)\" data-iid=\"\(v.proxy.iid)\">\n"
         h += "<tr class=\"titre\">"
         if admin {
-            h += "<th rowspan=2 width=1><input type=\"checkbox\" onclick=\"for(c in document.getElementsByClassName('\(px)-checkbox')) document.getElementsByClassName('\(px)-checkbox').item(c).checked = this.checked\"></th>"
+            h +=
+                "<th rowspan=2 width=1><input type=\"checkbox\" onclick=\"for(c in document.getElementsByClassName('\(px)-checkbox')) document.getElementsByClassName('\(px)-checkbox').item(c).checked = this.checked\"></th>"
         }
         h += "<th rowspan=2></th><th colspan=3>Queue</th><th colspan=3>Session rate</th><th colspan=6>Sessions</th>"
         h += "<th colspan=2>Bytes</th><th colspan=2>Denied</th><th colspan=3>Errors</th><th colspan=2>Warnings</th>"
@@ -307,8 +311,10 @@ extension BalancerState {
         if admin {
             h += "<p>Choose the action to perform on the checked servers : <select name=action>"
             h += "<option value=\"\"></option><option value=\"ready\">Set state to READY</option>"
-            h += "<option value=\"drain\">Set state to DRAIN</option><option value=\"maint\">Set state to MAINT</option></select>"
-            h += "<input type=\"hidden\" name=\"b\" value=\"#\(v.proxy.iid)\"><input type=\"submit\" value=\"Apply\"></form>\n"
+            h +=
+                "<option value=\"drain\">Set state to DRAIN</option><option value=\"maint\">Set state to MAINT</option></select>"
+            h +=
+                "<input type=\"hidden\" name=\"b\" value=\"#\(v.proxy.iid)\"><input type=\"submit\" value=\"Apply\"></form>\n"
         }
         h += "<p>\n"
         return h
@@ -323,8 +329,10 @@ extension BalancerState {
         func td(_ s: String, _ cls: String? = nil) -> String {
             cls.map { "<td class=\"\($0)\">\(s)</td>" } ?? "<td>\(s)</td>"
         }
-        var h = "<tr class=\"\(s.statsPageClass) server\" id=\"\(px)/\(sv)\" data-proxy=\"\(px)\" data-server=\"\(sv)\" "
-        h += "data-status=\"\(e(s.status))\" data-admin=\"\(s.adminState.rawValue)\" data-weight=\"\(s.weight.effective)\">"
+        var h =
+            "<tr class=\"\(s.statsPageClass) server\" id=\"\(px)/\(sv)\" data-proxy=\"\(px)\" data-server=\"\(sv)\" "
+        h +=
+            "data-status=\"\(e(s.status))\" data-admin=\"\(s.adminState.rawValue)\" data-weight=\"\(s.weight.effective)\">"
         if admin { h += "<td><input class='\(px)-checkbox' type=\"checkbox\" name=\"s\" value=\"\(sv)\"></td>" }
         h += "<td class=ac><a name=\"\(px)/\(sv)\"></a><a class=lfsb href=\"#\(px)/\(sv)\">\(sv)</a></td>"
         h += td("0") + td("0") + td("-") + td("") + td("") + td("")

@@ -25,9 +25,11 @@ struct StatsPageTests {
         #expect(html.contains("<title>Statistics Report for pid 9068 on node68</title>"))
         #expect(html.contains("<meta http-equiv=\"refresh\" content=\"5\">"))
         let dom = try #require(parseStatsDOM(html))
-        #expect(dom == StatsPageDOM(
-            node: "node68", pid: 9068, servers: ["webA": "UP", "webB": "MAINT"],
-            serverClasses: ["webA": "active_up", "webB": "maintain"]))
+        #expect(
+            dom
+                == StatsPageDOM(
+                    node: "node68", pid: 9068, servers: ["webA": "UP", "webB": "MAINT"],
+                    serverClasses: ["webA": "active_up", "webB": "maintain"]))
         #expect(html.contains("L7OK/200 in "))
         #expect(html.contains("s UP</td>"))
         // Admin form, as HAProxy 2.6 names its fields.

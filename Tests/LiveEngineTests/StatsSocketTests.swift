@@ -61,9 +61,10 @@ struct StatsSocketTests {
         #expect(info.hasSuffix("\n\n"))
         let keys = infoKeys(info)
         for key in hatopInfoKeys { #expect(keys.contains(key), "show info lacks \(key)") }
-        #expect(Array(keys.prefix(9)) == [
-            "Name", "Version", "Release_date", "Nbthread", "Nbproc", "Process_num", "Pid", "Uptime", "Uptime_sec",
-        ])
+        #expect(
+            Array(keys.prefix(9)) == [
+                "Name", "Version", "Release_date", "Nbthread", "Nbproc", "Process_num", "Pid", "Uptime", "Uptime_sec",
+            ])
         #expect(infoValue(info, "Pid") == "9060")
         #expect(infoValue(info, "node") == "node60")
         #expect(infoValue(info, "Uptime")?.hasPrefix("0d 0h00m") == true)
@@ -145,7 +146,9 @@ struct StatsSocketTests {
 
         // Weights, with HAProxy's range rules and texts.
         #expect(await cli(c.socket, "get weight web/webA") == "1 (initial 1)\n\n")
-        #expect(await cli(c.socket, "set weight web/webA 300") == "Absolute weight can only be between 0 and 256 inclusive.\n\n")
+        #expect(
+            await cli(c.socket, "set weight web/webA 300")
+                == "Absolute weight can only be between 0 and 256 inclusive.\n\n")
         #expect(await cli(c.socket, "set weight web/webA 999%") == "\n")
         #expect(await cli(c.socket, "get weight web/webA") == "9 (initial 1)\n\n")
         #expect(await cli(c.socket, "set server web/webA weight 3") == "\n")
@@ -321,9 +324,11 @@ struct HAProxyComparisonTests {
         let realState = try #require(await cli(realSocket, "show servers state")).split(separator: "\n")
         let ourState = try #require(await cli(ours, "show servers state")).split(separator: "\n")
         #expect(realState.prefix(2) == ourState.prefix(2))
-        #expect(realState.dropFirst(2).map { $0.split(separator: " ").count } == ourState.dropFirst(2).map {
-            $0.split(separator: " ").count
-        })
+        #expect(
+            realState.dropFirst(2).map { $0.split(separator: " ").count }
+                == ourState.dropFirst(2).map {
+                    $0.split(separator: " ").count
+                })
 
         // Replies clients parse, byte for byte.
         for command in [
@@ -384,9 +389,11 @@ struct HatopTests {
         defer { Task { _ = await Self.tmux("kill-session", "-t", session) } }
         _ = await Self.tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", "hatop -s \(c.socket) -i 1")
 
-        let (shown, first) = await Self.screen(session, until: {
-            Self.row($0, "webA").count >= 4 && Self.row($0, "webB").count >= 4
-        })
+        let (shown, first) = await Self.screen(
+            session,
+            until: {
+                Self.row($0, "webA").count >= 4 && Self.row($0, "webB").count >= 4
+            })
         #expect(shown, "hatop never showed both servers:\n\(first)")
         #expect(first.contains("Node: node67"))
         #expect(first.contains("PID: 9067"))
@@ -404,7 +411,8 @@ struct HatopTests {
         #expect(selected, "could not select webA in hatop")
         _ = await Self.tmux("send-keys", "-t", session, "F2")
         #expect(await c.waitFor(server: "webA", status: "MAINT"), "F2 did not put webA in MAINT")
-        let (maint, screenMaint) = await Self.screen(session, until: { Self.row($0, "webA").dropFirst(2).first == "MAINT" })
+        let (maint, screenMaint) = await Self.screen(
+            session, until: { Self.row($0, "webA").dropFirst(2).first == "MAINT" })
         #expect(maint, "hatop does not show webA in MAINT:\n\(screenMaint)")
         #expect(c.adminChanges.all.contains { $0.command == "disable server web/webA" && $0.server == "webA" })
         #expect(await c.status("webB") == "UP")

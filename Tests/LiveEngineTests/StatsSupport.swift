@@ -55,7 +55,9 @@ struct StatsCluster {
     let adminChanges: Collector<AdminChangeRecord>
     let transitions: Collector<CheckTransition>
 
-    static func start(net: Int, level: String = "admin", admin: Bool = true, extraMetrics: (@Sendable () -> String)? = nil)
+    static func start(
+        net: Int, level: String = "admin", admin: Bool = true, extraMetrics: (@Sendable () -> String)? = nil
+    )
         async throws -> StatsCluster
     {
         let socket = testSocketPath("n\(net)")
@@ -448,7 +450,8 @@ func parsePrometheus(_ text: String) throws -> (samples: [PromSample], types: [S
             throw PrometheusParseError.line(n, "sample of \(family) outside its family (HELP/TYPE first, contiguous)")
         }
         guard types[family] != nil else { throw PrometheusParseError.line(n, "\(family) has no TYPE") }
-        let key = family + "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        let key =
+            family + "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         guard seen.insert(key).inserted else { throw PrometheusParseError.line(n, "duplicate series \(key)") }
         samples.append(PromSample(name: family, labels: labels, value: value))
     }
