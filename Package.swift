@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"]),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "HadeckConfig"]),
-        .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI", "LiveCluster"]),
+        .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI", "LiveCluster", "LiveEngine"]),
         .testTarget(
             name: "DashboardTests",
             dependencies: ["Dashboard", "ClusterModel", "HadeckBase", "BalancerCore"],
@@ -124,7 +124,8 @@ let package = Package(
         .testTarget(
             name: "LiveClusterTests",
             dependencies: [
-                "LiveCluster", "ClusterCore", "ClusterModel", "HadeckConfig", "HadeckBase", "BalancerCore",
+                "LiveCluster", "LiveEngine", "ClusterCore", "ClusterModel", "HadeckConfig", "HadeckBase",
+                "BalancerCore",
             ]
         ),
     ],

@@ -57,6 +57,9 @@ public final class Backend {
     var indexByName: [String: Int] = [:]
     var staticMap = StaticMapState()
     var leastconnCursor = 0
+    /// Connections to any of its servers now, and the most seen at once (the BACKEND row's `scur`/`smax`).
+    public private(set) var currentConnections = 0
+    public private(set) var maxConnections = 0
 
     /// Builds the backend as HAProxy starts it: servers up (health = rise), first checks spread
     /// over the smallest interval like start_checks() does.
@@ -429,13 +432,17 @@ public final class Backend {
     public func connectionOpened(server: String) {
         guard let i = indexByName[server] else { return }
         servers[i].currentConnections += 1
+        servers[i].maxConnections = max(servers[i].maxConnections, servers[i].currentConnections)
         servers[i].totalConnections += 1
+        currentConnections += 1
+        maxConnections = max(maxConnections, currentConnections)
     }
 
     /// A connection to `server` ended.
     public func connectionClosed(server: String) {
         guard let i = indexByName[server], servers[i].currentConnections > 0 else { return }
         servers[i].currentConnections -= 1
+        currentConnections -= 1
     }
 
     /// Current connections of a server.

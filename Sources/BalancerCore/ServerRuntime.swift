@@ -32,6 +32,7 @@ struct ServerRuntime {
     var consecutiveFailures = 0
     var consecutiveSuccesses = 0
     var currentConnections = 0
+    var maxConnections = 0
     var totalConnections = 0
     var lbtot = 0
     var failedChecks = 0

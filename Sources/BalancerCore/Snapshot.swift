@@ -25,6 +25,8 @@ public struct ServerSnapshot: Hashable, Sendable {
     public var secondsSinceChange: Int64
     public var weight: ServerWeight
     public var currentSessions: Int
+    /// `smax`: the most connections the server had at once.
+    public var maxSessions: Int
     public var totalSessions: Int
     /// `chkfail`: failed checks while the server was up or going down.
     public var failedChecks: Int
@@ -51,7 +53,7 @@ extension Backend {
                 health: s.health, rise: s.config.rise, fall: s.config.fall,
                 lastChange: s.lastChange, secondsSinceChange: (now - s.lastChange).micros / 1_000_000,
                 weight: ServerWeight(current: s.uweight, initial: s.iweight, effective: effectiveWeight(i, now: now)),
-                currentSessions: s.currentConnections, totalSessions: s.totalConnections,
+                currentSessions: s.currentConnections, maxSessions: s.maxConnections, totalSessions: s.totalConnections,
                 failedChecks: s.failedChecks, downTransitions: s.downTransitions,
                 downtime: s.downtime(at: now), lbtot: s.lbtot, backup: s.config.backup,
                 checked: s.checked, maxconn: s.config.maxconn, nextCheck: s.nextCheck)

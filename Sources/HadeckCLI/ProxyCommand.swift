@@ -19,7 +19,9 @@ public struct ProxyCommand: ParsableCommand {
             (exit 1), binds the frontends (a wildcard bind such as ':8080' listens on --wildcard-host, \
             127.0.0.1 by default), runs the health checks and logs one HAProxy-like line per request on \
             standard output. Server state changes go to standard error. Stops cleanly on SIGINT or SIGTERM. \
-            Runs on one event loop thread, like HAProxy with nbthread 1.
+            Runs on one event loop thread, like HAProxy with nbthread 1. A 'stats socket' line opens \
+            HAProxy's runtime API on that unix socket (socat, hatop); 'stats enable'/'stats uri' serve the \
+            stats page and /metrics on that frontend. The socket file is removed on SIGINT or SIGTERM.
             """
     )
 
@@ -94,6 +96,10 @@ public struct ProxyCommand: ParsableCommand {
                 fputsStderr(
                     "[WARNING]  (\(pid)) : Server \(t.backend)/\(t.transition.server) is \(t.transition.to). \(t.transition.why)\n"
                 )
+            },
+            onAdminChange: { change in
+                log.value.flush()
+                fputsStderr("[NOTICE]   (\(pid)) : \(change.why)\n")
             })
         do {
             try balancer.startFuture().wait()
@@ -104,6 +110,13 @@ public struct ProxyCommand: ParsableCommand {
         }
         for (frontend, address) in balancer.listenAddresses {
             fputsStderr("[NOTICE]   (\(pid)) : frontend '\(frontend)' listening on \(address)\n")
+            if let stats = balancer.statsPages.first(where: { $0.frontend == frontend }) {
+                fputsStderr(
+                    "[NOTICE]   (\(pid)) : stats page on http://\(address)\(stats.uri) (metrics on /metrics)\n")
+            }
+        }
+        for socket in balancer.statsSocketConfigs {
+            fputsStderr("[NOTICE]   (\(pid)) : stats socket \(socket.path) (level \(socket.level.rawValue))\n")
         }
         let flusher = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
             log.value.flush()

@@ -222,11 +222,15 @@ final class LiveClusterState: ClusterDataPlane {
         let bound = self.bound!
         var options = BalancerOptions()
         options.bindHost = host.address
+        let hostName = host.name
         return Balancer(
             name: host.name, config: host.haproxyConfig, pid: process.pid, eventLoop: loop, clock: clock,
-            options: options, sharing: process.backends,
+            options: options,
             onRequest: { record in bound.value.balancerAnswered(record) },
-            onTransition: { change in bound.value.serverChanged(change) })
+            onTransition: { change in bound.value.serverChanged(change) },
+            onAdminChange: { change in bound.value.adminChanged(change) },
+            extraMetrics: { bound.value.metrics(host: hostName) },
+            sharing: process.backends)
     }
 
     private func balancerFailed(_ host: String, pid: Int, error: Error) {
@@ -259,11 +263,32 @@ final class LiveClusterState: ClusterDataPlane {
     }
 
     private func serverChanged(_ change: CheckTransition) {
+        // A runtime API change arrives through `adminChanged`, with who did it.
+        guard !change.byAdmin else { return }
         withCore { c in
             let t = change.transition
             c.recordServerChange(
                 balancer: change.balancer, backend: change.backend, server: t.server, from: t.from, to: t.to,
                 check: t.checkStatus ?? "", why: t.why)
+        }
+    }
+
+    /// The stats socket or page changed a server: the same event as the dashboard's key, with its why.
+    private func adminChanged(_ r: AdminChangeRecord) {
+        withCore { c in
+            switch r.change {
+            case .adminState:
+                c.recordServerChange(
+                    balancer: r.balancer, backend: r.backend, server: r.server, from: r.transition.from,
+                    to: r.transition.to, check: "", why: r.why)
+            case .weight(let from, let to):
+                c.recordEvent(
+                    "backend.weight",
+                    [
+                        ("balancer", .string(r.balancer)), ("backend", .string(r.backend)),
+                        ("server", .string(r.server)), ("from", .int(Int64(from))), ("to", .int(Int64(to))),
+                    ], why: r.why)
+            }
         }
     }
 

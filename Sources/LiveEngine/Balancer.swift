@@ -24,6 +24,16 @@ public struct BalancerOptions: Sendable {
     public var maxMessagesPerRead: UInt = 16
     /// Used when the configuration has no `timeout connect` (HAProxy would wait forever).
     public var defaultConnectTimeout = TimeSpan.seconds(5)
+    /// The node name `show info` and the stats page report; default: the configuration's
+    /// `node`, else the balancer's name.
+    public var node: String? = nil
+    /// Which stats sockets (runtime API) the balancer opens; default: the configuration's `stats socket` lines.
+    public var statsSockets = StatsSocketPlacement.configured
+    /// Longest runtime API command line accepted (HAProxy's tune.bufsize); longer ones close the connection.
+    public var maxCLILineBytes = 16_384
+    /// Idle time after which a runtime API connection is closed (HAProxy's `stats timeout`), until
+    /// the client sets its own with `set timeout cli`.
+    public var cliTimeout = TimeSpan.seconds(10)
 
     public init() {}
 }
@@ -40,6 +50,9 @@ struct FrontendRuntime {
     var clientTimeout: TimeSpan?
     var serverTimeout: TimeSpan?
     var connectTimeout: TimeSpan
+    /// Set up by `setUpStats`: the counters its requests feed, and its stats page if enabled.
+    var counters = RequestCounters(frontend: TrafficCounters(), backend: nil, servers: [:])
+    var statsPage: StatsPageConfig?
 }
 
 /// A server of one backend, as the data plane needs it.
@@ -71,12 +84,29 @@ final class BalancerState {
     var checkGeneration = 0
     let onRequest: (@Sendable (RequestRecord) -> Void)?
     let onTransition: (@Sendable (CheckTransition) -> Void)?
+    let onAdminChange: (@Sendable (AdminChangeRecord) -> Void)?
+    let extraMetrics: (@Sendable () -> String)?
+    // Statistics and the runtime API (Stats.swift, RuntimeAPI.swift, StatsSocket.swift).
+    let node: String
+    var proxies: [StatsProxy] = []
+    var frontendCounters: [String: TrafficCounters] = [:]
+    var backendCounters: [String: TrafficCounters] = [:]
+    var serverCounters: [ServerKey: TrafficCounters] = [:]
+    var backendHealth: [String: BackendHealth] = [:]
+    var startedAt: Instant?
+    var startedWall = 0
+    var statsListeners: [(path: String, channel: Channel)] = []
+    var cliConnections: [ObjectIdentifier: Channel] = [:]
 
     init(
         name: String, pid: Int, config: HAProxyConfig, clock: LiveClock, loop: EventLoop, options: BalancerOptions,
         onRequest: (@Sendable (RequestRecord) -> Void)?, onTransition: (@Sendable (CheckTransition) -> Void)?,
+        onAdminChange: (@Sendable (AdminChangeRecord) -> Void)? = nil, extraMetrics: (@Sendable () -> String)? = nil,
         backends shared: [(name: String, backend: Backend)]? = nil
     ) {
+        self.onAdminChange = onAdminChange
+        self.extraMetrics = extraMetrics
+        self.node = options.node ?? config.global.node ?? name
         self.name = name
         self.pid = pid
         self.config = config
@@ -99,6 +129,7 @@ final class BalancerState {
                 serverTimeout: t?.server, connectTimeout: t?.connect ?? options.defaultConnectTimeout)
             frontendOrder.append(fe.name)
         }
+        setUpStats(now: now)
     }
 
     /// Resolves every server address once (numeric addresses need no lookup).
@@ -152,8 +183,13 @@ final class BalancerState {
         try ops.addHandler(session)
         let id = ObjectIdentifier(channel)
         clients[id] = channel
+        let counters = fe.counters.frontend
+        counters.currentSessions += 1
+        counters.totalSessions += 1
+        counters.maxSessions = max(counters.maxSessions, counters.currentSessions)
         channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in
             self?.clients[id] = nil
+            counters.currentSessions -= 1
         }
     }
 
@@ -192,8 +228,13 @@ final class BalancerState {
         checkTimer?.cancel()
         checkTimer = nil
         checkTimerDeadline = nil
-        let channels = listeners + Array(clients.values) + Array(upstreams.values) + Array(checkChannels.values)
+        let channels =
+            listeners + Array(clients.values) + Array(upstreams.values) + Array(checkChannels.values)
+            + statsListeners.map(\.channel) + Array(cliConnections.values)
         listeners = []
+        // The socket files go with the process, as when HAProxy stops cleanly.
+        for (path, _) in statsListeners { unlink(path) }
+        statsListeners = []
         pools = [:]
         let futures = channels.map { ch -> EventLoopFuture<Void> in
             ch.close().recover { _ in }
@@ -229,11 +270,19 @@ public final class Balancer: Sendable {
     /// - Parameters:
     ///   - onRequest: called on `eventLoop` once per request (or failed request).
     ///   - onTransition: called on `eventLoop` when a check changes a server's status.
+    ///   - onAdminChange: called on `eventLoop` after the stats socket or page changed a server.
+    ///   - extraMetrics: more Prometheus text for `/metrics`, called on `eventLoop` per scrape.
+    ///   - backends: route and check with these `Backend`s, owned by someone else on the same loop
+    ///     (the embedded cluster's core, so the dashboard shows exactly what routes traffic). When
+    ///     given, the balancer must be built on `eventLoop`.
     public init(
         name: String, config: HAProxyConfig, pid: Int = Int(getpid()), eventLoop: EventLoop,
         clock: LiveClock = LiveClock(), options: BalancerOptions = BalancerOptions(),
         onRequest: (@Sendable (RequestRecord) -> Void)? = nil,
-        onTransition: (@Sendable (CheckTransition) -> Void)? = nil
+        onTransition: (@Sendable (CheckTransition) -> Void)? = nil,
+        onAdminChange: (@Sendable (AdminChangeRecord) -> Void)? = nil,
+        extraMetrics: (@Sendable () -> String)? = nil,
+        sharing backends: [(name: String, backend: Backend)]? = nil
     ) {
         self.name = name
         self.pid = pid
@@ -241,34 +290,22 @@ public final class Balancer: Sendable {
         self.eventLoop = eventLoop
         self.clock = clock
         self.options = options
-        state = NIOLoopBoundBox.makeBoxSendingValue(
-            BalancerState(
-                name: name, pid: pid, config: config, clock: clock, loop: eventLoop, options: options,
-                onRequest: onRequest, onTransition: onTransition),
-            as: BalancerState.self, eventLoop: eventLoop)
-    }
-
-    /// A balancer whose routing and checks use `backends`, objects owned by someone else on the same
-    /// loop (the embedded cluster's core, so the dashboard shows exactly what routes traffic).
-    /// Must be called on `eventLoop`.
-    public init(
-        name: String, config: HAProxyConfig, pid: Int, eventLoop: EventLoop, clock: LiveClock,
-        options: BalancerOptions, sharing backends: [(name: String, backend: Backend)],
-        onRequest: (@Sendable (RequestRecord) -> Void)? = nil,
-        onTransition: (@Sendable (CheckTransition) -> Void)? = nil
-    ) {
-        eventLoop.preconditionInEventLoop()
-        self.name = name
-        self.pid = pid
-        self.config = config
-        self.eventLoop = eventLoop
-        self.clock = clock
-        self.options = options
-        state = NIOLoopBoundBox(
-            BalancerState(
-                name: name, pid: pid, config: config, clock: clock, loop: eventLoop, options: options,
-                onRequest: onRequest, onTransition: onTransition, backends: backends),
-            eventLoop: eventLoop)
+        if let backends {
+            eventLoop.preconditionInEventLoop()
+            state = NIOLoopBoundBox(
+                BalancerState(
+                    name: name, pid: pid, config: config, clock: clock, loop: eventLoop, options: options,
+                    onRequest: onRequest, onTransition: onTransition, onAdminChange: onAdminChange,
+                    extraMetrics: extraMetrics, backends: backends),
+                eventLoop: eventLoop)
+        } else {
+            state = NIOLoopBoundBox.makeBoxSendingValue(
+                BalancerState(
+                    name: name, pid: pid, config: config, clock: clock, loop: eventLoop, options: options,
+                    onRequest: onRequest, onTransition: onTransition, onAdminChange: onAdminChange,
+                    extraMetrics: extraMetrics),
+                as: BalancerState.self, eventLoop: eventLoop)
+        }
     }
 
     /// The addresses the frontends listen on, after the wildcard/bind-host override, with their frontend.
@@ -297,12 +334,15 @@ public final class Balancer: Sendable {
         let state = self.state
         let loop = eventLoop
         let addresses = listenAddresses
+        let statsSockets = statsSocketConfigs
         let options = self.options
         return loop.submit { () throws -> Void in
             let s = state.value
             guard !s.alive else { return }
             try s.resolveAddresses()
             s.alive = true
+            s.startedAt = s.clock.now()
+            s.startedWall = Int(time(nil))
         }.flatMap { () -> EventLoopFuture<Void> in
             var chain = loop.makeSucceededFuture(())
             for (frontend, address) in addresses {
@@ -328,6 +368,9 @@ public final class Balancer: Sendable {
                             if s.alive { s.listeners.append(channel) } else { channel.close(promise: nil) }
                         }
                 }
+            }
+            for socket in statsSockets {
+                chain = chain.flatMap { state.value.bindStatsSocket(socket) }
             }
             return chain.flatMapError { error in
                 state.value.shutdown().flatMapThrowing { throw error }
@@ -398,6 +441,17 @@ public final class Balancer: Sendable {
         (try? await withBackends { backends, now in
             backends.map { (backend: $0.name, servers: $0.backend.snapshot(now: now)) }
         }) ?? []
+    }
+
+    /// The frontends that answer the stats page (and `/metrics`) themselves, with the page's URI.
+    public var statsPages: [(frontend: String, uri: String)] {
+        config.frontends.compactMap { fe in
+            if fe.stats.enabled { return (fe.name, fe.stats.uri) }
+            if let be = fe.defaultBackend.flatMap(config.backend(named:)), be.stats.enabled {
+                return (fe.name, be.stats.uri)
+            }
+            return nil
+        }
     }
 
     /// Open client connections (including adopted ones).

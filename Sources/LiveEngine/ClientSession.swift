@@ -16,9 +16,14 @@ final class RequestGuard: ChannelInboundHandler {
 
     init(limit: Int) { self.limit = limit }
 
+    /// Every byte received on the connection (the `bin` counters).
+    private(set) var totalBytes = 0
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let n = unwrapInboundIn(data).readableBytes
+        totalBytes &+= n
         guard awaitingHead else { return context.fireChannelRead(data) }
-        headBytes += unwrapInboundIn(data).readableBytes
+        headBytes += n
         session?.requestBytesArrived()
         context.fireChannelRead(data)
         if awaitingHead && headBytes > limit {
@@ -85,6 +90,10 @@ final class ClientSession: ChannelDuplexHandler {
     private var freshRetryDone = false
     private var bytesSeen = false
     private var requestsServed = 0
+    private var countedIn = 0
+    // A request the balancer answers itself (stats page, metrics): its head, and its body so far.
+    private var localHead: HTTPRequestHead?
+    private var localBody: ByteBuffer?
 
     // Timing.
     private var tStart = NIODeadline.now()
@@ -295,6 +304,12 @@ final class ClientSession: ChannelDuplexHandler {
             reasonOverride = "request has both Content-Length and Transfer-Encoding: 400"
             return sendError(.badRequest, termination: "PR")
         }
+        if let page = frontend.statsPage, head.uri.hasPrefix(page.uri) || head.uri.hasPrefix("/metrics") {
+            localHead = head
+            localBody = context?.channel.allocator.buffer(capacity: 0)
+            phase = .connecting
+            return
+        }
         guard let backend, let backendName = frontend.backendName else {
             reasonOverride = "frontend \(frontend.config.name) has no backend: 503"
             return sendError(.serviceUnavailable, termination: "SC")
@@ -324,6 +339,7 @@ final class ClientSession: ChannelDuplexHandler {
     }
 
     private func forwardRequestPart(_ part: HTTPServerRequestPart) {
+        if localBody != nil { return localRequestPart(part) }
         if case .end = part {
             requestEnded = true
             clientDeadline = nil
@@ -345,6 +361,46 @@ final class ClientSession: ChannelDuplexHandler {
             case .head: break
             }
         case .idle, .closing:
+            break
+        }
+    }
+
+    // MARK: answered by the balancer itself
+
+    /// Collects a stats page request's body (a POST's form; bounded) and answers at its end.
+    private func localRequestPart(_ part: HTTPServerRequestPart) {
+        switch part {
+        case .body(var buffer):
+            if (localBody?.readableBytes ?? 0) < 65_536 { localBody?.writeBuffer(&buffer) }
+        case .end:
+            guard let context, let request = localHead, let page = frontend.statsPage else { return }
+            let r = state.localResponse(head: request, body: localBody, page: page, counters: frontend.counters)
+            localHead = nil
+            localBody = nil
+            requestEnded = true
+            clientDeadline = nil
+            responseHeadSent = true
+            responseStatus = Int(r.status.code)
+            reasonOverride = r.reason
+            var body = context.channel.allocator.buffer(capacity: r.body.utf8.count)
+            body.writeString(r.body)
+            var headers = r.headers
+            headers.add(name: "Content-Length", value: String(body.readableBytes))
+            if closeAfterResponse { headers.add(name: "Connection", value: "close") }
+            let head = HTTPResponseHead(
+                version: clientIsHTTP11 ? .http1_1 : .http1_0, status: r.status, headers: headers)
+            bytesOut = body.readableBytes + responseHeadSize(head)
+            finishRecord(status: responseStatus, termination: "LR")
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            if requestMethod != "HEAD" { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+            if closeAfterResponse {
+                phase = .closing
+                writeThenClose(.end(nil))
+            } else {
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                becomeIdle()
+            }
+        case .head:
             break
         }
     }
@@ -626,8 +682,13 @@ final class ClientSession: ChannelDuplexHandler {
     private func finishRecord(status: Int, termination: String) {
         guard inTransaction else { return }
         inTransaction = false
-        guard let report = state.onRequest else { return }
         let end = NIODeadline.now()
+        let received = (requestGuard?.totalBytes ?? 0) - countedIn
+        countedIn += received
+        frontend.counters.requestFinished(
+            server: decision?.server, status: status, bytesIn: received, bytesOut: bytesOut, retries: retries,
+            redispatched: redispatched, termination: termination, now: state.clock.instant(at: end))
+        guard let report = state.onRequest else { return }
         func span(_ a: NIODeadline?, _ b: NIODeadline?) -> TimeSpan? {
             guard let a, let b else { return nil }
             return TimeSpan(micros: (b - a).nanoseconds / 1000)

@@ -50,6 +50,7 @@ final class CheckRun {
         let now = state.clock.now()
         let transitions = backend.completeCheck(
             server: job.server, outcome: outcome, duration: now - job.startedAt, now: now)
+        if !transitions.isEmpty { state.refreshBackendHealth(backendName, now: now) }
         if let notify = state.onTransition {
             for t in transitions {
                 notify(CheckTransition(balancer: state.name, backend: backendName, transition: t))

@@ -52,6 +52,42 @@ public struct CheckTransition: Hashable, Sendable {
     public var backend: String
     /// The change itself; `why` says it in words.
     public var transition: ServerTransition
+    /// True when an admin action (stats socket or stats page) caused it rather than a check; the same
+    /// change also arrives, with who did it, through `Balancer`'s `onAdminChange`.
+    public var byAdmin = false
+}
+
+/// A server change made through a balancer's runtime API (stats socket) or its stats page, reported to
+/// `Balancer`'s `onAdminChange` on the balancer's event loop, after the change took effect.
+public struct AdminChangeRecord: Hashable, Sendable {
+    /// Where the command came from.
+    public enum Source: String, Hashable, Sendable {
+        case statsSocket = "stats socket"
+        case statsPage = "stats page"
+    }
+
+    /// What changed: the admin state (`ready`/`drain`/`maint`) or the runtime weight.
+    public enum Change: Hashable, Sendable {
+        case adminState(from: AdminState, to: AdminState)
+        case weight(from: Int, to: Int)
+    }
+
+    /// The balancer's name, the backend and the server.
+    public var balancer: String
+    public var backend: String
+    public var server: String
+    public var change: Change
+    /// The server's status text before and after (`UP` -> `MAINT`) and the core's sentence.
+    public var transition: ServerTransition
+    public var source: Source
+    /// The level of the socket (stats page changes: `admin`).
+    public var level: StatsSocketConfig.Level
+    /// The command as received, e.g. `disable server web/webA` or `POST action=maint s=webA b=#2`.
+    public var command: String
+    /// One sentence for an event log, e.g. `stats socket (admin) set webA to MAINT: webA was put in maintenance...`.
+    public var why: String
+    /// When it happened on the balancer's clock.
+    public var time: Instant
 }
 
 /// Errors of the live engine.

@@ -1,4 +1,5 @@
 import Foundation
+import LiveEngine
 import Testing
 
 @testable import HadeckCLI
@@ -158,6 +159,7 @@ private func check(_ files: String...) -> CheckCommand.Outcome {
             let err = Pipe()
             process.standardOutput = out
             process.standardError = err
+            Descriptors.markCloseOnExec()
             try process.run()
             let outData = out.fileHandleForReading.readDataToEndOfFile()
             let errData = err.fileHandleForReading.readDataToEndOfFile()

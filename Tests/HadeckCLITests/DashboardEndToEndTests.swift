@@ -1,5 +1,6 @@
 import Foundation
 import LiveCluster
+import LiveEngine
 import Testing
 
 #if canImport(Glibc)
@@ -68,6 +69,7 @@ import Testing
         let argv = (["tmux"] + args).map { strdup($0) } + [nil]
         defer { for arg in argv { free(arg) } }
         var pid: pid_t = 0
+        Descriptors.markCloseOnExec()
         let rc = posix_spawnp(&pid, "tmux", &actions, nil, argv, environ)
         close(fds[1])
         guard rc == 0 else {

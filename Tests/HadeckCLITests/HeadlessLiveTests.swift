@@ -1,4 +1,5 @@
 import Foundation
+import LiveEngine
 import Testing
 
 #if canImport(Glibc)
@@ -24,6 +25,7 @@ import Testing
         let argv = ([DashboardEndToEndTests.binary] + args).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
+        Descriptors.markCloseOnExec()
         let rc = posix_spawn(&pid, DashboardEndToEndTests.binary, &actions, nil, argv, environ)
         guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
         var status: Int32 = 0

@@ -3,6 +3,7 @@ import Foundation
 import HadeckBase
 import HadeckConfig
 import LiveCluster
+import LiveEngine
 import Testing
 
 /// The article's cluster moved to loopback addresses of its own (`127.66.SLOT.x`), so tests run side
@@ -84,6 +85,7 @@ func curl(_ url: String, jar: String, extra: [String] = []) throws -> CurlResult
     process.arguments = ["-s", "--max-time", "5", "-c", jar, "-b", jar, "-D", headerFile] + extra + [url]
     let out = Pipe()
     process.standardOutput = out
+    Descriptors.markCloseOnExec()
     try process.run()
     let body = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
