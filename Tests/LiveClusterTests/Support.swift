@@ -105,3 +105,90 @@ func rawExchange(host: String, port: Int, _ bytes: String) -> String {
 
 /// Whether something accepts TCP connections on `host:port`.
 func isListening(host: String, port: Int) -> Bool { LoopbackTCP.isListening(host: host, port: port) }
+
+/// Sends one line to a unix stream socket (the stats socket) and returns the reply until it closes.
+func unixSocketCommand(_ path: String, _ line: String) -> String? {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+        for (i, b) in bytes.enumerated() { raw[i] = b }
+    }
+    let connected = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+        }
+    }
+    guard connected == 0 else { return nil }
+    var timeout = timeval(tv_sec: 3, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let request = Array((line + "\n").utf8)
+    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n <= 0 { break }
+        out += buffer[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+let chromiumPath = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+}
+
+/// The repository root (for docs/).
+let repositoryRoot: String = {
+    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    return parts.joined(separator: "/")
+}()
+
+/// Runs a program to its end and returns its standard output (children get none of our sockets).
+func runProgram(_ path: String, _ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    Descriptors.markCloseOnExec()
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// The stats page as headless Chromium renders it: the serving node and pid, each server's status.
+func statsPageInChromium(_ url: String) throws -> (node: String, pid: Int, servers: [String: String])? {
+    let profile = NSTemporaryDirectory() + "hadeck-chromium-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: profile) }
+    let html = try runProgram(
+        chromiumPath!,
+        ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(profile)",
+            "--dump-dom", url])
+    func span(_ id: String) -> String? {
+        guard let r = html.range(of: "<span id=\"\(id)\">") else { return nil }
+        let rest = html[r.upperBound...]
+        return rest.range(of: "</span>").map { String(rest[..<$0.lowerBound]) }
+    }
+    guard let node = span("node"), let pid = span("pid").flatMap({ Int($0) }) else { return nil }
+    var servers: [String: String] = [:]
+    var rest = html[...]
+    while let r = rest.range(of: "data-server=\"") {
+        let after = rest[r.upperBound...]
+        guard let end = after.firstIndex(of: "\""), let tagEnd = after.firstIndex(of: ">") else { break }
+        let name = String(after[..<end])
+        let tag = after[..<tagEnd]
+        if let s = tag.range(of: "data-status=\""), let e = tag[s.upperBound...].firstIndex(of: "\"") {
+            servers[name] = String(tag[s.upperBound..<e])
+        }
+        rest = after[tagEnd...]
+    }
+    return (node, pid, servers)
+}

@@ -99,13 +99,6 @@ struct StatsPageTests {
 
     static var chromium: Bool { chromiumPath != nil }
 
-    /// The repository root (for docs/stats-page.png).
-    static let root: String = {
-        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return parts.joined(separator: "/")
-    }()
-
     @Test(.enabled(if: chromium, "needs chromium (apt-get install chromium)"))
     func chromiumRendersTheStateAndAScreenshotIsTaken() async throws {
         let c = try await StatsCluster.start(net: 71)
@@ -121,11 +114,9 @@ struct StatsPageTests {
         #expect(dom.servers == ["webA": "UP", "webB": "MAINT"])
         #expect(dom.serverClasses == ["webA": "active_up", "webB": "maintain"])
 
-        // A screenshot renders; with HADECK_RECORD=1 it replaces the README's picture in docs/.
-        let record = ProcessInfo.processInfo.environment["HADECK_RECORD"] == "1"
-        let path = record ? Self.root + "/docs/stats-page.png" : NSTemporaryDirectory() + "hadeck-stats-\(getpid()).png"
-        defer { if !record { try? FileManager.default.removeItem(atPath: path) } }
-        try FileManager.default.createDirectory(atPath: Self.root + "/docs", withIntermediateDirectories: true)
+        // A screenshot renders (the README's picture is taken through the VIP by LiveClusterTests).
+        let path = NSTemporaryDirectory() + "hadeck-stats-\(getpid()).png"
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let profile = "/tmp/hadeck-chromium-shot-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: profile) }
         let shot = await runDetached(
