@@ -75,3 +75,58 @@ struct LiveRuntimeAPITests {
         await live.shutdown()
     }
 }
+
+@Suite("Live cluster: the real hatop on lb1's socket")
+struct LiveHatopTests {
+    static let tmuxPath = installed("tmux")
+    static let hatopPath = installed("hatop")
+
+    static func tmux(_ args: String...) throws -> String {
+        try runProgram(tmuxPath!, args, capture: args.first == "capture-pane")
+    }
+
+    static func row(_ screen: String, _ server: String) -> [String] {
+        screen.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.first { $0.first == server } ?? []
+    }
+
+    @Test(.enabled(if: tmuxPath != nil && hatopPath != nil, "needs hatop and tmux (apt-get install hatop tmux)"))
+    func hatopF2PutsWebAInMaintOnTheDashboardAndF1BringsItBack() async throws {
+        let live = try await startArticle(slot: 27)
+        let session = "hadeck-live-hatop-\(getpid())"
+        defer { _ = try? Self.tmux("kill-session", "-t", session) }
+        _ = try Self.tmux(
+            "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "hatop -s /tmp/hadeck-test27-lb1.sock -i 1")
+        let shown = try await eventually(within: .seconds(10)) {
+            let screen = try Self.tmux("capture-pane", "-p", "-t", session)
+            return Self.row(screen, "webA").dropFirst(2).prefix(2) == ["UP", "L7OK"]
+                && Self.row(screen, "webB").dropFirst(2).prefix(2) == ["UP", "L7OK"] && screen.contains("Node: lb1")
+        }
+        #expect(shown, "hatop never showed webA and webB UP with L7OK on lb1")
+
+        // The cursor starts on FRONTEND: Down selects webA (shown in reverse video).
+        var selected = false
+        for _ in 0..<5 where !selected {
+            _ = try Self.tmux("send-keys", "-t", session, "Down")
+            try await Task.sleep(for: .milliseconds(400))
+            selected = try Self.tmux("capture-pane", "-e", "-p", "-t", session).contains("\u{1B}[7mwebA")
+        }
+        #expect(selected, "could not select webA in hatop")
+        _ = try Self.tmux("send-keys", "-t", session, "F2")
+        let maint = try await eventually(within: .seconds(5)) {
+            try await live.withCore { c in
+                c.snapshot().servers.first { $0.balancer == "lb1" && $0.server == "webA" }?.status == "MAINT"
+                    && c.events.contains { $0.type == "backend.state" && $0.why.contains("stats socket") }
+            }
+        }
+        #expect(maint, "F2 did not put webA in MAINT on lb1 with an event")
+        _ = try Self.tmux("send-keys", "-t", session, "F1")
+        let back = try await eventually(within: .seconds(5)) {
+            try await live.withCore { c in
+                c.snapshot().servers.first { $0.balancer == "lb1" && $0.server == "webA" }?.status == "UP"
+            }
+        }
+        #expect(back, "F1 did not bring webA back")
+        _ = try Self.tmux("send-keys", "-t", session, "q")
+        await live.shutdown()
+    }
+}
