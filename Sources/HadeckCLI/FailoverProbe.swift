@@ -46,7 +46,8 @@ struct FailoverBench: ParsableCommand {
         let probe = Probe(host: vipAddress.host, port: vipAddress.port, clock: { live.clock.now() })
         print("probe: GET /login every \(interval) ms on \(vipAddress) with a cookie jar")
         print(
-            "failure                   outage(ms)  formula(ms)  takeover(ms)  delta(ms)  failed  session kept  served by")
+            "failure                   outage(ms)  formula(ms)  takeover(ms)  delta(ms)  failed  session kept  served by"
+        )
         var worstDelta: Int64 = 0
         var lost = 0
         for _ in 0..<rounds {
@@ -167,7 +168,9 @@ final class Probe {
 
     private func exchange() -> Bool {
         var request = "GET /login HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
-        if !jar.isEmpty { request += "Cookie: " + jar.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ") + "\r\n" }
+        if !jar.isEmpty {
+            request += "Cookie: " + jar.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ") + "\r\n"
+        }
         request += "\r\n"
         // 100 ms: a request to a dead MAC is given up quickly, so the outage is measured finely.
         guard let response = LoopbackTCP.exchange(host: host, port: port, Array(request.utf8), timeoutMicros: 100_000)

@@ -239,7 +239,8 @@ final class LiveClusterState: ClusterDataPlane {
         withCore { c in
             // The process could not bind: it exits, as haproxy does.
             guard c.host(named: host)?.haproxy?.pid == pid else { return }
-            try? c.apply(.kill(.process(host: host, .haproxy)), by: "hadeck (\(host)'s haproxy could not start: \(text))")
+            try? c.apply(
+                .kill(.process(host: host, .haproxy)), by: "hadeck (\(host)'s haproxy could not start: \(text))")
         }
     }
 

@@ -28,7 +28,9 @@ extension LiveClusterState {
             out += "hadeck_vrrp_discards_total{\(node),reason=\"\(escape("\(reason)"))\"} \(count)\n"
         }
         let vip = cluster.spec.vip.host
-        family("hadeck_arp_changes_total", "counter", "Times a gratuitous ARP moved the VIP's entry in the clients' cache.")
+        family(
+            "hadeck_arp_changes_total", "counter", "Times a gratuitous ARP moved the VIP's entry in the clients' cache."
+        )
         out += "hadeck_arp_changes_total{ip=\"\(vip)\"} \(cluster.arp.history.count)\n"
         family("hadeck_vip_owner", "gauge", "1 on the host whose MAC the clients' ARP cache gives for the VIP.")
         out += "hadeck_vip_owner{ip=\"\(vip)\",\(node),mac=\"\(host.mac)\"} \(cluster.vipOwner === host ? 1 : 0)\n"

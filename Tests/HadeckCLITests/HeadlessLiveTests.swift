@@ -23,7 +23,7 @@ import Testing
         posix_spawn_file_actions_addopen(&actions, 1, dir + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, dir + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let argv = ([DashboardEndToEndTests.binary] + args).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for p in argv { free(p) } }
         var pid: pid_t = 0
         Descriptors.markCloseOnExec()
         let rc = posix_spawn(&pid, DashboardEndToEndTests.binary, &actions, nil, argv, environ)
@@ -56,7 +56,10 @@ import Testing
         #expect(has("vrrp.state", ["node": "lb2", "to": "MASTER"]))
         #expect(has("arp.update", ["ip": vip, "node": "lb2", "mac": "52:54:00:00:01:02"]))
         // Real requests were answered by lb2 after the failover.
-        #expect(events.contains { $0["type"] as? String == "request" && $0["via"] as? String == "lb2" && $0["status"] as? Int == 200 })
+        #expect(
+            events.contains {
+                $0["type"] as? String == "request" && $0["via"] as? String == "lb2" && $0["status"] as? Int == 200
+            })
         #expect(!DashboardEndToEndTests.isListening(vip, 8080))
     }
 }

@@ -94,7 +94,8 @@ struct FailoverTests {
         // Every browser is answered through lb2 again.
         let servedByLB2 = try await eventually(within: .seconds(8)) {
             try await live.withCore { c in
-                let names = Set(c.recentRequests.suffix(40).filter { $0.via == "lb2" && $0.status == 200 }.map(\.client))
+                let names = Set(
+                    c.recentRequests.suffix(40).filter { $0.via == "lb2" && $0.status == 200 }.map(\.client))
                 return names.count == c.browsers.count
             }
         }
@@ -105,7 +106,8 @@ struct FailoverTests {
         if let curlSession {
             let again = try curl(url, jar: jar)
             #expect(again.status == 0)
-            #expect(again.body.split(separator: "\n").first { $0.contains("Session ID") }.map(String.init) == curlSession)
+            #expect(
+                again.body.split(separator: "\n").first { $0.contains("Session ID") }.map(String.init) == curlSession)
             #expect(again.header("set-cookie").isEmpty)
         }
         await live.shutdown()
@@ -124,7 +126,8 @@ struct LiveClusterRobustnessTests {
             "POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         #expect(smuggled.hasPrefix("HTTP/1.1 400 Bad request"), "\(smuggled.prefix(80))")
         let huge = rawExchange(
-            host: vip, port: 8080, "GET /login HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 20_000))\r\n\r\n")
+            host: vip, port: 8080,
+            "GET /login HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 20_000))\r\n\r\n")
         #expect(huge.hasPrefix("HTTP/1.1 400 Bad request"), "\(huge.prefix(80))")
         let fine = rawExchange(host: vip, port: 8080, "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         #expect(fine.hasPrefix("HTTP/1.1 200"), "\(fine.prefix(80))")
@@ -159,9 +162,10 @@ struct LiveClusterRobustnessTests {
         #expect(isListening(host: "127.66.21.99", port: 8080))
         #expect(isListening(host: "127.66.21.1", port: 8080))
         await blocker.shutdown()
-        for (host, port) in [("127.66.21.99", 8080), ("127.66.21.1", 8080), ("127.66.21.2", 8080),
-            ("127.66.21.11", 8081), ("127.66.21.12", 8888)]
-        {
+        for (host, port) in [
+            ("127.66.21.99", 8080), ("127.66.21.1", 8080), ("127.66.21.2", 8080),
+            ("127.66.21.11", 8081), ("127.66.21.12", 8888),
+        ] {
             #expect(!isListening(host: host, port: port), "\(host):\(port) still listens after shutdown")
         }
         // And the addresses are free for the next run.
@@ -190,7 +194,8 @@ struct LivePartitionTests {
         #expect(splitBrain)
         // lb2 announced last: the clients' ARP entry, and so the traffic, goes to lb2.
         #expect(try await live.withCore { c in c.vipOwner?.name } == "lb2")
-        let answered = rawExchange(host: "127.66.23.99", port: 8080, "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let answered = rawExchange(
+            host: "127.66.23.99", port: 8080, "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         #expect(answered.hasPrefix("HTTP/1.1 200"))
         #expect(try await live.withCore { c in c.recentRequests.last?.via } == "lb2")
         try await live.apply(.heal(nil, nil), by: "the test")

@@ -25,7 +25,9 @@ struct LiveRuntimeAPITests {
             c.snapshot().servers.first { $0.balancer == "lb2" && $0.server == "webA" }?.status
         }
         #expect(lb2Row == "UP")
-        #expect(unixSocketCommand("/tmp/hadeck-test24-lb1.sock", "set weight web/webB 300")?.contains("between 0 and 256") == true)
+        #expect(
+            unixSocketCommand("/tmp/hadeck-test24-lb1.sock", "set weight web/webB 300")?.contains("between 0 and 256")
+                == true)
         await live.shutdown()
         #expect(!FileManager.default.fileExists(atPath: "/tmp/hadeck-test24-lb1.sock"))
     }
@@ -33,7 +35,8 @@ struct LiveRuntimeAPITests {
     @Test func metricsCarryTheHostsVRRPStateAndTheVIPsOwner() async throws {
         let live = try await startArticle(slot: 25)
         let response = LoopbackTCP.exchange(
-            host: "127.66.25.1", port: 8080, Array("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+            host: "127.66.25.1", port: 8080, Array("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+        )
         let text = String(decoding: response ?? [], as: UTF8.self)
         #expect(text.hasPrefix("HTTP/1.1 200"))
         #expect(text.contains("hadeck_vrrp_state{node=\"lb1\",state=\"MASTER\"} 1"))
@@ -54,7 +57,9 @@ struct LiveRuntimeAPITests {
         #expect(before.servers == ["webA": "UP", "webB": "UP"])
 
         try await live.apply(.kill(.process(host: "lb1", .haproxy)), by: "the test")
-        let moved = try await eventually(within: .seconds(15)) { try await live.withCore { $0.vipOwner?.name == "lb2" } }
+        let moved = try await eventually(within: .seconds(15)) {
+            try await live.withCore { $0.vipOwner?.name == "lb2" }
+        }
         #expect(moved)
         let after = try #require(try statsPageInChromium(url))
         #expect(after.node == "lb2")
@@ -68,9 +73,11 @@ struct LiveRuntimeAPITests {
             defer { try? FileManager.default.removeItem(atPath: profile) }
             _ = try runProgram(
                 chromiumPath!,
-                ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+                [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
                     "--user-data-dir=\(profile)", "--screenshot=\(repositoryRoot)/docs/stats-page.png",
-                    "--window-size=1280,800", url + ";norefresh"])
+                    "--window-size=1280,800", url + ";norefresh",
+                ])
         }
         await live.shutdown()
     }
@@ -86,7 +93,8 @@ struct LiveHatopTests {
     }
 
     static func row(_ screen: String, _ server: String) -> [String] {
-        screen.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.first { $0.first == server } ?? []
+        screen.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.first { $0.first == server }
+            ?? []
     }
 
     @Test(.enabled(if: tmuxPath != nil && hatopPath != nil, "needs hatop and tmux (apt-get install hatop tmux)"))

@@ -44,8 +44,7 @@ func eventually(
 }
 
 /// A started live cluster on `slot`, with lb1 MASTER and owning the VIP.
-func startArticle(slot: Int, trafficOn: Bool = false, rate: Double = 4, clients: Int = 4) async throws -> LiveCluster
-{
+func startArticle(slot: Int, trafficOn: Bool = false, rate: Double = 4, clients: Int = 4) async throws -> LiveCluster {
     let live = try LiveCluster(spec: articleSpec(slot: slot, trafficOn: trafficOn, rate: rate, clients: clients))
     try await live.start()
     let ready = try await eventually(within: .seconds(8)) {
@@ -157,7 +156,7 @@ func runProgram(_ path: String, _ arguments: [String], capture: Bool = true) thr
         &actions, 1, capture ? outFile : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
+    defer { for p in argv { free(p) } }
     Descriptors.markCloseOnExec()
     var pid: pid_t = 0
     let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
@@ -169,7 +168,9 @@ func runProgram(_ path: String, _ arguments: [String], capture: Bool = true) thr
 
 /// The path of an installed program, if any.
 func installed(_ name: String) -> String? {
-    ["/usr/bin/", "/bin/", "/usr/local/bin/"].map { $0 + name }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    ["/usr/bin/", "/bin/", "/usr/local/bin/"].map { $0 + name }.first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
 }
 
 /// The stats page as headless Chromium renders it: the serving node and pid, each server's status.
@@ -178,8 +179,10 @@ func statsPageInChromium(_ url: String) throws -> (node: String, pid: Int, serve
     defer { try? FileManager.default.removeItem(atPath: profile) }
     let html = try runProgram(
         chromiumPath!,
-        ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(profile)",
-            "--dump-dom", url])
+        [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(profile)",
+            "--dump-dom", url,
+        ])
     func span(_ id: String) -> String? {
         guard let r = html.range(of: "<span id=\"\(id)\">") else { return nil }
         let rest = html[r.upperBound...]
