@@ -202,7 +202,11 @@ struct LivePartitionTests {
         let healed = try await eventually(within: .seconds(10)) {
             try await live.withCore { c in c.masters.map(\.name) == ["lb1"] && c.vipOwner?.name == "lb1" }
         }
-        #expect(healed)
+        let seen = try await live.withCore { c in
+            "masters \(c.masters.map(\.name)), VIP on \(c.vipOwner?.name ?? "-"); "
+                + c.events.suffix(8).map { "\(formatSeconds($0.time.micros)) \($0.type) \($0.why)" }.joined(separator: " | ")
+        }
+        #expect(healed, "\(seen)")
         await live.shutdown()
     }
 }
