@@ -184,11 +184,11 @@ extension Cluster {
         if let before, before != browsers[index].session { sessionChanges += 1 }
     }
 
-    /// A live browser's request got no answer (refused, reset, timed out); `reason` says why.
-    public func browserFailed(_ index: Int, via: String?, reason: String) {
+    /// A live browser's request got no answer (refused, reset, timed out) after `latency`; `reason` says why.
+    public func browserFailed(_ index: Int, via: String?, reason: String, latency: TimeSpan) {
         busyClients.remove(index)
         guard index < browsers.count else { return }
-        requestFailed(index, via: via, reason)
+        requestFailed(index, via: via, reason, latency: latency)
     }
 
     /// The browser whose source address is `ip`, if it is one of the built-in ones.
@@ -220,20 +220,20 @@ extension Cluster {
         .microseconds(1_000 + Int64(latencyGenerator.next() % 3_000))
     }
 
-    func requestFailed(_ client: Int, via: String?, _ reason: String) {
+    func requestFailed(_ client: Int, via: String?, _ reason: String, latency: TimeSpan = .zero) {
         requestsFailed += 1
         let b = browsers[client]
         record(
             RequestRecord(
                 time: now, client: b.name, via: via, server: nil, status: 0, session: b.session, reason: reason,
-                latency: .zero))
+                latency: latency))
         emit(
             "request",
             [
                 ("client", .string(b.name)), ("via", via.map { .string($0) } ?? .null), ("server", .null),
                 ("status", .int(0)),
                 ("session", b.session.map { .string($0) } ?? .null), ("reason", .string(reason)),
-                ("latency_ms", .double(0)),
+                ("latency_ms", .double(Double(latency.micros) / 1000)),
             ], why: "\(b.name) sent GET /login to the VIP \(spec.vip) and got no answer")
     }
 

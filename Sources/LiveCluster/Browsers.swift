@@ -61,6 +61,8 @@ final class BrowserRequest {
     var timer: Scheduled<Void>?
     var finished = false
     var status = 0
+    /// When the request left, on the cluster's clock.
+    let started: Instant
     var setCookies: [String] = []
 
     init(
@@ -73,6 +75,7 @@ final class BrowserRequest {
         self.path = path
         self.cookieHeader = cookieHeader
         self.state = state
+        started = state.value.clock.now()
     }
 
     func succeed() {
@@ -92,7 +95,7 @@ final class BrowserRequest {
         let s = state.value
         s.withCore { c in
             let (via, reason) = s.vipFailureReason(error)
-            c.browserFailed(index, via: via, reason: reason)
+            c.browserFailed(index, via: via, reason: reason, latency: c.now - started)
         }
     }
 }
