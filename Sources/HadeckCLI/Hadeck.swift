@@ -120,7 +120,18 @@ public struct Hadeck: ParsableCommand {
         let source = LiveClusterSource(live: live)
         let status: Int32
         if headless {
-            status = HeadlessRunner.run(source: source, lines: lines, now: { live.clock.now() }, until: end)
+            // A scenario ends the run at its end, unless --until says otherwise.
+            status = HeadlessRunner.run(
+                source: source, lines: lines, now: { live.clock.now() }, until: end ?? live.scenarioEnd)
+            if scenario != nil {
+                let problems = (try? live.finishScenario()) ?? []
+                lines.drain(into: StandardOutput())
+                for line in problems { print(line, to: &err) }
+                if !problems.isEmpty {
+                    live.shutdownAndWait()
+                    throw ExitCode(1)
+                }
+            }
         } else {
             status = dashboard(source)
         }
@@ -142,8 +153,23 @@ public struct Hadeck: ParsableCommand {
         if headless {
             let lines = EventLines()
             source.cluster.onEvent = { lines.append($0) }
-            throw ExitCode(
-                HeadlessRunner.run(source: source, lines: lines, now: { source.cluster.now }, until: end))
+            // A scenario ends the run at its end, unless --until says otherwise.
+            var status = HeadlessRunner.run(
+                source: source, lines: lines, now: { source.cluster.now },
+                until: end ?? source.runner?.scenario.endTime)
+            if let runner = source.runner {
+                runner.runToEnd(source.cluster.now)
+                lines.drain(into: StandardOutput())
+                let file = runner.scenario.file
+                for (step, error) in runner.commandErrors { print("\(file):\(step.line): error: \(error)", to: &err) }
+                for f in runner.failures {
+                    print(
+                        "\(file):\(f.step.line): error: expectation failed at \(f.time): \(f.expectation.text) (seen: \(f.seen))",
+                        to: &err)
+                }
+                if !runner.failures.isEmpty || !runner.commandErrors.isEmpty { status = 1 }
+            }
+            throw ExitCode(status)
         }
         let status = dashboard(source)
         if status != 0 { throw ExitCode(status) }

@@ -56,6 +56,7 @@ public final class LiveCluster: Sendable {
     public let clock: LiveClock
     /// The scenario's name, if one plays.
     public let scenarioName: String?
+    let scenarioEndTime: Instant?
     let group: MultiThreadedEventLoopGroup
     let state: NIOLoopBoundBox<LiveClusterState>
 
@@ -71,6 +72,7 @@ public final class LiveCluster: Sendable {
         let running = spec
         self.spec = spec
         scenarioName = scenario?.name
+        scenarioEndTime = scenario?.endTime
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         eventLoop = group.next()
         let clock = LiveClock()
@@ -150,6 +152,25 @@ public final class LiveCluster: Sendable {
     /// Applies a command (as from a key, stdin or a scenario line) now.
     public func apply(_ command: ClusterCommand, by actor: String) async throws {
         try await withCore { try $0.apply(command, by: actor) }
+    }
+
+    /// When the scenario ends (its `end` line, or 5 s after its last timed line), if one plays.
+    public var scenarioEnd: Instant? { scenarioEndTime }
+
+    /// Ends the scenario now: checks its untimed expectations and returns one
+    /// `FILE:LINE: error: ...` line per failed expectation or command (empty: it passed).
+    public func finishScenario() throws -> [String] {
+        let state = self.state
+        return try eventLoop.submit { () -> [String] in
+            let s = state.value
+            guard let runner = s.runner, let scenario = s.scenario, s.cluster != nil else { return [] }
+            runner.runToEnd(s.clock.now())
+            var lines = runner.commandErrors.map { "\(scenario.file):\($0.0.line): error: \($0.1)" }
+            lines += runner.failures.map { f in
+                "\(scenario.file):\(f.step.line): error: expectation failed at \(f.time): \(f.expectation.text) (seen: \(f.seen))"
+            }
+            return lines
+        }.wait()
     }
 
     /// The scenario's expectations checked so far, if a scenario runs.

@@ -63,3 +63,25 @@ import Testing
         #expect(!DashboardEndToEndTests.isListening(vip, 8080))
     }
 }
+
+/// The article's three demonstrations, played in real time on the live cluster: every `expect`
+/// line of each scenario must hold (hadeck exits 1 naming the line otherwise).
+@Suite struct LiveDemonstrationTests {
+    static let demos = [
+        "demo1-backend-failure", "demo2-balancer-failover", "demo3-session-survives",
+    ]
+
+    @Test(
+        .enabled(if: HeadlessLiveTests.available, "needs a built .build/debug/hadeck"),
+        arguments: demos.indices)
+    func theDemonstrationHoldsLive(_ index: Int) throws {
+        let (cluster, _) = try DashboardEndToEndTests.articleClusterFile(net: 40 + index * 3)
+        let scenario = DashboardEndToEndTests.root + "/Examples/scenarios/\(Self.demos[index]).scenario"
+        let (status, out, err) = try HeadlessLiveTests.run(
+            ["--headless", "--script", scenario, "--cluster", cluster], input: "")
+        #expect(status == 0, "\(Self.demos[index]): \(err)")
+        let expectations = out.split(separator: "\n").filter { $0.contains("\"type\":\"expect\"") }
+        #expect(!expectations.isEmpty)
+        #expect(expectations.allSatisfy { $0.contains("\"ok\":true") })
+    }
+}
