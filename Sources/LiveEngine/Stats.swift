@@ -148,6 +148,21 @@ struct StatRow {
 
     mutating func set(_ name: String, _ value: Int) { self[name] = String(value) }
 
+    /// `hrsp_1xx` ... `hrsp_other` and `req_tot`.
+    mutating func setResponses(_ c: TrafficCounters) {
+        for (i, name) in ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"].enumerated() {
+            set(name, c.responses[i])
+        }
+        set("req_tot", c.requests)
+    }
+
+    /// `cli_abrt`, `srv_abrt` and `lastsess` (seconds since the last session, -1 for none).
+    mutating func setAborts(_ c: TrafficCounters, now: Instant) {
+        set("cli_abrt", c.clientAborts)
+        set("srv_abrt", c.serverAborts)
+        set("lastsess", c.lastSession.map { Int((now - $0).micros / 1_000_000) } ?? -1)
+    }
+
     /// HAProxy ends every row with a comma, like the header.
     var line: String { cells.joined(separator: ",") + ",\n" }
 }
@@ -287,10 +302,7 @@ extension BalancerState {
         r.set("iid", v.proxy.iid)
         r.set("sid", 0)
         r.set("type", 0)
-        for (i, name) in ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"].enumerated() {
-            r.set(name, c.responses[i])
-        }
-        r.set("req_tot", c.requests)
+        r.setResponses(c)
         r["mode"] = "http"
         r.set("conn_tot", c.totalSessions)
         r.set("intercepted", c.intercepted)
@@ -333,13 +345,8 @@ extension BalancerState {
             if let code = s.checkCode, status.rawValue.hasPrefix("L7") { r.set("check_code", code) }
             if let d = s.checkDuration { r.set("check_duration", Int(d.micros / 1000)) }
         }
-        for (i, name) in ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"].enumerated() {
-            r.set(name, c.responses[i])
-        }
-        r.set("req_tot", c.requests)
-        r.set("cli_abrt", c.clientAborts)
-        r.set("srv_abrt", c.serverAborts)
-        r.set("lastsess", c.lastSession.map { Int((now - $0).micros / 1_000_000) } ?? -1)
+        r.setResponses(c)
+        r.setAborts(c, now: now)
         if s.checked && s.adminState != .maint {
             r["last_chk"] = csvSafe(s.checkDetail)
             r["check_desc"] = s.checkStatus?.longDescription ?? ""
@@ -389,13 +396,8 @@ extension BalancerState {
         r.set("sid", 0)
         r.set("lbtot", v.servers.reduce(0) { $0 + $1.snapshot.lbtot })
         r.set("type", 1)
-        for (i, name) in ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"].enumerated() {
-            r.set(name, c.responses[i])
-        }
-        r.set("req_tot", c.requests)
-        r.set("cli_abrt", c.clientAborts)
-        r.set("srv_abrt", c.serverAborts)
-        r.set("lastsess", c.lastSession.map { Int((now - $0).micros / 1_000_000) } ?? -1)
+        r.setResponses(c)
+        r.setAborts(c, now: now)
         r["cookie"] = v.backend?.config.cookie?.name ?? ""
         r["mode"] = "http"
         r["algo"] = v.backend?.config.balance.rawValue ?? ""
