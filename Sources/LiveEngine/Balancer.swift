@@ -1,7 +1,6 @@
 import BalancerCore
 import HadeckBase
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 #if canImport(Glibc)
@@ -135,20 +134,9 @@ final class BalancerState {
             channel.close(promise: nil)
             return
         }
-        let ops = channel.pipeline.syncOperations
-        let requestGuard = RequestGuard(limit: options.maxHeaderBytes)
+        // One handler: the session parses and forwards HTTP/1.1 bytes itself (no codec handlers).
         let session = ClientSession(state: self, frontend: fe, channel: channel)
-        requestGuard.session = session
-        session.requestGuard = requestGuard
-        try ops.addHandler(requestGuard)
-        // The session sets framing headers itself (from the server's own) and forwards header
-        // values the decoder already validated: no extra passes over the headers per response.
-        var encoder = HTTPResponseEncoder.Configuration()
-        encoder.automaticallySetFramingHeaders = false
-        try ops.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-            withEncoderConfiguration: encoder, withDecoderLimitConfiguration: NIOHTTPDecoderLimitConfiguration())
-        try ops.addHandler(session)
+        try channel.pipeline.syncOperations.addHandler(session)
         let id = ObjectIdentifier(channel)
         clients[id] = channel
         channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in

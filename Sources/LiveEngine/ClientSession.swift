@@ -1,71 +1,43 @@
 import BalancerCore
 import HadeckBase
 import NIOCore
-import NIOHTTP1
-
-/// Counts request header bytes ahead of the HTTP decoder, so oversized headers get HAProxy's 400,
-/// and tells the session that a request has begun (for 408 versus a silent keep-alive close).
-final class RequestGuard: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    let limit: Int
-    weak var session: ClientSession?
-    private var awaitingHead = true
-    private var headBytes = 0
-
-    init(limit: Int) { self.limit = limit }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard awaitingHead else { return context.fireChannelRead(data) }
-        headBytes += unwrapInboundIn(data).readableBytes
-        session?.requestBytesArrived()
-        context.fireChannelRead(data)
-        if awaitingHead && headBytes > limit {
-            awaitingHead = false
-            session?.headersTooLarge()
-        }
-    }
-
-    func headArrived() { awaitingHead = false }
-
-    /// Bytes read since the request began (may include body bytes read along with the head).
-    var bytesSinceRequestStart: Int { headBytes }
-
-    func startNewRequest() {
-        awaitingHead = true
-        headBytes = 0
-    }
-}
 
 /// One client connection of a balancer: parses requests, routes them with the core, forwards them
 /// to a server connection on the same loop and streams the response back, with back-pressure.
+///
+/// HTTP/1.1 is handled at the byte level (`HTTP1.swift`): the request head is parsed in the
+/// received buffer, forwarded as-is when nothing must change (a slice, no copy) or rewritten only
+/// where needed; bodies pass through unchanged with their framing tracked.
 final class ClientSession: ChannelDuplexHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     enum Phase { case idle, connecting, forwarding, closing }
 
     unowned let state: BalancerState
     let frontend: FrontendRuntime
-    var requestGuard: RequestGuard?
     private var context: ChannelHandlerContext?
     private var clientIP = "0.0.0.0"
     private var clientText = "0.0.0.0:0"
 
     private var phase = Phase.idle
-    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    /// Received bytes not consumed yet: a partial head, or what follows the current request.
+    private var inbound: ByteBuffer?
+    private var parsed = ParsedHead()
     private var readPending = false
 
     // The transaction in progress.
     private var inTransaction = false
     private var requestLine = ""
     private var requestMethod = "GET"
-    private var forwardHead: HTTPRequestHead?
+    private var forwardHead: ByteBuffer?
+    private var requestFraming = BodyFraming.none
+    private var requestBodyLeft = 0
+    private var requestChunks = ChunkedScanner()
     private var requestEnded = false
     private var requestBodyBytes = 0
-    private var pendingBody: [HTTPServerRequestPart] = []
+    private var pendingBody: [ByteBuffer] = []
     private var decision: RoutingDecision?
     private var reasonOverride: String?
     private var upstream: UpstreamHandler?
@@ -76,6 +48,8 @@ final class ClientSession: ChannelDuplexHandler {
     private var clientKeepAlive = true
     private var clientIsHTTP11 = true
     private var closeAfterResponse = false
+    /// The server's body is delimited by its close: re-framed as chunked for an HTTP/1.1 client.
+    private var chunkEncode = false
     private var requestSession: String?
     private var responseSession: String?
     private var insertedCookie = false
@@ -145,23 +119,46 @@ final class ClientSession: ChannelDuplexHandler {
     // MARK: inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        handle(unwrapInboundIn(data))
+        guard phase != .closing else { return }
+        var buffer = unwrapInboundIn(data)
+        if inbound != nil {
+            inbound!.writeBuffer(&buffer)
+        } else {
+            inbound = buffer
+        }
+        process()
     }
 
-    private func handle(_ part: HTTPServerRequestPart) {
-        switch part {
-        case .head(let head):
-            if phase != .idle || !queued.isEmpty {
-                queued.append(part)
+    /// Consumes what `inbound` holds as far as the transaction allows: a head when idle, body
+    /// bytes while the request lasts. Bytes of a next (pipelined) request wait until idle.
+    private func process() {
+        while var buffer = inbound, buffer.readableBytes > 0 {
+            inbound = nil
+            if phase == .idle && !inTransaction {
+                requestBytesArrived()
+                let result = buffer.withUnsafeReadableBytes { parseHead($0, request: true, into: &parsed) }
+                switch result {
+                case .incomplete:
+                    inbound = buffer
+                    if buffer.readableBytes > state.options.maxHeaderBytes { headersTooLarge() }
+                    return
+                case .invalid(let why):
+                    startRecord(line: "<BADREQ>")
+                    reasonOverride = "invalid request (\(why)): 400"
+                    return sendError(.badRequest, termination: "PR")
+                case .complete:
+                    if parsed.length > state.options.maxHeaderBytes { return headersTooLarge() }
+                    let head = buffer.readSlice(length: parsed.length)!
+                    if buffer.readableBytes > 0 { inbound = buffer }
+                    begin(head)
+                }
+            } else if inTransaction && !requestEnded && phase != .closing {
+                forwardBody(&buffer)
+                if buffer.readableBytes > 0 && phase != .closing { inbound = buffer }
+            } else {
+                if phase != .closing { inbound = buffer }
                 return
             }
-            begin(head)
-        case .body, .end:
-            if !queued.isEmpty || !inTransaction || requestEnded {
-                if phase != .closing { queued.append(part) }
-                return
-            }
-            forwardRequestPart(part)
         }
     }
 
@@ -171,16 +168,6 @@ final class ClientSession: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if error is HTTPParserError {
-            if !responseHeadSent && phase != .closing {
-                if !inTransaction { startRecord(line: "<BADREQ>") }
-                reasonOverride = "invalid request (\(error)): 400"
-                sendError(.badRequest, termination: "PR")
-            } else {
-                abort(termination: "CD")
-            }
-            return
-        }
         abort(termination: "CD")
     }
 
@@ -198,11 +185,12 @@ final class ClientSession: ChannelDuplexHandler {
     }
 
     private var readAllowed: Bool {
+        let nothingQueued = (inbound?.readableBytes ?? 0) == 0
         switch phase {
         case .idle, .closing: return true
         // Keep read interest on while nothing piles up: toggling it costs an epoll_ctl each time.
-        case .connecting: return requestEnded ? queued.isEmpty : pendingBody.count < 16
-        case .forwarding: return requestEnded ? queued.isEmpty : (upstream?.isWritable ?? false)
+        case .connecting: return requestEnded ? nothingQueued : pendingBody.count < 16
+        case .forwarding: return requestEnded ? nothingQueued : (upstream?.isWritable ?? false)
         }
     }
 
@@ -212,9 +200,9 @@ final class ClientSession: ChannelDuplexHandler {
         context.read()
     }
 
-    // MARK: guard callbacks
+    // MARK: request bytes
 
-    func requestBytesArrived() {
+    private func requestBytesArrived() {
         if !bytesSeen {
             bytesSeen = true
             if !inTransaction && phase == .idle {
@@ -227,8 +215,7 @@ final class ClientSession: ChannelDuplexHandler {
         }
     }
 
-    func headersTooLarge(force: Bool = false) {
-        guard force || (phase == .idle && !inTransaction) else { return }
+    private func headersTooLarge() {
         startRecord(line: "<BADREQ>")
         reasonOverride = "request headers larger than \(state.options.maxHeaderBytes) bytes: 400"
         sendError(.badRequest, termination: "PR")
@@ -245,16 +232,20 @@ final class ClientSession: ChannelDuplexHandler {
         tResponse = nil
     }
 
-    private func begin(_ head: HTTPRequestHead) {
-        requestGuard?.headArrived()
-        let limit = state.options.maxHeaderBytes
-        if let g = requestGuard, g.bytesSinceRequestStart > limit, headSize(head) > limit {
-            return headersTooLarge(force: true)
-        }
-        startRecord(line: "\(head.method.rawValue) \(head.uri) \(head.version)")
+    private func begin(_ head: ByteBuffer) {
+        let h = parsed
         let now = NIODeadline.now()
+        var cookies: [String] = []
+        head.withUnsafeReadableBytes { p in
+            startRecord(line: string(p, h.lineStart, h.lineEnd))
+            requestMethod = string(p, h.lineStart, h.methodEnd)
+            if h.cookieCount > 0 {
+                for line in h.headers where line.kind == .cookie {
+                    cookies.append(string(p, line.valueStart, line.valueEnd))
+                }
+            }
+        }
         tHead = now
-        requestMethod = head.method.rawValue
         requestEnded = false
         requestBodyBytes = 0
         pendingBody.removeAll(keepingCapacity: true)
@@ -263,8 +254,9 @@ final class ClientSession: ChannelDuplexHandler {
         responseHeadSent = false
         responseStatus = 0
         serverKeepAlive = true
-        clientIsHTTP11 = head.version.major == 1 && head.version.minor >= 1
-        clientKeepAlive = head.isKeepAlive && frontend.keepAlive
+        chunkEncode = false
+        clientIsHTTP11 = h.minor >= 1
+        clientKeepAlive = h.wantsKeepAlive && frontend.keepAlive
         closeAfterResponse = !clientKeepAlive
         requestSession = nil
         responseSession = nil
@@ -275,25 +267,20 @@ final class ClientSession: ChannelDuplexHandler {
         freshRetryDone = false
         clientDeadline = frontend.clientTimeout.map { now + $0.timeAmount }
 
-        let headers = head.headers
-        // One pass over the headers for everything the proxy needs to know.
-        var hasTE = false
-        var hasCL = false
-        var hasConnection = false
-        var cookies: [String] = []
-        for (name, value) in headers {
-            switch name.utf8.count {
-            case 6 where name.equalsASCIIIgnoringCase("cookie"): cookies.append(value)
-            case 10 where name.equalsASCIIIgnoringCase("connection"): hasConnection = true
-            case 14 where name.equalsASCIIIgnoringCase("content-length"): hasCL = true
-            case 17 where name.equalsASCIIIgnoringCase("transfer-encoding"): hasTE = true
-            case 16 where name.equalsASCIIIgnoringCase("proxy-connection"): hasConnection = true
-            default: break
-            }
-        }
-        if hasTE && hasCL {
+        if h.hasTE && h.contentLength != nil {
             reasonOverride = "request has both Content-Length and Transfer-Encoding: 400"
             return sendError(.badRequest, termination: "PR")
+        }
+        if h.chunked {
+            requestFraming = .chunked
+            requestChunks = ChunkedScanner()
+        } else if let length = h.contentLength, length > 0 {
+            requestFraming = .length
+            requestBodyLeft = length
+        } else {
+            requestFraming = .none
+            requestEnded = true
+            clientDeadline = nil
         }
         guard let backend, let backendName = frontend.backendName else {
             reasonOverride = "frontend \(frontend.config.name) has no backend: 503"
@@ -306,43 +293,102 @@ final class ClientSession: ChannelDuplexHandler {
         decision = d
         guard let server = d.server else { return sendError(.serviceUnavailable, termination: "SC") }
 
-        var fh = head
-        fh.version = .http1_1
-        if cookies != d.forwardedCookieHeaders {
-            fh.headers.remove(name: "cookie")
-            for c in d.forwardedCookieHeaders where !c.isEmpty { fh.headers.add(name: "Cookie", value: c) }
+        let cookiesChanged = cookies != d.forwardedCookieHeaders
+        if !cookiesChanged && !h.hasHopHeaders && !frontend.forwardfor && h.minor == 1 && !h.bareLF
+            && !h.repeatedContentLength
+        {
+            // Nothing to change: the head goes out as it came.
+            forwardHead = head
+        } else {
+            forwardHead = rewriteRequestHead(head, h, cookies: cookiesChanged ? d.forwardedCookieHeaders : nil)
         }
-        if hasConnection {
-            fh.headers.remove(name: "connection")
-            fh.headers.remove(name: "keep-alive")
-            fh.headers.remove(name: "proxy-connection")
-        }
-        if frontend.forwardfor { fh.headers.add(name: "X-Forwarded-For", value: clientIP) }
-        forwardHead = fh
         phase = .connecting
         obtainUpstream(ServerKey(backend: backendName, server: server), allowPool: true)
     }
 
-    private func forwardRequestPart(_ part: HTTPServerRequestPart) {
-        if case .end = part {
+    /// The request head for the server: HTTP/1.1, CRLF line endings, without hop-by-hop headers,
+    /// with the core's Cookie headers when given and X-Forwarded-For with `option forwardfor`.
+    private func rewriteRequestHead(_ head: ByteBuffer, _ h: ParsedHead, cookies: [String]?) -> ByteBuffer {
+        var out = context!.channel.allocator.buffer(capacity: head.readableBytes + 64)
+        head.withUnsafeReadableBytes { p in
+            out.writeBytes(p, h.lineStart, h.targetEnd)
+            out.writeStaticString(" HTTP/1.1\r\n")
+            var lengthWritten = false
+            for line in h.headers {
+                switch line.kind {
+                case .connection, .keepAlive, .proxyConnection: continue
+                case .cookie where cookies != nil: continue
+                case .contentLength where lengthWritten: continue
+                case .contentLength: lengthWritten = true
+                default: break
+                }
+                out.writeBytes(p, line.start, line.valueEnd)
+                out.writeStaticString("\r\n")
+            }
+        }
+        for c in cookies ?? [] where !c.isEmpty {
+            out.writeStaticString("Cookie: ")
+            out.writeString(c)
+            out.writeStaticString("\r\n")
+        }
+        if frontend.forwardfor {
+            out.writeStaticString("X-Forwarded-For: ")
+            out.writeString(clientIP)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
+        return out
+    }
+
+    /// Forwards the body bytes at the front of `buffer` (as they came, framing included).
+    private func forwardBody(_ buffer: inout ByteBuffer) {
+        let part: ByteBuffer
+        var ended = false
+        switch requestFraming {
+        case .length, .untilClose:
+            let n = min(requestBodyLeft, buffer.readableBytes)
+            part = buffer.readSlice(length: n)!
+            requestBodyLeft -= n
+            ended = requestBodyLeft == 0
+        case .chunked:
+            var scanner = requestChunks
+            let step = buffer.withUnsafeReadableBytes { scanner.scan($0) { _, _ in } }
+            requestChunks = scanner
+            switch step {
+            case .more:
+                part = buffer.readSlice(length: buffer.readableBytes)!
+            case .done(let end):
+                part = buffer.readSlice(length: end)!
+                ended = true
+            case .invalid:
+                buffer.clear()
+                if !responseHeadSent {
+                    reasonOverride = "invalid request (bad chunked body): 400"
+                    sendError(.badRequest, termination: "PR")
+                } else {
+                    abort(termination: "CD")
+                }
+                return
+            }
+        case .none:
+            return
+        }
+        requestBodyBytes += part.readableBytes
+        if ended {
             requestEnded = true
             clientDeadline = nil
-        } else if case .body(let buffer) = part {
-            requestBodyBytes += buffer.readableBytes
-            if let t = frontend.clientTimeout { clientDeadline = .now() + t.timeAmount }
+        } else if let t = frontend.clientTimeout {
+            clientDeadline = .now() + t.timeAmount
         }
         switch phase {
         case .connecting:
             pendingBody.append(part)
         case .forwarding:
             guard let upstream else { return }
-            switch part {
-            case .body(let buffer): upstream.send(.body(.byteBuffer(buffer)))
-            case .end(let trailers):
-                upstream.send(.end(trailers))
+            upstream.send(part)
+            if ended {
                 upstream.flush()
                 armServerDeadline()
-            case .head: break
             }
         case .idle, .closing:
             break
@@ -375,18 +421,13 @@ final class ClientSession: ChannelDuplexHandler {
         upstream = up
         up.owner = self
         up.uses += 1
+        up.expectResponse(toHEAD: requestMethod == "HEAD")
         backend?.connectionOpened(server: key.server)
         counted = key
         tConnected = .now()
         phase = .forwarding
-        if let head = forwardHead { up.send(.head(head)) }
-        for part in pendingBody {
-            switch part {
-            case .body(let buffer): up.send(.body(.byteBuffer(buffer)))
-            case .end(let trailers): up.send(.end(trailers))
-            case .head: break
-            }
-        }
+        if let head = forwardHead { up.send(head) }
+        for part in pendingBody { up.send(part) }
         pendingBody.removeAll(keepingCapacity: true)
         up.flush()
         armServerDeadline()
@@ -439,85 +480,136 @@ final class ClientSession: ChannelDuplexHandler {
 
     // MARK: response
 
-    func upstreamRead(_ part: HTTPClientResponsePart, from up: UpstreamHandler) {
+    /// An interim (1xx) response: forwarded as it came.
+    func upstreamInformational(_ head: ByteBuffer, from up: UpstreamHandler) {
         guard up === upstream, let context else { return }
-        if let t = frontend.serverTimeout { serverDeadline = .now() + t.timeAmount }
-        switch part {
-        case .head(var head):
-            let code = Int(head.status.code)
-            if code >= 100 && code < 200 && code != 101 {
-                context.write(wrapOutboundOut(.head(head)), promise: nil)
-                return
-            }
-            tResponse = .now()
-            responseStatus = code
-            serverKeepAlive = head.isKeepAlive
-            var setCookies: [String] = []
-            var hasCL = false
-            var hasTE = false
-            var hasConnection = false
-            for (name, value) in head.headers {
-                switch name.utf8.count {
-                case 10 where name.equalsASCIIIgnoringCase("set-cookie"): setCookies.append(value)
-                case 10 where name.equalsASCIIIgnoringCase("connection"): hasConnection = true
-                case 10 where name.equalsASCIIIgnoringCase("keep-alive"): hasConnection = true
-                case 14 where name.equalsASCIIIgnoringCase("content-length"): hasCL = true
-                case 17 where name.equalsASCIIIgnoringCase("transfer-encoding"): hasTE = true
-                default: break
+        context.write(wrapOutboundOut(head), promise: nil)
+    }
+
+    /// The server's response head; returns true when the body must reach the client de-chunked
+    /// (an HTTP/1.0 client cannot take chunked framing).
+    func upstreamHead(_ r: ParsedHead, _ head: ByteBuffer, framing: BodyFraming, from up: UpstreamHandler) -> Bool {
+        guard up === upstream, let context else { return false }
+        let now = NIODeadline.now()
+        if let t = frontend.serverTimeout { serverDeadline = now + t.timeAmount }
+        tResponse = now
+        responseStatus = r.status
+        serverKeepAlive = r.wantsKeepAlive && framing != .untilClose
+        var setCookies: [String] = []
+        if r.setCookieCount > 0 {
+            head.withUnsafeReadableBytes { p in
+                for line in r.headers where line.kind == .setCookie {
+                    setCookies.append(string(p, line.valueStart, line.valueEnd))
                 }
             }
-            if state.onRequest != nil { responseSession = jsessionID(inSetCookies: setCookies) }
-            if let backend, let d = decision, backend.config.cookie != nil {
-                let edits = backend.responseHeaders(for: d, serverSetCookies: setCookies)
-                if edits.setCookies != setCookies {
-                    head.headers.remove(name: "set-cookie")
-                    for c in edits.setCookies { head.headers.add(name: "Set-Cookie", value: c) }
-                }
-                if edits.cacheControlPrivate { head.headers.add(name: "Cache-control", value: "private") }
-                insertedCookie = edits.setCookies.count > setCookies.count
-            }
-            if hasConnection {
-                head.headers.remove(name: "connection")
-                head.headers.remove(name: "keep-alive")
-            }
-            // The response encoder does not add framing: a body delimited by the server closing
-            // becomes chunked for HTTP/1.1 clients, or ends with the connection for HTTP/1.0 ones.
-            let bodyless = code == 204 || code == 304 || requestMethod == "HEAD"
-            let delimitedByClose = !hasCL && !hasTE && !bodyless
-            if hasTE && !clientIsHTTP11 {
-                head.headers.remove(name: "transfer-encoding")
+        }
+        if state.onRequest != nil && !setCookies.isEmpty { responseSession = jsessionID(inSetCookies: setCookies) }
+        var replaceSetCookies: [String]?
+        var cachePrivate = false
+        if let backend, let d = decision, backend.config.cookie != nil {
+            let edits = backend.responseHeaders(for: d, serverSetCookies: setCookies)
+            if edits.setCookies != setCookies { replaceSetCookies = edits.setCookies }
+            cachePrivate = edits.cacheControlPrivate
+            insertedCookie = edits.setCookies.count > setCookies.count
+        }
+        // Framing for the client: a body delimited by the server closing becomes chunked for
+        // HTTP/1.1 clients, or ends with the connection for HTTP/1.0 ones.
+        var dechunk = false
+        var connectionValue: StaticString?
+        if !clientIsHTTP11 {
+            if r.chunked {
+                dechunk = true
                 closeAfterResponse = true
             }
-            if !clientIsHTTP11 {
-                head.version = .http1_0
-                if clientKeepAlive && hasCL {
-                    head.headers.add(name: "Connection", value: "keep-alive")
-                } else {
-                    closeAfterResponse = true
+            if clientKeepAlive && r.contentLength != nil && !r.chunked {
+                connectionValue = "keep-alive"
+            } else {
+                closeAfterResponse = true
+            }
+        } else {
+            chunkEncode = framing == .untilClose
+            if closeAfterResponse { connectionValue = "close" }
+        }
+        let unchanged =
+            replaceSetCookies == nil && !cachePrivate && !r.hasHopHeaders && !dechunk && !chunkEncode
+            && connectionValue == nil && r.minor == (clientIsHTTP11 ? 1 : 0) && !r.bareLF
+        responseHeadSent = true
+        if unchanged {
+            bytesOut += head.readableBytes
+            context.write(wrapOutboundOut(head), promise: nil)
+            return false
+        }
+        var out = context.channel.allocator.buffer(capacity: head.readableBytes + 128)
+        head.withUnsafeReadableBytes { p in
+            out.writeStaticString(clientIsHTTP11 ? "HTTP/1.1" : "HTTP/1.0")
+            out.writeBytes(p, r.lineStart + 8, r.lineEnd)
+            out.writeStaticString("\r\n")
+            for line in r.headers {
+                switch line.kind {
+                case .connection, .keepAlive, .proxyConnection: continue
+                case .setCookie where replaceSetCookies != nil: continue
+                case .transferEncoding where dechunk: continue
+                default: break
                 }
-            } else {
-                head.version = .http1_1
-                if delimitedByClose { head.headers.add(name: "Transfer-Encoding", value: "chunked") }
-                if closeAfterResponse { head.headers.add(name: "Connection", value: "close") }
+                out.writeBytes(p, line.start, line.valueEnd)
+                out.writeStaticString("\r\n")
             }
-            responseHeadSent = true
-            bytesOut += 64
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-        case .body(let buffer):
-            bytesOut += buffer.readableBytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        case .end(let trailers):
-            serverDeadline = nil
-            let reuse = requestEnded && serverKeepAlive && !up.closing
-            releaseUpstream(reuse: reuse)
-            finishRecord(status: responseStatus, termination: "--")
-            if closeAfterResponse || !requestEnded {
-                phase = .closing
-                writeThenClose(.end(trailers))
-            } else {
-                context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-                becomeIdle()
-            }
+        }
+        for c in replaceSetCookies ?? [] {
+            out.writeStaticString("Set-Cookie: ")
+            out.writeString(c)
+            out.writeStaticString("\r\n")
+        }
+        if cachePrivate { out.writeStaticString("Cache-control: private\r\n") }
+        if chunkEncode { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if let connectionValue {
+            out.writeStaticString("Connection: ")
+            out.writeStaticString(connectionValue)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
+        bytesOut += out.readableBytes
+        context.write(wrapOutboundOut(out), promise: nil)
+        return dechunk
+    }
+
+    /// Response body bytes (as the server framed them, or chunk data when de-chunking).
+    func upstreamBody(_ buffer: ByteBuffer, from up: UpstreamHandler) {
+        guard up === upstream, let context else { return }
+        if let t = frontend.serverTimeout { serverDeadline = .now() + t.timeAmount }
+        guard buffer.readableBytes > 0 else { return }
+        bytesOut += buffer.readableBytes
+        if chunkEncode {
+            var size = context.channel.allocator.buffer(capacity: 18)
+            size.writeString(String(buffer.readableBytes, radix: 16))
+            size.writeStaticString("\r\n")
+            context.write(wrapOutboundOut(size), promise: nil)
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            context.write(wrapOutboundOut(ByteBuffer(staticString: "\r\n")), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        }
+    }
+
+    /// The response is complete.
+    func upstreamEnd(from up: UpstreamHandler) {
+        guard up === upstream, let context else { return }
+        serverDeadline = nil
+        var last: ByteBuffer?
+        if chunkEncode {
+            last = ByteBuffer(staticString: "0\r\n\r\n")
+            bytesOut += 5
+        }
+        let reuse = requestEnded && serverKeepAlive && !up.closing
+        releaseUpstream(reuse: reuse)
+        finishRecord(status: responseStatus, termination: "--")
+        if closeAfterResponse || !requestEnded {
+            phase = .closing
+            writeThenClose(last)
+        } else {
+            if let last { context.write(wrapOutboundOut(last), promise: nil) }
+            context.flush()
+            becomeIdle()
         }
     }
 
@@ -568,24 +660,20 @@ final class ClientSession: ChannelDuplexHandler {
         bytesSeen = false
         requestsServed += 1
         tStart = .now()
-        requestGuard?.startNewRequest()
         armIdleDeadline(first: false)
-        if !queued.isEmpty {
-            let parts = queued
-            queued.removeAll()
-            for p in parts { handle(p) }
-        }
+        if let buffered = inbound, buffered.readableBytes > 0 { process() }
         resumeClientRead()
     }
 
-    private func writeThenClose(_ part: HTTPServerResponsePart) {
+    private func writeThenClose(_ last: ByteBuffer?) {
         guard let context else { return }
         timer?.cancel()
         timer = nil
         clientDeadline = nil
         serverDeadline = nil
+        inbound = nil
         let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(part), promise: promise)
+        context.writeAndFlush(wrapOutboundOut(last ?? context.channel.allocator.buffer(capacity: 0)), promise: promise)
         promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
@@ -596,6 +684,7 @@ final class ClientSession: ChannelDuplexHandler {
         retryTask?.cancel()
         retryTask = nil
         phase = .closing
+        inbound = nil
         if responseHeadSent {
             finishRecord(status: responseStatus, termination: termination)
             context.close(promise: nil)
@@ -603,13 +692,11 @@ final class ClientSession: ChannelDuplexHandler {
         }
         responseHeadSent = true
         responseStatus = error.rawValue
-        var body = context.channel.allocator.buffer(capacity: 160)
-        body.writeString(error.body)
-        bytesOut = error.wireText.utf8.count
+        var wire = context.channel.allocator.buffer(capacity: 256)
+        wire.writeString(error.wireText)
+        bytesOut = wire.readableBytes
         finishRecord(status: error.rawValue, termination: termination)
-        context.write(wrapOutboundOut(.head(error.head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        writeThenClose(.end(nil))
+        writeThenClose(wire)
     }
 
     /// Closes the client connection mid-way (nothing more can be sent cleanly).
@@ -669,8 +756,7 @@ final class ClientSession: ChannelDuplexHandler {
 
     private func armTimer() {
         guard let context, phase != .closing else { return }
-        let candidates = [clientDeadline, serverDeadline].compactMap { $0 }
-        guard let due = candidates.min() else { return }
+        guard let due = earlier(clientDeadline, serverDeadline) else { return }
         if timer != nil, let at = timerAt, at <= due { return }
         timer?.cancel()
         timerAt = due
@@ -712,26 +798,11 @@ final class ClientSession: ChannelDuplexHandler {
     }
 }
 
-extension String {
-    /// ASCII case-insensitive equality with a lowercase literal, without allocating.
-    func equalsASCIIIgnoringCase(_ lower: StaticString) -> Bool {
-        let other = UnsafeBufferPointer(start: lower.utf8Start, count: lower.utf8CodeUnitCount)
-        var i = 0
-        for byte in utf8 {
-            guard i < other.count else { return false }
-            let folded = byte >= 65 && byte <= 90 ? byte | 0x20 : byte
-            if folded != other[i] { return false }
-            i += 1
-        }
-        return i == other.count
-    }
-}
-
-/// The size of a request head on the wire (request line, headers, blank line).
-func headSize(_ head: HTTPRequestHead) -> Int {
-    var n = head.method.rawValue.utf8.count + head.uri.utf8.count + 13
-    for h in head.headers { n += h.name.utf8.count + h.value.utf8.count + 4 }
-    return n
+/// The earlier of two optional deadlines (no array per call).
+private func earlier(_ a: NIODeadline?, _ b: NIODeadline?) -> NIODeadline? {
+    guard let a else { return b }
+    guard let b else { return a }
+    return a < b ? a : b
 }
 
 /// The `JSESSIONID` value among Cookie headers.
