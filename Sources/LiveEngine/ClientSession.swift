@@ -226,6 +226,10 @@ final class ClientSession: ChannelDuplexHandler {
     private func startRecord(line: String) {
         inTransaction = true
         requestLine = line
+        // A new transaction: an error answer for it must not look like a response already begun.
+        responseHeadSent = false
+        responseStatus = 0
+        decision = nil
         tHead = nil
         tConnectStart = nil
         tConnected = nil
@@ -249,10 +253,7 @@ final class ClientSession: ChannelDuplexHandler {
         requestEnded = false
         requestBodyBytes = 0
         pendingBody.removeAll(keepingCapacity: true)
-        decision = nil
         reasonOverride = nil
-        responseHeadSent = false
-        responseStatus = 0
         serverKeepAlive = true
         chunkEncode = false
         clientIsHTTP11 = h.minor >= 1
