@@ -86,8 +86,7 @@ public struct ProxyCommand: ParsableCommand {
             name: config.global.node ?? "hadeck", config: config, pid: pid, eventLoop: loop, clock: clock,
             options: options,
             onRequest: { record in
-                let log = log.value
-                log.append(Self.logLine(record, wallAtStart: wallAtStart, dates: log.dates))
+                log.value.append(record, wallAtStart: wallAtStart)
             },
             onTransition: { t in
                 log.value.flush()
@@ -130,22 +129,72 @@ public struct ProxyCommand: ParsableCommand {
     /// An HAProxy `option httplog` line (without the syslog header):
     /// `IP:PORT [DATE] FRONTEND BACKEND/SERVER TR/Tw/Tc/Tr/Ta STATUS BYTES - - TERM ac/fc/bc/sc/rc 0/0 "REQUEST"`.
     static func logLine(_ r: RequestRecord, wallAtStart: Double, dates: DateCache? = nil) -> String {
-        func ms(_ t: TimeSpan?) -> String { t.map { String($0.micros / 1000) } ?? "-1" }
-        let wall = wallAtStart + r.start.seconds
-        var cookie = "--"
+        var bytes: [UInt8] = []
+        appendLogLine(r, wallAtStart: wallAtStart, dates: dates ?? DateCache(), to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `logLine` appended as bytes: one line per request on the proxy's hot path, without building
+    /// a `String` from a dozen interpolations.
+    static func appendLogLine(_ r: RequestRecord, wallAtStart: Double, dates: DateCache, to out: inout [UInt8]) {
+        func ms(_ t: TimeSpan?) {
+            if let t { appendDecimal(Int(t.micros / 1000), to: &out) } else { out += "-1".utf8 }
+        }
+        var cookie: StaticString = "--"
         if r.reason.hasPrefix("cookie ") {
-            cookie = (r.reason.contains("->") && !r.reason.contains("rebalanced")) ? "V" : "I"
-            cookie += r.insertedCookie ? "I" : "N"
+            let valid = r.reason.contains("->") && !r.reason.contains("rebalanced")
+            cookie = valid ? (r.insertedCookie ? "VI" : "VN") : (r.insertedCookie ? "II" : "IN")
         } else if r.reason.hasPrefix("no cookie") {
             cookie = r.insertedCookie ? "NI" : "NN"
         }
-        let retries = r.redispatched ? "+\(r.retries)" : "\(r.retries)"
-        return
-            "\(r.client) [\(dates?.text(wall) ?? haproxyDate(wall))] \(r.frontend) \(r.backend)/\(r.server ?? "<NOSRV>") "
-            + "\(ms(r.requestTime))/0/\(ms(r.connectTime))/\(ms(r.responseTime))/\(ms(r.latency)) "
-            + "\(r.status) \(r.bytesOut) - - \(r.termination)\(cookie) "
-            + "\(r.activeConnections)/\(r.activeConnections)/\(r.serverConnections)/\(r.serverConnections)/\(retries) 0/0 "
-            + "\"\(r.requestLine)\"\n"
+        out += r.client.utf8
+        out += " [".utf8
+        dates.append(wallAtStart + r.start.seconds, to: &out)
+        out += "] ".utf8
+        out += r.frontend.utf8
+        out.append(UInt8(ascii: " "))
+        out += r.backend.utf8
+        out.append(UInt8(ascii: "/"))
+        out += (r.server ?? "<NOSRV>").utf8
+        out.append(UInt8(ascii: " "))
+        ms(r.requestTime)
+        out += "/0/".utf8
+        ms(r.connectTime)
+        out.append(UInt8(ascii: "/"))
+        ms(r.responseTime)
+        out.append(UInt8(ascii: "/"))
+        ms(r.latency)
+        out.append(UInt8(ascii: " "))
+        appendDecimal(r.status, to: &out)
+        out.append(UInt8(ascii: " "))
+        appendDecimal(r.bytesOut, to: &out)
+        out += " - - ".utf8
+        out += r.termination.utf8
+        cookie.withUTF8Buffer { out += $0 }
+        out.append(UInt8(ascii: " "))
+        for _ in 0..<2 {
+            appendDecimal(r.activeConnections, to: &out)
+            out.append(UInt8(ascii: "/"))
+        }
+        for _ in 0..<2 {
+            appendDecimal(r.serverConnections, to: &out)
+            out.append(UInt8(ascii: "/"))
+        }
+        if r.redispatched { out.append(UInt8(ascii: "+")) }
+        appendDecimal(r.retries, to: &out)
+        out += " 0/0 \"".utf8
+        out += r.requestLine.utf8
+        out += "\"\n".utf8
+    }
+
+    /// Appends `n` in decimal.
+    static func appendDecimal(_ n: Int, to out: inout [UInt8]) {
+        if n < 0 {
+            out.append(UInt8(ascii: "-"))
+            return appendDecimal(0 - n, to: &out)
+        }
+        if n >= 10 { appendDecimal(n / 10, to: &out) }
+        out.append(UInt8(ascii: "0") + UInt8(n % 10))
     }
 
     /// `25/Nov/2026:15:07:49.123` in local time.
@@ -176,6 +225,17 @@ final class DateCache {
         let millis = Int((seconds - Double(whole)) * 1000)
         return prefix + (millis < 10 ? "00" : (millis < 100 ? "0" : "")) + String(millis)
     }
+
+    /// `text(seconds)` appended as bytes.
+    func append(_ seconds: Double, to out: inout [UInt8]) {
+        let whole = Int(seconds)
+        if whole != second { _ = text(seconds) }
+        out += prefix.utf8
+        let millis = Int((seconds - Double(whole)) * 1000)
+        out.append(UInt8(ascii: "0") + UInt8(millis / 100 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(millis / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(millis % 10))
+    }
 }
 
 /// Request log lines waiting to be written; flushed every 100 ms or every 32 KB.
@@ -185,6 +245,11 @@ final class LogBuffer {
 
     func append(_ line: String) {
         bytes += line.utf8
+        if bytes.count >= 32_768 { flush() }
+    }
+
+    func append(_ record: RequestRecord, wallAtStart: Double) {
+        ProxyCommand.appendLogLine(record, wallAtStart: wallAtStart, dates: dates, to: &bytes)
         if bytes.count >= 32_768 { flush() }
     }
 

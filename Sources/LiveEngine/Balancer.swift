@@ -145,8 +145,8 @@ final class BalancerState {
     }
 
     func takeIdle(_ key: ServerKey) -> UpstreamHandler? {
-        while var list = pools[key], let last = list.popLast() {
-            pools[key] = list
+        // Mutated in place: copying the list out and back would copy its storage every request.
+        while let last = pools[key]?.popLast() {
             if last.isUsable { return last }
         }
         return nil
@@ -157,13 +157,11 @@ final class BalancerState {
             upstream.close()
             return
         }
-        var list = pools[upstream.key] ?? []
-        if list.count >= options.idleConnectionsPerServer {
+        if pools[upstream.key, default: []].count >= options.idleConnectionsPerServer {
             upstream.close()
             return
         }
-        list.append(upstream)
-        pools[upstream.key] = list
+        pools[upstream.key, default: []].append(upstream)
     }
 
     func removeIdle(_ upstream: UpstreamHandler) {
