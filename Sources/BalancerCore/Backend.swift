@@ -295,6 +295,8 @@ public final class Backend {
     /// server_recalc_eweight(): during slowstart, dynamic algorithms see
     /// (uweight * w + 15) / 16 with w = (16 * elapsed + slowstart) / slowstart.
     func effectiveWeight(_ i: Int, now: Instant) -> Int {
+        // The common case (not in slowstart) without copying the ServerRuntime.
+        if servers[i].state != .starting { return servers[i].uweight }
         let s = servers[i]
         let ss = slowstartSeconds(i)
         guard s.state == .starting, hasDynamicWeights, ss > 0 else { return s.uweight }
@@ -307,6 +309,7 @@ public final class Backend {
 
     /// srv_dynamic_maxconn(): during slowstart maxconn ramps with the elapsed share of it.
     func dynamicMaxconn(_ i: Int, now: Instant) -> Int {
+        if servers[i].state != .starting { return servers[i].config.maxconn }
         let s = servers[i]
         let ss = slowstartSeconds(i)
         guard s.config.maxconn > 0, s.state == .starting, ss > 0 else { return s.config.maxconn }

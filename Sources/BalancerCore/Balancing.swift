@@ -10,9 +10,10 @@ struct StaticMapState {
 extension Backend {
     /// srv_currently_usable(): eligible for load balancing (not for cookie persistence, which is wider).
     func usableForBalancing(_ i: Int, now: Instant) -> Bool {
-        let s = servers[i]
-        guard s.admin == .ready, effectiveWeight(i, now: now) > 0 else { return false }
-        return s.state == .running || s.state == .starting
+        // Fields read in place: copying the whole ServerRuntime retains its strings on every request.
+        guard servers[i].admin == .ready, effectiveWeight(i, now: now) > 0 else { return false }
+        let state = servers[i].state
+        return state == .running || state == .starting
     }
 
     func hasFreeSlot(_ i: Int, now: Instant) -> Bool {

@@ -26,6 +26,10 @@ final class ClientSession: ChannelDuplexHandler {
     private var inbound: ByteBuffer?
     private var parsed = ParsedHead()
     private var readPending = false
+    /// Writes not flushed yet, to the server and to the client: a flush with nothing pending
+    /// still walks the pipeline, so read-complete events flush only when needed.
+    private var upstreamUnflushed = false
+    private var clientUnflushed = false
 
     // The transaction in progress.
     private var inTransaction = false
@@ -92,7 +96,7 @@ final class ClientSession: ChannelDuplexHandler {
             clientText = "\(clientIP):\(remote.port ?? 0)"
         }
         tStart = .now()
-        armIdleDeadline(first: true)
+        armIdleDeadline(tStart)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -135,7 +139,8 @@ final class ClientSession: ChannelDuplexHandler {
         while var buffer = inbound, buffer.readableBytes > 0 {
             inbound = nil
             if phase == .idle && !inTransaction {
-                requestBytesArrived()
+                let now = NIODeadline.now()
+                requestBytesArrived(now)
                 let result = buffer.withUnsafeReadableBytes { parseHead($0, request: true, into: &parsed) }
                 switch result {
                 case .incomplete:
@@ -150,7 +155,7 @@ final class ClientSession: ChannelDuplexHandler {
                     if parsed.length > state.options.maxHeaderBytes { return headersTooLarge() }
                     let head = buffer.readSlice(length: parsed.length)!
                     if buffer.readableBytes > 0 { inbound = buffer }
-                    begin(head)
+                    begin(head, now: now)
                 }
             } else if inTransaction && !requestEnded && phase != .closing {
                 forwardBody(&buffer)
@@ -163,7 +168,10 @@ final class ClientSession: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if phase == .forwarding, let upstream { upstream.flush() }
+        if upstreamUnflushed, phase == .forwarding, let upstream {
+            upstreamUnflushed = false
+            upstream.flush()
+        }
         context.fireChannelReadComplete()
     }
 
@@ -202,11 +210,11 @@ final class ClientSession: ChannelDuplexHandler {
 
     // MARK: request bytes
 
-    private func requestBytesArrived() {
+    private func requestBytesArrived(_ now: NIODeadline) {
         if !bytesSeen {
             bytesSeen = true
             if !inTransaction && phase == .idle {
-                tStart = .now()
+                tStart = now
                 if let t = frontend.httpRequestTimeout ?? frontend.clientTimeout {
                     clientDeadline = tStart + t.timeAmount
                     armTimer()
@@ -236,9 +244,8 @@ final class ClientSession: ChannelDuplexHandler {
         tResponse = nil
     }
 
-    private func begin(_ head: ByteBuffer) {
+    private func begin(_ head: ByteBuffer, now: NIODeadline) {
         let h = parsed
-        let now = NIODeadline.now()
         var cookies: [String] = []
         head.withUnsafeReadableBytes { p in
             startRecord(line: string(p, h.lineStart, h.lineEnd))
@@ -304,7 +311,7 @@ final class ClientSession: ChannelDuplexHandler {
             forwardHead = rewriteRequestHead(head, h, cookies: cookiesChanged ? d.forwardedCookieHeaders : nil)
         }
         phase = .connecting
-        obtainUpstream(ServerKey(backend: backendName, server: server), allowPool: true)
+        obtainUpstream(ServerKey(backend: backendName, server: server), allowPool: true, now: now)
     }
 
     /// The request head for the server: HTTP/1.1, CRLF line endings, without hop-by-hop headers,
@@ -389,7 +396,9 @@ final class ClientSession: ChannelDuplexHandler {
             upstream.send(part)
             if ended {
                 upstream.flush()
-                armServerDeadline()
+                armServerDeadline(.now())
+            } else {
+                upstreamUnflushed = true
             }
         case .idle, .closing:
             break
@@ -398,17 +407,17 @@ final class ClientSession: ChannelDuplexHandler {
 
     // MARK: server connection
 
-    private func obtainUpstream(_ key: ServerKey, allowPool: Bool) {
-        tConnectStart = .now()
+    private func obtainUpstream(_ key: ServerKey, allowPool: Bool, now: NIODeadline = .now()) {
+        tConnectStart = now
         if allowPool, let idle = state.takeIdle(key) {
-            return attach(idle, key: key)
+            return attach(idle, key: key, at: now)
         }
         state.connect(key, timeout: frontend.connectTimeout).assumeIsolated().whenComplete {
             [self] (result: Result<UpstreamHandler, Error>) in
             switch result {
             case .success(let up):
                 if phase == .connecting && context != nil {
-                    attach(up, key: key)
+                    attach(up, key: key, at: .now())
                 } else {
                     state.putIdle(up)
                 }
@@ -418,20 +427,21 @@ final class ClientSession: ChannelDuplexHandler {
         }
     }
 
-    private func attach(_ up: UpstreamHandler, key: ServerKey) {
+    private func attach(_ up: UpstreamHandler, key: ServerKey, at now: NIODeadline) {
         upstream = up
         up.owner = self
         up.uses += 1
         up.expectResponse(toHEAD: requestMethod == "HEAD")
         backend?.connectionOpened(server: key.server)
         counted = key
-        tConnected = .now()
+        tConnected = now
         phase = .forwarding
         if let head = forwardHead { up.send(head) }
         for part in pendingBody { up.send(part) }
         pendingBody.removeAll(keepingCapacity: true)
         up.flush()
-        armServerDeadline()
+        upstreamUnflushed = false
+        armServerDeadline(now)
         up.resumeReading()
         resumeClientRead()
     }
@@ -484,6 +494,7 @@ final class ClientSession: ChannelDuplexHandler {
     /// An interim (1xx) response: forwarded as it came.
     func upstreamInformational(_ head: ByteBuffer, from up: UpstreamHandler) {
         guard up === upstream, let context else { return }
+        clientUnflushed = true
         context.write(wrapOutboundOut(head), promise: nil)
     }
 
@@ -535,6 +546,7 @@ final class ClientSession: ChannelDuplexHandler {
             replaceSetCookies == nil && !cachePrivate && !r.hasHopHeaders && !dechunk && !chunkEncode
             && connectionValue == nil && r.minor == (clientIsHTTP11 ? 1 : 0) && !r.bareLF
         responseHeadSent = true
+        clientUnflushed = true
         if unchanged {
             bytesOut += head.readableBytes
             context.write(wrapOutboundOut(head), promise: nil)
@@ -577,8 +589,8 @@ final class ClientSession: ChannelDuplexHandler {
     /// Response body bytes (as the server framed them, or chunk data when de-chunking).
     func upstreamBody(_ buffer: ByteBuffer, from up: UpstreamHandler) {
         guard up === upstream, let context else { return }
-        if let t = frontend.serverTimeout { serverDeadline = .now() + t.timeAmount }
         guard buffer.readableBytes > 0 else { return }
+        clientUnflushed = true
         bytesOut += buffer.readableBytes
         if chunkEncode {
             var size = context.channel.allocator.buffer(capacity: 18)
@@ -603,19 +615,25 @@ final class ClientSession: ChannelDuplexHandler {
         }
         let reuse = requestEnded && serverKeepAlive && !up.closing
         releaseUpstream(reuse: reuse)
-        finishRecord(status: responseStatus, termination: "--")
+        let now = NIODeadline.now()
+        finishRecord(status: responseStatus, termination: "--", at: now)
+        clientUnflushed = false
         if closeAfterResponse || !requestEnded {
             phase = .closing
             writeThenClose(last)
         } else {
             if let last { context.write(wrapOutboundOut(last), promise: nil) }
             context.flush()
-            becomeIdle()
+            becomeIdle(at: now)
         }
     }
 
+    /// Once per read of the server's socket: flush what it produced and push the server deadline.
     func upstreamReadComplete() {
-        context?.flush()
+        guard clientUnflushed, let context else { return }
+        clientUnflushed = false
+        if serverDeadline != nil, let t = frontend.serverTimeout { serverDeadline = .now() + t.timeAmount }
+        context.flush()
     }
 
     func upstreamBecameWritable() {
@@ -654,14 +672,14 @@ final class ClientSession: ChannelDuplexHandler {
 
     // MARK: endings
 
-    private func becomeIdle() {
+    private func becomeIdle(at now: NIODeadline) {
         inTransaction = false
         phase = .idle
         forwardHead = nil
         bytesSeen = false
         requestsServed += 1
-        tStart = .now()
-        armIdleDeadline(first: false)
+        tStart = now
+        armIdleDeadline(now)
         if let buffered = inbound, buffered.readableBytes > 0 { process() }
         resumeClientRead()
     }
@@ -711,11 +729,11 @@ final class ClientSession: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    private func finishRecord(status: Int, termination: String) {
+    private func finishRecord(status: Int, termination: String, at now: NIODeadline? = nil) {
         guard inTransaction else { return }
         inTransaction = false
         guard let report = state.onRequest else { return }
-        let end = NIODeadline.now()
+        let end = now ?? .now()
         func span(_ a: NIODeadline?, _ b: NIODeadline?) -> TimeSpan? {
             guard let a, let b else { return nil }
             return TimeSpan(micros: (b - a).nanoseconds / 1000)
@@ -738,19 +756,19 @@ final class ClientSession: ChannelDuplexHandler {
 
     // MARK: timers
 
-    private func armIdleDeadline(first: Bool) {
+    private func armIdleDeadline(_ now: NIODeadline) {
         serverDeadline = nil
         if let t = frontend.httpRequestTimeout ?? frontend.clientTimeout {
-            clientDeadline = .now() + t.timeAmount
+            clientDeadline = now + t.timeAmount
             armTimer()
         } else {
             clientDeadline = nil
         }
     }
 
-    private func armServerDeadline() {
+    private func armServerDeadline(_ now: NIODeadline) {
         if let t = frontend.serverTimeout {
-            serverDeadline = .now() + t.timeAmount
+            serverDeadline = now + t.timeAmount
             armTimer()
         }
     }
