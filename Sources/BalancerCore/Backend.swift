@@ -46,6 +46,15 @@ public struct ServerWeight: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(current) (initial \(initial))" }
 }
 
+/// A balancing reason text and what it was built from.
+struct BalanceReason {
+    var prefix: String
+    var verb: String
+    var backups: Bool
+    var insert: Bool
+    var text: String
+}
+
 /// One haproxy process's view of one backend: health checks, admin state, weights,
 /// balancing and cookie persistence. Pure and deterministic: time only arrives as `Instant`s.
 ///
@@ -57,6 +66,10 @@ public final class Backend {
     var indexByName: [String: Int] = [:]
     var staticMap = StaticMapState()
     var leastconnCursor = 0
+    /// The last balancing reason text per server (see `balance`).
+    var reasonCache: [BalanceReason?] = []
+    /// The `Set-Cookie` value inserted for each server (see `responseHeaders`).
+    var insertLines: [String?] = []
 
     /// Builds the backend as HAProxy starts it: servers up (health = rise), first checks spread
     /// over the smallest interval like start_checks() does.

@@ -138,7 +138,7 @@ public struct ProxyCommand: ParsableCommand {
     /// a `String` from a dozen interpolations.
     static func appendLogLine(_ r: RequestRecord, wallAtStart: Double, dates: DateCache, to out: inout [UInt8]) {
         func ms(_ t: TimeSpan?) {
-            if let t { appendDecimal(Int(t.micros / 1000), to: &out) } else { out += "-1".utf8 }
+            if let t { appendDecimal(Int(t.micros / 1000), to: &out) } else { appendStatic("-1", to: &out) }
         }
         var cookie: StaticString = "--"
         if r.reason.hasPrefix("cookie ") {
@@ -147,18 +147,18 @@ public struct ProxyCommand: ParsableCommand {
         } else if r.reason.hasPrefix("no cookie") {
             cookie = r.insertedCookie ? "NI" : "NN"
         }
-        out += r.client.utf8
-        out += " [".utf8
+        appendUTF8(r.client, to: &out)
+        appendStatic(" [", to: &out)
         dates.append(wallAtStart + r.start.seconds, to: &out)
-        out += "] ".utf8
-        out += r.frontend.utf8
+        appendStatic("] ", to: &out)
+        appendUTF8(r.frontend, to: &out)
         out.append(UInt8(ascii: " "))
-        out += r.backend.utf8
+        appendUTF8(r.backend, to: &out)
         out.append(UInt8(ascii: "/"))
-        out += (r.server ?? "<NOSRV>").utf8
+        appendUTF8((r.server ?? "<NOSRV>"), to: &out)
         out.append(UInt8(ascii: " "))
         ms(r.requestTime)
-        out += "/0/".utf8
+        appendStatic("/0/", to: &out)
         ms(r.connectTime)
         out.append(UInt8(ascii: "/"))
         ms(r.responseTime)
@@ -168,8 +168,8 @@ public struct ProxyCommand: ParsableCommand {
         appendDecimal(r.status, to: &out)
         out.append(UInt8(ascii: " "))
         appendDecimal(r.bytesOut, to: &out)
-        out += " - - ".utf8
-        out += r.termination.utf8
+        appendStatic(" - - ", to: &out)
+        appendUTF8(r.termination, to: &out)
         cookie.withUTF8Buffer { out += $0 }
         out.append(UInt8(ascii: " "))
         for _ in 0..<2 {
@@ -182,9 +182,19 @@ public struct ProxyCommand: ParsableCommand {
         }
         if r.redispatched { out.append(UInt8(ascii: "+")) }
         appendDecimal(r.retries, to: &out)
-        out += " 0/0 \"".utf8
-        out += r.requestLine.utf8
-        out += "\"\n".utf8
+        appendStatic(" 0/0 \"", to: &out)
+        appendUTF8(r.requestLine, to: &out)
+        appendStatic("\"\n", to: &out)
+    }
+
+    /// Appends a string's UTF-8 in one copy (`+= s.utf8` goes byte by byte).
+    static func appendUTF8(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { out.append(contentsOf: $0) }
+    }
+
+    static func appendStatic(_ s: StaticString, to out: inout [UInt8]) {
+        s.withUTF8Buffer { out.append(contentsOf: $0) }
     }
 
     /// Appends `n` in decimal.
@@ -230,7 +240,7 @@ final class DateCache {
     func append(_ seconds: Double, to out: inout [UInt8]) {
         let whole = Int(seconds)
         if whole != second { _ = text(seconds) }
-        out += prefix.utf8
+        ProxyCommand.appendUTF8(prefix, to: &out)
         let millis = Int((seconds - Double(whole)) * 1000)
         out.append(UInt8(ascii: "0") + UInt8(millis / 100 % 10))
         out.append(UInt8(ascii: "0") + UInt8(millis / 10 % 10))

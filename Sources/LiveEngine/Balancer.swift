@@ -41,6 +41,15 @@ struct FrontendRuntime {
     var connectTimeout: TimeSpan
 }
 
+/// What decides the header lines added to a response head.
+struct ResponseExtrasKey: Equatable {
+    var setCookies: [String]
+    var cachePrivate: Bool
+    var chunked: Bool
+    /// The length of the Connection value written ("close" or "keep-alive"), 0 for none.
+    var connection: Int
+}
+
 /// A server of one backend, as the data plane needs it.
 struct ServerKey: Hashable {
     var backend: String
@@ -142,6 +151,36 @@ final class BalancerState {
         channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in
             self?.clients[id] = nil
         }
+    }
+
+    /// The header lines the proxy adds to a response head, and its blank line. The last set is
+    /// kept: it is the same for every response a server's cookie insertion produces.
+    private var extrasCache: (key: ResponseExtrasKey, bytes: ByteBuffer)?
+
+    func responseExtras(
+        setCookies: [String]?, cachePrivate: Bool, chunked: Bool, connection: StaticString?,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        let key = ResponseExtrasKey(
+            setCookies: setCookies ?? [], cachePrivate: cachePrivate, chunked: chunked,
+            connection: connection?.utf8CodeUnitCount ?? 0)
+        if let cached = extrasCache, cached.key == key { return cached.bytes }
+        var out = allocator.buffer(capacity: 128)
+        for c in key.setCookies {
+            out.writeStaticString("Set-Cookie: ")
+            out.writeString(c)
+            out.writeStaticString("\r\n")
+        }
+        if cachePrivate { out.writeStaticString("Cache-control: private\r\n") }
+        if chunked { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if let connection {
+            out.writeStaticString("Connection: ")
+            out.writeStaticString(connection)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
+        extrasCache = (key, out)
+        return out
     }
 
     func takeIdle(_ key: ServerKey) -> UpstreamHandler? {

@@ -15,7 +15,9 @@ final class ClientSession: ChannelDuplexHandler {
 
     enum Phase { case idle, connecting, forwarding, closing }
 
-    unowned let state: BalancerState
+    /// Strong: an `unowned` reference costs a checked retain/release on every access of the hot
+    /// path. No leak: the state drops its channels and pools on shutdown, which ends the cycle.
+    let state: BalancerState
     let frontend: FrontendRuntime
     private var context: ChannelHandlerContext?
     private var clientIP = "0.0.0.0"
@@ -552,8 +554,17 @@ final class ClientSession: ChannelDuplexHandler {
             context.write(wrapOutboundOut(head), promise: nil)
             return false
         }
-        var out = context.channel.allocator.buffer(capacity: head.readableBytes + 128)
+        let extras = state.responseExtras(
+            setCookies: replaceSetCookies, cachePrivate: cachePrivate, chunked: chunkEncode,
+            connection: connectionValue, allocator: context.channel.allocator)
+        var out = context.channel.allocator.buffer(capacity: head.readableBytes + extras.readableBytes)
+        let removes = (replaceSetCookies != nil && r.setCookieCount > 0) || r.hasHopHeaders || dechunk
         head.withUnsafeReadableBytes { p in
+            if !removes && !r.bareLF && r.minor == (clientIsHTTP11 ? 1 : 0) {
+                // Only additions: the server's head up to its blank line in one copy.
+                out.writeBytes(p, 0, r.length - 2)
+                return
+            }
             out.writeStaticString(clientIsHTTP11 ? "HTTP/1.1" : "HTTP/1.0")
             out.writeBytes(p, r.lineStart + 8, r.lineEnd)
             out.writeStaticString("\r\n")
@@ -568,19 +579,7 @@ final class ClientSession: ChannelDuplexHandler {
                 out.writeStaticString("\r\n")
             }
         }
-        for c in replaceSetCookies ?? [] {
-            out.writeStaticString("Set-Cookie: ")
-            out.writeString(c)
-            out.writeStaticString("\r\n")
-        }
-        if cachePrivate { out.writeStaticString("Cache-control: private\r\n") }
-        if chunkEncode { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
-        if let connectionValue {
-            out.writeStaticString("Connection: ")
-            out.writeStaticString(connectionValue)
-            out.writeStaticString("\r\n")
-        }
-        out.writeStaticString("\r\n")
+        out.writeImmutableBuffer(extras)
         bytesOut += out.readableBytes
         context.write(wrapOutboundOut(out), promise: nil)
         return dechunk

@@ -215,11 +215,29 @@ func parseHead(_ p: UnsafeRawBufferPointer, request: Bool, into h: inout ParsedH
         }
         let kind = classify(p, nameStart, pos - nameStart)
         pos += 1
-        guard let end = findLF(p, from: pos) else { return .incomplete }
-        var valueEnd = end
-        if valueEnd > pos && p[valueEnd - 1] == cr { valueEnd -= 1 } else { h.bareLF = true }
-        while pos < valueEnd && (p[pos] == sp || p[pos] == ht) { pos += 1 }
-        for k in pos..<valueEnd where (p[k] < sp && p[k] != ht) || p[k] == 0x7F {
+        while pos < n && (p[pos] == sp || p[pos] == ht) { pos += 1 }
+        // One pass to the end of the line, checking the value's bytes on the way.
+        var k = pos
+        while k < n {
+            let c = p[k]
+            if c >= sp {
+                if c == 0x7F { return .invalid("control byte in a header value") }
+            } else if c != ht {
+                break
+            }
+            k += 1
+        }
+        guard k < n else { return .incomplete }
+        var valueEnd = k
+        let end: Int
+        if p[k] == lf {
+            h.bareLF = true
+            end = k
+        } else if p[k] == cr {
+            guard k + 1 < n else { return .incomplete }
+            guard p[k + 1] == lf else { return .invalid("CR without LF") }
+            end = k + 1
+        } else {
             return .invalid("control byte in a header value")
         }
         while valueEnd > pos && (p[valueEnd - 1] == sp || p[valueEnd - 1] == ht) { valueEnd -= 1 }

@@ -11,7 +11,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     let key: ServerKey
-    unowned let state: BalancerState
+    /// Strong: an `unowned` reference costs a checked retain/release on every access of the hot
+    /// path. No leak: the state drops its channels and pools on shutdown, which ends the cycle.
+    let state: BalancerState
     private(set) var context: ChannelHandlerContext?
     /// The client session using this connection; nil while idle.
     var owner: ClientSession?
