@@ -199,12 +199,19 @@ public struct ProxyCommand: ParsableCommand {
 
     /// Appends `n` in decimal.
     static func appendDecimal(_ n: Int, to out: inout [UInt8]) {
-        if n < 0 {
-            out.append(UInt8(ascii: "-"))
-            return appendDecimal(0 - n, to: &out)
+        if n < 0 { out.append(UInt8(ascii: "-")) }
+        var v = n.magnitude
+        if v < 10 { return out.append(UInt8(ascii: "0") + UInt8(v)) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 digits, little end first, no allocation
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 {
+                d[count] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+                count += 1
+            }
+            for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
         }
-        if n >= 10 { appendDecimal(n / 10, to: &out) }
-        out.append(UInt8(ascii: "0") + UInt8(n % 10))
     }
 
     /// `25/Nov/2026:15:07:49.123` in local time.

@@ -41,6 +41,11 @@ struct FrontendRuntime {
     var connectTimeout: TimeSpan
 }
 
+/// The idle keep-alive connections to one server, reused most recent first.
+final class IdlePool {
+    var idle: [UpstreamHandler] = []
+}
+
 /// What decides the header lines added to a response head.
 struct ResponseExtrasKey: Equatable {
     var setCookies: [String]
@@ -72,7 +77,7 @@ final class BalancerState {
     var listeners: [Channel] = []
     var clients: [ObjectIdentifier: Channel] = [:]
     var upstreams: [ObjectIdentifier: Channel] = [:]
-    var pools: [ServerKey: [UpstreamHandler]] = [:]
+    var pools: [ServerKey: IdlePool] = [:]
     var checkChannels: [ObjectIdentifier: Channel] = [:]
     var checkTimer: Scheduled<Void>?
     var checkTimerDeadline: NIODeadline?
@@ -155,7 +160,8 @@ final class BalancerState {
 
     /// The header lines the proxy adds to a response head, and its blank line. The last set is
     /// kept: it is the same for every response a server's cookie insertion produces.
-    private var extrasCache: (key: ResponseExtrasKey, bytes: ByteBuffer)?
+    private var extrasKey: ResponseExtrasKey?
+    private var extrasBytes = ByteBuffer()
 
     func responseExtras(
         setCookies: [String]?, cachePrivate: Bool, chunked: Bool, connection: StaticString?,
@@ -164,7 +170,7 @@ final class BalancerState {
         let key = ResponseExtrasKey(
             setCookies: setCookies ?? [], cachePrivate: cachePrivate, chunked: chunked,
             connection: connection?.utf8CodeUnitCount ?? 0)
-        if let cached = extrasCache, cached.key == key { return cached.bytes }
+        if key == extrasKey { return extrasBytes }
         var out = allocator.buffer(capacity: 128)
         for c in key.setCookies {
             out.writeStaticString("Set-Cookie: ")
@@ -179,13 +185,21 @@ final class BalancerState {
             out.writeStaticString("\r\n")
         }
         out.writeStaticString("\r\n")
-        extrasCache = (key, out)
+        extrasKey = key
+        extrasBytes = out
         return out
     }
 
-    func takeIdle(_ key: ServerKey) -> UpstreamHandler? {
-        // Mutated in place: copying the list out and back would copy its storage every request.
-        while let last = pools[key]?.popLast() {
+    /// The pool of a server's idle connections (created on first use).
+    func pool(_ key: ServerKey) -> IdlePool {
+        if let pool = pools[key] { return pool }
+        let pool = IdlePool()
+        pools[key] = pool
+        return pool
+    }
+
+    func takeIdle(from pool: IdlePool) -> UpstreamHandler? {
+        while let last = pool.idle.popLast() {
             if last.isUsable { return last }
         }
         return nil
@@ -196,17 +210,19 @@ final class BalancerState {
             upstream.close()
             return
         }
-        if pools[upstream.key, default: []].count >= options.idleConnectionsPerServer {
+        // Through the connection's own pool: no dictionary lookup (hashing two strings) per request.
+        let pool = upstream.pool
+        if pool.idle.count >= options.idleConnectionsPerServer {
             upstream.close()
             return
         }
-        pools[upstream.key, default: []].append(upstream)
+        pool.idle.append(upstream)
     }
 
     func removeIdle(_ upstream: UpstreamHandler) {
-        guard var list = pools[upstream.key], let i = list.firstIndex(where: { $0 === upstream }) else { return }
-        list.remove(at: i)
-        pools[upstream.key] = list
+        let pool = upstream.pool
+        guard let i = pool.idle.firstIndex(where: { $0 === upstream }) else { return }
+        pool.idle.remove(at: i)
     }
 
     /// Closes every listener and connection.
@@ -218,6 +234,7 @@ final class BalancerState {
         checkTimerDeadline = nil
         let channels = listeners + Array(clients.values) + Array(upstreams.values) + Array(checkChannels.values)
         listeners = []
+        for pool in pools.values { pool.idle.removeAll() }
         pools = [:]
         let futures = channels.map { ch -> EventLoopFuture<Void> in
             ch.close().recover { _ in }

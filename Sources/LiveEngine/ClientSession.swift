@@ -411,7 +411,7 @@ final class ClientSession: ChannelDuplexHandler {
 
     private func obtainUpstream(_ key: ServerKey, allowPool: Bool, now: NIODeadline = .now()) {
         tConnectStart = now
-        if allowPool, let idle = state.takeIdle(key) {
+        if allowPool, let idle = state.takeIdle(from: idlePool(key)) {
             return attach(idle, key: key, at: now)
         }
         state.connect(key, timeout: frontend.connectTimeout).assumeIsolated().whenComplete {
@@ -427,6 +427,17 @@ final class ClientSession: ChannelDuplexHandler {
                 if phase == .connecting && context != nil { connectFailed() }
             }
         }
+    }
+
+    /// The pools this connection's requests went to, found by server name (a frontend has one
+    /// backend) without hashing a `ServerKey` per request.
+    private var knownPools: [(server: String, pool: IdlePool)] = []
+
+    private func idlePool(_ key: ServerKey) -> IdlePool {
+        for known in knownPools where known.server == key.server { return known.pool }
+        let pool = state.pool(key)
+        knownPools.append((key.server, pool))
+        return pool
     }
 
     private func attach(_ up: UpstreamHandler, key: ServerKey, at now: NIODeadline) {

@@ -100,16 +100,31 @@ private let ht: UInt8 = 9
     }
 }
 
+/// Unchecked byte access for the parser's loops, which check their bounds themselves (a raw
+/// buffer pointer's subscript unwraps its base address on every byte).
+struct Bytes {
+    let base: UnsafePointer<UInt8>
+    let count: Int
+
+    /// `raw` must not be empty.
+    init(_ raw: UnsafeRawBufferPointer) {
+        base = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        count = raw.count
+    }
+
+    @inline(__always) subscript(i: Int) -> UInt8 { base[i] }
+}
+
 /// ASCII case-insensitive comparison of `p[at..<at+lower.count]` with a lowercase literal.
 @inline(__always)
-private func matches(_ p: UnsafeRawBufferPointer, _ at: Int, _ lower: StaticString) -> Bool {
+private func matches(_ p: Bytes, _ at: Int, _ lower: StaticString) -> Bool {
     let n = lower.utf8CodeUnitCount
     let s = lower.utf8Start
     for i in 0..<n where p[at + i] | 0x20 != s[i] { return false }
     return true
 }
 
-private func classify(_ p: UnsafeRawBufferPointer, _ start: Int, _ count: Int) -> HeaderKind {
+private func classify(_ p: Bytes, _ start: Int, _ count: Int) -> HeaderKind {
     switch count {
     case 6 where matches(p, start, "cookie"): .cookie
     case 10 where matches(p, start, "connection"): .connection
@@ -122,7 +137,7 @@ private func classify(_ p: UnsafeRawBufferPointer, _ start: Int, _ count: Int) -
     }
 }
 
-@inline(__always) private func findLF(_ p: UnsafeRawBufferPointer, from: Int) -> Int? {
+@inline(__always) private func findLF(_ p: Bytes, from: Int) -> Int? {
     var i = from
     let n = p.count
     while i < n {
@@ -133,7 +148,7 @@ private func classify(_ p: UnsafeRawBufferPointer, _ start: Int, _ count: Int) -
 }
 
 /// Parses `HTTP/1.0` or `HTTP/1.1` at `at` (8 bytes); the minor version, or nil.
-private func httpVersion(_ p: UnsafeRawBufferPointer, _ at: Int) -> Int? {
+private func httpVersion(_ p: Bytes, _ at: Int) -> Int? {
     guard at + 8 <= p.count, matches(p, at, "http/1."), p[at] == UInt8(ascii: "H"), p[at + 1] == UInt8(ascii: "T"),
         p[at + 2] == UInt8(ascii: "T"), p[at + 3] == UInt8(ascii: "P")
     else { return nil }
@@ -150,8 +165,10 @@ private func httpVersion(_ p: UnsafeRawBufferPointer, _ at: Int) -> Int? {
 /// anything but HTTP/1.0 and HTTP/1.1, obs-fold (a line starting with whitespace), a header without
 /// a colon or with whitespace or other non-token bytes in its name, control bytes in values, a
 /// bad or conflicting Content-Length, and a Transfer-Encoding other than `chunked`.
-func parseHead(_ p: UnsafeRawBufferPointer, request: Bool, into h: inout ParsedHead) -> HeadParseResult {
+func parseHead(_ raw: UnsafeRawBufferPointer, request: Bool, into h: inout ParsedHead) -> HeadParseResult {
     h.reset()
+    guard raw.count > 0 else { return .incomplete }
+    let p = Bytes(raw)
     let n = p.count
     var i = 0
     if request {
@@ -275,7 +292,7 @@ func parseHead(_ p: UnsafeRawBufferPointer, request: Bool, into h: inout ParsedH
 }
 
 /// The `close` and `keep-alive` tokens of a Connection value.
-private func scanConnection(_ p: UnsafeRawBufferPointer, _ from: Int, _ to: Int, into h: inout ParsedHead) {
+private func scanConnection(_ p: Bytes, _ from: Int, _ to: Int, into h: inout ParsedHead) {
     var i = from
     while i < to {
         while i < to && (p[i] == sp || p[i] == ht || p[i] == UInt8(ascii: ",")) { i += 1 }
@@ -305,7 +322,9 @@ struct ChunkedScanner {
     }
 
     /// Scans `p`; `data` receives the ranges of chunk data (for de-chunking).
-    mutating func scan(_ p: UnsafeRawBufferPointer, data: (Int, Int) -> Void) -> Step {
+    mutating func scan(_ raw: UnsafeRawBufferPointer, data: (Int, Int) -> Void) -> Step {
+        guard raw.count > 0 else { return .more }
+        let p = Bytes(raw)
         var i = 0
         let n = p.count
         while i < n {

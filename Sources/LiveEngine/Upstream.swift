@@ -11,6 +11,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     let key: ServerKey
+    /// Where this connection waits while idle.
+    let pool: IdlePool
     /// Strong: an `unowned` reference costs a checked retain/release on every access of the hot
     /// path. No leak: the state drops its channels and pools on shutdown, which ends the cycle.
     let state: BalancerState
@@ -35,6 +37,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     init(key: ServerKey, state: BalancerState) {
         self.key = key
         self.state = state
+        self.pool = state.pool(key)
     }
 
     var isUsable: Bool { !closing && (context?.channel.isActive ?? false) }
