@@ -112,7 +112,10 @@ struct Bytes {
         count = raw.count
     }
 
-    @inline(__always) subscript(i: Int) -> UInt8 { base[i] }
+    @inline(__always) subscript(i: Int) -> UInt8 {
+        assert(i >= 0 && i < count, "parser read out of bounds")  // debug builds and tests only
+        return base[i]
+    }
 }
 
 /// ASCII case-insensitive comparison of `p[at..<at+lower.count]` with a lowercase literal.

@@ -140,4 +140,57 @@ struct HTTP1ParserTests {
             #expect(scanChunked(bad).invalid, "\(bad.debugDescription)")
         }
     }
+
+    /// Random mutations of valid heads and chunked bodies: the parser never reads out of bounds
+    /// (it asserts in debug builds), never crashes, and what it reports stays inside the input.
+    @Test func randomMutationsNeverCrashOrEscapeTheInput() {
+        var rng = SplitMix(seed: 0x6861_6465_636B)
+        let seeds = [
+            "GET /login HTTP/1.1\r\nHost: x\r\nCookie: SRV=A; JSESSIONID=1\r\nConnection: keep-alive\r\n\r\n",
+            "POST /echo HTTP/1.0\nContent-Length: 12\nTransfer-Encoding: chunked\n\n",
+            "HTTP/1.1 200 OK\r\nSet-Cookie: a=b\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        ]
+        let alphabet = Array("\r\n :;,\t0aZ-/\u{0}\u{7f}\u{ff}".utf8)
+        for round in 0..<20_000 {
+            var bytes = Array(seeds[round % seeds.count].utf8)
+            for _ in 0..<(1 + rng.next() % 4) {
+                let i = Int(rng.next() % UInt64(bytes.count))
+                switch rng.next() % 3 {
+                case 0: bytes[i] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                case 1: bytes.remove(at: i)
+                default: bytes.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: i)
+                }
+                if bytes.isEmpty { bytes = [13] }
+            }
+            let cut = Int(rng.next() % UInt64(bytes.count + 1))
+            for input in [bytes, Array(bytes[..<cut])] {
+                for request in [true, false] {
+                    var head = ParsedHead()
+                    let result = input.withUnsafeBytes { parseHead($0, request: request, into: &head) }
+                    if result == .complete {
+                        #expect(head.length <= input.count)
+                        #expect(head.headers.allSatisfy { $0.start <= $0.valueStart && $0.valueEnd <= head.length })
+                    }
+                }
+                var scanner = ChunkedScanner()
+                let step = input.withUnsafeBytes { p in
+                    scanner.scan(p) { from, to in #expect(0 <= from && from <= to && to <= input.count) }
+                }
+                if case .done(let end) = step { #expect(end <= input.count) }
+            }
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) so a failure can be replayed.
+private struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
