@@ -46,6 +46,15 @@ public struct ServerWeight: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(current) (initial \(initial))" }
 }
 
+/// A balancing reason text and what it was built from.
+struct BalanceReason {
+    var prefix: String
+    var verb: String
+    var backups: Bool
+    var insert: Bool
+    var text: String
+}
+
 /// One haproxy process's view of one backend: health checks, admin state, weights,
 /// balancing and cookie persistence. Pure and deterministic: time only arrives as `Instant`s.
 ///
@@ -60,6 +69,10 @@ public final class Backend {
     /// Connections to any of its servers now, and the most seen at once (the BACKEND row's `scur`/`smax`).
     public private(set) var currentConnections = 0
     public private(set) var maxConnections = 0
+    /// The last balancing reason text per server (see `balance`).
+    var reasonCache: [BalanceReason?] = []
+    /// The `Set-Cookie` value inserted for each server (see `responseHeaders`).
+    var insertLines: [String?] = []
 
     /// Builds the backend as HAProxy starts it: servers up (health = rise), first checks spread
     /// over the smallest interval like start_checks() does.
@@ -298,6 +311,8 @@ public final class Backend {
     /// server_recalc_eweight(): during slowstart, dynamic algorithms see
     /// (uweight * w + 15) / 16 with w = (16 * elapsed + slowstart) / slowstart.
     func effectiveWeight(_ i: Int, now: Instant) -> Int {
+        // The common case (not in slowstart) without copying the ServerRuntime.
+        if servers[i].state != .starting { return servers[i].uweight }
         let s = servers[i]
         let ss = slowstartSeconds(i)
         guard s.state == .starting, hasDynamicWeights, ss > 0 else { return s.uweight }
@@ -310,6 +325,7 @@ public final class Backend {
 
     /// srv_dynamic_maxconn(): during slowstart maxconn ramps with the elapsed share of it.
     func dynamicMaxconn(_ i: Int, now: Instant) -> Int {
+        if servers[i].state != .starting { return servers[i].config.maxconn }
         let s = servers[i]
         let ss = slowstartSeconds(i)
         guard s.config.maxconn > 0, s.state == .starting, ss > 0 else { return s.config.maxconn }

@@ -10,9 +10,10 @@ struct StaticMapState {
 extension Backend {
     /// srv_currently_usable(): eligible for load balancing (not for cookie persistence, which is wider).
     func usableForBalancing(_ i: Int, now: Instant) -> Bool {
-        let s = servers[i]
-        guard s.admin == .ready, effectiveWeight(i, now: now) > 0 else { return false }
-        return s.state == .running || s.state == .starting
+        // Fields read in place: copying the whole ServerRuntime retains its strings on every request.
+        guard servers[i].admin == .ready, effectiveWeight(i, now: now) > 0 else { return false }
+        let state = servers[i].state
+        return state == .running || state == .starting
     }
 
     func hasFreeSlot(_ i: Int, now: Instant) -> Bool {
@@ -37,9 +38,11 @@ extension Backend {
 
     /// Picks a server with the backend's algorithm, avoiding `avoid` when another choice exists.
     /// Returns nil when nothing is usable or every candidate is at its maxconn (HAProxy would queue).
-    func pick(clientAddress: String, avoid: Int?, now: Instant) -> Int? {
-        let (set, _) = balancingSet(now: now)
-        guard !set.isEmpty else { return nil }
+    /// Also returns the balancing set it picked from and whether those are backups (the caller's
+    /// reason text needs them; computing the set twice per request was measurable).
+    func pick(clientAddress: String, avoid: Int?, now: Instant) -> (server: Int?, set: [Int], backups: Bool) {
+        let (set, backups) = balancingSet(now: now)
+        guard !set.isEmpty else { return (nil, set, backups) }
         let chosen: Int?
         switch config.balance {
         case .roundrobin: chosen = pickSmooth(set, avoid: avoid, now: now)
@@ -49,7 +52,7 @@ extension Backend {
         case .first: chosen = pickFirst(set, avoid: avoid, now: now)
         }
         if let chosen { servers[chosen].lbtot += 1 }
-        return chosen
+        return (chosen, set, backups)
     }
 
     private func candidates(_ set: [Int], avoid: Int?, now: Instant) -> [Int] {
@@ -61,11 +64,17 @@ extension Backend {
     /// Smooth weighted round robin over the effective (runtime) weights: each pick adds every
     /// candidate's weight to its score, takes the highest (first declared on ties) and charges it the total.
     private func pickSmooth(_ set: [Int], avoid: Int?, now: Instant) -> Int? {
-        let cands = candidates(set, avoid: avoid, now: now)
-        guard !cands.isEmpty else { return nil }
+        // The candidates of `candidates(_:avoid:now:)`, without building arrays on every request.
+        var others = false
+        var avoidedFree = false
+        for i in set where hasFreeSlot(i, now: now) {
+            if i == avoid { avoidedFree = true } else { others = true }
+        }
+        guard others || avoidedFree else { return nil }
+        let skip = others ? avoid : nil
         var total = 0
         var best: Int?
-        for i in cands {
+        for i in set where i != skip && hasFreeSlot(i, now: now) {
             let w = effectiveWeight(i, now: now)
             servers[i].smoothCurrent += w
             total += w

@@ -195,18 +195,27 @@ extension Backend {
     }
 
     private func balance(_ d: inout RoutingDecision, avoid: Int?, prefix: String, verb: String, now: Instant) {
-        let (_, backups) = balancingSet(now: now)
-        guard let i = pick(clientAddress: d.clientAddress, avoid: avoid, now: now) else {
+        let (picked, set, backups) = pick(clientAddress: d.clientAddress, avoid: avoid, now: now)
+        guard let i = picked else {
             d.server = nil
             d.persistent = false
             d.willInsertCookie = false
-            let anyUsable = !balancingSet(now: now).0.isEmpty
+            let anyUsable = !set.isEmpty
             d.reason = prefix + (anyUsable ? "every usable server is at maxconn: 503" : "no usable server: 503")
             return
         }
         d.server = servers[i].name
         d.persistent = false
         d.willInsertCookie = willInsert(d)
+        // The text only depends on these (server names and cookies never change): reuse it rather
+        // than concatenating it again for every request.
+        let cacheable = config.balance != .source
+        if cacheable, i < reasonCache.count, let c = reasonCache[i], c.prefix == prefix, c.verb == verb,
+            c.backups == backups, c.insert == d.willInsertCookie
+        {
+            d.reason = c.text
+            return
+        }
         var reason = prefix + verb + algorithmName
         if config.balance == .source { reason += " (\(d.clientAddress))" }
         reason += " -> \(servers[i].name)"
@@ -215,6 +224,11 @@ extension Backend {
             reason += ", new cookie \(ck.name)=\(servers[i].config.cookie ?? "")"
         }
         d.reason = reason
+        if cacheable {
+            if reasonCache.count < servers.count { reasonCache = Array(repeating: nil, count: servers.count) }
+            reasonCache[i] = BalanceReason(
+                prefix: prefix, verb: verb, backups: backups, insert: d.willInsertCookie, text: reason)
+        }
     }
 
     /// A connection attempt to `decision.server` failed. Follows sess_update_st_cer() and
@@ -303,17 +317,24 @@ extension Backend {
         if ck.mode == .insert, let srv, !(serverSetOurs && ck.preserve), !decision.persistent,
             !ck.postonly || decision.method == "POST"
         {
-            var line: String
-            if let value = servers[srv].config.cookie {
-                line = "\(ck.name)=\(value); path=/"
+            // Depends only on the configuration: built once per server, not per response.
+            if insertLines.count < servers.count { insertLines = Array(repeating: nil, count: servers.count) }
+            if let line = insertLines[srv] {
+                out.append(line)
             } else {
-                line = "\(ck.name)=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/"
+                var line: String
+                if let value = servers[srv].config.cookie {
+                    line = "\(ck.name)=\(value); path=/"
+                } else {
+                    line = "\(ck.name)=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/"
+                }
+                // Several `domain` options are chained as "; domain=a; domain=b" by the parser.
+                for domain in ck.domains { line += "; domain=\(domain)" }
+                if ck.httponly { line += "; HttpOnly" }
+                if ck.secure { line += "; Secure" }
+                insertLines[srv] = line
+                out.append(line)
             }
-            // Several `domain` options are chained as "; domain=a; domain=b" by the parser.
-            for domain in ck.domains { line += "; domain=\(domain)" }
-            if ck.httponly { line += "; HttpOnly" }
-            if ck.secure { line += "; Secure" }
-            out.append(line)
             cachePrivate = ck.nocache && responseCacheable
         }
         return ResponseCookieEdits(setCookies: out, cacheControlPrivate: cachePrivate)

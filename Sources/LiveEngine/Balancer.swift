@@ -1,7 +1,6 @@
 import BalancerCore
 import HadeckBase
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 #if canImport(Glibc)
@@ -55,6 +54,20 @@ struct FrontendRuntime {
     var statsPage: StatsPageConfig?
 }
 
+/// The idle keep-alive connections to one server, reused most recent first.
+final class IdlePool {
+    var idle: [UpstreamHandler] = []
+}
+
+/// What decides the header lines added to a response head.
+struct ResponseExtrasKey: Equatable {
+    var setCookies: [String]
+    var cachePrivate: Bool
+    var chunked: Bool
+    /// The length of the Connection value written ("close" or "keep-alive"), 0 for none.
+    var connection: Int
+}
+
 /// A server of one backend, as the data plane needs it.
 struct ServerKey: Hashable {
     var backend: String
@@ -77,7 +90,7 @@ final class BalancerState {
     var listeners: [Channel] = []
     var clients: [ObjectIdentifier: Channel] = [:]
     var upstreams: [ObjectIdentifier: Channel] = [:]
-    var pools: [ServerKey: [UpstreamHandler]] = [:]
+    var pools: [ServerKey: IdlePool] = [:]
     var checkChannels: [ObjectIdentifier: Channel] = [:]
     var checkTimer: Scheduled<Void>?
     var checkTimerDeadline: NIODeadline?
@@ -167,20 +180,9 @@ final class BalancerState {
             channel.close(promise: nil)
             return
         }
-        let ops = channel.pipeline.syncOperations
-        let requestGuard = RequestGuard(limit: options.maxHeaderBytes)
+        // One handler: the session parses and forwards HTTP/1.1 bytes itself (no codec handlers).
         let session = ClientSession(state: self, frontend: fe, channel: channel)
-        requestGuard.session = session
-        session.requestGuard = requestGuard
-        try ops.addHandler(requestGuard)
-        // The session sets framing headers itself (from the server's own) and forwards header
-        // values the decoder already validated: no extra passes over the headers per response.
-        var encoder = HTTPResponseEncoder.Configuration()
-        encoder.automaticallySetFramingHeaders = false
-        try ops.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-            withEncoderConfiguration: encoder, withDecoderLimitConfiguration: NIOHTTPDecoderLimitConfiguration())
-        try ops.addHandler(session)
+        try channel.pipeline.syncOperations.addHandler(session)
         let id = ObjectIdentifier(channel)
         clients[id] = channel
         let counters = fe.counters.frontend
@@ -193,9 +195,48 @@ final class BalancerState {
         }
     }
 
-    func takeIdle(_ key: ServerKey) -> UpstreamHandler? {
-        while var list = pools[key], let last = list.popLast() {
-            pools[key] = list
+    /// The header lines the proxy adds to a response head, and its blank line. The last set is
+    /// kept: it is the same for every response a server's cookie insertion produces.
+    private var extrasKey: ResponseExtrasKey?
+    private var extrasBytes = ByteBuffer()
+
+    func responseExtras(
+        setCookies: [String]?, cachePrivate: Bool, chunked: Bool, connection: StaticString?,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        let key = ResponseExtrasKey(
+            setCookies: setCookies ?? [], cachePrivate: cachePrivate, chunked: chunked,
+            connection: connection?.utf8CodeUnitCount ?? 0)
+        if key == extrasKey { return extrasBytes }
+        var out = allocator.buffer(capacity: 128)
+        for c in key.setCookies {
+            out.writeStaticString("Set-Cookie: ")
+            out.writeString(c)
+            out.writeStaticString("\r\n")
+        }
+        if cachePrivate { out.writeStaticString("Cache-control: private\r\n") }
+        if chunked { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if let connection {
+            out.writeStaticString("Connection: ")
+            out.writeStaticString(connection)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
+        extrasKey = key
+        extrasBytes = out
+        return out
+    }
+
+    /// The pool of a server's idle connections (created on first use).
+    func pool(_ key: ServerKey) -> IdlePool {
+        if let pool = pools[key] { return pool }
+        let pool = IdlePool()
+        pools[key] = pool
+        return pool
+    }
+
+    func takeIdle(from pool: IdlePool) -> UpstreamHandler? {
+        while let last = pool.idle.popLast() {
             if last.isUsable { return last }
         }
         return nil
@@ -206,19 +247,19 @@ final class BalancerState {
             upstream.close()
             return
         }
-        var list = pools[upstream.key] ?? []
-        if list.count >= options.idleConnectionsPerServer {
+        // Through the connection's own pool: no dictionary lookup (hashing two strings) per request.
+        let pool = upstream.pool
+        if pool.idle.count >= options.idleConnectionsPerServer {
             upstream.close()
             return
         }
-        list.append(upstream)
-        pools[upstream.key] = list
+        pool.idle.append(upstream)
     }
 
     func removeIdle(_ upstream: UpstreamHandler) {
-        guard var list = pools[upstream.key], let i = list.firstIndex(where: { $0 === upstream }) else { return }
-        list.remove(at: i)
-        pools[upstream.key] = list
+        let pool = upstream.pool
+        guard let i = pool.idle.firstIndex(where: { $0 === upstream }) else { return }
+        pool.idle.remove(at: i)
     }
 
     /// Closes every listener and connection.
@@ -235,6 +276,7 @@ final class BalancerState {
         // The socket files go with the process, as when HAProxy stops cleanly.
         for (path, _) in statsListeners { unlink(path) }
         statsListeners = []
+        for pool in pools.values { pool.idle.removeAll() }
         pools = [:]
         let futures = channels.map { ch -> EventLoopFuture<Void> in
             ch.close().recover { _ in }

@@ -1,76 +1,49 @@
 import BalancerCore
 import HadeckBase
 import NIOCore
-import NIOHTTP1
-
-/// Counts request header bytes ahead of the HTTP decoder, so oversized headers get HAProxy's 400,
-/// and tells the session that a request has begun (for 408 versus a silent keep-alive close).
-final class RequestGuard: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    let limit: Int
-    weak var session: ClientSession?
-    private var awaitingHead = true
-    private var headBytes = 0
-
-    init(limit: Int) { self.limit = limit }
-
-    /// Every byte received on the connection (the `bin` counters).
-    private(set) var totalBytes = 0
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let n = unwrapInboundIn(data).readableBytes
-        totalBytes &+= n
-        guard awaitingHead else { return context.fireChannelRead(data) }
-        headBytes += n
-        session?.requestBytesArrived()
-        context.fireChannelRead(data)
-        if awaitingHead && headBytes > limit {
-            awaitingHead = false
-            session?.headersTooLarge()
-        }
-    }
-
-    func headArrived() { awaitingHead = false }
-
-    /// Bytes read since the request began (may include body bytes read along with the head).
-    var bytesSinceRequestStart: Int { headBytes }
-
-    func startNewRequest() {
-        awaitingHead = true
-        headBytes = 0
-    }
-}
 
 /// One client connection of a balancer: parses requests, routes them with the core, forwards them
 /// to a server connection on the same loop and streams the response back, with back-pressure.
+///
+/// HTTP/1.1 is handled at the byte level (`HTTP1.swift`): the request head is parsed in the
+/// received buffer, forwarded as-is when nothing must change (a slice, no copy) or rewritten only
+/// where needed; bodies pass through unchanged with their framing tracked.
 final class ClientSession: ChannelDuplexHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     enum Phase { case idle, connecting, forwarding, closing }
 
+    /// Strong: an `unowned` reference costs a checked retain/release on every access of the hot
+    /// path. No leak: the state drops its channels and pools on shutdown, which ends the cycle.
     let state: BalancerState
     let frontend: FrontendRuntime
-    var requestGuard: RequestGuard?
     private var context: ChannelHandlerContext?
     private var clientIP = "0.0.0.0"
     private var clientText = "0.0.0.0:0"
 
     private var phase = Phase.idle
-    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    /// Received bytes not consumed yet: a partial head, or what follows the current request.
+    private var inbound: ByteBuffer?
+    private var parsed = ParsedHead()
     private var readPending = false
+    /// Writes not flushed yet, to the server and to the client: a flush with nothing pending
+    /// still walks the pipeline, so read-complete events flush only when needed.
+    private var upstreamUnflushed = false
+    private var clientUnflushed = false
 
     // The transaction in progress.
     private var inTransaction = false
     private var requestLine = ""
     private var requestMethod = "GET"
-    private var forwardHead: HTTPRequestHead?
+    private var forwardHead: ByteBuffer?
+    private var requestFraming = BodyFraming.none
+    private var requestBodyLeft = 0
+    private var requestChunks = ChunkedScanner()
     private var requestEnded = false
     private var requestBodyBytes = 0
-    private var pendingBody: [HTTPServerRequestPart] = []
+    private var pendingBody: [ByteBuffer] = []
     private var decision: RoutingDecision?
     private var reasonOverride: String?
     private var upstream: UpstreamHandler?
@@ -81,6 +54,8 @@ final class ClientSession: ChannelDuplexHandler {
     private var clientKeepAlive = true
     private var clientIsHTTP11 = true
     private var closeAfterResponse = false
+    /// The server's body is delimited by its close: re-framed as chunked for an HTTP/1.1 client.
+    private var chunkEncode = false
     private var requestSession: String?
     private var responseSession: String?
     private var insertedCookie = false
@@ -90,9 +65,11 @@ final class ClientSession: ChannelDuplexHandler {
     private var freshRetryDone = false
     private var bytesSeen = false
     private var requestsServed = 0
+    /// Bytes received on the connection, and those already counted in a finished request (`bin`).
+    private var bytesReceived = 0
     private var countedIn = 0
-    // A request the balancer answers itself (stats page, metrics): its head, and its body so far.
-    private var localHead: HTTPRequestHead?
+    // A request the balancer answers itself (stats page, metrics): its target, and its body so far.
+    private var localURI: String?
     private var localBody: ByteBuffer?
 
     // Timing.
@@ -127,7 +104,7 @@ final class ClientSession: ChannelDuplexHandler {
             clientText = "\(clientIP):\(remote.port ?? 0)"
         }
         tStart = .now()
-        armIdleDeadline(first: true)
+        armIdleDeadline(tStart)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -154,42 +131,60 @@ final class ClientSession: ChannelDuplexHandler {
     // MARK: inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        handle(unwrapInboundIn(data))
+        guard phase != .closing else { return }
+        var buffer = unwrapInboundIn(data)
+        bytesReceived &+= buffer.readableBytes
+        if inbound != nil {
+            inbound!.writeBuffer(&buffer)
+        } else {
+            inbound = buffer
+        }
+        process()
     }
 
-    private func handle(_ part: HTTPServerRequestPart) {
-        switch part {
-        case .head(let head):
-            if phase != .idle || !queued.isEmpty {
-                queued.append(part)
+    /// Consumes what `inbound` holds as far as the transaction allows: a head when idle, body
+    /// bytes while the request lasts. Bytes of a next (pipelined) request wait until idle.
+    private func process() {
+        while var buffer = inbound, buffer.readableBytes > 0 {
+            inbound = nil
+            if phase == .idle && !inTransaction {
+                let now = NIODeadline.now()
+                requestBytesArrived(now)
+                let result = buffer.withUnsafeReadableBytes { parseHead($0, request: true, into: &parsed) }
+                switch result {
+                case .incomplete:
+                    inbound = buffer
+                    if buffer.readableBytes > state.options.maxHeaderBytes { headersTooLarge() }
+                    return
+                case .invalid(let why):
+                    startRecord(line: "<BADREQ>")
+                    reasonOverride = "invalid request (\(why)): 400"
+                    return sendError(.badRequest, termination: "PR")
+                case .complete:
+                    if parsed.length > state.options.maxHeaderBytes { return headersTooLarge() }
+                    let head = buffer.readSlice(length: parsed.length)!
+                    if buffer.readableBytes > 0 { inbound = buffer }
+                    begin(head, now: now)
+                }
+            } else if inTransaction && !requestEnded && phase != .closing {
+                forwardBody(&buffer)
+                if buffer.readableBytes > 0 && phase != .closing { inbound = buffer }
+            } else {
+                if phase != .closing { inbound = buffer }
                 return
             }
-            begin(head)
-        case .body, .end:
-            if !queued.isEmpty || !inTransaction || requestEnded {
-                if phase != .closing { queued.append(part) }
-                return
-            }
-            forwardRequestPart(part)
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if phase == .forwarding, let upstream { upstream.flush() }
+        if upstreamUnflushed, phase == .forwarding, let upstream {
+            upstreamUnflushed = false
+            upstream.flush()
+        }
         context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if error is HTTPParserError {
-            if !responseHeadSent && phase != .closing {
-                if !inTransaction { startRecord(line: "<BADREQ>") }
-                reasonOverride = "invalid request (\(error)): 400"
-                sendError(.badRequest, termination: "PR")
-            } else {
-                abort(termination: "CD")
-            }
-            return
-        }
         abort(termination: "CD")
     }
 
@@ -207,11 +202,12 @@ final class ClientSession: ChannelDuplexHandler {
     }
 
     private var readAllowed: Bool {
+        let nothingQueued = (inbound?.readableBytes ?? 0) == 0
         switch phase {
         case .idle, .closing: return true
         // Keep read interest on while nothing piles up: toggling it costs an epoll_ctl each time.
-        case .connecting: return requestEnded ? queued.isEmpty : pendingBody.count < 16
-        case .forwarding: return requestEnded ? queued.isEmpty : (upstream?.isWritable ?? false)
+        case .connecting: return requestEnded ? nothingQueued : pendingBody.count < 16
+        case .forwarding: return requestEnded ? nothingQueued : (upstream?.isWritable ?? false)
         }
     }
 
@@ -221,13 +217,13 @@ final class ClientSession: ChannelDuplexHandler {
         context.read()
     }
 
-    // MARK: guard callbacks
+    // MARK: request bytes
 
-    func requestBytesArrived() {
+    private func requestBytesArrived(_ now: NIODeadline) {
         if !bytesSeen {
             bytesSeen = true
             if !inTransaction && phase == .idle {
-                tStart = .now()
+                tStart = now
                 if let t = frontend.httpRequestTimeout ?? frontend.clientTimeout {
                     clientDeadline = tStart + t.timeAmount
                     armTimer()
@@ -236,8 +232,7 @@ final class ClientSession: ChannelDuplexHandler {
         }
     }
 
-    func headersTooLarge(force: Bool = false) {
-        guard force || (phase == .idle && !inTransaction) else { return }
+    private func headersTooLarge() {
         startRecord(line: "<BADREQ>")
         reasonOverride = "request headers larger than \(state.options.maxHeaderBytes) bytes: 400"
         sendError(.badRequest, termination: "PR")
@@ -248,32 +243,39 @@ final class ClientSession: ChannelDuplexHandler {
     private func startRecord(line: String) {
         inTransaction = true
         requestLine = line
+        // A new transaction: an error answer for it must not look like a response already begun.
+        responseHeadSent = false
+        responseStatus = 0
+        decision = nil
         tHead = nil
         tConnectStart = nil
         tConnected = nil
         tResponse = nil
     }
 
-    private func begin(_ head: HTTPRequestHead) {
-        requestGuard?.headArrived()
-        let limit = state.options.maxHeaderBytes
-        if let g = requestGuard, g.bytesSinceRequestStart > limit, headSize(head) > limit {
-            return headersTooLarge(force: true)
+    private func begin(_ head: ByteBuffer, now: NIODeadline) {
+        let h = parsed
+        var cookies: [String] = []
+        var target = ""
+        head.withUnsafeReadableBytes { p in
+            startRecord(line: string(p, h.lineStart, h.lineEnd))
+            requestMethod = string(p, h.lineStart, h.methodEnd)
+            if frontend.statsPage != nil { target = string(p, h.methodEnd + 1, h.targetEnd) }
+            if h.cookieCount > 0 {
+                for line in h.headers where line.kind == .cookie {
+                    cookies.append(string(p, line.valueStart, line.valueEnd))
+                }
+            }
         }
-        startRecord(line: "\(head.method.rawValue) \(head.uri) \(head.version)")
-        let now = NIODeadline.now()
         tHead = now
-        requestMethod = head.method.rawValue
         requestEnded = false
         requestBodyBytes = 0
         pendingBody.removeAll(keepingCapacity: true)
-        decision = nil
         reasonOverride = nil
-        responseHeadSent = false
-        responseStatus = 0
         serverKeepAlive = true
-        clientIsHTTP11 = head.version.major == 1 && head.version.minor >= 1
-        clientKeepAlive = head.isKeepAlive && frontend.keepAlive
+        chunkEncode = false
+        clientIsHTTP11 = h.minor >= 1
+        clientKeepAlive = h.wantsKeepAlive && frontend.keepAlive
         closeAfterResponse = !clientKeepAlive
         requestSession = nil
         responseSession = nil
@@ -284,30 +286,26 @@ final class ClientSession: ChannelDuplexHandler {
         freshRetryDone = false
         clientDeadline = frontend.clientTimeout.map { now + $0.timeAmount }
 
-        let headers = head.headers
-        // One pass over the headers for everything the proxy needs to know.
-        var hasTE = false
-        var hasCL = false
-        var hasConnection = false
-        var cookies: [String] = []
-        for (name, value) in headers {
-            switch name.utf8.count {
-            case 6 where name.equalsASCIIIgnoringCase("cookie"): cookies.append(value)
-            case 10 where name.equalsASCIIIgnoringCase("connection"): hasConnection = true
-            case 14 where name.equalsASCIIIgnoringCase("content-length"): hasCL = true
-            case 17 where name.equalsASCIIIgnoringCase("transfer-encoding"): hasTE = true
-            case 16 where name.equalsASCIIIgnoringCase("proxy-connection"): hasConnection = true
-            default: break
-            }
-        }
-        if hasTE && hasCL {
+        if h.hasTE && h.contentLength != nil {
             reasonOverride = "request has both Content-Length and Transfer-Encoding: 400"
             return sendError(.badRequest, termination: "PR")
         }
-        if let page = frontend.statsPage, head.uri.hasPrefix(page.uri) || head.uri.hasPrefix("/metrics") {
-            localHead = head
+        if h.chunked {
+            requestFraming = .chunked
+            requestChunks = ChunkedScanner()
+        } else if let length = h.contentLength, length > 0 {
+            requestFraming = .length
+            requestBodyLeft = length
+        } else {
+            requestFraming = .none
+            requestEnded = true
+            clientDeadline = nil
+        }
+        if let page = frontend.statsPage, target.hasPrefix(page.uri) || target.hasPrefix("/metrics") {
+            localURI = target
             localBody = context?.channel.allocator.buffer(capacity: 0)
             phase = .connecting
+            if requestEnded { answerLocally() }
             return
         }
         guard let backend, let backendName = frontend.backendName else {
@@ -321,44 +319,110 @@ final class ClientSession: ChannelDuplexHandler {
         decision = d
         guard let server = d.server else { return sendError(.serviceUnavailable, termination: "SC") }
 
-        var fh = head
-        fh.version = .http1_1
-        if cookies != d.forwardedCookieHeaders {
-            fh.headers.remove(name: "cookie")
-            for c in d.forwardedCookieHeaders where !c.isEmpty { fh.headers.add(name: "Cookie", value: c) }
+        let cookiesChanged = cookies != d.forwardedCookieHeaders
+        if !cookiesChanged && !h.hasHopHeaders && !frontend.forwardfor && h.minor == 1 && !h.bareLF
+            && !h.repeatedContentLength
+        {
+            // Nothing to change: the head goes out as it came.
+            forwardHead = head
+        } else {
+            forwardHead = rewriteRequestHead(head, h, cookies: cookiesChanged ? d.forwardedCookieHeaders : nil)
         }
-        if hasConnection {
-            fh.headers.remove(name: "connection")
-            fh.headers.remove(name: "keep-alive")
-            fh.headers.remove(name: "proxy-connection")
-        }
-        if frontend.forwardfor { fh.headers.add(name: "X-Forwarded-For", value: clientIP) }
-        forwardHead = fh
         phase = .connecting
-        obtainUpstream(ServerKey(backend: backendName, server: server), allowPool: true)
+        obtainUpstream(ServerKey(backend: backendName, server: server), allowPool: true, now: now)
     }
 
-    private func forwardRequestPart(_ part: HTTPServerRequestPart) {
-        if localBody != nil { return localRequestPart(part) }
-        if case .end = part {
+    /// The request head for the server: HTTP/1.1, CRLF line endings, without hop-by-hop headers,
+    /// with the core's Cookie headers when given and X-Forwarded-For with `option forwardfor`.
+    private func rewriteRequestHead(_ head: ByteBuffer, _ h: ParsedHead, cookies: [String]?) -> ByteBuffer {
+        var out = context!.channel.allocator.buffer(capacity: head.readableBytes + 64)
+        head.withUnsafeReadableBytes { p in
+            out.writeBytes(p, h.lineStart, h.targetEnd)
+            out.writeStaticString(" HTTP/1.1\r\n")
+            var lengthWritten = false
+            for line in h.headers {
+                switch line.kind {
+                case .connection, .keepAlive, .proxyConnection: continue
+                case .cookie where cookies != nil: continue
+                case .contentLength where lengthWritten: continue
+                case .contentLength: lengthWritten = true
+                default: break
+                }
+                out.writeBytes(p, line.start, line.valueEnd)
+                out.writeStaticString("\r\n")
+            }
+        }
+        for c in cookies ?? [] where !c.isEmpty {
+            out.writeStaticString("Cookie: ")
+            out.writeString(c)
+            out.writeStaticString("\r\n")
+        }
+        if frontend.forwardfor {
+            out.writeStaticString("X-Forwarded-For: ")
+            out.writeString(clientIP)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
+        return out
+    }
+
+    /// Forwards the body bytes at the front of `buffer` (as they came, framing included).
+    private func forwardBody(_ buffer: inout ByteBuffer) {
+        let part: ByteBuffer
+        var ended = false
+        switch requestFraming {
+        case .length, .untilClose:
+            let n = min(requestBodyLeft, buffer.readableBytes)
+            part = buffer.readSlice(length: n)!
+            requestBodyLeft -= n
+            ended = requestBodyLeft == 0
+        case .chunked:
+            var scanner = requestChunks
+            let step = buffer.withUnsafeReadableBytes { scanner.scan($0) { _, _ in } }
+            requestChunks = scanner
+            switch step {
+            case .more:
+                part = buffer.readSlice(length: buffer.readableBytes)!
+            case .done(let end):
+                part = buffer.readSlice(length: end)!
+                ended = true
+            case .invalid:
+                buffer.clear()
+                if !responseHeadSent {
+                    reasonOverride = "invalid request (bad chunked body): 400"
+                    sendError(.badRequest, termination: "PR")
+                } else {
+                    abort(termination: "CD")
+                }
+                return
+            }
+        case .none:
+            return
+        }
+        requestBodyBytes += part.readableBytes
+        if ended {
             requestEnded = true
             clientDeadline = nil
-        } else if case .body(let buffer) = part {
-            requestBodyBytes += buffer.readableBytes
-            if let t = frontend.clientTimeout { clientDeadline = .now() + t.timeAmount }
+        } else if let t = frontend.clientTimeout {
+            clientDeadline = .now() + t.timeAmount
+        }
+        if localURI != nil {
+            // A stats page form: kept (bounded) until its end, then answered.
+            if (localBody?.readableBytes ?? 0) < 65_536 { localBody?.writeImmutableBuffer(part) }
+            if ended { answerLocally() }
+            return
         }
         switch phase {
         case .connecting:
             pendingBody.append(part)
         case .forwarding:
             guard let upstream else { return }
-            switch part {
-            case .body(let buffer): upstream.send(.body(.byteBuffer(buffer)))
-            case .end(let trailers):
-                upstream.send(.end(trailers))
+            upstream.send(part)
+            if ended {
                 upstream.flush()
-                armServerDeadline()
-            case .head: break
+                armServerDeadline(.now())
+            } else {
+                upstreamUnflushed = true
             }
         case .idle, .closing:
             break
@@ -367,57 +431,54 @@ final class ClientSession: ChannelDuplexHandler {
 
     // MARK: answered by the balancer itself
 
-    /// Collects a stats page request's body (a POST's form; bounded) and answers at its end.
-    private func localRequestPart(_ part: HTTPServerRequestPart) {
-        switch part {
-        case .body(var buffer):
-            if (localBody?.readableBytes ?? 0) < 65_536 { localBody?.writeBuffer(&buffer) }
-        case .end:
-            guard let context, let request = localHead, let page = frontend.statsPage else { return }
-            let r = state.localResponse(head: request, body: localBody, page: page, counters: frontend.counters)
-            localHead = nil
-            localBody = nil
-            requestEnded = true
-            clientDeadline = nil
-            responseHeadSent = true
-            responseStatus = Int(r.status.code)
-            reasonOverride = r.reason
-            var body = context.channel.allocator.buffer(capacity: r.body.utf8.count)
-            body.writeString(r.body)
-            var headers = r.headers
-            headers.add(name: "Content-Length", value: String(body.readableBytes))
-            if closeAfterResponse { headers.add(name: "Connection", value: "close") }
-            let head = HTTPResponseHead(
-                version: clientIsHTTP11 ? .http1_1 : .http1_0, status: r.status, headers: headers)
-            bytesOut = body.readableBytes + responseHeadSize(head)
-            finishRecord(status: responseStatus, termination: "LR")
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-            if requestMethod != "HEAD" { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-            if closeAfterResponse {
-                phase = .closing
-                writeThenClose(.end(nil))
-            } else {
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-                becomeIdle()
-            }
-        case .head:
-            break
+    /// Answers a stats page or metrics request once its body (if any) has arrived.
+    private func answerLocally() {
+        guard let context, let uri = localURI, let page = frontend.statsPage else { return }
+        let r = state.localResponse(
+            uri: uri, method: requestMethod, body: localBody, page: page, counters: frontend.counters)
+        localURI = nil
+        localBody = nil
+        requestEnded = true
+        clientDeadline = nil
+        responseHeadSent = true
+        responseStatus = Int(r.status.code)
+        reasonOverride = r.reason
+        let body = Array(r.body.utf8)
+        var wire = context.channel.allocator.buffer(capacity: body.count + 256)
+        wire.writeString("HTTP/1.\(clientIsHTTP11 ? 1 : 0) \(r.status.code) \(r.status.reasonPhrase)\r\n")
+        for (name, value) in r.headers { wire.writeString("\(name): \(value)\r\n") }
+        wire.writeString("Content-Length: \(body.count)\r\n")
+        if closeAfterResponse {
+            wire.writeStaticString("Connection: close\r\n")
+        } else if !clientIsHTTP11 {
+            wire.writeStaticString("Connection: keep-alive\r\n")
+        }
+        wire.writeStaticString("\r\n")
+        if requestMethod != "HEAD" { wire.writeBytes(body) }
+        bytesOut = wire.readableBytes
+        finishRecord(status: responseStatus, termination: "LR")
+        if closeAfterResponse {
+            phase = .closing
+            writeThenClose(wire)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(wire), promise: nil)
+            becomeIdle(at: .now())
         }
     }
 
     // MARK: server connection
 
-    private func obtainUpstream(_ key: ServerKey, allowPool: Bool) {
-        tConnectStart = .now()
-        if allowPool, let idle = state.takeIdle(key) {
-            return attach(idle, key: key)
+    private func obtainUpstream(_ key: ServerKey, allowPool: Bool, now: NIODeadline = .now()) {
+        tConnectStart = now
+        if allowPool, let idle = state.takeIdle(from: idlePool(key)) {
+            return attach(idle, key: key, at: now)
         }
         state.connect(key, timeout: frontend.connectTimeout).assumeIsolated().whenComplete {
             [self] (result: Result<UpstreamHandler, Error>) in
             switch result {
             case .success(let up):
                 if phase == .connecting && context != nil {
-                    attach(up, key: key)
+                    attach(up, key: key, at: .now())
                 } else {
                     state.putIdle(up)
                 }
@@ -427,25 +488,32 @@ final class ClientSession: ChannelDuplexHandler {
         }
     }
 
-    private func attach(_ up: UpstreamHandler, key: ServerKey) {
+    /// The pools this connection's requests went to, found by server name (a frontend has one
+    /// backend) without hashing a `ServerKey` per request.
+    private var knownPools: [(server: String, pool: IdlePool)] = []
+
+    private func idlePool(_ key: ServerKey) -> IdlePool {
+        for known in knownPools where known.server == key.server { return known.pool }
+        let pool = state.pool(key)
+        knownPools.append((key.server, pool))
+        return pool
+    }
+
+    private func attach(_ up: UpstreamHandler, key: ServerKey, at now: NIODeadline) {
         upstream = up
         up.owner = self
         up.uses += 1
+        up.expectResponse(toHEAD: requestMethod == "HEAD")
         backend?.connectionOpened(server: key.server)
         counted = key
-        tConnected = .now()
+        tConnected = now
         phase = .forwarding
-        if let head = forwardHead { up.send(.head(head)) }
-        for part in pendingBody {
-            switch part {
-            case .body(let buffer): up.send(.body(.byteBuffer(buffer)))
-            case .end(let trailers): up.send(.end(trailers))
-            case .head: break
-            }
-        }
+        if let head = forwardHead { up.send(head) }
+        for part in pendingBody { up.send(part) }
         pendingBody.removeAll(keepingCapacity: true)
         up.flush()
-        armServerDeadline()
+        upstreamUnflushed = false
+        armServerDeadline(now)
         up.resumeReading()
         resumeClientRead()
     }
@@ -495,90 +563,146 @@ final class ClientSession: ChannelDuplexHandler {
 
     // MARK: response
 
-    func upstreamRead(_ part: HTTPClientResponsePart, from up: UpstreamHandler) {
+    /// An interim (1xx) response: forwarded as it came.
+    func upstreamInformational(_ head: ByteBuffer, from up: UpstreamHandler) {
         guard up === upstream, let context else { return }
-        if let t = frontend.serverTimeout { serverDeadline = .now() + t.timeAmount }
-        switch part {
-        case .head(var head):
-            let code = Int(head.status.code)
-            if code >= 100 && code < 200 && code != 101 {
-                context.write(wrapOutboundOut(.head(head)), promise: nil)
-                return
-            }
-            tResponse = .now()
-            responseStatus = code
-            serverKeepAlive = head.isKeepAlive
-            var setCookies: [String] = []
-            var hasCL = false
-            var hasTE = false
-            var hasConnection = false
-            for (name, value) in head.headers {
-                switch name.utf8.count {
-                case 10 where name.equalsASCIIIgnoringCase("set-cookie"): setCookies.append(value)
-                case 10 where name.equalsASCIIIgnoringCase("connection"): hasConnection = true
-                case 10 where name.equalsASCIIIgnoringCase("keep-alive"): hasConnection = true
-                case 14 where name.equalsASCIIIgnoringCase("content-length"): hasCL = true
-                case 17 where name.equalsASCIIIgnoringCase("transfer-encoding"): hasTE = true
-                default: break
+        clientUnflushed = true
+        context.write(wrapOutboundOut(head), promise: nil)
+    }
+
+    /// The server's response head; returns true when the body must reach the client de-chunked
+    /// (an HTTP/1.0 client cannot take chunked framing).
+    func upstreamHead(_ r: ParsedHead, _ head: ByteBuffer, framing: BodyFraming, from up: UpstreamHandler) -> Bool {
+        guard up === upstream, let context else { return false }
+        let now = NIODeadline.now()
+        if let t = frontend.serverTimeout { serverDeadline = now + t.timeAmount }
+        tResponse = now
+        responseStatus = r.status
+        serverKeepAlive = r.wantsKeepAlive && framing != .untilClose
+        var setCookies: [String] = []
+        if r.setCookieCount > 0 {
+            head.withUnsafeReadableBytes { p in
+                for line in r.headers where line.kind == .setCookie {
+                    setCookies.append(string(p, line.valueStart, line.valueEnd))
                 }
             }
-            if state.onRequest != nil { responseSession = jsessionID(inSetCookies: setCookies) }
-            if let backend, let d = decision, backend.config.cookie != nil {
-                let edits = backend.responseHeaders(for: d, serverSetCookies: setCookies)
-                if edits.setCookies != setCookies {
-                    head.headers.remove(name: "set-cookie")
-                    for c in edits.setCookies { head.headers.add(name: "Set-Cookie", value: c) }
-                }
-                if edits.cacheControlPrivate { head.headers.add(name: "Cache-control", value: "private") }
-                insertedCookie = edits.setCookies.count > setCookies.count
-            }
-            if hasConnection {
-                head.headers.remove(name: "connection")
-                head.headers.remove(name: "keep-alive")
-            }
-            // The response encoder does not add framing: a body delimited by the server closing
-            // becomes chunked for HTTP/1.1 clients, or ends with the connection for HTTP/1.0 ones.
-            let bodyless = code == 204 || code == 304 || requestMethod == "HEAD"
-            let delimitedByClose = !hasCL && !hasTE && !bodyless
-            if hasTE && !clientIsHTTP11 {
-                head.headers.remove(name: "transfer-encoding")
+        }
+        if state.onRequest != nil && !setCookies.isEmpty { responseSession = jsessionID(inSetCookies: setCookies) }
+        var replaceSetCookies: [String]?
+        var cachePrivate = false
+        if let backend, let d = decision, backend.config.cookie != nil {
+            let edits = backend.responseHeaders(for: d, serverSetCookies: setCookies)
+            if edits.setCookies != setCookies { replaceSetCookies = edits.setCookies }
+            cachePrivate = edits.cacheControlPrivate
+            insertedCookie = edits.setCookies.count > setCookies.count
+        }
+        // Framing for the client: a body delimited by the server closing becomes chunked for
+        // HTTP/1.1 clients, or ends with the connection for HTTP/1.0 ones.
+        var dechunk = false
+        var connectionValue: StaticString?
+        if !clientIsHTTP11 {
+            if r.chunked {
+                dechunk = true
                 closeAfterResponse = true
             }
-            if !clientIsHTTP11 {
-                head.version = .http1_0
-                if clientKeepAlive && hasCL {
-                    head.headers.add(name: "Connection", value: "keep-alive")
-                } else {
-                    closeAfterResponse = true
+            if clientKeepAlive && r.contentLength != nil && !r.chunked {
+                connectionValue = "keep-alive"
+            } else {
+                closeAfterResponse = true
+            }
+        } else {
+            chunkEncode = framing == .untilClose
+            if closeAfterResponse { connectionValue = "close" }
+        }
+        let unchanged =
+            replaceSetCookies == nil && !cachePrivate && !r.hasHopHeaders && !dechunk && !chunkEncode
+            && connectionValue == nil && r.minor == (clientIsHTTP11 ? 1 : 0) && !r.bareLF
+        responseHeadSent = true
+        clientUnflushed = true
+        if unchanged {
+            bytesOut += head.readableBytes
+            context.write(wrapOutboundOut(head), promise: nil)
+            return false
+        }
+        let extras = state.responseExtras(
+            setCookies: replaceSetCookies, cachePrivate: cachePrivate, chunked: chunkEncode,
+            connection: connectionValue, allocator: context.channel.allocator)
+        var out = context.channel.allocator.buffer(capacity: head.readableBytes + extras.readableBytes)
+        let removes = (replaceSetCookies != nil && r.setCookieCount > 0) || r.hasHopHeaders || dechunk
+        head.withUnsafeReadableBytes { p in
+            if !removes && !r.bareLF && r.minor == (clientIsHTTP11 ? 1 : 0) {
+                // Only additions: the server's head up to its blank line in one copy.
+                out.writeBytes(p, 0, r.length - 2)
+                return
+            }
+            out.writeStaticString(clientIsHTTP11 ? "HTTP/1.1" : "HTTP/1.0")
+            out.writeBytes(p, r.lineStart + 8, r.lineEnd)
+            out.writeStaticString("\r\n")
+            for line in r.headers {
+                switch line.kind {
+                case .connection, .keepAlive, .proxyConnection: continue
+                case .setCookie where replaceSetCookies != nil: continue
+                case .transferEncoding where dechunk: continue
+                default: break
                 }
-            } else {
-                head.version = .http1_1
-                if delimitedByClose { head.headers.add(name: "Transfer-Encoding", value: "chunked") }
-                if closeAfterResponse { head.headers.add(name: "Connection", value: "close") }
+                out.writeBytes(p, line.start, line.valueEnd)
+                out.writeStaticString("\r\n")
             }
-            responseHeadSent = true
-            bytesOut += 64
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-        case .body(let buffer):
-            bytesOut += buffer.readableBytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        case .end(let trailers):
-            serverDeadline = nil
-            let reuse = requestEnded && serverKeepAlive && !up.closing
-            releaseUpstream(reuse: reuse)
-            finishRecord(status: responseStatus, termination: "--")
-            if closeAfterResponse || !requestEnded {
-                phase = .closing
-                writeThenClose(.end(trailers))
-            } else {
-                context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-                becomeIdle()
-            }
+        }
+        out.writeImmutableBuffer(extras)
+        bytesOut += out.readableBytes
+        context.write(wrapOutboundOut(out), promise: nil)
+        return dechunk
+    }
+
+    /// Response body bytes (as the server framed them, or chunk data when de-chunking).
+    func upstreamBody(_ buffer: ByteBuffer, from up: UpstreamHandler) {
+        guard up === upstream, let context else { return }
+        guard buffer.readableBytes > 0 else { return }
+        clientUnflushed = true
+        bytesOut += buffer.readableBytes
+        if chunkEncode {
+            var size = context.channel.allocator.buffer(capacity: 18)
+            size.writeString(String(buffer.readableBytes, radix: 16))
+            size.writeStaticString("\r\n")
+            context.write(wrapOutboundOut(size), promise: nil)
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            context.write(wrapOutboundOut(ByteBuffer(staticString: "\r\n")), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(buffer), promise: nil)
         }
     }
 
+    /// The response is complete.
+    func upstreamEnd(from up: UpstreamHandler) {
+        guard up === upstream, let context else { return }
+        serverDeadline = nil
+        var last: ByteBuffer?
+        if chunkEncode {
+            last = ByteBuffer(staticString: "0\r\n\r\n")
+            bytesOut += 5
+        }
+        let reuse = requestEnded && serverKeepAlive && !up.closing
+        releaseUpstream(reuse: reuse)
+        let now = NIODeadline.now()
+        finishRecord(status: responseStatus, termination: "--", at: now)
+        clientUnflushed = false
+        if closeAfterResponse || !requestEnded {
+            phase = .closing
+            writeThenClose(last)
+        } else {
+            if let last { context.write(wrapOutboundOut(last), promise: nil) }
+            context.flush()
+            becomeIdle(at: now)
+        }
+    }
+
+    /// Once per read of the server's socket: flush what it produced and push the server deadline.
     func upstreamReadComplete() {
-        context?.flush()
+        guard clientUnflushed, let context else { return }
+        clientUnflushed = false
+        if serverDeadline != nil, let t = frontend.serverTimeout { serverDeadline = .now() + t.timeAmount }
+        context.flush()
     }
 
     func upstreamBecameWritable() {
@@ -617,31 +741,27 @@ final class ClientSession: ChannelDuplexHandler {
 
     // MARK: endings
 
-    private func becomeIdle() {
+    private func becomeIdle(at now: NIODeadline) {
         inTransaction = false
         phase = .idle
         forwardHead = nil
         bytesSeen = false
         requestsServed += 1
-        tStart = .now()
-        requestGuard?.startNewRequest()
-        armIdleDeadline(first: false)
-        if !queued.isEmpty {
-            let parts = queued
-            queued.removeAll()
-            for p in parts { handle(p) }
-        }
+        tStart = now
+        armIdleDeadline(now)
+        if let buffered = inbound, buffered.readableBytes > 0 { process() }
         resumeClientRead()
     }
 
-    private func writeThenClose(_ part: HTTPServerResponsePart) {
+    private func writeThenClose(_ last: ByteBuffer?) {
         guard let context else { return }
         timer?.cancel()
         timer = nil
         clientDeadline = nil
         serverDeadline = nil
+        inbound = nil
         let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(part), promise: promise)
+        context.writeAndFlush(wrapOutboundOut(last ?? context.channel.allocator.buffer(capacity: 0)), promise: promise)
         promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
@@ -652,6 +772,7 @@ final class ClientSession: ChannelDuplexHandler {
         retryTask?.cancel()
         retryTask = nil
         phase = .closing
+        inbound = nil
         if responseHeadSent {
             finishRecord(status: responseStatus, termination: termination)
             context.close(promise: nil)
@@ -659,13 +780,11 @@ final class ClientSession: ChannelDuplexHandler {
         }
         responseHeadSent = true
         responseStatus = error.rawValue
-        var body = context.channel.allocator.buffer(capacity: 160)
-        body.writeString(error.body)
-        bytesOut = error.wireText.utf8.count
+        var wire = context.channel.allocator.buffer(capacity: 256)
+        wire.writeString(error.wireText)
+        bytesOut = wire.readableBytes
         finishRecord(status: error.rawValue, termination: termination)
-        context.write(wrapOutboundOut(.head(error.head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        writeThenClose(.end(nil))
+        writeThenClose(wire)
     }
 
     /// Closes the client connection mid-way (nothing more can be sent cleanly).
@@ -679,12 +798,12 @@ final class ClientSession: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    private func finishRecord(status: Int, termination: String) {
+    private func finishRecord(status: Int, termination: String, at now: NIODeadline? = nil) {
         guard inTransaction else { return }
         inTransaction = false
-        let end = NIODeadline.now()
-        let received = (requestGuard?.totalBytes ?? 0) - countedIn
-        countedIn += received
+        let end = now ?? .now()
+        let received = bytesReceived - countedIn
+        countedIn = bytesReceived
         frontend.counters.requestFinished(
             server: decision?.server, status: status, bytesIn: received, bytesOut: bytesOut, retries: retries,
             redispatched: redispatched, termination: termination, now: state.clock.instant(at: end))
@@ -711,27 +830,26 @@ final class ClientSession: ChannelDuplexHandler {
 
     // MARK: timers
 
-    private func armIdleDeadline(first: Bool) {
+    private func armIdleDeadline(_ now: NIODeadline) {
         serverDeadline = nil
         if let t = frontend.httpRequestTimeout ?? frontend.clientTimeout {
-            clientDeadline = .now() + t.timeAmount
+            clientDeadline = now + t.timeAmount
             armTimer()
         } else {
             clientDeadline = nil
         }
     }
 
-    private func armServerDeadline() {
+    private func armServerDeadline(_ now: NIODeadline) {
         if let t = frontend.serverTimeout {
-            serverDeadline = .now() + t.timeAmount
+            serverDeadline = now + t.timeAmount
             armTimer()
         }
     }
 
     private func armTimer() {
         guard let context, phase != .closing else { return }
-        let candidates = [clientDeadline, serverDeadline].compactMap { $0 }
-        guard let due = candidates.min() else { return }
+        guard let due = earlier(clientDeadline, serverDeadline) else { return }
         if timer != nil, let at = timerAt, at <= due { return }
         timer?.cancel()
         timerAt = due
@@ -773,26 +891,11 @@ final class ClientSession: ChannelDuplexHandler {
     }
 }
 
-extension String {
-    /// ASCII case-insensitive equality with a lowercase literal, without allocating.
-    func equalsASCIIIgnoringCase(_ lower: StaticString) -> Bool {
-        let other = UnsafeBufferPointer(start: lower.utf8Start, count: lower.utf8CodeUnitCount)
-        var i = 0
-        for byte in utf8 {
-            guard i < other.count else { return false }
-            let folded = byte >= 65 && byte <= 90 ? byte | 0x20 : byte
-            if folded != other[i] { return false }
-            i += 1
-        }
-        return i == other.count
-    }
-}
-
-/// The size of a request head on the wire (request line, headers, blank line).
-func headSize(_ head: HTTPRequestHead) -> Int {
-    var n = head.method.rawValue.utf8.count + head.uri.utf8.count + 13
-    for h in head.headers { n += h.name.utf8.count + h.value.utf8.count + 4 }
-    return n
+/// The earlier of two optional deadlines (no array per call).
+private func earlier(_ a: NIODeadline?, _ b: NIODeadline?) -> NIODeadline? {
+    guard let a else { return b }
+    guard let b else { return a }
+    return a < b ? a : b
 }
 
 /// The `JSESSIONID` value among Cookie headers.

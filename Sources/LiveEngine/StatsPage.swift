@@ -12,11 +12,6 @@ struct LocalResponse {
     var reason: String
 }
 
-/// The size of a response head on the wire, for the `bout` counters.
-func responseHeadSize(_ head: HTTPResponseHead) -> Int {
-    head.headers.reduce(17 + head.status.reasonPhrase.utf8.count) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
-}
-
 /// `&`, `<`, `>`, `"` and `'` escaped for HTML text and attribute values.
 func htmlEscape(_ s: String) -> String {
     var out = ""
@@ -93,20 +88,20 @@ extension ServerSnapshot {
 extension BalancerState {
     /// Answers a request for the stats page (`uri`, `uri;csv`, a POST of the admin form) or `/metrics`.
     func localResponse(
-        head: HTTPRequestHead, body: ByteBuffer?, page: StatsPageConfig, counters: RequestCounters
+        uri: String, method: String, body: ByteBuffer?, page: StatsPageConfig, counters: RequestCounters
     ) -> LocalResponse {
         counters.frontend.intercepted += 1
         let now = clock.now()
         var headers = HTTPHeaders()
         headers.add(name: "Cache-Control", value: "no-cache")
-        let path = head.uri.prefix { $0 != "?" }
-        if !head.uri.hasPrefix(page.uri) && path == "/metrics" {
+        let path = uri.prefix { $0 != "?" }
+        if !uri.hasPrefix(page.uri) && path == "/metrics" {
             headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
             return LocalResponse(
                 status: .ok, headers: headers, body: prometheusText(now: now), reason: "metrics served by the balancer")
         }
-        let options = head.uri.dropFirst(page.uri.count).split(separator: ";").map(String.init)
-        if head.method == .POST {
+        let options = uri.dropFirst(page.uri.count).split(separator: ";").map(String.init)
+        if method == "POST" {
             let code = page.admin ? adminPost(body: body, page: page) : "DENY"
             headers.add(name: "Content-Type", value: "text/plain")
             headers.add(name: "Location", value: page.uri + ";st=" + code)

@@ -1,16 +1,20 @@
 import HadeckBase
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// The balancer's end of one connection to a server. Owned by one client session while a request
-/// uses it; idle in its balancer's pool between requests.
+/// uses it; idle in its balancer's pool between requests. Parses responses at the byte level and
+/// hands the session the head and the body bytes as they came.
 final class UpstreamHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     let key: ServerKey
+    /// Where this connection waits while idle.
+    let pool: IdlePool
+    /// Strong: an `unowned` reference costs a checked retain/release on every access of the hot
+    /// path. No leak: the state drops its channels and pools on shutdown, which ends the cycle.
     let state: BalancerState
     private(set) var context: ChannelHandlerContext?
     /// The client session using this connection; nil while idle.
@@ -20,9 +24,20 @@ final class UpstreamHandler: ChannelDuplexHandler {
     var closing = false
     private var readPending = false
 
+    // The response being read.
+    private var parsed = ParsedHead()
+    private var pending: ByteBuffer?
+    private var inBody = false
+    private var toHEAD = false
+    private var framing = BodyFraming.none
+    private var bodyLeft = 0
+    private var chunks = ChunkedScanner()
+    private var dechunk = false
+
     init(key: ServerKey, state: BalancerState) {
         self.key = key
         self.state = state
+        self.pool = state.pool(key)
     }
 
     var isUsable: Bool { !closing && (context?.channel.isActive ?? false) }
@@ -41,8 +56,15 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     // MARK: used by the session
 
-    func send(_ part: HTTPClientRequestPart) {
-        context?.write(wrapOutboundOut(part), promise: nil)
+    /// A new request is about to be sent: a response to HEAD has no body whatever its headers say.
+    func expectResponse(toHEAD: Bool) {
+        self.toHEAD = toHEAD
+        inBody = false
+        pending = nil
+    }
+
+    func send(_ buffer: ByteBuffer) {
+        context?.write(wrapOutboundOut(buffer), promise: nil)
     }
 
     func flush() { context?.flush() }
@@ -64,13 +86,100 @@ final class UpstreamHandler: ChannelDuplexHandler {
     // MARK: channel events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if let owner {
-            owner.upstreamRead(part, from: self)
-        } else {
-            // An idle connection must stay silent: anything else is a broken server.
-            close()
+        var buffer = unwrapInboundIn(data)
+        if var head = pending {
+            pending = nil
+            head.writeBuffer(&buffer)
+            buffer = head
         }
+        while buffer.readableBytes > 0 {
+            // An idle connection must stay silent: anything else is a broken server.
+            guard let owner, !closing else { return close() }
+            if !inBody {
+                let result = buffer.withUnsafeReadableBytes { parseHead($0, request: false, into: &parsed) }
+                switch result {
+                case .incomplete:
+                    if buffer.readableBytes > state.options.maxHeaderBytes { return fail(owner) }
+                    pending = buffer
+                    return
+                case .invalid:
+                    return fail(owner)
+                case .complete:
+                    let head = buffer.readSlice(length: parsed.length)!
+                    let status = parsed.status
+                    if status >= 100 && status < 200 && status != 101 {
+                        owner.upstreamInformational(head, from: self)
+                        continue
+                    }
+                    if toHEAD || status == 204 || status == 304 || (status >= 100 && status < 200) {
+                        framing = .none
+                    } else if parsed.chunked {
+                        framing = .chunked
+                        chunks = ChunkedScanner()
+                    } else if let length = parsed.contentLength {
+                        framing = length > 0 ? .length : .none
+                        bodyLeft = length
+                    } else {
+                        framing = .untilClose
+                    }
+                    inBody = true
+                    dechunk = owner.upstreamHead(parsed, head, framing: framing, from: self)
+                    if framing == .none { finishResponse() }
+                }
+            } else {
+                switch framing {
+                case .none:
+                    return close()
+                case .length:
+                    let n = min(bodyLeft, buffer.readableBytes)
+                    bodyLeft -= n
+                    owner.upstreamBody(buffer.readSlice(length: n)!, from: self)
+                    if bodyLeft == 0 { finishResponse() }
+                case .untilClose:
+                    owner.upstreamBody(buffer.readSlice(length: buffer.readableBytes)!, from: self)
+                case .chunked:
+                    var scanner = chunks
+                    let step: ChunkedScanner.Step
+                    if dechunk {
+                        let whole = buffer
+                        step = buffer.withUnsafeReadableBytes { p in
+                            scanner.scan(p) { from, to in
+                                owner.upstreamBody(
+                                    whole.getSlice(at: whole.readerIndex + from, length: to - from)!, from: self)
+                            }
+                        }
+                    } else {
+                        step = buffer.withUnsafeReadableBytes { scanner.scan($0) { _, _ in } }
+                    }
+                    chunks = scanner
+                    switch step {
+                    case .more:
+                        let all = buffer.readSlice(length: buffer.readableBytes)!
+                        if !dechunk { owner.upstreamBody(all, from: self) }
+                    case .done(let end):
+                        let last = buffer.readSlice(length: end)!
+                        if !dechunk { owner.upstreamBody(last, from: self) }
+                        finishResponse()
+                    case .invalid:
+                        return fail(owner)
+                    }
+                }
+            }
+        }
+    }
+
+    private func finishResponse() {
+        inBody = false
+        owner?.upstreamEnd(from: self)
+    }
+
+    /// A response the proxy cannot parse: the session answers 502 (or cuts the client off).
+    private func fail(_ owner: ClientSession) {
+        self.owner = nil
+        pending = nil
+        closing = true
+        owner.upstreamFailed(self, error: LiveEngineError.notRunning("server \(key.server): invalid response"))
+        context?.close(promise: nil)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -81,8 +190,13 @@ final class UpstreamHandler: ChannelDuplexHandler {
         closing = true
         state.removeIdle(self)
         if let owner {
-            self.owner = nil
-            owner.upstreamClosed(self)
+            if inBody && framing == .untilClose {
+                // The server's close ends a body it did not delimit.
+                finishResponse()
+            } else {
+                self.owner = nil
+                owner.upstreamClosed(self)
+            }
         }
         context.fireChannelInactive()
     }
@@ -124,17 +238,8 @@ extension BalancerState {
             .channelOption(.maxMessagesPerRead, value: maxReads)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let ops = channel.pipeline.syncOperations
-                    // Requests keep the client's own framing (Content-Length, chunked, or no body).
-                    var encoder = HTTPRequestEncoder.Configuration()
-                    encoder.automaticallySetFramingHeaders = false
-                    try ops.addHandler(HTTPRequestEncoder(configuration: encoder))
-                    try ops.addHandler(
-                        ByteToMessageHandler(
-                            HTTPResponseDecoder(
-                                leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)
-                        ))
-                    try ops.addHandler(UpstreamHandler(key: key, state: bound.value))
+                    // Raw bytes both ways: the handler parses responses itself.
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(key: key, state: bound.value))
                 }
             }
             .connect(to: address)
