@@ -61,12 +61,7 @@ struct StatsCluster {
         async throws -> StatsCluster
     {
         let socket = testSocketPath("n\(net)")
-        let webA = AppServer(
-            name: "webA", host: "127.77.\(net).2", port: 18081, jvmRoute: "jvm3", eventLoop: testGroup.next())
-        let webB = AppServer(
-            name: "webB", host: "127.77.\(net).3", port: 18888, jvmRoute: "jvm2", eventLoop: testGroup.next())
-        try await webA.start()
-        try await webB.start()
+        let (webA, webB) = try await startArticleApps(net: net)
         let changes = Collector<AdminChangeRecord>()
         let transitions = Collector<CheckTransition>()
         let balancer = Balancer(

@@ -42,6 +42,17 @@ func articleConfig(net: Int, extraDefaults: String = "", serverOptions: String =
     """
 }
 
+/// webA (jvm3) and webB (jvm2) listening on `127.77.net.2:18081` and `127.77.net.3:18888`.
+func startArticleApps(net: Int) async throws -> (AppServer, AppServer) {
+    let webA = AppServer(
+        name: "webA", host: "127.77.\(net).2", port: 18081, jvmRoute: "jvm3", eventLoop: testGroup.next())
+    let webB = AppServer(
+        name: "webB", host: "127.77.\(net).3", port: 18888, jvmRoute: "jvm2", eventLoop: testGroup.next())
+    try await webA.start()
+    try await webB.start()
+    return (webA, webB)
+}
+
 /// A little cluster: two app servers and one balancer.
 struct TestCluster {
     let balancer: Balancer
@@ -53,12 +64,7 @@ struct TestCluster {
 
     static func start(net: Int, config text: String) async throws -> TestCluster {
         let loop = testGroup.next()
-        let webA = AppServer(
-            name: "webA", host: "127.77.\(net).2", port: 18081, jvmRoute: "jvm3", eventLoop: testGroup.next())
-        let webB = AppServer(
-            name: "webB", host: "127.77.\(net).3", port: 18888, jvmRoute: "jvm2", eventLoop: testGroup.next())
-        try await webA.start()
-        try await webB.start()
+        let (webA, webB) = try await startArticleApps(net: net)
         let records = Collector<RequestRecord>()
         let transitions = Collector<CheckTransition>()
         let balancer = Balancer(
