@@ -110,6 +110,9 @@ public struct Timeouts: Hashable, Sendable {
     public var server: TimeSpan? = nil
     public var check: TimeSpan? = nil
     public var httpRequest: TimeSpan? = nil
+    /// How long an idle keep-alive connection waits for its next request (`timeout http-keep-alive`;
+    /// HAProxy falls back to `http-request`).
+    public var httpKeepAlive: TimeSpan? = nil
     public var queue: TimeSpan? = nil
 
     public init() {}

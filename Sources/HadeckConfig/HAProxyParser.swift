@@ -741,8 +741,8 @@ private struct HAProxyParser {
                 n, "'timeout' expects 'client', 'server', 'connect', 'check', 'queue', 'http-request' and a time value")
         }
         let kind = w[1]
-        let known = ["connect", "client", "server", "check", "http-request", "queue"]
-        let ignored = ["http-keep-alive", "tunnel", "client-fin", "server-fin", "tarpit"]
+        let known = ["connect", "client", "server", "check", "http-request", "http-keep-alive", "queue"]
+        let ignored = ["tunnel", "client-fin", "server-fin", "tarpit"]
         guard known.contains(kind) || ignored.contains(kind) else {
             return error(
                 n,
@@ -762,6 +762,7 @@ private struct HAProxyParser {
         case "server": proxy.settings.timeouts.server = span
         case "check": proxy.settings.timeouts.check = span
         case "http-request": proxy.settings.timeouts.httpRequest = span
+        case "http-keep-alive": proxy.settings.timeouts.httpKeepAlive = span
         case "queue": proxy.settings.timeouts.queue = span
         default: warn(n, "'timeout \(kind)' is not simulated by hadeck; ignored")
         }

@@ -46,6 +46,8 @@ struct FrontendRuntime {
     var forwardfor: Bool
     var keepAlive: Bool
     var httpRequestTimeout: TimeSpan?
+    /// Between two requests of a keep-alive connection (`timeout http-keep-alive`, else http-request).
+    var keepAliveTimeout: TimeSpan? = nil
     var clientTimeout: TimeSpan?
     var serverTimeout: TimeSpan?
     var connectTimeout: TimeSpan
@@ -138,7 +140,9 @@ final class BalancerState {
                 config: fe, backendName: fe.defaultBackend, backend: be?.backend, backendConfig: beConfig,
                 forwardfor: fe.forwardfor || (beConfig?.forwardfor ?? false),
                 keepAlive: fe.httpKeepAlive && (beConfig?.httpKeepAlive ?? true),
-                httpRequestTimeout: fe.timeouts.httpRequest, clientTimeout: fe.timeouts.client,
+                httpRequestTimeout: fe.timeouts.httpRequest,
+                keepAliveTimeout: fe.timeouts.httpKeepAlive ?? fe.timeouts.httpRequest,
+                clientTimeout: fe.timeouts.client,
                 serverTimeout: t?.server, connectTimeout: t?.connect ?? options.defaultConnectTimeout)
             frontendOrder.append(fe.name)
         }

@@ -748,7 +748,7 @@ final class ClientSession: ChannelDuplexHandler {
         bytesSeen = false
         requestsServed += 1
         tStart = now
-        armIdleDeadline(now)
+        armIdleDeadline(now, keepAlive: true)
         if let buffered = inbound, buffered.readableBytes > 0 { process() }
         resumeClientRead()
     }
@@ -830,9 +830,12 @@ final class ClientSession: ChannelDuplexHandler {
 
     // MARK: timers
 
-    private func armIdleDeadline(_ now: NIODeadline) {
+    /// Waiting for a request: the first one of a connection has `timeout http-request`, the next
+    /// ones of a keep-alive connection `timeout http-keep-alive` (both fall back as in HAProxy).
+    private func armIdleDeadline(_ now: NIODeadline, keepAlive: Bool = false) {
         serverDeadline = nil
-        if let t = frontend.httpRequestTimeout ?? frontend.clientTimeout {
+        let wait = keepAlive ? frontend.keepAliveTimeout : frontend.httpRequestTimeout
+        if let t = wait ?? frontend.clientTimeout {
             clientDeadline = now + t.timeAmount
             armTimer()
         } else {

@@ -144,6 +144,7 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
             ("timeout server 1m", \Timeouts.server, .seconds(60)),
             ("timeout check 500ms", \Timeouts.check, .milliseconds(500)),
             ("timeout http-request 10s", \Timeouts.httpRequest, .seconds(10)),
+            ("timeout http-keep-alive 2s", \Timeouts.httpKeepAlive, .seconds(2)),
             ("timeout queue 250us", \Timeouts.queue, .microseconds(250)),
         ] as [(String, KeyPath<Timeouts, TimeSpan?> & Sendable, TimeSpan)])
     func timeouts(line: String, path: KeyPath<Timeouts, TimeSpan?> & Sendable, value: TimeSpan) {

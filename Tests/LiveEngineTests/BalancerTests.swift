@@ -141,6 +141,26 @@ struct ErrorResponseTests {
         #expect(cluster.records.all.map(\.status).contains(408))
     }
 
+    @Test func keepAliveConnectionsWaitForTimeoutHttpKeepAliveBetweenRequests() async throws {
+        let net = 14
+        let cluster = try await TestCluster.start(
+            net: net,
+            config: articleConfig(
+                net: net, extraDefaults: "    timeout http-request 300ms\n    timeout http-keep-alive 1500ms"))
+        defer { Task { await cluster.stop() } }
+        let c = try await cluster.client()
+        try await c.send(get("/login"))
+        #expect(await c.readResponse()?.status == 200)
+        // Longer than http-request, shorter than http-keep-alive: the connection is still there.
+        try await Task.sleep(for: .milliseconds(700))
+        try await c.send(get("/login"))
+        #expect(await c.readResponse()?.status == 200)
+        // Idle past http-keep-alive: closed without a word, as HAProxy does.
+        let start = ContinuousClock.now
+        #expect(await c.readToClose().isEmpty)
+        #expect(ContinuousClock.now - start >= .milliseconds(1200))
+    }
+
     @Test func backendFailuresGive502And504And503() async throws {
         let net = 4
         let config = articleConfig(net: net, serverOptions: "").replacingOccurrences(
