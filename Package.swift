@@ -62,6 +62,7 @@ let package = Package(
             name: "LiveCluster",
             dependencies: [
                 "HadeckBase", "BalancerCore", "VRRPCore", "ClusterModel", "ClusterCore", "LiveEngine",
+                .product(name: "Collections", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

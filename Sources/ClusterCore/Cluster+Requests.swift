@@ -215,6 +215,21 @@ extension Cluster {
             why: "\(client) sent \(requestLine) to \(via)'s haproxy, which routed it")
     }
 
+    /// A connection to the VIP from another client (curl, a browser) that no haproxy served.
+    public func recordUnservedConnection(client: String, via: String?, reason: String) {
+        requestsFailed += 1
+        record(
+            RequestRecord(
+                time: now, client: client, via: via, server: nil, status: 0, session: nil, reason: reason,
+                latency: .zero))
+        emit(
+            "request",
+            [
+                ("client", .string(client)), ("via", via.map { .string($0) } ?? .null), ("server", .null),
+                ("status", .int(0)), ("session", .null), ("reason", .string(reason)), ("latency_ms", .double(0)),
+            ], why: "\(client) connected to the VIP \(spec.vip) and got no service")
+    }
+
     /// How long the simulated app takes to answer: 1 to 4 ms, from a seeded generator (deterministic).
     func serviceTime() -> TimeSpan {
         .microseconds(1_000 + Int64(latencyGenerator.next() % 3_000))

@@ -5,6 +5,7 @@ import HadeckBase
 import LiveEngine
 import NIOCore
 import NIOPosix
+import OrderedCollections
 import VRRPCore
 
 #if canImport(Glibc)
@@ -41,8 +42,8 @@ final class LiveClusterState: ClusterDataPlane {
     var vipListener: Channel?
     /// VIP connections handed to a host's haproxy, by connection.
     var adopted: [ObjectIdentifier: (host: String, channel: Channel)] = [:]
-    /// VIP connections nobody answers (the ARP entry names a powered-off host), by connection.
-    var held: [ObjectIdentifier: (host: String?, channel: Channel)] = [:]
+    /// VIP connections nobody answers (the ARP entry names a powered-off host), oldest first.
+    var held: OrderedDictionary<ObjectIdentifier, (host: String?, channel: Channel)> = [:]
     /// Built-in browsers' connections in flight.
     var browserChannels: [ObjectIdentifier: Channel] = [:]
     /// Errors of listeners that could not open, for `start()` to report.

@@ -79,42 +79,38 @@ extension LiveClusterState {
         case .balancer(let host, let frontend):
             guard let balancer = outcome.balancer, (try? balancer.adopt(channel: channel, frontend: frontend)) != nil
             else {
-                return refuse(channel, reason: "connection refused: \(host.name)'s haproxy is not listening yet")
+                return refuse(
+                    channel, via: host.name, reason: "connection refused: \(host.name)'s haproxy is not listening yet")
             }
             adopted[id] = (host.name, channel)
             let bound = self.bound!
             channel.closeFuture.whenComplete { _ in bound.value.adopted[id] = nil }
-        case .refused(_, let reason):
-            refuse(channel, reason: reason)
+        case .refused(let host, let reason):
+            refuse(channel, via: host.name, reason: reason)
         case .unanswered(let host, let reason):
             // Frames to a MAC nobody owns vanish: the client waits until it gives up.
             _ = channel.setOption(.autoRead, value: false)
             held[id] = (host?.name, channel)
             let bound = self.bound!
             channel.closeFuture.whenComplete { _ in bound.value.held[id] = nil }
-            if held.count > options.maxUnansweredConnections, let oldest = held.first {
+            if held.count > options.maxUnansweredConnections, let oldest = held.elements.first {
                 held[oldest.key] = nil
                 oldest.value.channel.close(promise: nil)
             }
-            noteStrangerFailure(channel, reason: reason)
+            noteStrangerFailure(channel, via: host?.name, reason: reason)
         }
     }
 
-    private func refuse(_ channel: Channel, reason: String) {
-        noteStrangerFailure(channel, reason: reason)
+    private func refuse(_ channel: Channel, via: String, reason: String) {
+        noteStrangerFailure(channel, via: via, reason: reason)
         reset(channel)
     }
 
     /// A client other than the built-in browsers (which report their own failures) got no service.
-    private func noteStrangerFailure(_ channel: Channel, reason: String) {
-        guard let ip = channel.remoteAddress?.ipAddress, cluster.browserName(address: ip) == nil else { return }
-        let client = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
-        cluster.recordEvent(
-            "request",
-            [
-                ("client", .string(client)), ("via", .null), ("server", .null), ("status", .int(0)),
-                ("session", .null), ("reason", .string(reason)), ("latency_ms", .double(0)),
-            ], why: "\(client) connected to the VIP \(spec.vip) and got no service")
+    private func noteStrangerFailure(_ channel: Channel, via: String?, reason: String) {
+        guard let remote = channel.remoteAddress, let ip = remote.ipAddress, cluster.browserName(address: ip) == nil
+        else { return }
+        cluster.recordUnservedConnection(client: "\(ip):\(remote.port ?? 0)", via: via, reason: reason)
     }
 
     /// The ARP entry moved: connections another host's haproxy holds are now answered by the new

@@ -174,6 +174,21 @@ struct LiveClusterRobustnessTests {
         await again.shutdown()
     }
 
+    @Test func aConnectionToADeadHaproxyIsResetAndShowsWithItsReason() async throws {
+        let live = try await startArticle(slot: 28)
+        try await live.apply(.kill(.process(host: "lb1", .haproxy)), by: "the test")
+        // The ARP entry still names lb1 (lb2 takes over seconds later): the connection is reset.
+        let answer = LoopbackTCP.exchange(
+            host: "127.66.28.99", port: 8080, Array("GET /login HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(answer == nil || answer == [])
+        let last = try await live.withCore { c in c.recentRequests.last }
+        #expect(last?.status == 0)
+        #expect(last?.via == "lb1")
+        #expect(last?.reason == "connection refused: lb1's haproxy is not running")
+        #expect(last?.client.hasPrefix("127.0.0.1:") == true)
+        await live.shutdown()
+    }
+
     @Test func addressesOutsideLoopbackAreRefused() throws {
         var options = LiveClusterOptions()
         options.vip = .init(host: "192.168.1.10", port: 8080)
