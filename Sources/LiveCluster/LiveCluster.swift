@@ -173,11 +173,6 @@ public final class LiveCluster: Sendable {
         }.wait()
     }
 
-    /// The scenario's expectations checked so far, if a scenario runs.
-    public func scenarioResults() async -> [ExpectationResult] {
-        let state = self.state
-        return (try? await eventLoop.submit { state.value.runner?.results ?? [] }.get()) ?? []
-    }
 }
 
 extension LiveClusterState {
