@@ -16,30 +16,12 @@ import Testing
 func statsConfig(net: Int, socket: String, level: String = "admin", admin: Bool = true, refresh: Bool = true)
     -> String
 {
-    """
-    global
-        nbthread 1
-        node node\(net)
-        stats socket \(socket) mode 600 level \(level)
-    defaults
-        mode http
-        retries 3
-        option redispatch
-        timeout connect 200ms
-        timeout client 5s
-        timeout server 5s
-    listen web
-        bind 127.77.\(net).1:18080
-        balance roundrobin
-        cookie SRV insert indirect nocache
-        option httpchk GET /login
-        stats enable
-        stats uri /haproxy-stats
-    \(refresh ? "    stats refresh 5s" : "")
-    \(admin ? "    stats admin if TRUE" : "")
-        server webA 127.77.\(net).2:18081 cookie A check inter 100 rise 2 fall 3
-        server webB 127.77.\(net).3:18888 cookie B check inter 100 rise 2 fall 3
-    """
+    var listen = "    stats enable\n    stats uri /haproxy-stats"
+    if refresh { listen += "\n    stats refresh 5s" }
+    if admin { listen += "\n    stats admin if TRUE" }
+    return articleConfig(
+        net: net, extraGlobal: "    node node\(net)\n    stats socket \(socket) mode 600 level \(level)",
+        extraListen: listen)
 }
 
 /// A short socket path (unix socket paths are limited to 107 bytes) unique to this test process.

@@ -17,13 +17,15 @@ func parseConfig(_ text: String) -> HAProxyConfig {
 }
 
 /// The article's backend section on loopback addresses of `net` (127.77.net.1 balancer,
-/// .2 webA, .3 webB), with short check intervals.
-func articleConfig(net: Int, extraDefaults: String = "", serverOptions: String = "check inter 100 rise 2 fall 3")
-    -> String
-{
+/// .2 webA, .3 webB), with short check intervals. The extras are whole indented lines.
+func articleConfig(
+    net: Int, extraGlobal: String = "", extraDefaults: String = "", extraListen: String = "",
+    serverOptions: String = "check inter 100 rise 2 fall 3"
+) -> String {
     """
     global
         nbthread 1
+    \(extraGlobal)
     defaults
         mode http
         retries 3
@@ -37,6 +39,7 @@ func articleConfig(net: Int, extraDefaults: String = "", serverOptions: String =
         balance roundrobin
         cookie SRV insert indirect nocache
         option httpchk GET /login
+    \(extraListen)
         server webA 127.77.\(net).2:18081 cookie A \(serverOptions)
         server webB 127.77.\(net).3:18888 cookie B \(serverOptions)
     """
