@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore"]),
         .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"]),
-        .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
+        .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "BalancerCore", "HadeckBase"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "HadeckConfig"]),
         .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI", "LiveCluster", "LiveEngine"]),
         .testTarget(
