@@ -1,9 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linux only: the live cluster, the lab and the terminal use Glibc, network namespaces, netlink and
+// ncurses as Debian ships them. No Apple platform is declared because none is supported.
+
+/// Every target declares what it imports (a member of a module it does not import is an error).
+let strictImports: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "hadeck",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "hadeck", targets: ["hadeck"])
     ],
@@ -26,13 +31,23 @@ let package = Package(
             name: "VRRPCore",
             dependencies: ["HadeckBase"]
         ),
-        // Parsers for haproxy.cfg, keepalived.conf and the cluster file. Pure.
+        // Parsers for haproxy.cfg and keepalived.conf. Pure, no YAML.
         .target(
             name: "HadeckConfig",
+            dependencies: ["HadeckBase", "BalancerCore", "VRRPCore"]
+        ),
+        // The cluster file (YAML) and the built-in article cluster: which hosts run which configs.
+        .target(
+            name: "ClusterConfig",
             dependencies: [
-                "HadeckBase", "BalancerCore", "VRRPCore",
+                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig",
                 .product(name: "Yams", package: "Yams"),
             ]
+        ),
+        // The Tomcat-like application and the browser with its cookie jar, as pure models.
+        .target(
+            name: "WebCore",
+            dependencies: ["HadeckBase", "BalancerCore"]
         ),
         // What any cluster source shows and accepts: snapshots, commands. The dashboard sees only this.
         .target(
@@ -43,7 +58,7 @@ let package = Package(
         .target(
             name: "ClusterCore",
             dependencies: [
-                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterModel",
+                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterConfig", "ClusterModel", "WebCore",
                 .product(name: "Collections", package: "swift-collections"),
             ]
         ),
@@ -51,7 +66,7 @@ let package = Package(
         .target(
             name: "LiveEngine",
             dependencies: [
-                "HadeckBase", "BalancerCore", "HadeckConfig", "ClusterCore",
+                "HadeckBase", "BalancerCore", "WebCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -72,8 +87,8 @@ let package = Package(
         .target(
             name: "HadeckCLI",
             dependencies: [
-                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterModel", "ClusterCore",
-                "Dashboard", "CursesTerminal",
+                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterConfig", "ClusterModel",
+                "ClusterCore", "Dashboard", "CursesTerminal",
                 "LiveEngine", "LiveCluster",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -102,9 +117,12 @@ let package = Package(
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore"]),
         .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"]),
+        .testTarget(name: "WebCoreTests", dependencies: ["WebCore"]),
+        .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig", "HadeckConfig", "VRRPCore"]),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "BalancerCore", "HadeckBase"]),
-        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "HadeckConfig"]),
-        .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI", "LiveCluster", "LiveEngine"]),
+        .testTarget(
+            name: "ClusterCoreTests", dependencies: ["ClusterCore", "HadeckConfig", "ClusterConfig", "WebCore"]),
+        .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI", "LiveCluster", "LiveEngine", "ClusterConfig"]),
         .testTarget(
             name: "DashboardTests",
             dependencies: ["Dashboard", "ClusterModel", "HadeckBase", "BalancerCore"],
@@ -125,10 +143,15 @@ let package = Package(
         .testTarget(
             name: "LiveClusterTests",
             dependencies: [
-                "LiveCluster", "LiveEngine", "ClusterCore", "ClusterModel", "HadeckConfig", "HadeckBase",
+                "LiveCluster", "LiveEngine", "ClusterCore", "ClusterModel", "HadeckConfig", "ClusterConfig",
+                "HadeckBase",
                 "BalancerCore",
             ]
         ),
     ],
     swiftLanguageModes: [.v6]
 )
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + strictImports
+}

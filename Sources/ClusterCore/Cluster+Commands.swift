@@ -1,6 +1,7 @@
 import BalancerCore
 import ClusterModel
 import HadeckBase
+import WebCore
 
 /// A command that names something the cluster does not have, or cannot do now.
 public struct CommandError: Error, CustomStringConvertible, Equatable {

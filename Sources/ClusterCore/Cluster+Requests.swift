@@ -1,6 +1,7 @@
 import BalancerCore
 import ClusterModel
 import HadeckBase
+import WebCore
 
 /// A request between the balancer's routing decision and its answer (retries wait here).
 struct PendingRequest {

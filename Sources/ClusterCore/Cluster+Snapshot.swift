@@ -1,6 +1,8 @@
 import BalancerCore
 import ClusterModel
 import HadeckBase
+import VRRPCore
+import WebCore
 
 extension Cluster {
     /// The cluster as the dashboard shows it now.

@@ -1,8 +1,10 @@
 import BalancerCore
+import ClusterConfig
 import ClusterModel
 import HadeckBase
 import HadeckConfig
 import VRRPCore
+import WebCore
 
 /// A balancer host: a machine with a MAC on the client segment, running a haproxy and a keepalived.
 public final class BalancerHost {

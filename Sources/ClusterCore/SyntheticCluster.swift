@@ -1,4 +1,5 @@
 import BalancerCore
+import ClusterConfig
 import HadeckConfig
 
 extension ClusterSpec {

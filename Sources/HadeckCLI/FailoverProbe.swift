@@ -1,9 +1,12 @@
 import ArgumentParser
+import BalancerCore
 import ClusterCore
 import ClusterModel
 import Foundation
 import HadeckBase
 import LiveCluster
+import LiveEngine
+import VRRPCore
 
 #if canImport(Glibc)
     import Glibc

@@ -7,6 +7,7 @@ import Dashboard
 import Foundation
 import HadeckBase
 import LiveCluster
+import LiveEngine
 
 /// The `hadeck` command: the dashboard by default, and its subcommands.
 public struct Hadeck: ParsableCommand {

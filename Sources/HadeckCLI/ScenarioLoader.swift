@@ -1,3 +1,4 @@
+import ClusterConfig
 import ClusterCore
 import HadeckBase
 import HadeckConfig

@@ -101,5 +101,10 @@ public struct ConfigFileError: Error, Hashable, Sendable, CustomStringConvertibl
     /// Why it could not be read, e.g. "No such file or directory".
     public var reason: String
 
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
     public var description: String { "cannot read configuration file '\(path)': \(reason)" }
 }

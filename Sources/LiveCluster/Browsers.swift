@@ -1,5 +1,7 @@
+import BalancerCore
 import ClusterCore
 import HadeckBase
+import LiveEngine
 import NIOCore
 import NIOHTTP1
 import NIOPosix

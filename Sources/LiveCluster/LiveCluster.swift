@@ -1,4 +1,5 @@
 import BalancerCore
+import ClusterConfig
 import ClusterCore
 import ClusterModel
 import HadeckBase

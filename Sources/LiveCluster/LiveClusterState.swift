@@ -1,4 +1,5 @@
 import BalancerCore
+import ClusterConfig
 import ClusterCore
 import ClusterModel
 import HadeckBase
@@ -7,6 +8,7 @@ import NIOCore
 import NIOPosix
 import OrderedCollections
 import VRRPCore
+import WebCore
 
 #if canImport(Glibc)
     import Glibc

@@ -1,4 +1,6 @@
+import BalancerCore
 import ClusterCore
+import Foundation
 import VRRPCore
 
 /// What the embedded cluster adds to each balancer's `/metrics`: its host's VRRP and the segment's ARP.

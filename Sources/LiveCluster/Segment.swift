@@ -1,8 +1,10 @@
+import BalancerCore
 import ClusterCore
 import HadeckBase
 import LiveEngine
 import NIOCore
 import NIOPosix
+import OrderedCollections
 import VRRPCore
 
 /// The client segment on loopback: each host's VRRP socket and the VIP's one listening address.

@@ -1,8 +1,8 @@
-import ClusterCore
 import HadeckBase
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import WebCore
 
 /// A Tomcat-like application server on a real socket (HTTP/1.1, keep-alive), with the session
 /// logic of ClusterCore's `WebServer`.

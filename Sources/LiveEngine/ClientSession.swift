@@ -1,6 +1,7 @@
 import BalancerCore
 import HadeckBase
 import NIOCore
+import NIOHTTP1
 
 /// One client connection of a balancer: parses requests, routes them with the core, forwards them
 /// to a server connection on the same loop and streams the response back, with back-pressure.

@@ -1,3 +1,4 @@
+import ArgumentParser
 import HadeckCLI
 
 Hadeck.main()

@@ -1,8 +1,10 @@
 import BalancerCore
+import ClusterConfig
 import ClusterModel
 import HadeckBase
 import HadeckConfig
 import Testing
+import WebCore
 
 @testable import ClusterCore
 
@@ -52,14 +54,6 @@ func simulate(_ text: String, until: Instant? = nil) throws -> (ScenarioRunner, 
         let (_, second) = try simulate(text)
         #expect(first.count > 200)
         #expect(first == second)
-    }
-
-    @Test func builtInArticleFilesMatchTheExamples() throws {
-        for (name, text) in ArticleClusterFiles.files {
-            #expect(
-                try readRepositoryFile("Examples/article/" + name) == text,
-                "Examples/article/\(name) differs from the built-in copy")
-        }
     }
 
     @Test func exampleClusterFileLoadsLikeTheBuiltIn() throws {

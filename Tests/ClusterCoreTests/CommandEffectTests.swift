@@ -2,6 +2,7 @@ import BalancerCore
 import ClusterModel
 import HadeckBase
 import Testing
+import WebCore
 
 @testable import ClusterCore
 

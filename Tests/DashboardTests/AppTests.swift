@@ -1,3 +1,4 @@
+import BalancerCore
 import ClusterModel
 import Dashboard
 import HadeckBase

@@ -1,5 +1,6 @@
 import ClusterModel
 import Dashboard
+import Foundation
 import HadeckBase
 import Testing
 

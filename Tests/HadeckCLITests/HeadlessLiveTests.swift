@@ -1,3 +1,4 @@
+import ClusterConfig
 import Foundation
 import LiveEngine
 import Testing

@@ -1,9 +1,11 @@
+import BalancerCore
 import ClusterCore
 import ClusterModel
 import Foundation
 import HadeckBase
 import LiveCluster
 import Testing
+import WebCore
 
 @Suite("Live cluster: sessions through the VIP with curl")
 struct StickySessionTests {

@@ -1,3 +1,4 @@
+import ClusterConfig
 import ClusterCore
 import Foundation
 import HadeckBase

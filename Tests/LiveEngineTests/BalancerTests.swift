@@ -1,4 +1,5 @@
 import BalancerCore
+import Foundation
 import HadeckBase
 import LiveEngine
 import NIOCore

@@ -1,5 +1,6 @@
 import BalancerCore
 import HadeckBase
+import HadeckConfig
 import VRRPCore
 
 /// A cluster file with every configuration it names, parsed.

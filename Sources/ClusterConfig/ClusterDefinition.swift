@@ -1,5 +1,6 @@
 import BalancerCore
 import HadeckBase
+import HadeckConfig
 import VRRPCore
 import Yams
 
