@@ -113,6 +113,8 @@ let package = Package(
             name: "CursesTerminal",
             dependencies: ["CNCurses", "Dashboard"]
         ),
+        // What the test targets share: temporary directories, outside programs, the repository root.
+        .target(name: "HadeckTestSupport", dependencies: ["LiveEngine"], path: "Tests/Support"),
         .testTarget(name: "HadeckBaseTests", dependencies: ["HadeckBase"]),
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore"]),
@@ -122,7 +124,10 @@ let package = Package(
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "BalancerCore", "HadeckBase"]),
         .testTarget(
             name: "ClusterCoreTests", dependencies: ["ClusterCore", "HadeckConfig", "ClusterConfig", "WebCore"]),
-        .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI", "LiveCluster", "LiveEngine", "ClusterConfig"]),
+        .testTarget(
+            name: "HadeckCLITests",
+            dependencies: ["HadeckCLI", "LiveCluster", "LiveEngine", "ClusterConfig", "HadeckTestSupport"]
+        ),
         .testTarget(
             name: "DashboardTests",
             dependencies: ["Dashboard", "ClusterModel", "HadeckBase", "BalancerCore"],

@@ -14,6 +14,17 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(host):\(port)" }
+
+    /// `IP:PORT`, with a dotted-quad IPv4 address and a port from 1 to 65535; nil otherwise.
+    public init?(ipv4 text: some StringProtocol) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65535).contains(port), let ip = IPv4Address(text[..<colon])
+        else { return nil }
+        self.init(host: ip.description, port: port)
+    }
+
+    /// The host as an IPv4 address, when it is one.
+    public var ipv4: IPv4Address? { IPv4Address(host) }
 }
 
 /// `mode http|tcp`.

@@ -79,13 +79,15 @@ public struct ClusterFile: Hashable, Sendable {
         }
         var result = ClusterFile(
             name: "cluster", vip: SocketAddress(host: "127.0.0.99", port: 8080), balancers: [], backends: [])
+        var declared: [String: Int] = [:]
         for (keyNode, value) in top {
             let key = keyNode.string ?? ""
+            declared[key] = value.mapping?.count ?? 0
             switch key {
             case "name":
                 result.name = value.string ?? result.name
             case "vip":
-                if let addr = loopbackAddress(value, file: file, defaultPort: 8080, into: &d) { result.vip = addr }
+                if let addr = ipv4Address(value, file: file, defaultPort: 8080, into: &d) { result.vip = addr }
             case "balancers":
                 guard let m = value.mapping else {
                     d.error(file, line(value), "'balancers' must map host names to {address, mac, haproxy, keepalived}")
@@ -101,24 +103,30 @@ public struct ClusterFile: Hashable, Sendable {
                     var mac: String?
                     var haproxy: String?
                     var keepalived: String?
+                    // Keys given with a bad value already have their error: not "has no" as well.
+                    var given: Set<String> = []
                     for (k, v) in fields {
-                        switch k.string ?? "" {
+                        let key = k.string ?? ""
+                        given.insert(key)
+                        switch key {
                         case "address":
-                            if let a = loopbackAddress(v, file: file, defaultPort: 0, into: &d) { address = a.host }
+                            if let a = ipv4Address(v, file: file, defaultPort: 0, into: &d) { address = a.host }
                         case "mac":
-                            mac = v.string
-                            if let text = v.string, !isMAC(text) {
-                                d.error(file, line(v), "'\(text)' is not a MAC address like 52:54:00:00:01:01")
+                            if let text = v.string, let parsed = MACAddress(text) {
+                                mac = parsed.description
+                            } else {
+                                d.error(
+                                    file, line(v), "'\(v.string ?? "")' is not a MAC address like 52:54:00:00:01:01")
                             }
                         case "haproxy": haproxy = v.string
                         case "keepalived": keepalived = v.string
-                        default: d.warn(file, line(k), "unknown balancer key '\(k.string ?? "")' ignored")
+                        default: d.warn(file, line(k), "unknown balancer key '\(key)' ignored")
                         }
                     }
                     for (what, value) in [
                         ("address", address), ("mac", mac), ("haproxy", haproxy), ("keepalived", keepalived),
                     ]
-                    where value == nil {
+                    where value == nil && !given.contains(what) {
                         d.error(file, line(nameNode), "balancer '\(name)' has no \(what)")
                     }
                     if let address, let mac, let haproxy, let keepalived {
@@ -141,15 +149,20 @@ public struct ClusterFile: Hashable, Sendable {
                     }
                     var address: SocketAddress?
                     var route: String?
+                    var badAddress = false
                     for (k, v) in fields {
                         switch k.string ?? "" {
-                        case "address": address = loopbackAddress(v, file: file, defaultPort: nil, into: &d)
+                        case "address":
+                            address = ipv4Address(v, file: file, defaultPort: nil, into: &d)
+                            badAddress = address == nil
                         case "jvmRoute": route = v.string
                         default: d.warn(file, line(k), "unknown backend key '\(k.string ?? "")' ignored")
                         }
                     }
                     guard let address, let route, !route.isEmpty else {
-                        d.error(file, line(nameNode), "backend '\(name)' needs address (HOST:PORT) and jvmRoute")
+                        if !badAddress || (route ?? "").isEmpty {
+                            d.error(file, line(nameNode), "backend '\(name)' needs address (HOST:PORT) and jvmRoute")
+                        }
                         continue
                     }
                     result.backends.append(
@@ -187,8 +200,13 @@ public struct ClusterFile: Hashable, Sendable {
                 d.warn(file, line(keyNode), "unknown key '\(key)' ignored")
             }
         }
-        if result.balancers.isEmpty { d.error(file, line(root), "the cluster has no balancers") }
-        if result.backends.isEmpty { d.error(file, line(root), "the cluster has no backends") }
+        // Entries that had errors of their own are not "missing" as well.
+        if result.balancers.isEmpty && declared["balancers", default: 0] == 0 {
+            d.error(file, line(root), "the cluster has no balancers")
+        }
+        if result.backends.isEmpty && declared["backends", default: 0] == 0 {
+            d.error(file, line(root), "the cluster has no backends")
+        }
         var seen: [String: Int] = [:]
         for host in result.balancers {
             for (what, value) in [("address", host.address), ("MAC", host.mac)] {
@@ -204,20 +222,9 @@ public struct ClusterFile: Hashable, Sendable {
 
 private func line(_ node: Node) -> Int { node.mark?.line ?? 1 }
 
-private func isMAC(_ text: String) -> Bool {
-    let parts = text.split(separator: ":")
-    return parts.count == 6 && parts.allSatisfy { $0.count == 2 && UInt8($0, radix: 16) != nil }
-}
-
-/// True for dotted-quad addresses inside 127.0.0.0/8: hadeck never sends traffic elsewhere.
-public func isLoopbackIPv4(_ host: String) -> Bool {
-    let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-    guard parts.count == 4, parts[0] == "127" else { return false }
-    return parts.allSatisfy { UInt8($0) != nil }
-}
-
-private func loopbackAddress(_ node: Node, file: String, defaultPort: Int?, into d: inout Diagnostics) -> SocketAddress?
-{
+/// `IP[:PORT]` with any IPv4 address: the simulator runs production addresses; the live cluster
+/// itself refuses what is not loopback (`LiveCluster`), where it matters.
+private func ipv4Address(_ node: Node, file: String, defaultPort: Int?, into d: inout Diagnostics) -> SocketAddress? {
     guard let text = node.string else {
         d.error(file, line(node), "expected an address")
         return nil
@@ -236,11 +243,11 @@ private func loopbackAddress(_ node: Node, file: String, defaultPort: Int?, into
         d.error(file, line(node), "'\(text)' needs a port (HOST:PORT)")
         return nil
     }
-    guard isLoopbackIPv4(host) else {
-        d.error(file, line(node), "'\(host)' is not a loopback address: hadeck's cluster lives on 127.0.0.0/8 only")
+    guard let ip = IPv4Address(host) else {
+        d.error(file, line(node), "'\(host)' is not an IPv4 address such as 127.0.1.1")
         return nil
     }
-    return SocketAddress(host: host, port: port)
+    return SocketAddress(host: ip.description, port: port)
 }
 
 private func yamlErrorLine(_ e: YamlError) -> Int {

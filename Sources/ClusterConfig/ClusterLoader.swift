@@ -28,7 +28,7 @@ public enum ClusterLoader {
         var diags = Diagnostics()
         let text: String
         do { text = try read(path) } catch {
-            diags.error(path, 0, "cannot read the cluster file: \(error)")
+            diags.error(path, 0, ConfigFiles.problem(reading: error))
             return (nil, diags)
         }
         let (parsed, fileDiags) = ClusterFile.parse(text, file: path)

@@ -50,7 +50,9 @@ extension Cluster {
         return ClusterSnapshot(
             time: now, clusterName: spec.name, caption: lastCaption, vip: spec.vip,
             requestsPerSecond: requestRate,
-            traffic: TrafficSnapshot(on: trafficOn, rate: trafficRate, clients: browsers.count), hosts: hostRows,
+            traffic: TrafficSnapshot(
+                on: trafficOn, rate: trafficRate, clients: browsers.count,
+                waitingForFirstMaster: trafficOn && !vipAnnounced), hosts: hostRows,
             arp: ARPSnapshot(ip: vip, mac: arpMAC?.description, owner: vipOwner?.name, history: Array(history)),
             servers: servers, requests: Array(recentRequests.reversed().prefix(requestLimit)),
             requestSampling: requestSampling,

@@ -83,6 +83,37 @@ public struct ClusterSpec: Sendable {
     }
 }
 
+extension ClusterSpec {
+    /// The cluster with its VIP at `vip` (`--vip`): the address the clients use and the virtual
+    /// address every keepalived announces move together, or no gratuitous ARP would ever name it.
+    public func withVIP(_ vip: SocketAddress) -> ClusterSpec {
+        var moved = self
+        let old = self.vip.host
+        for h in moved.hosts.indices {
+            for i in moved.hosts[h].keepalived.instances.indices {
+                moved.hosts[h].keepalived.instances[i].virtualIPAddresses = moved.hosts[h].keepalived.instances[i]
+                    .virtualIPAddresses.map { entry in
+                        let address = entry.split(separator: "/", maxSplits: 1)
+                        guard address.first.map(String.init) == old else { return entry }
+                        return vip.host + (address.count == 2 ? "/" + address[1] : "")
+                    }
+            }
+        }
+        moved.vip = vip
+        return moved
+    }
+
+    /// With the VIP moved to `vip`: nil when some balancer's haproxy binds the VIP's port, otherwise
+    /// why no request through it could be served (the ports the configurations do bind).
+    public func vipProblem(_ vip: SocketAddress) -> String? {
+        let ports = Set(hosts.flatMap { $0.haproxy.frontends.flatMap { $0.binds.map(\.port) } })
+        guard !ports.contains(vip.port) else { return nil }
+        let bound = ports.sorted().map(String.init).joined(separator: ", ")
+        return "no balancer's haproxy binds port \(vip.port), so nothing would answer the VIP \(vip)"
+            + (bound.isEmpty ? "" : " (the haproxy.cfg files bind \(bound): keep one of those ports, or add a 'bind')")
+    }
+}
+
 /// The real network a live cluster runs on.
 ///
 /// With a data plane attached the cluster stops simulating the network (adverts in flight,
@@ -228,9 +259,12 @@ public final class Cluster {
         switch work {
         case .clientRequest(let generation):
             guard generation == trafficGeneration, trafficOn, trafficRate > 0, !browsers.isEmpty else { return }
-            let index = nextClient % browsers.count
-            nextClient += 1
-            sendRequest(from: index)
+            // The browsers wait for the VIP's first announcement: before any master, nobody could answer.
+            if vipAnnounced {
+                let index = nextClient % browsers.count
+                nextClient += 1
+                sendRequest(from: index)
+            }
             scheduler.schedule(.clientRequest(generation: generation), at: now + trafficInterval)
         case .attempt(let id):
             attempt(requestID: id)
@@ -293,6 +327,9 @@ public final class Cluster {
     public var masters: [BalancerHost] { hosts.filter { $0.poweredOn && $0.keepalived?.isMaster == true } }
 
     /// The host the clients' ARP cache sends VIP traffic to.
+    /// Whether a gratuitous ARP has ever named the VIP (the built-in browsers wait for it).
+    public var vipAnnounced: Bool { arp.history.contains { $0.ip == spec.vip.host } }
+
     public var vipOwner: BalancerHost? { arp.mac(for: spec.vip.host).flatMap { host(withMAC: $0) } }
 
     // MARK: - Events

@@ -1,4 +1,5 @@
 import BalancerCore
+import ClusterConfig
 import ClusterModel
 import HadeckBase
 
@@ -357,5 +358,61 @@ public enum ScenarioParser {
         }
         if inWord { words.append(current) }
         return words
+    }
+}
+
+extension Scenario {
+    /// Lines that name a host, balancer or backend the cluster does not have, as errors: what
+    /// `hadeck check` reports before anything runs (a run would fail those lines one by one).
+    public func unknownNames(in spec: ClusterSpec) -> Diagnostics {
+        let hosts = Set(spec.hosts.map(\.name))
+        let servers = Set(spec.backends.map(\.name))
+        var diags = Diagnostics()
+        for step in steps {
+            var named: [(what: String, name: String, known: Set<String>)] = []
+            func host(_ h: String) { named.append(("balancer", h, hosts)) }
+            func server(_ s: String) { named.append(("backend", s, servers)) }
+            func target(_ t: ScenarioTarget) {
+                switch t {
+                case .backend(let s): server(s)
+                case .process(let h, _): host(h)
+                }
+            }
+            switch step.kind {
+            case .command(let command):
+                switch command {
+                case .say, .traffic: break
+                case .kill(let t), .stop(let t), .start(let t): target(t)
+                case .powerOff(let h), .powerOn(let h), .link(let h, _): host(h)
+                case .partition(let a, let b): [a, b].forEach(host)
+                case .heal(let a, let b): [a, b].compactMap { $0 }.forEach(host)
+                case .setServerState(let s, let b, _), .setWeight(let s, let b, _):
+                    server(s)
+                    b.map(host)
+                case .restore(let x):
+                    if !hosts.contains(x) && !servers.contains(x) {
+                        named.append(("balancer or backend", x, []))
+                    }
+                }
+            case .expect(let e):
+                switch e {
+                case .master(let m): m.map(host)
+                case .splitBrain, .sessionsKept: break
+                case .vipMAC(let h), .vrrpState(let h, _), .priority(let h, _), .process(let h, _, _): host(h)
+                case .clientsOn(let b): server(b)
+                case .serverStatus(let s, _, let b):
+                    server(s)
+                    host(b)
+                }
+            }
+            for (what, name, known) in named where !known.contains(name) {
+                let choices = what == "backend" ? servers : what == "balancer" ? hosts : hosts.union(servers)
+                diags.error(
+                    file, step.line,
+                    "the cluster '\(spec.name)' has no \(what) '\(name)' (it has \(choices.sorted().joined(separator: ", ")))"
+                )
+            }
+        }
+        return diags
     }
 }

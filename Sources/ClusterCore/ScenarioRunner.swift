@@ -60,6 +60,20 @@ public final class ScenarioRunner {
 
     public var failures: [ExpectationResult] { results.filter { !$0.ok } }
 
+    /// Every command that could not run and every failed expectation, as `FILE:LINE: error: ...`.
+    public var problems: [Diagnostic] {
+        let file = scenario.file
+        return commandErrors.map { Diagnostic(.error, file: file, line: $0.0.line, $0.1.description) }
+            + failures.map { f in
+                Diagnostic(
+                    .error, file: file, line: f.step.line,
+                    "expectation failed at \(f.time): \(f.expectation.text) (seen: \(f.seen))")
+            }
+    }
+
+    /// `problems`, one line each.
+    public var problemLines: [String] { problems.map(\.description) }
+
     private func perform(_ step: ScenarioStep) {
         switch step.kind {
         case .command(let command):

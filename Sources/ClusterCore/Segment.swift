@@ -1,28 +1,5 @@
 import HadeckBase
 
-/// An Ethernet MAC address, printed as `52:54:00:00:01:01`.
-public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
-    public var bytes: [UInt8]
-
-    public init?(_ text: String) {
-        let parts = text.split(separator: ":")
-        guard parts.count == 6 else { return nil }
-        var bytes: [UInt8] = []
-        for part in parts {
-            guard part.count == 2, let b = UInt8(part, radix: 16) else { return nil }
-            bytes.append(b)
-        }
-        self.bytes = bytes
-    }
-
-    public var description: String {
-        bytes.map { b in
-            let h = String(b, radix: 16)
-            return h.count == 1 ? "0" + h : h
-        }.joined(separator: ":")
-    }
-}
-
 /// The clients' view of the LAN segment: an ARP cache that maps the VIP to a MAC.
 ///
 /// Like a real neighbour cache it changes only when a (gratuitous) ARP arrives; it does

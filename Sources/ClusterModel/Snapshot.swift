@@ -64,11 +64,14 @@ public struct TrafficSnapshot: Sendable, Hashable {
     public var on: Bool
     public var rate: Double
     public var clients: Int
+    /// On, but holding back until the VIP is announced for the first time (no master yet).
+    public var waitingForFirstMaster: Bool
 
-    public init(on: Bool = false, rate: Double = 0, clients: Int = 0) {
+    public init(on: Bool = false, rate: Double = 0, clients: Int = 0, waitingForFirstMaster: Bool = false) {
         self.on = on
         self.rate = rate
         self.clients = clients
+        self.waitingForFirstMaster = waitingForFirstMaster
     }
 }
 

@@ -126,6 +126,29 @@ public final class CursesTerminal: TerminalBackend {
 
     deinit { restore() }
 
+    /// Whether the dashboard could take this terminal, checked without touching it: stdout and stdin
+    /// are TTYs and `TERM` names a known terminal. Run before anything starts, so that `hadeck > file`
+    /// says so at once instead of starting a cluster first.
+    public static func preflight(term: String? = nil) throws {
+        if isatty(STDOUT_FILENO) == 0 { throw CursesError.notATerminal("stdout") }
+        if isatty(STDIN_FILENO) == 0 { throw CursesError.notATerminal("stdin") }
+        let termName = term ?? getenv("TERM").map { String(cString: $0) } ?? ""
+        guard !termName.isEmpty else { throw CursesError.unknownTerminal("(unset)") }
+        // A screen on /dev/null loads the terminfo entry as the real one would, and shows nothing.
+        guard let out = fopen("/dev/null", "w") else { return }
+        defer { fclose(out) }
+        guard let inp = fopen("/dev/null", "r") else { return }
+        defer { fclose(inp) }
+        let known = cursesActive.withLock { active -> Bool in
+            if active { return true }  // a screen is already up: its TERM was fine
+            guard let scr = termName.withCString({ newterm($0, out, inp) }) else { return false }
+            endwin()
+            delscreen(scr)
+            return true
+        }
+        if !known { throw CursesError.unknownTerminal(termName) }
+    }
+
     public var size: (width: Int, height: Int) {
         (Int(getmaxx(window)), Int(getmaxy(window)))
     }

@@ -312,6 +312,10 @@ struct Canvas {
         buffer.text(rx, y, right, theme[.dim])
         if let msg = state.status {
             buffer.text(1, y, msg, state.statusIsError ? theme[.error] : base, maxWidth: max(0, rx - 2))
+        } else if s.traffic.waitingForFirstMaster {
+            buffer.text(
+                1, y, "traffic waits for the first master to announce the VIP", theme[.transition],
+                maxWidth: max(0, rx - 2))
         } else {
             buffer.text(1, y, "Tab: panel  arrows: row  ?: every key", theme[.dim], maxWidth: max(0, rx - 2))
         }

@@ -16,7 +16,10 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible, Error {
         self.message = message
     }
 
-    public var description: String { "\(file):\(line): \(severity.rawValue): \(message)" }
+    /// Line 0 means the file as a whole (it is missing, or unreadable): `FILE: error: message`.
+    public var description: String {
+        line > 0 ? "\(file):\(line): \(severity.rawValue): \(message)" : "\(file): \(severity.rawValue): \(message)"
+    }
 }
 
 /// Diagnostics gathered while reading one or more files.

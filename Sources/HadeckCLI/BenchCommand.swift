@@ -17,6 +17,15 @@ public struct BenchCommand: ParsableCommand {
     )
 
     public init() {}
+
+    /// Said first by every benchmark: figures from a debug build are several times too slow.
+    static func warnIfDebugBuild() {
+        #if DEBUG
+            fputsStderr(
+                "hadeck bench: this is a debug build, whose figures mean little; use a release build: swift build -c release && .build/release/hadeck bench ...\n"
+            )
+        #endif
+    }
 }
 
 /// Times snapshot + render + diff per frame with many backends and heavy traffic in the simulator.
@@ -35,6 +44,8 @@ struct RenderBench: ParsableCommand {
     @Option(help: "Screen height.") var height = 50
 
     func run() throws {
+        BenchCommand.warnIfDebugBuild()
+        fputsStderr("hadeck bench render: warming up \(backends) backends x 2 balancers for 10 s of virtual time...\n")
         let source = SimulatedClusterSource(
             cluster: Cluster(spec: .synthetic(backends: backends, rate: rate, clients: clients)))
         source.advance(wallElapsed: .seconds(10))  // warm up: checks settled, traffic flowing
@@ -47,7 +58,12 @@ struct RenderBench: ParsableCommand {
         var render: [Int64] = []
         var diff: [Int64] = []
         var changed = 0
-        for _ in 0..<frames {
+        var lastProgress = monotonicNanos()
+        for frame in 0..<frames {
+            if monotonicNanos() - lastProgress > 2_000_000_000 {
+                fputsStderr("hadeck bench render: frame \(frame) of \(frames)\n")
+                lastProgress = monotonicNanos()
+            }
             var t0 = monotonicNanos()
             source.advance(wallElapsed: .milliseconds(Int64(tick)))
             var t1 = monotonicNanos()

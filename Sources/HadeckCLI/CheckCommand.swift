@@ -1,4 +1,6 @@
 import ArgumentParser
+import ClusterConfig
+import ClusterCore
 import Foundation
 import HadeckBase
 import HadeckConfig
@@ -7,13 +9,18 @@ import HadeckConfig
 public struct CheckCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check haproxy.cfg and keepalived.conf files, like 'haproxy -c'.",
-        discussion:
-            "Each file's kind is decided from its content. Every warning and error is printed as FILE:LINE: warning|error: message."
+        abstract: "Check haproxy.cfg, keepalived.conf, cluster and scenario files, like 'haproxy -c'.",
+        discussion: """
+            A .yaml file is a cluster file (checked with the haproxy.cfg and keepalived.conf files it names), \
+            a .scenario file a scenario (checked with the cluster it names); otherwise the kind is decided \
+            from the content. Every warning and error is printed as FILE:LINE: warning|error: message.
+            """
     )
 
     /// The files to check.
-    @Option(name: .customShort("f"), help: "A haproxy.cfg or keepalived.conf to check (repeatable).")
+    @Option(
+        name: .customShort("f"), help: "A haproxy.cfg, keepalived.conf, cluster file or scenario to check (repeatable)."
+    )
     public var files: [String] = []
 
     public init() {}
@@ -57,18 +64,22 @@ public struct CheckCommand: ParsableCommand {
                 continue
             }
             var diagnostics: Diagnostics
-            switch ConfigFileKind.detect(text: text, file: path) {
+            switch CheckedFileKind.detect(text: text, file: path) {
             case .haproxy:
                 diagnostics = HAProxyConfigParser.parse(text: text, file: path).diagnostics
             case .keepalived:
                 diagnostics =
                     KeepalivedConfigParser.parse(text: text, file: path, includeLoader: ConfigFiles.diskIncludeLoader)
                     .diagnostics
+            case .cluster:
+                diagnostics = ClusterLoader.load(path: path, read: read).1
+            case .scenario:
+                diagnostics = checkScenario(text: text, path: path, read: read)
             case nil:
                 diagnostics = Diagnostics()
                 diagnostics.error(
                     path, 1,
-                    "cannot tell whether this is a haproxy.cfg or a keepalived.conf (no 'global'/'defaults'/'frontend'/'backend'/'listen' section and no 'vrrp_instance'/'vrrp_script'/'global_defs' block)"
+                    "cannot tell what this file is: not a haproxy.cfg (no 'global'/'defaults'/'frontend'/'backend'/'listen' section), a keepalived.conf (no 'vrrp_instance'/'vrrp_script'/'global_defs' block), a cluster file (.yaml with 'balancers') or a scenario (.scenario)"
                 )
             }
             for item in ordered(diagnostics.items, mainFile: path) { stderr += item.description + "\n" }
@@ -81,6 +92,27 @@ public struct CheckCommand: ParsableCommand {
         return Outcome(stdout: "Configuration file is valid\n", stderr: stderr, exitCode: 0)
     }
 
+    /// A scenario: its own lines, the cluster it names (built-in or a file, with that file's configs),
+    /// and every line naming a host or backend that cluster lacks.
+    static func checkScenario(text: String, path: String, read: (String) throws -> String) -> Diagnostics {
+        var (scenario, diagnostics) = ScenarioParser.parse(text, file: path)
+        guard let scenario else { return diagnostics }
+        let spec: ClusterSpec
+        if let reference = scenario.cluster, reference != ClusterLoader.builtinName {
+            let clusterPath =
+                reference.hasPrefix("/") || !path.contains("/")
+                ? reference : String(path[..<path.lastIndex(of: "/")!]) + "/" + reference
+            let (loaded, clusterDiagnostics) = ClusterLoader.load(path: clusterPath, read: read)
+            diagnostics.append(contentsOf: clusterDiagnostics)
+            guard let loaded else { return diagnostics }
+            spec = ClusterSpec(loaded)
+        } else {
+            spec = .article
+        }
+        diagnostics.append(contentsOf: scenario.unknownNames(in: spec))
+        return diagnostics
+    }
+
     /// Diagnostics in file order (the checked file first, then included files as met) and line order.
     static func ordered(_ items: [Diagnostic], mainFile: String) -> [Diagnostic] {
         var fileOrder: [String: Int] = [mainFile: 0]
@@ -90,6 +122,33 @@ public struct CheckCommand: ParsableCommand {
             let kb = (fileOrder[b.element.file]!, b.element.line, b.offset)
             return ka < kb
         }.map(\.element)
+    }
+}
+
+/// What `hadeck check` can check: the two programs' configurations and hadeck's own files.
+enum CheckedFileKind {
+    case haproxy, keepalived, cluster, scenario
+
+    static func detect(text: String, file: String) -> CheckedFileKind? {
+        let name = file.lowercased()
+        if name.hasSuffix(".scenario") { return .scenario }
+        if name.hasSuffix(".yaml") || name.hasSuffix(".yml") { return .cluster }
+        switch ConfigFileKind.detect(text: text, file: file) {
+        case .haproxy: return .haproxy
+        case .keepalived: return .keepalived
+        case nil: break
+        }
+        let firstWords = text.split(separator: "\n").compactMap { line -> Substring? in
+            let word = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first
+            return word.map { $0.hasPrefix("#") ? "#" : $0 }
+        }
+        if firstWords.contains("balancers:") { return .cluster }
+        let scenarioWords: Set<Substring> = ["#", "name", "cluster", "end", "at", "expect", "say"]
+        if !firstWords.isEmpty, firstWords.allSatisfy(scenarioWords.contains), firstWords.contains(where: { $0 != "#" })
+        {
+            return .scenario
+        }
+        return nil
     }
 }
 

@@ -27,21 +27,22 @@ struct FailoverBench: ParsableCommand {
             """
     )
 
-    // Not `--cluster`: the root command owns that name and would take the value.
-    @Option(help: "A cluster file (YAML); default: the built-in article cluster.") var clusterFile: String?
+    @Option(help: "A cluster file (YAML); default: the built-in article cluster.") var cluster: String?
+    @Option(name: .customLong("cluster-file"), help: .hidden) var clusterFile: String?
     @Option(help: "The VIP's address and port (loopback).") var vip: String?
     @Option(help: "Milliseconds between two probe requests.") var interval = 10
     @Option(help: "Rounds of the four failures.") var rounds = 1
 
     func run() throws {
-        var err = StandardError()
-        guard case .success(var spec) = ScenarioLoader.loadCluster(clusterFile) else {
-            print("hadeck: cannot load the cluster", to: &err)
-            throw ExitCode(1)
+        BenchCommand.warnIfDebugBuild()
+        var spec: ClusterSpec
+        switch ScenarioLoader.loadCluster(cluster ?? clusterFile) {
+        case .success(let s): spec = s
+        case .failure(let diags): throw failure(diags)
         }
         spec.trafficOn = false
         var options = LiveClusterOptions()
-        options.vip = vip.flatMap(Hadeck.parseVIP)
+        options.vip = vip.flatMap { SocketAddress(ipv4: $0) }
         let live = try LiveCluster(spec: spec, options: options)
         try live.startAndWait()
         defer { live.shutdownAndWait() }
@@ -96,7 +97,14 @@ struct FailoverBench: ParsableCommand {
                 worstDelta = max(worstDelta, abs(delta.micros))
                 let kept = sessionBefore != nil && probe.session == sessionBefore
                 if !kept { lost += 1 }
-                let servedBy = try live.withCoreAndWait { c in c.recentRequests.last?.via ?? "-" }
+                // Our own last answered request, found by its port: other clients' requests (curl, a
+                // browser) may be newer in the log.
+                let lastPort = recovered?.localPort
+                let servedBy = try live.withCoreAndWait { c -> String in
+                    guard let lastPort else { return "-" }
+                    let mine = c.recentRequests.last { $0.client.hasSuffix(":\(lastPort)") && $0.status == 200 }
+                    return mine?.via ?? "-"
+                }
                 print(
                     failure.padding(toLength: 26, withPad: " ", startingAt: 0)
                         + pad(outage.micros / 1000, 10) + pad(expected.micros / 1000, 13)
@@ -148,6 +156,8 @@ final class Probe {
         var start: Instant
         var end: Instant
         var ok: Bool
+        /// The connection's local port (how the cluster's request log names this client).
+        var localPort: Int?
     }
 
     let host: String
@@ -165,26 +175,27 @@ final class Probe {
     /// One `GET /login`; ok when a 200 came back within 100 ms.
     func request() -> Sample {
         let start = clock()
-        let ok = exchange()
-        return Sample(start: start, end: clock(), ok: ok)
+        let (ok, port) = exchange()
+        return Sample(start: start, end: clock(), ok: ok, localPort: port)
     }
 
-    private func exchange() -> Bool {
+    private func exchange() -> (ok: Bool, localPort: Int?) {
         var request = "GET /login HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
         if !jar.isEmpty {
             request += "Cookie: " + jar.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ") + "\r\n"
         }
         request += "\r\n"
         // 100 ms: a request to a dead MAC is given up quickly, so the outage is measured finely.
-        guard let response = LoopbackTCP.exchange(host: host, port: port, Array(request.utf8), timeoutMicros: 100_000)
-        else { return false }
+        let (answer, localPort) = LoopbackTCP.exchangeReportingPort(
+            host: host, port: port, Array(request.utf8), timeoutMicros: 100_000)
+        guard let response = answer else { return (false, localPort) }
         let text = String(decoding: response, as: UTF8.self)
-        guard text.hasPrefix("HTTP/1.1 200") else { return false }
+        guard text.hasPrefix("HTTP/1.1 200") else { return (false, localPort) }
         for line in text.split(separator: "\r\n") where line.lowercased().hasPrefix("set-cookie:") {
             let pair = line.dropFirst("set-cookie:".count).split(separator: ";").first ?? ""
             let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
             if parts.count == 2 { jar[String(parts[0])] = String(parts[1]) }
         }
-        return true
+        return (true, localPort)
     }
 }

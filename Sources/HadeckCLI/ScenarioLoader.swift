@@ -17,9 +17,9 @@ public enum ScenarioLoader {
     > {
         var diags = Diagnostics()
         let text: String
-        do { text = try ConfigFiles.read(path) } catch {
-            diags.error(path, 0, "\(error)")
-            return .failure(diags)
+        switch readWhole(path) {
+        case .success(let t): text = t
+        case .failure(let d): return .failure(d)
         }
         let (parsed, scenarioDiags) = ScenarioParser.parse(text, file: path)
         diags.append(contentsOf: scenarioDiags)
@@ -48,5 +48,14 @@ public enum ScenarioLoader {
         let (loaded, diags) = ClusterLoader.load(path: path, read: ConfigFiles.read)
         guard let loaded else { return .failure(diags) }
         return .success(ClusterSpec(loaded))
+    }
+
+    /// A file's text, or `FILE: error: no such file` (and the like) when it cannot be read.
+    static func readWhole(_ path: String) -> Result<String, Diagnostics> {
+        do { return .success(try ConfigFiles.read(path)) } catch {
+            var diags = Diagnostics()
+            diags.error(path, 0, ConfigFiles.problem(reading: error))
+            return .failure(diags)
+        }
     }
 }

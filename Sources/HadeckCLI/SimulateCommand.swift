@@ -13,7 +13,7 @@ public struct SimulateCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Scenario file (see Scenarios/).")
+    @Argument(help: "Scenario file (see Examples/scenarios/ and the scenario language in the README).")
     public var file: String
 
     @Flag(help: "Print the events as JSON lines instead of text.")
@@ -27,13 +27,23 @@ public struct SimulateCommand: ParsableCommand {
 
     public init() {}
 
+    public func validate() throws {
+        if let until, ScenarioParser.parseTime(until) == nil {
+            throw ValidationError("--until '\(until)' is not a time such as 90s, 1500ms or 1h")
+        }
+    }
+
     public func run() throws {
         var out = StandardOutput()
         var err = StandardError()
-        let code = SimulateCommand.simulate(
-            file: file, json: json, until: until, requests: !noRequests, out: &out, err: &err)
+        let code = execute(out: &out, err: &err)
         out.flush()
         if code != 0 { throw ExitCode(code) }
+    }
+
+    /// The command as parsed, with its output streams injected (tests).
+    public func execute(out: inout some TextOutputStream, err: inout some TextOutputStream) -> Int32 {
+        SimulateCommand.simulate(file: file, json: json, until: until, requests: !noRequests, out: &out, err: &err)
     }
 
     /// The whole command, with its output streams injected so tests can call it.
@@ -80,15 +90,8 @@ public struct SimulateCommand: ParsableCommand {
         }
         if end == .zero { runner.runToEnd(end) }
         for l in lines { print(l, to: &out) }
-        for (step, error) in runner.commandErrors {
-            print("\(scenario.file):\(step.line): error: \(error)", to: &err)
-        }
+        for line in runner.problemLines { print(line, to: &err) }
         let failures = runner.failures
-        for f in failures {
-            print(
-                "\(scenario.file):\(f.step.line): error: expectation failed at \(f.time): \(f.expectation.text) (seen: \(f.seen))",
-                to: &err)
-        }
         if !json {
             let passed = runner.results.count - failures.count
             print(

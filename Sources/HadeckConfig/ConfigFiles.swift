@@ -62,6 +62,12 @@ public enum ConfigFiles {
         return text
     }
 
+    /// Why a file could not be read, for `FILE: error: ...` (`no such file`, `permission denied`).
+    public static func problem(reading error: Error) -> String {
+        guard let e = error as? ConfigFileError else { return "\(error)" }
+        return e.reason == "No such file or directory" ? "no such file" : e.reason.lowercased()
+    }
+
     /// Reads and parses a haproxy.cfg.
     public static func loadHAProxy(path: String) throws -> (config: HAProxyConfig, diagnostics: Diagnostics) {
         HAProxyConfigParser.parse(text: try read(path), file: path)

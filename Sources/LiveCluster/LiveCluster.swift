@@ -66,7 +66,7 @@ public final class LiveCluster: Sendable {
         throws(LiveClusterError)
     {
         var spec = spec
-        if let vip = options.vip { spec.vip = vip }
+        if let vip = options.vip { spec = spec.withVIP(vip) }
         try Self.requireLoopback("the VIP", spec.vip.host)
         for host in spec.hosts { try Self.requireLoopback("balancer \(host.name)", host.address) }
         for web in spec.backends { try Self.requireLoopback("backend \(web.name)", web.address.host) }
@@ -87,10 +87,7 @@ public final class LiveCluster: Sendable {
     }
 
     private static func requireLoopback(_ what: String, _ address: String) throws(LiveClusterError) {
-        let parts = address.split(separator: ".")
-        guard parts.count == 4, parts.first == "127", parts.allSatisfy({ UInt8($0) != nil }) else {
-            throw .notLoopback(what: what, address: address)
-        }
+        guard IPv4Address(address)?.isLoopback == true else { throw .notLoopback(what: what, address: address) }
     }
 
     /// Called on the loop for every event (requests included), from the first one.
@@ -164,13 +161,9 @@ public final class LiveCluster: Sendable {
         let state = self.state
         return try eventLoop.submit { () -> [String] in
             let s = state.value
-            guard let runner = s.runner, let scenario = s.scenario, s.cluster != nil else { return [] }
+            guard let runner = s.runner, s.cluster != nil else { return [] }
             runner.runToEnd(s.clock.now())
-            var lines = runner.commandErrors.map { "\(scenario.file):\($0.0.line): error: \($0.1)" }
-            lines += runner.failures.map { f in
-                "\(scenario.file):\(f.step.line): error: expectation failed at \(f.time): \(f.expectation.text) (seen: \(f.seen))"
-            }
-            return lines
+            return runner.problemLines
         }.wait()
     }
 

@@ -45,16 +45,30 @@ public enum LoopbackTCP {
     public static func exchange(host: String, port: Int, _ request: [UInt8], timeoutMicros: Int = 3_000_000)
         -> [UInt8]?
     {
-        guard let fd = connect(host: host, port: port, timeoutMicros: timeoutMicros) else { return nil }
+        exchangeReportingPort(host: host, port: port, request, timeoutMicros: timeoutMicros).response
+    }
+
+    /// `exchange`, also telling the local port the connection came from (nil: no connection), so
+    /// that the caller can find its own request among others in a log.
+    public static func exchangeReportingPort(
+        host: String, port: Int, _ request: [UInt8], timeoutMicros: Int = 3_000_000
+    ) -> (response: [UInt8]?, localPort: Int?) {
+        guard let fd = connect(host: host, port: port, timeoutMicros: timeoutMicros) else { return (nil, nil) }
         defer { close(fd) }
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        let localPort = named == 0 ? Int(UInt16(bigEndian: local.sin_port)) : nil
         let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent == request.count else { return nil }
+        guard sent == request.count else { return (nil, localPort) }
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
-            if n == 0 { return out }
-            if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK ? out : nil }
+            if n == 0 { return (out, localPort) }
+            if n < 0 { return (errno == EAGAIN || errno == EWOULDBLOCK ? out : nil, localPort) }
             out += buffer[0..<n]
         }
     }

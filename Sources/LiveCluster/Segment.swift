@@ -29,7 +29,8 @@ extension LiveClusterState {
                     .bind(host: address, port: port)
                     .flatMapErrorThrowing { error in
                         throw LiveClusterError.cannotListen(
-                            what: "\(name)'s VRRP socket", address: "\(address):\(port) (UDP)", reason: "\(error)")
+                            what: "\(name)'s VRRP socket", address: "\(address):\(port) (UDP)",
+                            reason: describeNetworkError(error))
                     }
                     .map { channel in bound.value.vrrpChannels[name] = channel }
             }
@@ -61,13 +62,20 @@ extension LiveClusterState {
             }
             .bind(host: vip.host, port: vip.port)
             .flatMapErrorThrowing { error in
-                throw LiveClusterError.cannotListen(what: "the VIP", address: vip.description, reason: "\(error)")
+                throw LiveClusterError.cannotListen(
+                    what: "the VIP", address: vip.description, reason: describeNetworkError(error))
             }
             .map { channel in bound.value.vipListener = channel }
     }
 
     func acceptVIP(_ channel: Channel) {
         guard !stopped, cluster != nil else { return channel.close(promise: nil) }
+        routeVIPConnection(channel)
+    }
+
+    /// Hands a VIP connection to whoever the ARP entry names now: that host's haproxy, a reset, or
+    /// nobody (held until the entry moves or the client gives up).
+    private func routeVIPConnection(_ channel: Channel) {
         var outcome: (route: VIPRoute, balancer: Balancer?)?
         withCore { c in
             let route = c.vipRoute()
@@ -123,11 +131,13 @@ extension LiveClusterState {
             adopted[id] = nil
             reset(entry.channel)
         }
-        // Connections that waited for a dead MAC: the client's retransmission reaches the new owner,
-        // which resets it; the client tries again.
+        // Connections that waited for no entry or a dead MAC never reached anyone: the client's
+        // retransmitted SYN now reaches the new owner, which answers it like any new connection
+        // (its haproxy serves it, or a host without one resets it).
         for (id, entry) in held where entry.host != owner {
             held[id] = nil
-            reset(entry.channel)
+            _ = entry.channel.setOption(.autoRead, value: true)
+            routeVIPConnection(entry.channel)
         }
     }
 }

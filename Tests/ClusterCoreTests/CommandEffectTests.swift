@@ -27,12 +27,25 @@ import WebCore
         #expect(s.arp.owner == "lb1" && s.arp.mac == "52:54:00:00:01:01")
         #expect(s.servers.count == 4 && s.servers.allSatisfy { $0.status == "UP" })
         #expect(try #require(row(s, "lb1", "webA")).jvmRoute == "jvm3")
-        // Before lb1 announces the VIP (3.414062 s) requests have nowhere to go; after, all succeed.
+        // The browsers wait until lb1 announces the VIP (3.414062 s): before, nobody could answer; after,
+        // every request succeeds.
         let early = s.requests.filter { $0.time < Instant(micros: 3_414_062) }
         let late = s.requests.filter { $0.time >= Instant(micros: 3_414_062) }
-        #expect(!early.isEmpty && early.allSatisfy { $0.status == 0 && $0.reason.hasPrefix("no ARP entry") })
+        #expect(early.isEmpty, "\(early.map(\.reason))")
         #expect(late.count >= 20 && late.allSatisfy { $0.status == 200 })
+        #expect(!s.traffic.waitingForFirstMaster)
         #expect(try #require(host(s, "lb2")).masterDownDeadline != nil)
+    }
+
+    @Test func trafficWaitsForTheFirstMaster() {
+        let source = SimulatedClusterSource(cluster: Cluster(spec: .article))
+        source.advance(wallElapsed: .seconds(3))
+        let waiting = source.snapshot(requestLimit: 10, eventLimit: 0)
+        #expect(waiting.traffic.on && waiting.traffic.waitingForFirstMaster)
+        #expect(waiting.requests.isEmpty && source.cluster.requestsSent == 0)
+        source.advance(wallElapsed: .seconds(1))
+        #expect(!source.snapshot(requestLimit: 0, eventLimit: 0).traffic.waitingForFirstMaster)
+        #expect(source.cluster.requestsSent > 0)
     }
 
     @Test func drainMaintReadyChangeAdminStateOnEveryBalancerOrOne() throws {

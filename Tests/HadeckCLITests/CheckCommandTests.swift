@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HadeckConfig
 import LiveEngine
 import Testing
 
@@ -138,7 +139,67 @@ private func check(_ files: String...) -> CheckCommand.Outcome {
     @Test func unknownKind() {
         let outcome = CheckCommand.check(files: ["x"]) { _ in "hello world\n" }
         #expect(outcome.exitCode == 1)
-        #expect(outcome.stderr.hasPrefix("x:1: error: cannot tell whether this is a haproxy.cfg or a keepalived.conf"))
+        #expect(outcome.stderr.hasPrefix("x:1: error: cannot tell what this file is: not a haproxy.cfg"))
+    }
+
+    @Test func clusterAndScenarioFilesAreChecked() {
+        let outcome = check(
+            example("article/cluster.yaml"), example("scenarios/demo2-balancer-failover.scenario"),
+            example("scenarios/demo1-backend-failure.scenario"))
+        #expect(outcome.stderr == "")
+        #expect(outcome.stdout == "Configuration file is valid\n")
+        #expect(outcome.exitCode == 0)
+    }
+
+    @Test func aScenarioNamingWhatTheClusterLacksNamesItsLines() {
+        let outcome = CheckCommand.check(files: ["t.scenario"]) { path in
+            guard path == "t.scenario" else { throw ConfigFileError(path: path, reason: "No such file or directory") }
+            return "at 1s kill lb3/haproxy\nat 2s drain webZ on lb1\nat 3s frobnicate\nexpect master lb9\n"
+        }
+        #expect(outcome.exitCode == 1)
+        #expect(outcome.stderr == "t.scenario:3: error: unknown command 'frobnicate'\nConfiguration file has errors\n")
+        let names = CheckCommand.check(files: ["t.scenario"]) { _ in
+            "at 1s kill lb3/haproxy\nat 2s drain webZ on lb1\nexpect master lb9\n"
+        }
+        #expect(
+            names.stderr == """
+                t.scenario:1: error: the cluster 'article' has no balancer 'lb3' (it has lb1, lb2)
+                t.scenario:2: error: the cluster 'article' has no backend 'webZ' (it has webA, webB)
+                t.scenario:3: error: the cluster 'article' has no balancer 'lb9' (it has lb1, lb2)
+                Configuration file has errors
+
+                """)
+    }
+
+    @Test func aScenarioNamingAMissingClusterFileSaysNoSuchFile() {
+        let outcome = CheckCommand.check(files: ["dir/t.scenario"]) { path in
+            guard path == "dir/t.scenario" else {
+                throw ConfigFileError(path: path, reason: "No such file or directory")
+            }
+            return "cluster missing.yaml\nat 1s kill webA\n"
+        }
+        #expect(outcome.stderr == "dir/missing.yaml: error: no such file\nConfiguration file has errors\n")
+    }
+
+    @Test func aClusterFileIsCheckedWithTheConfigurationsItNames() {
+        let outcome = CheckCommand.check(files: ["c/cluster.yaml"]) { path in
+            switch path {
+            case "c/cluster.yaml":
+                return """
+                    vip: 10.0.0.99:8080
+                    balancers:
+                      lb1: {address: 10.0.0.1, mac: "52:54:00:00:01:0x", haproxy: h.cfg, keepalived: k.conf}
+                    backends:
+                      webA: {address: 10.0.1.1:8081, jvmRoute: jvm3}
+                    """
+            default: throw ConfigFileError(path: path, reason: "No such file or directory")
+            }
+        }
+        // A bad MAC is one error, not also "has no mac"; production addresses are fine to check.
+        #expect(
+            outcome.stderr
+                == "c/cluster.yaml:3: error: '52:54:00:00:01:0x' is not a MAC address like 52:54:00:00:01:01\nConfiguration file has errors\n",
+            "\(outcome.stderr)")
     }
 
     @Test func argumentParsing() throws {
@@ -147,10 +208,14 @@ private func check(_ files: String...) -> CheckCommand.Outcome {
         #expect(throws: (any Error).self) { try CheckCommand.parse([]) }
     }
 
-    /// Runs the built binary, when there is one, exactly as a user would.
-    @Test func builtBinary() throws {
+    /// Runs the built binary exactly as a user would.
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(
+                atPath: packageRoot.appendingPathComponent(".build/debug/hadeck").path),
+            "needs a built .build/debug/hadeck"))
+    func builtBinary() throws {
         let binary = packageRoot.appendingPathComponent(".build/debug/hadeck")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else { return }
         func run(_ args: [String]) throws -> (Int32, String, String) {
             let process = Process()
             process.executableURL = binary

@@ -1,5 +1,6 @@
 import ClusterConfig
 import Foundation
+import HadeckTestSupport
 import LiveCluster
 import LiveEngine
 import Testing
@@ -29,9 +30,10 @@ import Testing
     /// The article's cluster files moved to loopback addresses of their own (`127.67.NET.x`), so the
     /// live cluster under test never meets a `hadeck` someone runs on the default addresses.
     /// Returns the cluster file's path and the VIP's address.
-    static func articleClusterFile(net: Int) throws -> (path: String, vip: String) {
-        let dir = NSTemporaryDirectory() + "hadeck-e2e-\(getpid())-\(net)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    /// The directory holding them is removed when the caller lets go of `files`.
+    static func articleClusterFile(net: Int) throws -> (files: TemporaryDirectory, path: String, vip: String) {
+        let files = try TemporaryDirectory("e2e-\(net)")
+        let dir = files.path
         let source = root + "/Examples/article"
         for name in try FileManager.default.contentsOfDirectory(atPath: source) {
             var text = try String(contentsOfFile: source + "/" + name, encoding: .utf8)
@@ -43,7 +45,7 @@ import Testing
             }
             try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
         }
-        return (dir + "/cluster.yaml", "127.67.\(net).99")
+        return (files, dir + "/cluster.yaml", "127.67.\(net).99")
     }
 
     /// Runs `tmux ARGS...` and returns what it printed. posix_spawn + waitpid rather than Foundation's
@@ -122,7 +124,8 @@ import Testing
     func killingLb1sHaproxyByKeyMovesTheVIPAndKeepsSessions() throws {
         let session = "hadeck-e2e-\(getpid())"
         defer { _ = try? Self.tmux("kill-session", "-t", session) }
-        let (clusterFile, vip) = try Self.articleClusterFile(net: 10)
+        let (files, clusterFile, vip) = try Self.articleClusterFile(net: 10)
+        defer { withExtendedLifetime(files) {} }
         try Self.tmux(
             "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
             "cd '\(Self.root)' && '\(Self.binary)' --cluster '\(clusterFile)'; echo HADECK-EXIT=$?; sleep 60")
@@ -177,7 +180,8 @@ import Testing
     func closingTheTerminalEndsTheDashboard() throws {
         let session = "hadeck-hup-\(getpid())"
         defer { _ = try? Self.tmux("kill-session", "-t", session) }
-        let (clusterFile, vip) = try Self.articleClusterFile(net: 20)
+        let (files, clusterFile, vip) = try Self.articleClusterFile(net: 20)
+        defer { withExtendedLifetime(files) {} }
         try Self.tmux(
             "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
             "exec '\(Self.binary)' --cluster '\(clusterFile)'")

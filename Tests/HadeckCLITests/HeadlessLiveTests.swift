@@ -38,7 +38,8 @@ import Testing
 
     @Test(.enabled(if: available, "needs a built .build/debug/hadeck"))
     func eventsComeOutAsJSONAndStdinCommandsFailLb1Over() throws {
-        let (cluster, vip) = try DashboardEndToEndTests.articleClusterFile(net: 30)
+        let (files, cluster, vip) = try DashboardEndToEndTests.articleClusterFile(net: 30)
+        defer { withExtendedLifetime(files) {} }
         // stdin stays open for the whole run: the kill is read at once, then --until ends it.
         let (status, out, err) = try Self.run(
             ["--headless", "--cluster", cluster, "--until", "14s"], input: "kill lb1/haproxy\nbogus words\n")
@@ -76,7 +77,8 @@ import Testing
         .enabled(if: HeadlessLiveTests.available, "needs a built .build/debug/hadeck"),
         arguments: demos.indices)
     func theDemonstrationHoldsLive(_ index: Int) throws {
-        let (cluster, _) = try DashboardEndToEndTests.articleClusterFile(net: 40 + index * 3)
+        let (files, cluster, _) = try DashboardEndToEndTests.articleClusterFile(net: 40 + index * 3)
+        defer { withExtendedLifetime(files) {} }
         let scenario = DashboardEndToEndTests.root + "/Examples/scenarios/\(Self.demos[index]).scenario"
         let (status, out, err) = try HeadlessLiveTests.run(
             ["--headless", "--script", scenario, "--cluster", cluster], input: "")

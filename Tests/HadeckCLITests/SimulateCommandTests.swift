@@ -1,3 +1,5 @@
+import Foundation
+import HadeckTestSupport
 import Testing
 
 @testable import HadeckCLI
@@ -25,8 +27,9 @@ private let root: String = {
     }
 
     @Test func failedExpectationExitsOneNamingItsLine() throws {
-        let path = "/tmp/hadeck-test-\(UInt32.random(in: 0...UInt32.max)).scenario"
-        try "# a wrong claim\nat 5s expect master lb2\n".write(toFile: path)
+        let dir = try TemporaryDirectory("simulate")
+        let path = dir.file("t.scenario")
+        try "# a wrong claim\nat 5s expect master lb2\n".write(toFile: path, atomically: true, encoding: .utf8)
         let (code, _, err) = run(path)
         #expect(code == 1)
         #expect(err == "\(path):2: error: expectation failed at 5s: expect master lb2 (seen: master: lb1)\n")
@@ -41,32 +44,21 @@ private let root: String = {
     }
 
     @Test func badScenarioNamesFileAndLine() throws {
-        let path = "/tmp/hadeck-test-bad-\(UInt32.random(in: 0...UInt32.max)).scenario"
-        try "at 1s traffic on\nat 2s kill lb3/haproxy\nat 3s frobnicate\n".write(toFile: path)
+        let dir = try TemporaryDirectory("simulate")
+        let path = dir.file("t.scenario")
+        try "at 1s traffic on\nat 2s kill lb3/haproxy\nat 3s frobnicate\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
         let (code, _, err) = run(path)
         #expect(code == 1)
         #expect(err == "\(path):3: error: unknown command 'frobnicate'\n")
     }
 
     @Test func unknownHostInACommandIsReportedWithItsLine() throws {
-        let path = "/tmp/hadeck-test-host-\(UInt32.random(in: 0...UInt32.max)).scenario"
-        try "at 2s kill lb3/haproxy\n".write(toFile: path)
+        let dir = try TemporaryDirectory("simulate")
+        let path = dir.file("t.scenario")
+        try "at 2s kill lb3/haproxy\n".write(toFile: path, atomically: true, encoding: .utf8)
         let (code, _, err) = run(path)
         #expect(code == 1)
         #expect(err == "\(path):1: error: no balancer host named 'lb3' (hosts: lb1, lb2)\n")
     }
 }
-
-extension String {
-    func write(toFile path: String) throws {
-        guard let f = fopen(path, "w") else { throw CocoaLikeError.cannotOpen(path) }
-        fputs(self, f)
-        fclose(f)
-    }
-}
-
-enum CocoaLikeError: Error { case cannotOpen(String) }
-
-#if canImport(Glibc)
-    import Glibc
-#endif

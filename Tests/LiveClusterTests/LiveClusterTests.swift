@@ -4,6 +4,7 @@ import ClusterModel
 import Foundation
 import HadeckBase
 import LiveCluster
+import LiveEngine
 import Testing
 import WebCore
 
@@ -237,6 +238,30 @@ struct LivePartitionTests {
             host: "127.66.23.99", port: 8080, "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         #expect(after.hasPrefix("HTTP/1.1 200"))
         #expect(try await live.withCore { c in c.recentRequests.last?.via } == owner)
+        await live.shutdown()
+    }
+}
+
+@Suite("Live cluster: a clean start")
+struct CleanStartTests {
+    /// The browsers wait for the VIP's first announcement (no "no ARP entry" failures), and the
+    /// connections made meanwhile are answered by the first master rather than reset.
+    @Test func noBrowserRequestFailsInTheFirstTenSeconds() async throws {
+        let live = try LiveCluster(spec: articleSpec(slot: 31, trafficOn: true, rate: 8, clients: 4))
+        let events = EventLog()
+        live.onEvent { events.append($0) }
+        try await live.start()
+        let reached = await eventually(within: .seconds(14)) { live.clock.now() >= Instant(micros: 10_000_000) }
+        #expect(reached)
+        let (sent, failed, reasons) = try await live.withCore { c in
+            (c.requestsSent, c.requestsFailed, c.recentRequests.filter { $0.status != 200 }.map(\.reason))
+        }
+        #expect(sent >= 40, "only \(sent) requests in 10 s at 8/s")
+        #expect(failed == 0, "failed: \(reasons)")
+        let all = events.all
+        let firstARP = try #require(all.first { $0.type == "arp.update" }).time
+        let firstRequest = try #require(all.first { $0.type == "request" }).time
+        #expect(firstRequest >= firstARP, "a request at \(firstRequest) before the VIP's announcement at \(firstARP)")
         await live.shutdown()
     }
 }

@@ -1,10 +1,12 @@
 import ClusterConfig
 import ClusterCore
+import ClusterModel
 import Foundation
 import HadeckBase
 import HadeckConfig
 import LiveCluster
 import LiveEngine
+import Synchronization
 import Testing
 
 /// The article's cluster moved to loopback addresses of its own (`127.66.SLOT.x`), so tests run side
@@ -203,4 +205,11 @@ func statsPageInChromium(_ url: String) throws -> (node: String, pid: Int, serve
         rest = after[tagEnd...]
     }
     return (node, pid, servers)
+}
+
+/// Events collected from the live cluster's loop, read from the test.
+final class EventLog: Sendable {
+    private let events = Mutex<[ClusterEvent]>([])
+    func append(_ event: ClusterEvent) { events.withLock { $0.append(event) } }
+    var all: [ClusterEvent] { events.withLock { $0 } }
 }

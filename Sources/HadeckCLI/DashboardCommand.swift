@@ -1,0 +1,189 @@
+import ArgumentParser
+import BalancerCore
+import ClusterCore
+import ClusterModel
+import CursesTerminal
+import Dashboard
+import Foundation
+import HadeckBase
+import LiveCluster
+import LiveEngine
+
+/// `hadeck [dashboard]`: the cluster live on loopback (or `--simulate`d) in the dashboard, or headless.
+public struct DashboardCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "dashboard",
+        abstract: "The cluster in the dashboard: what 'hadeck' alone runs.",
+        discussion: """
+            Runs the article's cluster (or --cluster FILE) for real on loopback and opens the dashboard on \
+            it. --simulate runs the same cluster in virtual time instead (slow motion, pause, any IPv4 \
+            addresses). --headless prints the events as JSON lines and reads commands from stdin.
+            """
+    )
+
+    @Option(help: "A cluster file (YAML); default: the built-in article cluster.")
+    public var cluster: String?
+
+    @Option(help: "Play a scenario (the simulator's language), with its 'say' lines as captions.")
+    public var script: String?
+
+    @Option(help: "Theme: dark, light, presenter, mono, or a path to a .theme file.")
+    public var theme: String?
+
+    @Option(help: "With --simulate: virtual seconds per real second at start (e.g. 0.25 for slow motion).")
+    public var scale: Double = 1
+
+    @Flag(help: "Run the cluster in virtual time (no sockets, any IPv4 addresses) instead of live on loopback.")
+    public var simulate = false
+
+    @Option(
+        help:
+            "The VIP's address and port (live: loopback only), e.g. 127.0.0.98:8080; the port must be one the haproxy.cfg files bind."
+    )
+    public var vip: String?
+
+    @Flag(help: "No screen: print the JSON events on stdout and read commands (e.g. 'kill lb1/haproxy') from stdin.")
+    public var headless = false
+
+    @Option(help: "With --headless: stop when the cluster's clock reaches this time (e.g. 30s).")
+    public var until: String?
+
+    public init() {}
+
+    public func validate() throws {
+        guard scale > 0, scale <= 64 else { throw ValidationError("--scale must be between 0 and 64") }
+        if until != nil && !headless { throw ValidationError("--until only applies with --headless") }
+        if let until, ScenarioParser.parseTime(until) == nil {
+            throw ValidationError("--until '\(until)' is not a time such as 30s")
+        }
+        if scale != 1 && !simulate {
+            throw ValidationError("--scale needs --simulate: the live cluster runs in real time")
+        }
+        if let vip {
+            guard let address = SocketAddress(ipv4: vip) else {
+                throw ValidationError("--vip '\(vip)' is not IP:PORT (e.g. 127.0.0.98:8080)")
+            }
+            if !simulate && address.ipv4?.isLoopback != true {
+                throw ValidationError(
+                    "--vip \(vip) is not a loopback address: the live cluster only runs on 127.0.0.0/8 (with --simulate any IPv4 address works)"
+                )
+            }
+        }
+    }
+
+    public func run() throws {
+        let end = until.flatMap { ScenarioParser.parseTime($0) }
+        var spec: ClusterSpec
+        var scenario: Scenario?
+        switch loadSpec() {
+        case .success(let (sc, sp)): (scenario, spec) = (sc, sp)
+        case .failure(let diags): throw failure(diags)
+        }
+        if let vip, let address = SocketAddress(ipv4: vip) {
+            if let problem = spec.vipProblem(address) { throw failure("hadeck: --vip \(vip): \(problem)") }
+            spec = spec.withVIP(address)
+        }
+        // Nothing starts before we know the screen can be taken.
+        if !headless {
+            do { try CursesTerminal.preflight() } catch { throw failure("\(error)") }
+        }
+        if simulate {
+            try runSimulated(spec: spec, scenario: scenario, until: end)
+        } else {
+            try runLive(spec: spec, scenario: scenario, until: end)
+        }
+    }
+
+    /// The cluster (built-in or `--cluster`) and the scenario to play, if any.
+    func loadSpec() -> Result<(Scenario?, ClusterSpec), Diagnostics> {
+        if let script {
+            return ScenarioLoader.loadSpec(path: script, cluster: cluster).map { ($0.0, $0.1) }
+        }
+        return ScenarioLoader.loadCluster(cluster).map { (nil, $0) }
+    }
+
+    /// The cluster for real on loopback.
+    func runLive(spec: ClusterSpec, scenario: Scenario?, until end: Instant?) throws {
+        let live: LiveCluster
+        do { live = try LiveCluster(spec: spec, scenario: scenario) } catch { throw failure("hadeck: \(error)") }
+        let lines = EventLines()
+        if headless { live.onEvent { lines.append($0) } }
+        do { try live.startAndWait() } catch {
+            live.shutdownAndWait()
+            throw failure("hadeck: \(error)")
+        }
+        let source = LiveClusterSource(live: live)
+        let status: Int32
+        if headless {
+            // A scenario ends the run at its end, unless --until says otherwise.
+            status = HeadlessRunner.run(
+                source: source, lines: lines, now: { live.clock.now() }, until: end ?? live.scenarioEnd)
+            if scenario != nil {
+                let problems = (try? live.finishScenario()) ?? []
+                lines.drain(into: StandardOutput())
+                var err = StandardError()
+                for line in problems { print(line, to: &err) }
+                if !problems.isEmpty {
+                    live.shutdownAndWait()
+                    throw ExitCode(1)
+                }
+            }
+        } else {
+            status = dashboard(source)
+        }
+        live.shutdownAndWait()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The cluster in virtual time.
+    func runSimulated(spec: ClusterSpec, scenario: Scenario?, until end: Instant?) throws {
+        let source = SimulatedClusterSource(cluster: Cluster(spec: spec), scenario: scenario)
+        _ = try? source.perform(.setTimeScale(scale), by: "the command line")
+        guard headless else {
+            let status = dashboard(source)
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
+        let lines = EventLines()
+        source.cluster.onEvent = { lines.append($0) }
+        // A scenario ends the run at its end, unless --until says otherwise.
+        var status = HeadlessRunner.run(
+            source: source, lines: lines, now: { source.cluster.now }, until: end ?? source.runner?.scenario.endTime)
+        if let runner = source.runner {
+            runner.runToEnd(source.cluster.now)
+            lines.drain(into: StandardOutput())
+            var err = StandardError()
+            let problems = runner.problemLines
+            for line in problems { print(line, to: &err) }
+            if !problems.isEmpty { status = 1 }
+        }
+        throw ExitCode(status)
+    }
+
+    /// Runs the dashboard; a terminal that cannot host it is a one-line error (exit 1).
+    func dashboard(_ source: ClusterSource) -> Int32 {
+        var options = DashboardOptions(theme: theme, environment: ProcessInfo.processInfo.environment)
+        options.actor = "key"
+        do {
+            return try runDashboard(source: source, options: options)
+        } catch {
+            var err = StandardError()
+            print("\(error)", to: &err)
+            return 1
+        }
+    }
+}
+
+/// Prints the diagnostics on standard error; the caller throws the exit code it returns (1).
+func failure(_ diagnostics: Diagnostics) -> ExitCode {
+    var err = StandardError()
+    for d in diagnostics.items { print(d, to: &err) }
+    return ExitCode(1)
+}
+
+/// Prints one message on standard error; the caller throws the exit code it returns (1).
+func failure(_ message: String) -> ExitCode {
+    var err = StandardError()
+    print(message, to: &err)
+    return ExitCode(1)
+}
