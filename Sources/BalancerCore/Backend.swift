@@ -103,8 +103,8 @@ public final class Backend {
     }
 
     /// The `show stat` status string of a server (`UP`, `DOWN 1/2`, `MAINT`, `no check`...), or nil if unknown.
-    public func status(of server: String) -> String? {
-        indexByName[server].map { servers[$0].statusText }
+    public func status(of server: String) -> ServerStatus? {
+        indexByName[server].map { servers[$0].status }
     }
 
     // MARK: - Health checks
@@ -205,7 +205,7 @@ public final class Backend {
     {
         guard let i = indexByName[server], servers[i].checked else { return [] }
         advanceSlowstart(now: now)
-        let before = servers[i].statusText
+        let before = servers[i].status
         let (status, code, detail) = classify(outcome, server: i)
         servers[i].checkRunningSince = nil
         servers[i].checkStatus = status
@@ -250,7 +250,7 @@ public final class Backend {
         }
         servers[i].nextCheck = now + servers[i].currentInterval
 
-        let after = servers[i].statusText
+        let after = servers[i].status
         guard after != before else { return [] }
         let text = servers[i].checkStatusText ?? status.rawValue
         let why: String
@@ -344,7 +344,7 @@ public final class Backend {
     {
         let i = try index(server)
         advanceSlowstart(now: now)
-        let before = servers[i].statusText
+        let before = servers[i].status
         let old = servers[i].admin
         guard old != state else { return [] }
         servers[i].admin = state
@@ -360,7 +360,7 @@ public final class Backend {
         default:
             break
         }
-        let after = servers[i].statusText
+        let after = servers[i].status
         let why: String
         switch state {
         case .maint: why = "\(server) was put in maintenance: no traffic and no checks: \(after)"
@@ -431,7 +431,7 @@ public final class Backend {
         advanceSlowstart(now: now)
         let old = servers[i].uweight
         guard old != w else { return [] }
-        let status = servers[i].statusText
+        let status = servers[i].status
         servers[i].uweight = w
         let name = servers[i].name
         let effect =

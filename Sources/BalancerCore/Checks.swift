@@ -95,18 +95,23 @@ public struct CheckJob: Hashable, Sendable {
 /// A change worth telling a human about: a status string change, an admin or weight change.
 public struct ServerTransition: Hashable, Sendable {
     public var server: String
-    public var from: String
-    public var to: String
+    public var fromStatus: ServerStatus
+    public var toStatus: ServerStatus
+    /// The statuses as `show stat` prints them.
+    public var from: String { fromStatus.description }
+    public var to: String { toStatus.description }
     /// `L4CON`, `L7STS/503`, `L7OK/200`... when a check caused it; `nil` for admin or weight changes.
     public var checkStatus: String?
     /// One plain English sentence saying why.
     public var why: String
     public var time: Instant
 
-    public init(server: String, from: String, to: String, checkStatus: String?, why: String, time: Instant) {
+    public init(
+        server: String, from: ServerStatus, to: ServerStatus, checkStatus: String?, why: String, time: Instant
+    ) {
         self.server = server
-        self.from = from
-        self.to = to
+        self.fromStatus = from
+        self.toStatus = to
         self.checkStatus = checkStatus
         self.why = why
         self.time = time

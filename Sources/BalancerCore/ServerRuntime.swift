@@ -64,23 +64,27 @@ struct ServerRuntime {
     }
 
     /// The status column of `show stat`, as stats.c computes it.
-    var statusText: String {
-        if admin == .maint { return "MAINT" }
-        let upCounts = "\(health - config.rise + 1)/\(config.fall)"
+    var status: ServerStatus {
+        if admin == .maint { return ServerStatus(.maint) }
+        // Going down: failed checks so far, of `fall`.
+        let upCounts = ServerStatus.Progress(count: health - config.rise + 1, of: config.fall)
         switch state {
         case .running, .starting:
             let goingDown = checked && health < maxHealth
-            if admin == .drain { return goingDown ? "DRAIN \(upCounts)" : "DRAIN" }
-            if goingDown { return "UP \(upCounts)" }
-            return checked ? "UP" : "no check"
+            if admin == .drain { return ServerStatus(.drain, progress: goingDown ? upCounts : nil) }
+            if goingDown { return ServerStatus(.up, progress: upCounts) }
+            return ServerStatus(checked ? .up : .noCheck)
         case .stopping:
-            return (!checked || health == maxHealth) ? "NOLB" : "NOLB \(upCounts)"
+            return ServerStatus(.nolb, progress: (!checked || health == maxHealth) ? nil : upCounts)
         case .stopped:
-            if checked && health == 0 { return "DOWN" }
-            if checked { return "DOWN \(health)/\(config.rise)" }
-            return "DOWN"
+            if checked && health > 0 {
+                return ServerStatus(.down, progress: .init(count: health, of: config.rise))
+            }
+            return ServerStatus(.down)
         }
     }
+
+    var statusText: String { status.description }
 
     /// `L7STS/503` or `L4CON`: the status name, plus the HTTP code for layer 7 results.
     var checkStatusText: String? {

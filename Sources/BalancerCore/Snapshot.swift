@@ -7,7 +7,9 @@ public struct ServerSnapshot: Hashable, Sendable {
     public var address: SocketAddress
     public var cookie: String?
     /// `UP`, `DOWN 1/2`, `MAINT`, `no check`...
-    public var status: String
+    public var state: ServerStatus
+    /// `state` as `show stat` prints it.
+    public var status: String { state.description }
     public var operationalState: OperationalState
     public var adminState: AdminState
     public var checkStatus: CheckStatus?
@@ -47,7 +49,7 @@ extension Backend {
             let s = servers[i]
             return ServerSnapshot(
                 name: s.name, id: s.id, address: s.config.address, cookie: s.config.cookie,
-                status: s.statusText, operationalState: s.state, adminState: s.admin,
+                state: s.status, operationalState: s.state, adminState: s.admin,
                 checkStatus: s.checkStatus, checkStatusText: s.checkStatusText, checkCode: s.checkCode,
                 checkDuration: s.checkDuration, checkDetail: s.checkDetail,
                 health: s.health, rise: s.config.rise, fall: s.config.fall,

@@ -15,15 +15,14 @@ extension Cluster {
         switch command {
         case .say(let text):
             lastCaption = text
-            emit("say", [("text", .string(text))], why: "narration by \(actor)")
+            emit(.say(text: text), why: "narration by \(actor)")
         case .traffic(let enabled, let rate, let clients):
             if let clients { setClientCount(clients) }
             if let rate { trafficRate = rate }
             if let enabled { trafficOn = enabled }
             scheduleTraffic()
             emit(
-                "traffic",
-                [("on", .bool(trafficOn)), ("rate", .double(trafficRate)), ("clients", .int(Int64(browsers.count)))],
+                .traffic(on: trafficOn, rate: trafficRate, clients: browsers.count),
                 why:
                     "traffic \(trafficOn ? "set to \(formatRate(trafficRate))/s from \(browsers.count) clients" : "stopped") by \(actor)"
             )
@@ -38,23 +37,24 @@ extension Cluster {
             guard host.poweredOn else { throw CommandError("\(name) is already powered off") }
             // No goodbye: processes vanish without a priority-0 advert, the VIP's ARP entry goes stale.
             if let hp = host.haproxy {
-                emitProcess(host, "haproxy", "killed", pid: hp.pid, why: "\(name) lost power (\(actor))")
+                emitProcess(host, .haproxy, .killed, pid: hp.pid, why: "\(name) lost power (\(actor))")
             }
             if let ka = host.keepalived {
-                emitProcess(host, "keepalived", "killed", pid: ka.pid, why: "\(name) lost power (\(actor))")
+                emitProcess(host, .keepalived, .killed, pid: ka.pid, why: "\(name) lost power (\(actor))")
             }
             host.haproxy = nil
+            if host.keepalived != nil { host.keepalivedEnded = .killed }
             host.keepalived = nil
             host.poweredOn = false
             emit(
-                "host.power", [("node", .string(name)), ("state", .string("off"))],
+                .hostPower(node: name, on: false),
                 why: "\(name) was powered off by \(actor)")
         case .powerOn(let name):
             let host = try requireHost(name)
             guard !host.poweredOn else { throw CommandError("\(name) is already powered on") }
             host.poweredOn = true
             emit(
-                "host.power", [("node", .string(name)), ("state", .string("on"))],
+                .hostPower(node: name, on: true),
                 why: "\(name) was powered on by \(actor)")
             startHAProxy(host, why: "\(name) booted")
             startKeepalived(host, why: "\(name) booted")
@@ -63,7 +63,7 @@ extension Cluster {
             _ = try requireHost(b)
             partitions.insert([a, b].sorted())
             emit(
-                "link", [("a", .string(a)), ("b", .string(b)), ("state", .string("down"))],
+                .link(a: a, b: b, up: false),
                 why: "\(actor) cut the network between \(a) and \(b): their VRRP adverts are lost")
         case .heal(let a, let b):
             let pairs: [[String]]
@@ -76,14 +76,14 @@ extension Cluster {
             }
             for pair in pairs where partitions.remove(pair) != nil {
                 emit(
-                    "link", [("a", .string(pair[0])), ("b", .string(pair[1])), ("state", .string("up"))],
+                    .link(a: pair[0], b: pair[1], up: true),
                     why: "\(actor) healed the network between \(pair[0]) and \(pair[1])")
             }
         case .link(let name, let up):
             let host = try requireHost(name)
             host.linkUp = up
             emit(
-                "link", [("a", .string(name)), ("b", .string("segment")), ("state", .string(up ? "up" : "down"))],
+                .link(a: name, b: nil, up: up),
                 why: "\(name)'s tracked interface went \(up ? "up" : "down") (\(actor))")
             if let ka = host.keepalived { handle(ka.setLink(up: up, now: now), on: host) }
         case .setServerState(let server, let balancer, let state):
@@ -101,12 +101,9 @@ extension Cluster {
                 do {
                     for t in try hp.setWeight(server: server, change, now: now, actor: actor) {
                         emit(
-                            "backend.weight",
-                            [
-                                ("balancer", .string(host.name)), ("backend", .string(t.backend)),
-                                ("server", .string(t.server)),
-                                ("from", .int(Int64(t.from))), ("to", .int(Int64(t.to))),
-                            ], why: t.why)
+                            .backendWeight(
+                                balancer: host.name, backend: t.backend, server: t.server, from: t.from, to: t.to),
+                            why: t.why)
                     }
                 } catch { throw CommandError(error.description) }
             }
@@ -117,7 +114,8 @@ extension Cluster {
 
     /// A live check (or runtime API) changed a server of `balancer`'s haproxy.
     public func recordServerChange(
-        balancer: String, backend: String, server: String, from: String, to: String, check: String, why: String
+        balancer: String, backend: String, server: String, from: ServerStatus, to: ServerStatus, check: String,
+        why: String
     ) {
         guard let host = host(named: balancer) else { return }
         emitBackendState(
@@ -125,8 +123,8 @@ extension Cluster {
     }
 
     /// An event of the live shell (a socket error, a listener that could not open...).
-    public func recordEvent(_ type: String, _ fields: [(String, JSONValue)], why: String) {
-        emit(type, fields, why: why)
+    public func recordEvent(_ kind: EventKind, why: String) {
+        emit(kind, why: why)
     }
 
     private func requireHost(_ name: String) throws(CommandError) -> BalancerHost {
@@ -156,7 +154,7 @@ extension Cluster {
             guard webServers[i].running else { throw CommandError("\(name) is not running") }
             webServers[i].kill()
             emit(
-                "backend.process", [("server", .string(name)), ("action", .string(graceful ? "stopped" : "killed"))],
+                .backendProcess(server: name, action: graceful ? .stopped : .killed),
                 why:
                     "\(actor) \(graceful ? "stopped" : "killed") \(name)'s Tomcat: it refuses connections and its sessions are gone"
             )
@@ -167,7 +165,7 @@ extension Cluster {
             }
             host.haproxy = nil
             emitProcess(
-                host, "haproxy", graceful ? "stopped" : "killed", pid: hp.pid,
+                host, .haproxy, graceful ? .stopped : .killed, pid: hp.pid,
                 why: graceful
                     ? "\(actor) stopped \(hostName)'s haproxy (pid \(hp.pid))"
                     : "\(actor) ran kill -9 \(hp.pid) on \(hostName)'s haproxy")
@@ -178,14 +176,15 @@ extension Cluster {
             }
             if graceful {
                 emitProcess(
-                    host, "keepalived", "stopped", pid: ka.pid,
+                    host, .keepalived, .stopped, pid: ka.pid,
                     why: "\(actor) stopped \(hostName)'s keepalived gracefully: it sends a priority-0 advert")
                 handle(ka.stop(now: now), on: host)
             } else {
                 emitProcess(
-                    host, "keepalived", "killed", pid: ka.pid,
+                    host, .keepalived, .killed, pid: ka.pid,
                     why: "\(actor) ran kill -9 on \(hostName)'s keepalived: its adverts stop, the VIP stays configured")
             }
+            host.keepalivedEnded = graceful ? .stopped : .killed
             host.keepalived = nil
         }
     }
@@ -197,7 +196,7 @@ extension Cluster {
             guard !webServers[i].running else { throw CommandError("\(name) is already running") }
             webServers[i].start()
             emit(
-                "backend.process", [("server", .string(name)), ("action", .string("start"))],
+                .backendProcess(server: name, action: .start),
                 why: "\(actor) started \(name)'s Tomcat again (with no sessions)")
         case .process(let hostName, let process):
             let host = try requireHost(hostName)
@@ -280,11 +279,11 @@ extension Cluster {
         case .serverStatus(let server, let status, let balancer):
             guard let host = host(named: balancer) else { return (false, "no balancer \(balancer)") }
             guard let hp = host.haproxy else { return (false, "\(balancer)'s haproxy is not running") }
-            let seen = hp.statusString(server: server) ?? "no such server"
-            return (seen == status, "\(server) on \(balancer): \(seen)")
+            let seen = hp.status(server: server)
+            return (seen == status, "\(server) on \(balancer): \(seen?.description ?? "no such server")")
         case .vrrpState(let hostName, let state):
             guard let host = host(named: hostName) else { return (false, "no host \(hostName)") }
-            return (host.vrrpState == state, "\(hostName): \(host.vrrpState)")
+            return (host.vrrpState == state, "\(hostName): \(host.vrrpState.rawValue)")
         case .priority(let hostName, let value):
             guard let host = host(named: hostName), let ka = host.keepalived else {
                 return (false, "\(hostName) has no keepalived running")

@@ -117,7 +117,13 @@ extension Cluster {
         }
     }
 
-    func record(_ r: RequestRecord) {
+    /// Keeps a request in the history and reports it as a `request` event.
+    func record(_ r: RequestRecord, why: String) {
+        keep(r)
+        emit(.request(r), why: why)
+    }
+
+    private func keep(_ r: RequestRecord) {
         if let via = r.via, let server = r.server, r.status > 0 {
             requestMeter.count(via + "\u{0}" + server, at: r.time)
         } else {
@@ -204,15 +210,7 @@ extension Cluster {
         record(
             RequestRecord(
                 time: now, client: client, via: via, server: server, status: status, session: session, reason: reason,
-                latency: latency))
-        emit(
-            "request",
-            [
-                ("client", .string(client)), ("via", .string(via)), ("server", server.map { .string($0) } ?? .null),
-                ("status", .int(Int64(status))), ("session", session.map { .string($0) } ?? .null),
-                ("reason", .string(reason)), ("latency_ms", .double(Double(latency.micros) / 1000)),
-                ("request", .string(requestLine)),
-            ],
+                latency: latency, requestLine: requestLine),
             why: "\(client) sent \(requestLine) to \(via)'s haproxy, which routed it")
     }
 
@@ -222,13 +220,8 @@ extension Cluster {
         record(
             RequestRecord(
                 time: now, client: client, via: via, server: nil, status: 0, session: nil, reason: reason,
-                latency: .zero))
-        emit(
-            "request",
-            [
-                ("client", .string(client)), ("via", via.map { .string($0) } ?? .null), ("server", .null),
-                ("status", .int(0)), ("session", .null), ("reason", .string(reason)), ("latency_ms", .double(0)),
-            ], why: "\(client) connected to the VIP \(spec.vip) and got no service")
+                latency: .zero),
+            why: "\(client) connected to the VIP \(spec.vip) and got no service")
     }
 
     /// How long the simulated app takes to answer: 1 to 4 ms, from a seeded generator (deterministic).
@@ -242,15 +235,8 @@ extension Cluster {
         record(
             RequestRecord(
                 time: now, client: b.name, via: via, server: nil, status: 0, session: b.session, reason: reason,
-                latency: latency))
-        emit(
-            "request",
-            [
-                ("client", .string(b.name)), ("via", via.map { .string($0) } ?? .null), ("server", .null),
-                ("status", .int(0)),
-                ("session", b.session.map { .string($0) } ?? .null), ("reason", .string(reason)),
-                ("latency_ms", .double(Double(latency.micros) / 1000)),
-            ], why: "\(b.name) sent GET /login to the VIP \(spec.vip) and got no answer")
+                latency: latency),
+            why: "\(b.name) sent GET /login to the VIP \(spec.vip) and got no answer")
     }
 
     func finishRequest(
@@ -262,17 +248,7 @@ extension Cluster {
         record(
             RequestRecord(
                 time: now, client: b.name, via: host.name, server: server, status: status, session: session,
-                reason: reason,
-                latency: now - started))
-        emit(
-            "request",
-            [
-                ("client", .string(b.name)), ("via", .string(host.name)),
-                ("server", server.map { .string($0) } ?? .null),
-                ("status", .int(Int64(status))), ("session", session.map { .string($0) } ?? .null),
-                ("reason", .string(reason)),
-                ("latency_ms", .double(Double((now - started).micros) / 1000)),
-            ],
+                reason: reason, latency: now - started),
             why:
                 "\(b.name) sent GET /login to the VIP; the ARP cache maps it to \(host.name)'s MAC, so \(host.name)'s haproxy routed it"
         )

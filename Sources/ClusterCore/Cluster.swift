@@ -34,11 +34,14 @@ public final class BalancerHost {
         nextKeepalivedPID = pidBase - 10
     }
 
-    /// The VRRP state name as the dashboard shows it (STOP when keepalived is not running).
-    public var vrrpState: String {
-        guard poweredOn else { return "OFF" }
-        guard let keepalived else { return "STOP" }
-        return keepalived.stateName
+    /// How the last keepalived ended (nil: it never ran, or runs now).
+    public internal(set) var keepalivedEnded: ProcessAction?
+
+    /// The VRRP state as the dashboard shows it; without keepalived, how it went.
+    public var vrrpState: HostVRRPState {
+        guard poweredOn else { return .off }
+        guard let keepalived else { return keepalivedEnded == .killed ? .killed : .stopped }
+        return keepalived.primary.map { HostVRRPState($0.state) } ?? .initialize
     }
 }
 
@@ -334,9 +337,10 @@ public final class Cluster {
 
     // MARK: - Events
 
-    func emit(_ type: String, _ fields: [(String, JSONValue)], why: String) {
-        let event = ClusterEvent(time: now, type: type, fields: fields, why: why)
-        if type != "request" {
+    func emit(_ kind: EventKind, why: String) {
+        let event = ClusterEvent(time: now, kind, why: why)
+        if case .request = kind {
+        } else {
             events.append(event)
             if eventLimit > 0, events.count > eventLimit + eventLimit / 4 {
                 events.removeFirst(events.count - eventLimit)
@@ -347,11 +351,9 @@ public final class Cluster {
 
     func emitBackendState(_ t: BackendTransition, host: BalancerHost) {
         emit(
-            "backend.state",
-            [
-                ("balancer", .string(host.name)), ("backend", .string(t.backend)), ("server", .string(t.server)),
-                ("from", .string(t.from)), ("to", .string(t.to)), ("check", .string(t.check)),
-            ], why: t.why)
+            .backendState(
+                balancer: host.name, backend: t.backend, server: t.server, from: t.from, to: t.to, check: t.check),
+            why: t.why)
     }
 
     // MARK: - VRRP and ARP
@@ -374,8 +376,7 @@ public final class Cluster {
                 }
             case .discarded(let from, let reason):
                 emit(
-                    "vrrp.discard",
-                    [("node", .string(host.name)), ("from", .string(from)), ("reason", .string(reason))],
+                    .vrrpDiscard(node: host.name, from: from, reason: reason),
                     why: "\(host.name)'s keepalived threw away a packet from \(from): \(reason)")
             case .gratuitousARP(let vip):
                 guard host.poweredOn,
@@ -383,23 +384,18 @@ public final class Cluster {
                 else { continue }
                 let previous = change.from.flatMap { self.host(withMAC: $0)?.name }
                 emit(
-                    "arp.update",
-                    [("ip", .string(vip)), ("mac", .string(host.mac.description)), ("node", .string(host.name))],
+                    .arpUpdate(ip: vip, mac: host.mac.description, node: host.name),
                     why: previous.map {
                         "gratuitous ARP from \(host.name): \(vip) moved from \($0)'s MAC to \(host.name)'s"
                     }
                         ?? "gratuitous ARP from \(host.name): clients now send \(vip) to \(host.name)")
             case .stateChanged(let from, let to, let priority, let effective, let why):
                 emit(
-                    "vrrp.state",
-                    [
-                        ("node", .string(host.name)), ("from", .string(from)), ("to", .string(to)),
-                        ("priority", .int(Int64(priority))), ("effective_priority", .int(Int64(effective))),
-                    ], why: why)
+                    .vrrpState(
+                        node: host.name, from: HostVRRPState(from), to: HostVRRPState(to), priority: priority,
+                        effectivePriority: effective), why: why)
             case .priorityChanged(let from, let to, let why):
-                emit(
-                    "vrrp.priority",
-                    [("node", .string(host.name)), ("from", .int(Int64(from))), ("to", .int(Int64(to)))], why: why)
+                emit(.vrrpPriority(node: host.name, from: from, to: to), why: why)
             }
         }
     }
@@ -410,7 +406,7 @@ public final class Cluster {
         let pid = host.nextHAProxyPID
         host.nextHAProxyPID += 17
         host.haproxy = HAProxyProcess(config: host.haproxyConfig, pid: pid, now: now)
-        emitProcess(host, "haproxy", "start", pid: pid, why: why)
+        emitProcess(host, .haproxy, .start, pid: pid, why: why)
     }
 
     func startKeepalived(_ host: BalancerHost, why: String) {
@@ -419,18 +415,13 @@ public final class Cluster {
         let ka = KeepalivedProcess(
             config: host.keepalivedConfig, primaryIP: host.address, pid: pid, linkUp: host.linkUp)
         host.keepalived = ka
-        emitProcess(host, "keepalived", "start", pid: pid, why: why)
+        host.keepalivedEnded = nil
+        emitProcess(host, .keepalived, .start, pid: pid, why: why)
         handle(ka.start(now: now), on: host)
     }
 
-    func emitProcess(_ host: BalancerHost, _ process: String, _ action: String, pid: Int, why: String) {
-        emit(
-            "process",
-            [
-                ("node", .string(host.name)), ("process", .string(process)), ("action", .string(action)),
-                ("pid", .int(Int64(pid))),
-            ],
-            why: why)
+    func emitProcess(_ host: BalancerHost, _ process: HostProcess, _ action: ProcessAction, pid: Int, why: String) {
+        emit(.process(node: host.name, process: process, action: action, pid: pid), why: why)
     }
 }
 

@@ -19,8 +19,8 @@ struct PendingCheck {
 struct BackendTransition {
     var backend: String
     var server: String
-    var from: String
-    var to: String
+    var from: ServerStatus
+    var to: ServerStatus
     var check: String
     var why: String
 }
@@ -71,7 +71,8 @@ public final class HAProxyProcess {
 
     private func transition(_ backend: String, _ t: ServerTransition) -> BackendTransition {
         BackendTransition(
-            backend: backend, server: t.server, from: t.from, to: t.to, check: t.checkStatus ?? "", why: t.why)
+            backend: backend, server: t.server, from: t.fromStatus, to: t.toStatus, check: t.checkStatus ?? "",
+            why: t.why)
     }
 
     /// The frontend that listens on `port`.
@@ -176,7 +177,7 @@ public final class HAProxyProcess {
         }
     }
 
-    func statusString(server: String) -> String? {
+    func status(server: String) -> ServerStatus? {
         backendsWith(server).first?.backend.status(of: server)
     }
 
@@ -185,7 +186,7 @@ public final class HAProxyProcess {
             b.backend.snapshot(now: now).map { s in
                 ServerRow(
                     balancer: balancer, backend: b.name, server: s.name, address: s.address.description,
-                    status: s.status,
+                    status: s.state,
                     adminState: s.adminState, checkStatus: s.checkStatusText, checkDuration: s.checkDuration,
                     lastChange: s.lastChange, weight: s.weight.current, initialWeight: s.weight.initial,
                     currentSessions: s.currentSessions, totalSessions: s.totalSessions, health: s.health, rise: s.rise,

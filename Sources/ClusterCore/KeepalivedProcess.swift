@@ -1,3 +1,4 @@
+import ClusterModel
 import HadeckBase
 import VRRPCore
 
@@ -5,7 +6,7 @@ import VRRPCore
 enum KeepalivedOutput {
     case advert(bytes: [UInt8], destination: String)
     case gratuitousARP(vip: String)
-    case stateChanged(from: String, to: String, priority: Int, effective: Int, why: String)
+    case stateChanged(from: VRRPState, to: VRRPState, priority: Int, effective: Int, why: String)
     case priorityChanged(from: Int, to: Int, why: String)
     case discarded(from: String, reason: String)
 }
@@ -75,12 +76,25 @@ public final class KeepalivedProcess {
             case .sendGratuitousARP(let vip): .gratuitousARP(vip: vip)
             case .stateChanged(let from, let to, let why):
                 .stateChanged(
-                    from: from.rawValue, to: to.rawValue, priority: instance.basePriority,
+                    from: from, to: to, priority: instance.basePriority,
                     effective: instance.effectivePriority, why: why)
             case .priorityChanged(let from, let to, let why): .priorityChanged(from: from, to: to, why: why)
             case .advertDiscarded(let from, let reason): .discarded(from: from, reason: reason.description)
             case .vipsAdded, .vipsRemoved, .log: nil
             }
+        }
+    }
+}
+
+extension HostVRRPState {
+    /// keepalived's own state, as hosts show it.
+    init(_ state: VRRPState) {
+        switch state {
+        case .initialize: self = .initialize
+        case .backup: self = .backup
+        case .master: self = .master
+        case .fault: self = .fault
+        case .stopped: self = .stopped
         }
     }
 }

@@ -15,9 +15,9 @@ public enum ScenarioExpectation: Hashable, Sendable {
     /// `expect clients-on webB`: every client's current session was made by webB (its jvmRoute).
     case clientsOn(backend: String)
     /// `expect server webA DOWN on lb1`: the status string as the stats page shows it.
-    case serverStatus(server: String, status: String, balancer: String)
+    case serverStatus(server: String, status: ServerStatus, balancer: String)
     /// `expect state lb1 BACKUP`.
-    case vrrpState(host: String, state: String)
+    case vrrpState(host: String, state: HostVRRPState)
     /// `expect priority lb1 90`: effective priority.
     case priority(host: String, value: Int)
     /// `expect process lb1/haproxy dead|running`.
@@ -31,7 +31,7 @@ public enum ScenarioExpectation: Hashable, Sendable {
         case .sessionsKept: return "expect sessions-kept"
         case .clientsOn(let b): return "expect clients-on \(b)"
         case .serverStatus(let s, let st, let b): return "expect server \(s) \(st) on \(b)"
-        case .vrrpState(let h, let s): return "expect state \(h) \(s)"
+        case .vrrpState(let h, let s): return "expect state \(h) \(s.rawValue)"
         case .priority(let h, let v): return "expect priority \(h) \(v)"
         case .process(let h, let p, let r): return "expect process \(h)/\(p.rawValue) \(r ? "running" : "dead")"
         }
@@ -262,14 +262,17 @@ public enum ScenarioParser {
         case ("sessions-kept", 1): return .success(.sessionsKept)
         case ("clients-on", 2): return .success(.clientsOn(backend: w[1]))
         case ("server", 5) where w[3] == "on":
-            return .success(.serverStatus(server: w[1], status: w[2], balancer: w[4]))
+            return .success(.serverStatus(server: w[1], status: ServerStatus(parsing: w[2]), balancer: w[4]))
         case ("server", 6) where w[4] == "on":
             // Status strings with a space, e.g. `expect server webA UP 1/3 on lb1`.
-            return .success(.serverStatus(server: w[1], status: w[2] + " " + w[3], balancer: w[5]))
+            return .success(
+                .serverStatus(server: w[1], status: ServerStatus(parsing: w[2] + " " + w[3]), balancer: w[5]))
         case ("state", 3):
-            let s = w[2].uppercased()
-            guard ["MASTER", "BACKUP", "FAULT", "INIT", "STOP"].contains(s) else {
-                return .failure(Message("unknown VRRP state '\(w[2])' (MASTER, BACKUP, FAULT, INIT, STOP)"))
+            let states: [HostVRRPState] = [.master, .backup, .fault, .initialize, .stopped, .killed, .off]
+            guard let s = HostVRRPState(rawValue: w[2].uppercased()), states.contains(s) else {
+                return .failure(
+                    Message(
+                        "unknown VRRP state '\(w[2])' (\(states.map(\.rawValue).joined(separator: ", ")))"))
             }
             return .success(.vrrpState(host: w[1], state: s))
         case ("priority", 3):

@@ -92,8 +92,7 @@ public final class ScenarioRunner {
         let (ok, seen) = cluster.check(e)
         results.append(ExpectationResult(step: step, expectation: e, time: cluster.now, ok: ok, seen: seen))
         cluster.emit(
-            "expect",
-            [("line", .int(Int64(step.line))), ("check", .string(e.text)), ("ok", .bool(ok)), ("seen", .string(seen))],
+            .expect(line: step.line, check: e.text, ok: ok, seen: seen),
             why: ok ? "the scenario's expectation holds" : "the scenario's expectation failed")
     }
 }
@@ -109,46 +108,8 @@ public enum Timeline {
         let time =
             String(repeating: " ", count: max(0, 6 - whole.count)) + whole + "." + frac
             + String(repeating: "0", count: 6 - frac.count)
-        let type = e.type + String(repeating: " ", count: max(1, 15 - e.type.count))
-        return "\(time)  \(type)\(summary(e))  -- \(e.why)"
-    }
-
-    /// The event's fields in a few words.
-    public static func summary(_ e: ClusterEvent) -> String {
-        func s(_ k: String) -> String {
-            switch e[k] {
-            case .string(let v)?: return v
-            case .int(let v)?: return String(v)
-            case .double(let v)?: return JSONValue.double(v).encoded
-            case .bool(let v)?: return v ? "true" : "false"
-            default: return "-"
-            }
-        }
-        switch e.type {
-        case "request":
-            return
-                "\(s("client")) via \(s("via")) -> \(s("server")) \(s("status")) session \(s("session")) (\(s("reason")))"
-        case "backend.state":
-            return "\(s("balancer")) \(s("backend"))/\(s("server")) \(s("from")) -> \(s("to")) [\(s("check"))]"
-        case "backend.weight":
-            return "\(s("balancer")) \(s("backend"))/\(s("server")) weight \(s("from")) -> \(s("to"))"
-        case "vrrp.state":
-            return
-                "\(s("node")) \(s("from")) -> \(s("to")) (priority \(s("priority")), effective \(s("effective_priority")))"
-        case "vrrp.priority":
-            return "\(s("node")) effective priority \(s("from")) -> \(s("to"))"
-        case "arp.update":
-            return "\(s("ip")) -> \(s("mac")) (\(s("node")))"
-        case "process":
-            return "\(s("node")) \(s("process")) \(s("action")) pid \(s("pid"))"
-        case "link":
-            return "\(s("a")) <-> \(s("b")) \(s("state"))"
-        case "say":
-            return "\"\(s("text"))\""
-        case "expect":
-            return "line \(s("line")): \(s("check")) -> \(s("ok") == "true" ? "ok" : "FAILED") (\(s("seen")))"
-        default:
-            return e.fields.map { "\($0.0)=\(s($0.0))" }.joined(separator: " ")
-        }
+        let name = e.type.rawValue
+        let type = name + String(repeating: " ", count: max(1, 15 - name.count))
+        return "\(time)  \(type)\(e.summary())  -- \(e.why)"
     }
 }

@@ -31,7 +31,7 @@ public final class SimulatedClusterSource: ClusterSource {
         s.scenarioName = runner?.scenario.name
         s.timeScale = timeScale
         s.paused = paused
-        s.mode = "simulated"
+        s.source = .simulated
         return s
     }
 
@@ -43,13 +43,13 @@ public final class SimulatedClusterSource: ClusterSource {
         case .setTimeScale(let scale):
             timeScale = min(64, max(1.0 / 64, scale))
             cluster.emit(
-                "control", [("time_scale", .double(timeScale)), ("paused", .bool(paused))],
+                .control(timeScale: timeScale, paused: paused),
                 why: "\(actor) set the time scale to x\(formatRate(timeScale)) (virtual seconds per real second)")
             return "time scale x\(formatRate(timeScale))"
         case .setPaused(let p):
             paused = p
             cluster.emit(
-                "control", [("time_scale", .double(timeScale)), ("paused", .bool(paused))],
+                .control(timeScale: timeScale, paused: paused),
                 why: p ? "\(actor) paused the cluster's clock" : "\(actor) resumed the cluster's clock")
             return p ? "paused" : "running"
         }

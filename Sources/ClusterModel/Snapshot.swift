@@ -15,8 +15,8 @@ public struct ClusterSnapshot: Sendable {
     /// 1 = real time; 0.25 = slow motion. Ignored by live sources.
     public var timeScale: Double
     public var paused: Bool
-    /// "simulated" or "live".
-    public var mode: String
+    /// What the source is and what it can do (pause, slow motion, controls).
+    public var source: SourceCapabilities
     /// Requests per second answered over the last few seconds.
     public var requestsPerSecond: Double
     public var traffic: TrafficSnapshot
@@ -33,7 +33,8 @@ public struct ClusterSnapshot: Sendable {
 
     public init(
         time: Instant, clusterName: String, scenarioName: String? = nil, caption: String? = nil, vip: SocketAddress,
-        timeScale: Double = 1, paused: Bool = false, mode: String = "simulated", requestsPerSecond: Double = 0,
+        timeScale: Double = 1, paused: Bool = false, source: SourceCapabilities = .simulated,
+        requestsPerSecond: Double = 0,
         traffic: TrafficSnapshot = TrafficSnapshot(), hosts: [HostSnapshot] = [], arp: ARPSnapshot,
         servers: [ServerRow] = [], requests: [RequestRecord] = [], requestSampling: Int = 1, events: [ClusterEvent] = []
     ) {
@@ -44,7 +45,7 @@ public struct ClusterSnapshot: Sendable {
         self.vip = vip
         self.timeScale = timeScale
         self.paused = paused
-        self.mode = mode
+        self.source = source
         self.requestsPerSecond = requestsPerSecond
         self.traffic = traffic
         self.hosts = hosts
@@ -56,7 +57,28 @@ public struct ClusterSnapshot: Sendable {
     }
 
     /// Hosts whose VRRP state is MASTER.
-    public var masters: [HostSnapshot] { hosts.filter { $0.vrrpState == "MASTER" } }
+    public var masters: [HostSnapshot] { hosts.filter { $0.vrrpState == .master } }
+}
+
+/// What a cluster source is, and which of the dashboard's controls it takes.
+public struct SourceCapabilities: Hashable, Sendable {
+    /// How the header names it: `simulated`, `live`, `attached`, `replay`.
+    public var name: String
+    /// Virtual time: `space` pauses, `<` `>` change the time scale.
+    public var canPause: Bool
+    /// Commands (kill, drain, power...) can be sent to it.
+    public var acceptsCommands: Bool
+
+    public init(name: String, canPause: Bool, acceptsCommands: Bool = true) {
+        self.name = name
+        self.canPause = canPause
+        self.acceptsCommands = acceptsCommands
+    }
+
+    /// The embedded cluster in virtual time.
+    public static let simulated = SourceCapabilities(name: "simulated", canPause: true)
+    /// The embedded cluster on real sockets, in real time.
+    public static let live = SourceCapabilities(name: "live", canPause: false)
 }
 
 /// The built-in browsers' traffic.
@@ -82,8 +104,7 @@ public struct HostSnapshot: Sendable, Hashable {
     public var mac: String
     public var poweredOn: Bool
     public var linkUp: Bool
-    /// MASTER, BACKUP, FAULT, INIT, STOP (keepalived not running) or OFF (host powered off).
-    public var vrrpState: String
+    public var vrrpState: HostVRRPState
     public var basePriority: Int
     public var effectivePriority: Int
     /// nil while the process is not running.
@@ -101,7 +122,8 @@ public struct HostSnapshot: Sendable, Hashable {
     public var heardMasterPriority: Int?
 
     public init(
-        name: String, address: String, mac: String, poweredOn: Bool = true, linkUp: Bool = true, vrrpState: String,
+        name: String, address: String, mac: String, poweredOn: Bool = true, linkUp: Bool = true,
+        vrrpState: HostVRRPState,
         basePriority: Int, effectivePriority: Int, haproxyPID: Int? = nil, keepalivedPID: Int? = nil,
         advertsSent: Int = 0, advertsReceived: Int = 0, masterDownDeadline: Instant? = nil,
         masterDownInterval: TimeSpan? = nil, partitionedFrom: [String] = [], heardMaster: String? = nil,
@@ -170,7 +192,7 @@ public struct ServerRow: Sendable, Hashable {
     public var jvmRoute: String?
     public var address: String
     /// The stats page's status: `UP`, `DOWN`, `UP 1/3`, `DOWN 2/2`, `NOLB`, `DRAIN`, `MAINT`, `no check`.
-    public var status: String
+    public var status: ServerStatus
     public var adminState: AdminState
     /// e.g. `L7OK/200`, `L4CON`; nil before the first check or without checks.
     public var checkStatus: String?
@@ -192,7 +214,8 @@ public struct ServerRow: Sendable, Hashable {
     public var appRunning: Bool?
 
     public init(
-        balancer: String, backend: String, server: String, jvmRoute: String? = nil, address: String, status: String,
+        balancer: String, backend: String, server: String, jvmRoute: String? = nil, address: String,
+        status: ServerStatus,
         adminState: AdminState = .ready, checkStatus: String? = nil, checkDuration: TimeSpan? = nil,
         lastChange: Instant = .zero, weight: Int = 1, initialWeight: Int = 1, currentSessions: Int = 0,
         totalSessions: Int = 0, requestsPerSecond: Double = 0, health: Int = 0, rise: Int = 2, fall: Int = 3,
@@ -234,11 +257,14 @@ public struct RequestRecord: Sendable, Hashable {
     public var session: String?
     public var reason: String
     public var latency: TimeSpan
+    /// The request line, when a live balancer read one (`GET /login HTTP/1.1`).
+    public var requestLine: String?
 
     public init(
         time: Instant, client: String, via: String?, server: String?, status: Int, session: String?, reason: String,
-        latency: TimeSpan
+        latency: TimeSpan, requestLine: String? = nil
     ) {
+        self.requestLine = requestLine
         self.time = time
         self.client = client
         self.via = via

@@ -268,7 +268,7 @@ struct Canvas {
             parts.append(Span("  "))
             parts.append(Span(" x\(formatScale(s.timeScale)) ", .highlight))
         }
-        parts.append(Span("  \(s.mode)"))
+        parts.append(Span("  \(s.source.name)"))
         if let sc = s.scenarioName { parts.append(Span("  scenario: \(sc)")) }
         // Header spans keep the header's background; alarm/highlight keep their own.
         var x = 0
@@ -338,7 +338,7 @@ struct Canvas {
             ("t", "traffic"),
         ]
         // A live cluster runs in real time: no pause, no speed.
-        if s.mode != "live" { items += [("spc", s.paused ? "resume" : "pause"), ("<>", "speed")] }
+        if s.source.canPause { items += [("spc", s.paused ? "resume" : "pause"), ("<>", "speed")] }
         items += [("/", "filter"), ("v", "view"), ("T", "theme")]
         let tail: [(String, String)] = [("?", "help"), ("q", "quit")]
         func len(_ list: [(String, String)]) -> Int { list.reduce(0) { $0 + $1.0.count + $1.1.count + 3 } }
@@ -384,7 +384,7 @@ struct Canvas {
                 return pid.map { [Span("\($0)", .up)] } ?? [Span("dead", .down)]
             }
             var notes: [Span] = []
-            if host.vrrpState == "BACKUP", let dl = host.masterDownDeadline, let iv = host.masterDownInterval,
+            if host.vrrpState == .backup, let dl = host.masterDownDeadline, let iv = host.masterDownInterval,
                 iv.micros > 0
             {
                 let left = max(TimeSpan.zero, dl - s.time)
@@ -399,10 +399,10 @@ struct Canvas {
             if !host.partitionedFrom.isEmpty {
                 notes.append(Span("cut off from " + host.partitionedFrom.joined(separator: ","), .fault))
             }
-            if host.vrrpState == "MASTER" && notes.isEmpty { notes.append(Span("holds the VIP", .dim)) }
+            if host.vrrpState == .master && notes.isEmpty { notes.append(Span("holds the VIP", .dim)) }
             return [
                 [Span(host.name)],
-                [Span(host.vrrpState, vrrpRole(host.vrrpState))],
+                [Span(host.vrrpState.rawValue, vrrpRole(host.vrrpState))],
                 prio,
                 proc(host.haproxyPID),
                 proc(host.keepalivedPID),
@@ -521,7 +521,7 @@ struct Canvas {
             if merged {
                 for o in br.all where o.balancer != r.balancer {
                     others.append(Span("\(o.balancer) "))
-                    others.append(Span(o.status + " ", statusRole(o.status)))
+                    others.append(Span(o.status.description + " ", statusRole(o.status)))
                 }
             } else {
                 others = [Span(r.backend, .dim)]
@@ -531,7 +531,7 @@ struct Canvas {
                 [Span(r.server, roles[r.jvmRoute ?? ""])],
                 [Span(r.jvmRoute ?? "-", roles[r.jvmRoute ?? ""])],
                 [Span(r.address, .dim)],
-                [Span(r.status, statusRole(r.status))] + (r.backup ? [Span(" bk", .dim)] : []),
+                [Span(r.status.description, statusRole(r.status))] + (r.backup ? [Span(" bk", .dim)] : []),
                 [Span(r.checkStatus ?? "-", checkRole(r.checkStatus))],
                 [Span(r.checkDuration.map(shortSpan) ?? "", .dim)],
                 gauge,
@@ -625,10 +625,10 @@ extension Canvas {
             selected: DashboardModel.selectedIndex(.events, s, state), focused: focused
         ) { i in
             let e = s.events[i]
-            let summary = eventSummary(e)
+            let summary = e.summary(arrow: "→")
             return [
                 [Span(fixed(e.time.seconds, 2), .dim)],
-                [Span(e.type, eventRole(e))],
+                [Span(e.type.rawValue, eventRole(e))],
                 [Span(summary)],
                 [Span(e.why, .dim)],
             ]
@@ -649,23 +649,24 @@ extension Canvas {
     }
 }
 
-func vrrpRole(_ state: String) -> ThemeRole {
+func vrrpRole(_ state: HostVRRPState) -> ThemeRole {
     switch state {
-    case "MASTER": .master
-    case "BACKUP": .backup
-    case "FAULT": .fault
-    default: .dim
+    case .master: .master
+    case .backup: .backup
+    case .fault, .killed: .fault
+    case .initialize, .stopped, .off, .unknown: .dim
     }
 }
 
-func statusRole(_ status: String) -> ThemeRole {
-    let u = status.uppercased()
-    if u.hasPrefix("MAINT") { return .maint }
-    if u.hasPrefix("DRAIN") || u.hasPrefix("NOLB") { return .drain }
-    if u.contains("/") { return .transition }  // UP 1/3, DOWN 2/2
-    if u.hasPrefix("UP") { return .up }
-    if u.hasPrefix("DOWN") { return .down }
-    return .dim
+func statusRole(_ status: ServerStatus) -> ThemeRole {
+    if status.isTransition && status.base != .drain { return .transition }  // UP 1/3, DOWN 2/2
+    switch status.base {
+    case .maint: return .maint
+    case .drain, .nolb: return .drain
+    case .up: return .up
+    case .down: return .down
+    case .noCheck: return .dim
+    }
 }
 
 func checkRole(_ check: String?) -> ThemeRole {
@@ -673,50 +674,15 @@ func checkRole(_ check: String?) -> ThemeRole {
     return check.hasPrefix("L7OK") || check.hasPrefix("L4OK") || check.hasPrefix("L6OK") ? .up : .down
 }
 
+/// The colour of an event's type, from what it is (never from searching its text).
 func eventRole(_ e: ClusterEvent) -> ThemeRole? {
-    let text = (e.type + " " + e.fields.map { jsonText($0.1) }.joined(separator: " ")).uppercased()
-    if text.contains("SPLIT") { return .alarm }
-    if let to = e.string("to")?.uppercased() {
-        if to.hasPrefix("MASTER") { return .master }
-        if to.hasPrefix("BACKUP") { return .backup }
-        if to.hasPrefix("FAULT") || to.hasPrefix("DOWN") { return .down }
-        if to.hasPrefix("UP") { return .up }
-        if to.hasPrefix("DRAIN") { return .drain }
-        if to.hasPrefix("MAINT") { return .maint }
+    switch e.kind {
+    case .vrrpState(_, _, let to, _, _): return vrrpRole(to) == .dim ? .title : vrrpRole(to)
+    case .backendState(_, _, _, _, let to, _): return statusRole(to)
+    case .process(_, _, .killed, _), .backendProcess(_, .killed), .hostPower(_, false), .link(_, _, false):
+        return .down
+    case .request(let r) where r.status == 0 || r.status >= 500: return .down
+    case .expect(_, _, false, _), .error: return .alarm
+    default: return .title
     }
-    if text.contains("KILL") || text.contains("DEAD") || text.contains("DOWN") { return .down }
-    return .title
-}
-
-func jsonText(_ v: JSONValue) -> String {
-    switch v {
-    case .string(let s): s
-    case .int(let i): String(i)
-    case .double(let d): fixed(d, 2)
-    case .bool(let b): b ? "yes" : "no"
-    case .null: "-"
-    case .array(let a): a.map(jsonText).joined(separator: ",")
-    case .object: v.encoded
-    }
-}
-
-/// A short summary of an event's fields: string values as they are, `from`/`to` as `A→B`, numbers as `k=v`.
-func eventSummary(_ e: ClusterEvent) -> String {
-    var parts: [String] = []
-    var i = 0
-    let f = e.fields
-    while i < f.count {
-        let (k, v) = f[i]
-        if k == "from", i + 1 < f.count, f[i + 1].0 == "to" {
-            parts.append("\(jsonText(v))→\(jsonText(f[i + 1].1))")
-            i += 2
-            continue
-        }
-        switch v {
-        case .string(let s): parts.append(s)
-        default: parts.append("\(k)=\(jsonText(v))")
-        }
-        i += 1
-    }
-    return parts.joined(separator: " ")
 }

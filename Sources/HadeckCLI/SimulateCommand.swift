@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClusterCore
+import ClusterModel
 import HadeckBase
 
 /// `hadeck simulate FILE [--json] [--until T]`: runs a scenario in virtual time.
@@ -72,7 +73,7 @@ public struct SimulateCommand: ParsableCommand {
         cluster.onEvent = { e in
             if json {
                 lines.append(e.jsonLine)
-            } else if requests || e.type != "request" {
+            } else if requests || e.type != .request {
                 lines.append(Timeline.line(e))
             }
         }

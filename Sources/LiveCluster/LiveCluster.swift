@@ -193,7 +193,7 @@ public final class LiveClusterSource: ClusterSource {
         var snapshot =
             (try? live.withCoreAndWait { $0.snapshot(requestLimit: requestLimit, eventLimit: eventLimit) })
             ?? ClusterSnapshot(time: .zero, clusterName: name, vip: vip, arp: ARPSnapshot(ip: vip.host))
-        snapshot.mode = "live"
+        snapshot.source = .live
         snapshot.scenarioName = live.scenarioName
         return snapshot
     }

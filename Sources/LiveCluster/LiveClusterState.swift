@@ -86,7 +86,7 @@ final class LiveClusterState: ClusterDataPlane {
                 let runner = ScenarioRunner(scenario: scenario, cluster: cluster)
                 runner.onCommandError = { step, error in
                     cluster.recordEvent(
-                        "error", [("line", .int(Int64(step.line)))],
+                        .error(line: step.line),
                         why: "the scenario's line \(step.line) could not run: \(error.description)")
                 }
                 s.runner = runner
@@ -169,7 +169,7 @@ final class LiveClusterState: ClusterDataPlane {
 
     private func observe(_ event: ClusterEvent) {
         onEvent?(event)
-        if event.type == "arp.update" { vipMoved() }
+        if event.type == .arpUpdate { vipMoved() }
     }
 
     // MARK: - Reconciling sockets with the core
@@ -272,7 +272,8 @@ final class LiveClusterState: ClusterDataPlane {
         withCore { c in
             let t = change.transition
             c.recordServerChange(
-                balancer: change.balancer, backend: change.backend, server: t.server, from: t.from, to: t.to,
+                balancer: change.balancer, backend: change.backend, server: t.server, from: t.fromStatus,
+                to: t.toStatus,
                 check: t.checkStatus ?? "", why: t.why)
         }
     }
@@ -283,15 +284,12 @@ final class LiveClusterState: ClusterDataPlane {
             switch r.change {
             case .adminState:
                 c.recordServerChange(
-                    balancer: r.balancer, backend: r.backend, server: r.server, from: r.transition.from,
-                    to: r.transition.to, check: "", why: r.why)
+                    balancer: r.balancer, backend: r.backend, server: r.server, from: r.transition.fromStatus,
+                    to: r.transition.toStatus, check: "", why: r.why)
             case .weight(let from, let to):
                 c.recordEvent(
-                    "backend.weight",
-                    [
-                        ("balancer", .string(r.balancer)), ("backend", .string(r.backend)),
-                        ("server", .string(r.server)), ("from", .int(Int64(from))), ("to", .int(Int64(to))),
-                    ], why: r.why)
+                    .backendWeight(balancer: r.balancer, backend: r.backend, server: r.server, from: from, to: to),
+                    why: r.why)
             }
         }
     }

@@ -1,5 +1,6 @@
 import BalancerCore
 import ClusterCore
+import ClusterModel
 import Foundation
 import VRRPCore
 
@@ -13,8 +14,10 @@ extension LiveClusterState {
             out += "# HELP \(metric) \(help)\n# TYPE \(metric) \(type)\n"
         }
         family("hadeck_vrrp_state", "gauge", "VRRP state of the host's keepalived: 1 for the current state.")
-        for state in ["INIT", "BACKUP", "MASTER", "FAULT", "STOP", "OFF"] {
-            out += "hadeck_vrrp_state{\(node),state=\"\(state)\"} \(host.vrrpState == state ? 1 : 0)\n"
+        // STOP covers a killed keepalived too: the series existed before KILLED did.
+        let shown: HostVRRPState = host.vrrpState == .killed ? .stopped : host.vrrpState
+        for state in [HostVRRPState.initialize, .backup, .master, .fault, .stopped, .off] {
+            out += "hadeck_vrrp_state{\(node),state=\"\(state.rawValue)\"} \(shown == state ? 1 : 0)\n"
         }
         let instance = host.keepalived?.primary
         family("hadeck_vrrp_priority", "gauge", "Configured VRRP priority.")

@@ -40,7 +40,7 @@ import Testing
         ("at 1s expect sessions-kept", .sessionsKept),
         ("at 1s expect server webA DOWN on lb1", .serverStatus(server: "webA", status: "DOWN", balancer: "lb1")),
         ("at 1s expect server webA UP 1/3 on lb1", .serverStatus(server: "webA", status: "UP 1/3", balancer: "lb1")),
-        ("at 1s expect state lb1 backup", .vrrpState(host: "lb1", state: "BACKUP")),
+        ("at 1s expect state lb1 backup", .vrrpState(host: "lb1", state: .backup)),
         ("at 1s expect priority lb1 90", .priority(host: "lb1", value: 90)),
         ("at 1s expect process lb1/haproxy dead", .process(host: "lb1", .haproxy, running: false)),
         ("at 1s expect master none", .master(nil)),

@@ -37,15 +37,15 @@ struct CommandTextTests {
 @Suite("Snapshots")
 struct SnapshotTests {
     @Test func mastersAreTheHostsInStateMaster() {
-        func host(_ name: String, _ state: String) -> HostSnapshot {
+        func host(_ name: String, _ state: HostVRRPState) -> HostSnapshot {
             HostSnapshot(
                 name: name, address: "127.0.1.1", mac: "", vrrpState: state, basePriority: 100, effectivePriority: 100)
         }
         var s = ClusterSnapshot(
             time: .zero, clusterName: "t", vip: SocketAddress(host: "127.0.0.99", port: 8080),
-            hosts: [host("lb1", "MASTER"), host("lb2", "BACKUP")], arp: ARPSnapshot(ip: "127.0.0.99"))
+            hosts: [host("lb1", .master), host("lb2", .backup)], arp: ARPSnapshot(ip: "127.0.0.99"))
         #expect(s.masters.map(\.name) == ["lb1"])
-        s.hosts[1].vrrpState = "MASTER"
+        s.hosts[1].vrrpState = .master
         #expect(s.masters.map(\.name) == ["lb1", "lb2"])
     }
 }

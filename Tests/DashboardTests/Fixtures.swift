@@ -12,17 +12,19 @@ enum Fixtures {
     static func hosts(master: Bool = true) -> [HostSnapshot] {
         [
             HostSnapshot(
-                name: "lb1", address: "127.0.0.11", mac: "02:00:7f:00:00:0b", vrrpState: "MASTER", basePriority: 150,
+                name: "lb1", address: "127.0.0.11", mac: "02:00:7f:00:00:0b", vrrpState: .master, basePriority: 150,
                 effectivePriority: 150, haproxyPID: 9644, keepalivedPID: 9640, advertsSent: 42, advertsReceived: 0),
             HostSnapshot(
-                name: "lb2", address: "127.0.0.12", mac: "02:00:7f:00:00:0c", vrrpState: "BACKUP", basePriority: 100,
+                name: "lb2", address: "127.0.0.12", mac: "02:00:7f:00:00:0c", vrrpState: .backup, basePriority: 100,
                 effectivePriority: 100, haproxyPID: 9650, keepalivedPID: 9651, advertsSent: 0, advertsReceived: 42,
                 masterDownDeadline: t(43.5), masterDownInterval: .fractionalSeconds(3.609375),
                 heardMaster: "lb1", heardMasterPriority: 150),
         ]
     }
 
-    static func servers(webA: String = "UP", health: Int = 4, admin: AdminState = .ready, check: String = "L7OK/200")
+    static func servers(
+        webA: ServerStatus = "UP", health: Int = 4, admin: AdminState = .ready, check: String = "L7OK/200"
+    )
         -> [ServerRow]
     {
         ["lb1", "lb2"].flatMap { b in
@@ -55,14 +57,15 @@ enum Fixtures {
     static func events() -> [ClusterEvent] {
         [
             ClusterEvent(
-                time: t(12.5), type: "backend.state",
-                fields: [("balancer", "lb1"), ("server", "webB"), ("from", "DOWN"), ("to", "UP")],
+                time: t(12.5),
+                .backendState(balancer: "lb1", backend: "web", server: "webB", from: "DOWN", to: "UP", check: ""),
                 why: "2 checks in a row passed (rise 2)"),
             ClusterEvent(
-                time: t(3.6), type: "vrrp.state", fields: [("host", "lb1"), ("from", "BACKUP"), ("to", "MASTER")],
+                time: t(3.6),
+                .vrrpState(node: "lb1", from: .backup, to: .master, priority: 150, effectivePriority: 150),
                 why: "no advert heard for the Master_Down_Interval (3.609375s)"),
             ClusterEvent(
-                time: t(0.1), type: "process.start", fields: [("host", "lb1"), ("process", "haproxy"), ("pid", 9644)],
+                time: t(0.1), .process(node: "lb1", process: .haproxy, action: .start, pid: 9644),
                 why: "the cluster started"),
         ]
     }
@@ -104,7 +107,7 @@ enum Fixtures {
         var s = allUp(time: 60)
         s.hosts[0].partitionedFrom = ["lb2"]
         s.hosts[1].partitionedFrom = ["lb1"]
-        s.hosts[1].vrrpState = "MASTER"
+        s.hosts[1].vrrpState = .master
         s.hosts[1].masterDownDeadline = nil
         s.hosts[1].advertsSent = 12
         s.arp = ARPSnapshot(
@@ -132,7 +135,7 @@ enum Fixtures {
 
     static func noMaster() -> ClusterSnapshot {
         var s = allUp()
-        s.hosts[0].vrrpState = "OFF"
+        s.hosts[0].vrrpState = .off
         s.hosts[0].poweredOn = false
         s.hosts[0].haproxyPID = nil
         s.hosts[0].keepalivedPID = nil

@@ -223,7 +223,7 @@ struct LivePartitionTests {
         // and the clients' entry stays on lb2's MAC (stale, as keepalived leaves it).
         let healed = try await eventually(within: .seconds(10)) {
             try await live.withCore { c in
-                c.masters.map(\.name) == ["lb1"] && c.host(named: "lb2")?.vrrpState == "BACKUP"
+                c.masters.map(\.name) == ["lb1"] && c.host(named: "lb2")?.vrrpState == .backup
             }
         }
         let seen = try await live.withCore { c in
@@ -259,8 +259,8 @@ struct CleanStartTests {
         #expect(sent >= 40, "only \(sent) requests in 10 s at 8/s")
         #expect(failed == 0, "failed: \(reasons)")
         let all = events.all
-        let firstARP = try #require(all.first { $0.type == "arp.update" }).time
-        let firstRequest = try #require(all.first { $0.type == "request" }).time
+        let firstARP = try #require(all.first { $0.type == .arpUpdate }).time
+        let firstRequest = try #require(all.first { $0.type == .request }).time
         #expect(firstRequest >= firstARP, "a request at \(firstRequest) before the VIP's announcement at \(firstARP)")
         await live.shutdown()
     }

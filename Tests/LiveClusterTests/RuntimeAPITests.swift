@@ -1,3 +1,4 @@
+import BalancerCore
 import ClusterCore
 import ClusterModel
 import Foundation
@@ -12,7 +13,7 @@ struct LiveRuntimeAPITests {
         let reply = unixSocketCommand("/tmp/hadeck-test24-lb1.sock", "disable server web/webA")
         #expect(reply == "\n")
         let (event, row) = try await live.withCore { c in
-            let e = c.events.last { $0.type == "backend.state" && $0.why.contains("stats socket") }
+            let e = c.events.last { $0.type == .backendState && $0.why.contains("stats socket") }
             let r = c.snapshot().servers.first { $0.balancer == "lb1" && $0.server == "webA" }
             return (e?.jsonLine, r?.status)
         }
@@ -123,7 +124,7 @@ struct LiveHatopTests {
         let maint = try await eventually(within: .seconds(5)) {
             try await live.withCore { c in
                 c.snapshot().servers.first { $0.balancer == "lb1" && $0.server == "webA" }?.status == "MAINT"
-                    && c.events.contains { $0.type == "backend.state" && $0.why.contains("stats socket") }
+                    && c.events.contains { $0.type == .backendState && $0.why.contains("stats socket") }
             }
         }
         #expect(maint, "F2 did not put webA in MAINT on lb1 with an event")
