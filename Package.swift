@@ -52,7 +52,7 @@ let package = Package(
         // What any cluster source shows and accepts: snapshots, commands. The dashboard sees only this.
         .target(
             name: "ClusterModel",
-            dependencies: ["HadeckBase", "BalancerCore"]
+            dependencies: ["HadeckBase", "BalancerCore", "VRRPCore"]
         ),
         // Hosts, ARP segment, clients, backends, scenarios and the virtual-time simulator. Pure.
         .target(

@@ -203,7 +203,8 @@ public final class Backend {
     public func completeCheck(server: String, outcome: CheckOutcome, duration: TimeSpan, now: Instant)
         -> [ServerTransition]
     {
-        guard let i = indexByName[server], servers[i].checked else { return [] }
+        // A check still in flight when the server went into maintenance reports to nobody.
+        guard let i = indexByName[server], servers[i].checked, servers[i].admin != .maint else { return [] }
         advanceSlowstart(now: now)
         let before = servers[i].status
         let (status, code, detail) = classify(outcome, server: i)
@@ -355,6 +356,9 @@ public final class Backend {
                 servers[i].lastChange = now
             }
         case (.maint, _):
+            // No checks ran in maintenance: the next one starts a new run of passes or failures.
+            servers[i].consecutiveSuccesses = 0
+            servers[i].consecutiveFailures = 0
             if servers[i].checked { servers[i].health = servers[i].config.rise }
             if !servers[i].checked || servers[i].health >= servers[i].config.rise { setRunning(i, now: now) }
         default:

@@ -337,8 +337,8 @@ public final class Cluster {
 
     // MARK: - Events
 
-    func emit(_ kind: EventKind, why: String) {
-        let event = ClusterEvent(time: now, kind, why: why)
+    func emit(_ kind: EventKind, why: String, timer: VRRPTimer? = nil) {
+        let event = ClusterEvent(time: now, kind, why: why, timer: timer)
         if case .request = kind {
         } else {
             events.append(event)
@@ -389,11 +389,11 @@ public final class Cluster {
                         "gratuitous ARP from \(host.name): \(vip) moved from \($0)'s MAC to \(host.name)'s"
                     }
                         ?? "gratuitous ARP from \(host.name): clients now send \(vip) to \(host.name)")
-            case .stateChanged(let from, let to, let priority, let effective, let why):
+            case .stateChanged(let from, let to, let priority, let effective, let why, let timer):
                 emit(
                     .vrrpState(
                         node: host.name, from: HostVRRPState(from), to: HostVRRPState(to), priority: priority,
-                        effectivePriority: effective), why: why)
+                        effectivePriority: effective), why: why, timer: timer)
             case .priorityChanged(let from, let to, let why):
                 emit(.vrrpPriority(node: host.name, from: from, to: to), why: why)
             }

@@ -6,7 +6,7 @@ import VRRPCore
 enum KeepalivedOutput {
     case advert(bytes: [UInt8], destination: String)
     case gratuitousARP(vip: String)
-    case stateChanged(from: VRRPState, to: VRRPState, priority: Int, effective: Int, why: String)
+    case stateChanged(from: VRRPState, to: VRRPState, priority: Int, effective: Int, why: String, timer: VRRPTimer?)
     case priorityChanged(from: Int, to: Int, why: String)
     case discarded(from: String, reason: String)
 }
@@ -77,7 +77,8 @@ public final class KeepalivedProcess {
             case .stateChanged(let from, let to, let why):
                 .stateChanged(
                     from: from, to: to, priority: instance.basePriority,
-                    effective: instance.effectivePriority, why: why)
+                    effective: instance.effectivePriority, why: why,
+                    timer: to == .master && from == .backup ? instance.armedTimer : nil)
             case .priorityChanged(let from, let to, let why): .priorityChanged(from: from, to: to, why: why)
             case .advertDiscarded(let from, let reason): .discarded(from: from, reason: reason.description)
             case .vipsAdded, .vipsRemoved, .log: nil

@@ -1,5 +1,6 @@
 import BalancerCore
 import HadeckBase
+import VRRPCore
 
 /// A host's VRRP state as a screen shows it: keepalived's own states, and what the host is when
 /// keepalived is not there to have one.
@@ -75,11 +76,14 @@ public struct ClusterEvent: Hashable, Sendable {
     public var time: Instant
     public var kind: EventKind
     public var why: String
+    /// The VRRP timer that caused a state change, with its numbers (not part of the JSON line).
+    public var timer: VRRPTimer?
 
-    public init(time: Instant, _ kind: EventKind, why: String) {
+    public init(time: Instant, _ kind: EventKind, why: String, timer: VRRPTimer? = nil) {
         self.time = time
         self.kind = kind
         self.why = why
+        self.timer = timer
     }
 
     public var type: EventType {

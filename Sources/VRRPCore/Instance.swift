@@ -47,6 +47,45 @@ public struct VRRPOutgoingAdvert: Hashable, Sendable {
     }
 }
 
+/// A master-down or skew timer with the numbers it was computed from, so that a screen can show the
+/// formula beside the value (`Master_Down_Interval = 3 x 1 s + (256 - 100)/256 s = 3.609375 s`).
+public struct VRRPTimer: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Hashable, Sendable {
+        /// down_timer_adverts x Master_Adver_Interval + Skew_Time.
+        case masterDown = "Master_Down_Interval"
+        /// (256 - priority) x Master_Adver_Interval / 256: after a priority-0 advert.
+        case skew = "Skew_Time"
+    }
+
+    public var kind: Kind
+    /// `down_timer_adverts` (3 by default).
+    public var adverts: Int
+    /// Master_Adver_Interval.
+    public var advertInterval: TimeSpan
+    /// The effective priority in the skew.
+    public var priority: Int
+    /// The timer's length, in keepalived's integer microseconds.
+    public var value: TimeSpan
+
+    public init(kind: Kind, adverts: Int, advertInterval: TimeSpan, priority: Int, value: TimeSpan) {
+        self.kind = kind
+        self.adverts = adverts
+        self.advertInterval = advertInterval
+        self.priority = priority
+        self.value = value
+    }
+
+    /// The formula with its numbers.
+    public var description: String {
+        let interval = formatSeconds(advertInterval.micros)
+        let skew =
+            advertInterval == .seconds(1)
+            ? "(256 - \(priority))/256 s" : "(256 - \(priority)) x \(interval) s/256"
+        let terms = kind == .skew ? skew : "\(adverts) x \(interval) s + \(skew)"
+        return "\(kind.rawValue) = \(terms) = \(formatSeconds(value.micros)) s"
+    }
+}
+
 /// Something the host must do, or be told, as a result of driving a `VRRPInstance`.
 public enum VRRPAction: Hashable, Sendable {
     /// Put an advert on the wire (one action per destination).
@@ -143,6 +182,8 @@ public struct VRRPInstance: Sendable {
     public private(set) var masterDownDeadline: Instant? = nil
     /// The length the master-down timer was last armed with (for a countdown bar).
     public private(set) var masterDownArmedFor: TimeSpan = .zero
+    /// The timer last armed, with the numbers it came from (still set after it fired: what made us MASTER).
+    public private(set) var armedTimer: VRRPTimer?
     /// Master_Adver_Interval: ours, or in v3 the one a master advertised.
     public private(set) var advertIntervalInUse: TimeSpan
     /// Counters.
@@ -437,6 +478,11 @@ public struct VRRPInstance: Sendable {
         masterDownDeadline = now + span
         masterDownArmedFor = span
         downTimerCause = cause
+        let kind: VRRPTimer.Kind
+        if case .priorityZero = cause { kind = .skew } else { kind = .masterDown }
+        armedTimer = VRRPTimer(
+            kind: kind, adverts: max(1, config.downTimerAdverts), advertInterval: advertIntervalInUse,
+            priority: effectivePriority, value: span)
     }
 
     private mutating func sendAdverts(priority: Int) -> [VRRPAction] {
@@ -505,10 +551,17 @@ public struct VRRPInstance: Sendable {
             why =
                 "master \(ip) is shutting down (priority 0 advert) and nobody else claimed the role within "
                 + "\(armed) s (Skew_Time): taking over"
-        case .startup:
-            why = "no advert heard for \(armed) s (Master_Down_Interval) since starting: taking over"
-        case .fault:
-            why = "no advert heard for \(armed) s (Master_Down_Interval) since leaving FAULT: taking over"
+        case .startup, .fault:
+            let since: String
+            if case .fault = downTimerCause { since = "since leaving FAULT" } else { since = "since starting" }
+            if let lower = ignoredLowerFrom {
+                // Adverts did come, from a master below our priority: ignored as RFC 3768 says, not missed.
+                why =
+                    "no advert at or above our priority \(effectivePriority) for \(armed) s (Master_Down_Interval) \(since); "
+                    + "\(lower.ip) advertises only \(lower.priority): preempting"
+            } else {
+                why = "no advert heard for \(armed) s (Master_Down_Interval) \(since): taking over"
+            }
         case .advert:
             if let lower = ignoredLowerFrom {
                 why =

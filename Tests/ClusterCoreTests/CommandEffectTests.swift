@@ -2,6 +2,7 @@ import BalancerCore
 import ClusterModel
 import HadeckBase
 import Testing
+import VRRPCore
 import WebCore
 
 @testable import ClusterCore
@@ -157,5 +158,43 @@ import WebCore
         // Consecutive sampled requests are about 10 requests (20 ms at 500/s) apart.
         let gaps = zip(s.requests, s.requests.dropFirst()).map { ($0.time - $1.time).micros }
         #expect(gaps.allSatisfy { $0 >= 15_000 && $0 <= 25_000 }, "\(gaps.prefix(10))")
+    }
+}
+
+@Suite struct MisleadingWhyTests {
+    /// After a restore lb1 hears lb2's adverts (priority 100, below its 150): the why says so.
+    @Test func aRestoredMasterSaysItHeardLowerPriorityAdverts() throws {
+        let source = SimulatedClusterSource(cluster: Cluster(spec: .article))
+        source.advance(wallElapsed: .seconds(5))
+        _ = try source.perform(.cluster(.kill(.process(host: "lb1", .keepalived))), by: "test")
+        source.advance(wallElapsed: .seconds(5))
+        var events: [ClusterEvent] = []
+        source.cluster.onEvent = { events.append($0) }
+        _ = try source.perform(.cluster(.restore("lb1")), by: "test")
+        source.advance(wallElapsed: .seconds(5))
+        let takeover = try #require(
+            events.first {
+                if case .vrrpState("lb1", .backup, .master, _, _) = $0.kind { true } else { false }
+            })
+        #expect(!takeover.why.contains("no advert heard"), "\(takeover.why)")
+        #expect(takeover.why.contains("127.0.1.2 advertises only 100"), "\(takeover.why)")
+        #expect(takeover.timer?.description == "Master_Down_Interval = 3 x 1 s + (256 - 150)/256 s = 3.414062 s")
+    }
+
+    /// Checks do not run in maintenance; the first pass afterwards is the first in a row.
+    @Test func leavingMaintenanceCountsChecksAfresh() throws {
+        let source = SimulatedClusterSource(cluster: Cluster(spec: .article))
+        source.advance(wallElapsed: .seconds(30))
+        _ = try source.perform(.cluster(.setServerState(server: "webA", balancer: "lb1", .maint)), by: "test")
+        source.advance(wallElapsed: .seconds(10))
+        var events: [ClusterEvent] = []
+        source.cluster.onEvent = { events.append($0) }
+        _ = try source.perform(.cluster(.setServerState(server: "webA", balancer: "lb1", .ready)), by: "test")
+        source.advance(wallElapsed: .seconds(5))
+        let up = try #require(
+            events.first {
+                if case .backendState("lb1", _, "webA", _, let to, _) = $0.kind { to == "UP" } else { false }
+            })
+        #expect(up.why.contains("passed its 1st check in a row"), "\(up.why)")
     }
 }

@@ -433,3 +433,25 @@ func articlePair(
         #expect(b.masterDownDeadline == at(3_609_375))
     }
 }
+
+@Suite struct TimerFormulaTests {
+    @Test(arguments: [
+        (
+            VRRPTimer.Kind.masterDown, 3, Int64(1_000_000), 100, Int64(3_609_375),
+            "Master_Down_Interval = 3 x 1 s + (256 - 100)/256 s = 3.609375 s"
+        ),
+        (
+            .masterDown, 3, 2_000_000, 150, 6_828_125,
+            "Master_Down_Interval = 3 x 2 s + (256 - 150) x 2 s/256 = 6.828125 s"
+        ),
+        (.skew, 3, 1_000_000, 100, 609_375, "Skew_Time = (256 - 100)/256 s = 0.609375 s"),
+    ])
+    func formulasShowTheirNumbers(
+        _ kind: VRRPTimer.Kind, _ adverts: Int, _ interval: Int64, _ priority: Int, _ value: Int64, _ text: String
+    ) {
+        let timer = VRRPTimer(
+            kind: kind, adverts: adverts, advertInterval: TimeSpan(micros: interval), priority: priority,
+            value: TimeSpan(micros: value))
+        #expect(timer.description == text)
+    }
+}
