@@ -21,7 +21,10 @@ public struct Hadeck: ParsableCommand {
             --simulate runs the same cluster in virtual time instead (slow motion, pause).
             """,
         version: "0.1.0",
-        subcommands: [CheckCommand.self, SimulateCommand.self, ProxyCommand.self, BenchCommand.self]
+        subcommands: [
+            CheckCommand.self, SimulateCommand.self, ProxyCommand.self, BenchCommand.self, LabCommand.self,
+            AppCommand.self,
+        ]
     )
 
     @Option(help: "A cluster file (YAML); default: the built-in article cluster.")

@@ -1,0 +1,102 @@
+import AttachConfig
+import Foundation
+import HadeckBase
+import RealCluster
+import Testing
+
+@testable import Lab
+
+/// The texts `hadeck lab up` writes, checked without building a lab.
+@Suite struct LabFilesTests {
+    let layout = LabLayout(id: "hdk")
+
+    @Test func namesFollowTheID() {
+        #expect(layout.namespaces == ["hdk-bridge", "hdk-lb1", "hdk-lb2", "hdk-webA", "hdk-webB", "hdk-client"])
+        #expect(layout.statsSocket("lb1") == "/run/hadeck-lab/hdk/lb1/haproxy.sock")
+        #expect(LabLayout(id: "hdkt-1-2").namespace("lb2") == "hdkt-1-2-lb2")
+        for bad in ["", "lab", "hdk/x", "HDK", "hdk-", "hdk-this-id-is-far-too-long-for-a-lab"] {
+            #expect(throws: LabError.self, "\(bad)") { try LabLayout.validated(id: bad).get() }
+        }
+    }
+
+    @Test func haproxyConfigIsTheArticlesWithWatchersLines() {
+        let text = layout.haproxyConfigText(LabLayout.host("lb1")!)
+        for line in [
+            "    node lb1",
+            "    stats socket /run/hadeck-lab/hdk/lb1/haproxy.sock mode 600 level admin",
+            "    log /run/hadeck-lab/hdk/lb1/haproxy-log.sock len 2048 format rfc3164 local0 info",
+            "    option httplog", "    capture cookie SRV len 32", "    cookie SRV insert indirect nocache",
+            "    option httpchk GET /login", "    bind :80",
+            "    server webA 10.77.0.21:8081 cookie A check inter 2000 rise 2 fall 3",
+            "    server webB 10.77.0.22:8888 cookie B check inter 2000 rise 2 fall 3",
+        ] {
+            #expect(text.contains(line + "\n"), "missing: \(line)")
+        }
+        for field in ["%b/%s", "%ST", "%CC", "%tsc", "%ac/%fc/%bc/%sc/%rc"] {
+            #expect(LabLayout.logFormat.contains(field))
+        }
+    }
+
+    @Test func keepalivedConfigIsTheArticlesOnEth0() {
+        let lb1 = layout.keepalivedConfigText(LabLayout.host("lb1")!)
+        let lb2 = layout.keepalivedConfigText(LabLayout.host("lb2")!)
+        for line in [
+            "state MASTER", "priority 150", "virtual_router_id 51", "advert_int 1", "auth_type PASS", "interval 2",
+            "weight -60", "fall 2", "rise 1", "interface eth0", "10.77.0.10",
+            "vrrp_notify_fifo /run/hadeck-lab/hdk/lb1/keepalived.fifo", "vrrp_notify_priority_changes true",
+            "script \"/run/hadeck-lab/hdk/lb1/chk_haproxy\"",
+        ] {
+            #expect(lb1.contains(line), "lb1 misses: \(line)")
+        }
+        #expect(lb2.contains("state BACKUP") && lb2.contains("priority 100"))
+        #expect(!lb1.contains("killall") || lb1.contains("# "), "the track script is not killall")
+        let script = layout.checkScriptText(LabLayout.host("lb1")!)
+        #expect(script.contains("/run/hadeck-lab/hdk/lb1/haproxy.pid") && script.contains("/proc/$pid/stat"))
+    }
+
+    /// The real programs accept the texts (when installed).
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy")
+                && FileManager.default.isExecutableFile(atPath: "/usr/sbin/keepalived"), "needs haproxy and keepalived")
+    )
+    func realProgramsAcceptTheConfigs() throws {
+        let dir = NSTemporaryDirectory() + "hadeck-labfiles-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for host in LabLayout.balancers {
+            let cfg = dir + "/\(host.name).cfg"
+            try layout.haproxyConfigText(host).write(toFile: cfg, atomically: true, encoding: .utf8)
+            let h = try ProgramRunner.run(["/usr/sbin/haproxy", "-c", "-f", cfg])
+            #expect(h.succeeded && !h.stdout.contains("WARNING") && !h.stderr.contains("WARNING"), "\(h)")
+            let conf = dir + "/\(host.name).conf"
+            // The track script where the test may write it (keepalived checks that it exists).
+            let script = dir + "/chk_haproxy-\(host.name)"
+            try layout.checkScriptText(host).write(toFile: script, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+            try layout.keepalivedConfigText(host).replacingOccurrences(of: layout.checkScript(host.name), with: script)
+                .write(toFile: conf, atomically: true, encoding: .utf8)
+            let k = try ProgramRunner.run(["/usr/sbin/keepalived", "--config-test", "--use-file", conf])
+            #expect(k.succeeded, "\(k)")
+        }
+    }
+
+    @Test func attachFileParsesBackWithEveryAction() throws {
+        let value = layout.attachFileValue(hadeck: "/usr/local/bin/hadeck")
+        let (file, diags) = AttachFile.parse(value.yaml(), file: "attach.yaml")
+        #expect(diags.items.isEmpty, "\(diags.items)")
+        let f = try #require(file)
+        #expect(f.vip == "10.77.0.10" && f.port == 80 && f.balancers.map(\.name) == ["lb1", "lb2"])
+        let lb1 = try #require(f.balancer("lb1"))
+        #expect(lb1.mac == "02:77:00:00:00:11")
+        #expect(lb1.haproxy?.stats == .unix("/run/hadeck-lab/hdk/lb1/haproxy.sock"))
+        #expect(lb1.keepalived?.kill?.arguments == ["/usr/local/bin/hadeck", "lab", "kill", "lb1/keepalived"])
+        #expect(lb1.haproxy?.kill?.arguments == ["kill", "-9", "{pid}"])
+        #expect(lb1.power?.off?.arguments == ["/usr/local/bin/hadeck", "lab", "poweroff", "lb1"])
+        #expect(f.client?.neighbours?.arguments == ["ip", "-j", "-n", "hdk-client", "neigh", "show", "{vip}"])
+        #expect(f.servers.map(\.name) == ["webA", "webB"])
+        #expect(f.partition?.cut.arguments == ["/usr/local/bin/hadeck", "lab", "partition", "{a}", "{b}"])
+        let test = LabLayout(id: "hdkt-9-1").attachFileValue(hadeck: "/h")
+        #expect(test.balancers[0].power?.on?.arguments == ["/h", "lab", "poweron", "lb1", "--id", "hdkt-9-1"])
+    }
+}
