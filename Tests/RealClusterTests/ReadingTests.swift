@@ -3,7 +3,8 @@ import Testing
 
 @testable import RealCluster
 
-/// The fixtures are what the lab's real keepalived 2.2.7, haproxy 2.6 and iproute2 printed.
+/// The fixtures are what the lab's real keepalived 2.2.7 (its data dumps, `keepalived.data`), haproxy 2.6
+/// and iproute2 printed.
 private let fixtures: String = {
     var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
     parts.removeLast()
@@ -29,7 +30,7 @@ private func fixture(_ name: String) throws -> String {
     }
 
     @Test func dataDumpOfABackupNamesItsMaster() throws {
-        let dump = KeepalivedDataDump.parse(try fixture("keepalived-lb2-backup.data"))
+        let dump = KeepalivedDataDump.parse(try fixture("keepalived-lb2-backup.keepalived-data.txt"))
         let vi = try #require(dump.instance("VI_1"))
         #expect(vi.state == "BACKUP" && vi.masterRouter == "10.77.0.11" && vi.masterPriority == 150)
         #expect(vi.basePriority == 100 && vi.effectivePriority == 100)
@@ -38,7 +39,7 @@ private func fixture(_ name: String) throws -> String {
     }
 
     @Test func dataDumpOfAMaster() throws {
-        let vi = try #require(KeepalivedDataDump.parse(try fixture("keepalived-lb1-master.data")).instance("VI_1"))
+        let vi = try #require(KeepalivedDataDump.parse(try fixture("keepalived-lb1-master.keepalived-data.txt")).instance("VI_1"))
         #expect(vi.state == "MASTER" && vi.masterRouter == nil && vi.basePriority == 150 && vi.effectivePriority == 150)
     }
 
