@@ -86,7 +86,7 @@ public final class Lab: Sendable {
     func prepareStateDirectory() throws(LabError) {
         let fm = FileManager.default
         do {
-            for host in LabLayout.attached {
+            for host in LabLayout.hosts where host.isBalancer || host.isApp {
                 try fm.createDirectory(atPath: layout.directory(host.name), withIntermediateDirectories: true)
             }
             for host in LabLayout.balancers {

@@ -81,6 +81,25 @@ import Testing
         }
     }
 
+    @Test func missingPiecesAreOneLineEachWithWhatToDo() throws {
+        let none = LabCapabilities(
+            root: false, ip: nil, haproxy: nil, keepalived: "/usr/sbin/keepalived", nft: nil, setsid: "/usr/bin/setsid",
+            namespaceProblem: "ip netns add failed: Operation not permitted")
+        #expect(
+            none.missing == [
+                "not root: the lab creates network namespaces and links (run it as root, e.g. sudo)",
+                "ip (iproute2) is missing: apt-get install iproute2",
+                "/usr/sbin/haproxy missing: apt-get install haproxy keepalived (Debian's packages)",
+                "nft is missing (partitions need it): apt-get install nftables",
+                "network namespaces are not available here: ip netns add failed: Operation not permitted",
+            ])
+        #expect(throws: LabError.missing("hadeck lab: " + none.missing[0])) { try none.requireForLab() }
+        var onlyNFT = none
+        (onlyNFT.root, onlyNFT.ip, onlyNFT.haproxy, onlyNFT.namespaceProblem) = (true, "/usr/sbin/ip", "/h", nil)
+        #expect(onlyNFT.missing.count == 1)
+        try onlyNFT.requireForLab()  // nft is needed only to partition
+    }
+
     @Test func attachFileParsesBackWithEveryAction() throws {
         let value = layout.attachFileValue(hadeck: "/usr/local/bin/hadeck")
         let (file, diags) = AttachFile.parse(value.yaml(), file: "attach.yaml")
