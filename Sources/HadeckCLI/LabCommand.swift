@@ -41,7 +41,7 @@ struct LabOptions: ParsableArguments {
 
     /// The lab, or a one-line error and exit 1.
     func lab() throws -> Lab {
-        do { return try Lab(id: id, hadeck: Self.executablePath()) } catch { throw fail(error) }
+        do { return try Lab(id: id, hadeck: Self.executablePath()) } catch { throw labFailure(error) }
     }
 
     /// This hadeck binary, which the lab runs as `hadeck app` on its app hosts.
@@ -54,7 +54,7 @@ struct LabOptions: ParsableArguments {
 }
 
 /// Prints `hadeck lab: ...` on stderr and returns the exit code to throw.
-func fail(_ error: Error) -> ExitCode {
+func labFailure(_ error: Error) -> ExitCode {
     let text = "\(error)"
     fputsStderr((text.hasPrefix("hadeck lab:") ? text : "hadeck lab: \(text)") + "\n")
     return ExitCode(1)
@@ -63,7 +63,7 @@ func fail(_ error: Error) -> ExitCode {
 /// Runs a lab action and prints its one-line result.
 func labAction(_ options: LabOptions, _ body: (Lab) throws(LabError) -> String) throws {
     let lab = try options.lab()
-    do { fputsStdout(try body(lab) + "\n") } catch { throw fail(error) }
+    do { fputsStdout(try body(lab) + "\n") } catch { throw labFailure(error) }
 }
 
 struct LabUp: ParsableCommand {
@@ -83,13 +83,12 @@ struct LabUp: ParsableCommand {
         let start = ContinuousClock.now
         do {
             let path = try lab.up { fputsStdout($0 + "\n") }
-            let seconds =
-                Double((ContinuousClock.now - start).components.attoseconds) / 1e18
-                + Double((ContinuousClock.now - start).components.seconds)
+            let took = (ContinuousClock.now - start).components
+            let seconds = Double(took.seconds) + Double(took.attoseconds) / 1e18
             fputsStdout(String(format: "lab %@ is up (%.1f s); attach file:\n", lab.layout.id, seconds))
             fputsStdout(path + "\n")
         } catch {
-            throw fail(error)
+            throw labFailure(error)
         }
     }
 }
@@ -143,7 +142,7 @@ struct LabExec: ParsableCommand {
     func run() throws {
         let lab = try options.lab()
         let status: Int32
-        do { status = try lab.exec(host, command) } catch { throw fail(error) }
+        do { status = try lab.exec(host, command) } catch { throw labFailure(error) }
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -108,7 +108,6 @@ public final class Lab: Sendable {
             throw .failed("cannot write the lab's files under \(layout.stateDirectory): \(error)")
         }
         var record = readRecord()
-        record.hadeck = hadeck
         record.namespaces = layout.namespaces
         writeRecord(record)
     }
@@ -493,7 +492,7 @@ public final class Lab: Sendable {
         guard let out = try? runTool([tools.ip, "-j", "-n", layout.namespace("bridge"), "link", "show", host]),
             out.succeeded, let link = InterfaceInfo.parse(out.stdout).first
         else { return nil }
-        return link.flags.contains("UP")
+        return link.isUp
     }
 
     /// Drops VRRP between `a` and `b` at the bridge (an nftables rule in the bridge's namespace);
@@ -653,7 +652,6 @@ public final class Lab: Sendable {
         }
 
         var id: String
-        var hadeck: String = ""
         var namespaces: [String] = []
         var processes: [Started] = []
     }
@@ -702,8 +700,6 @@ public struct InterfaceInfo: Hashable, Sendable {
     public var addresses: [String]
 
     public var isUp: Bool { flags.contains("UP") }
-    /// The cable is in and the other end up.
-    public var hasCarrier: Bool { flags.contains("LOWER_UP") }
 
     static func parse(_ json: String) -> [InterfaceInfo] {
         guard let data = json.data(using: .utf8),

@@ -1,3 +1,4 @@
+import AttachConfig
 import Foundation
 import Testing
 
@@ -47,5 +48,26 @@ import Testing
             ["sh", "-c", "echo $HADECK_TEST_VALUE"], environment: ["HADECK_TEST_VALUE": "x y"])
         #expect(out.stdout == "x y\n")
         #expect(throws: ProgramError.self) { try ProgramRunner.run(["hadeck-no-such-program"]) }
+    }
+
+    @Test func attachCommandsFillPlaceholdersAndNameFailures() throws {
+        let echo = CommandTemplate(["printf", "%s|%s", "{host}", "{pid}"])
+        #expect(try AttachCommands.run(echo, values: ["host": "lb1", "pid": "a b"], what: "echo").stdout == "lb1|a b")
+        #expect(try AttachCommands.read(.command(CommandTemplate(["echo", "4242"])), what: "pid") == "4242\n")
+        #expect(AttachCommands.pid(.command(CommandTemplate(["echo", "4242"]))) == 4242)
+        #expect(AttachCommands.pid(.file("/nonexistent-hadeck.pid")) == nil)
+        #expect(echo.description == "printf '%s|%s' {host} {pid}", "as a person would type it")
+        do {
+            try AttachCommands.run(echo, values: ["host": "lb1"], what: "lb1 haproxy kill")
+            Issue.record("a missing value must fail")
+        } catch {
+            #expect(error.description == "lb1 haproxy kill failed: no value for {pid}")
+        }
+        do {
+            try AttachCommands.run(CommandTemplate(["ls", "/nonexistent-hadeck"]), values: [:], what: "lb2 power off")
+            Issue.record("a failing command must fail")
+        } catch {
+            #expect(error.description.hasPrefix("lb2 power off failed: exit status 2: ls: cannot access"))
+        }
     }
 }

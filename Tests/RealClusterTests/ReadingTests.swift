@@ -39,7 +39,8 @@ private func fixture(_ name: String) throws -> String {
     }
 
     @Test func dataDumpOfAMaster() throws {
-        let vi = try #require(KeepalivedDataDump.parse(try fixture("keepalived-lb1-master.keepalived-data.txt")).instance("VI_1"))
+        let dump = KeepalivedDataDump.parse(try fixture("keepalived-lb1-master.keepalived-data.txt"))
+        let vi = try #require(dump.instance("VI_1"))
         #expect(vi.state == "MASTER" && vi.masterRouter == nil && vi.basePriority == 150 && vi.effectivePriority == 150)
     }
 
