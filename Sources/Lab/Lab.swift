@@ -11,8 +11,9 @@ import RealCluster
 /// bridge. Everything it makes is recorded in its state directory and found again by its
 /// namespaces' names, so `down` removes it all, also after a crash or a half-built `up`.
 ///
-/// Every operation takes the lab's lock, so two hadeck processes never build or drive one lab at
-/// once. The calls block (programs, waits): from Swift concurrency call them through `Blocking.run`.
+/// `up` and `down` take the lab's lock (a `flock`), so two hadeck processes never build or remove
+/// one lab at once; the driving actions are single steps and take none. The calls block (programs,
+/// waits): from Swift concurrency call them through `Blocking.run`.
 public final class Lab: Sendable {
     public let layout: LabLayout
     /// The hadeck binary: it runs the app servers (`hadeck app`) and the attach file's lab commands.
@@ -237,12 +238,17 @@ public final class Lab: Sendable {
         var removal = Removal()
         let hadDirectory = FileManager.default.fileExists(atPath: layout.stateDirectory)
         let body = { () throws(LabError) -> Void in
-            let pids = self.processes()
-            LinuxProcess.killTogether(pids)
-            if !LinuxProcess.waitUntilGone(pids, timeout: .seconds(5)) {
-                throw .failed("processes \(pids.filter(LinuxProcess.isRunning)) survived kill -9")
+            // Again until none is left: an `up` killed half way may have a daemon between fork and exec.
+            for _ in 0..<5 {
+                let pids = self.processes()
+                if pids.isEmpty { break }
+                LinuxProcess.killTogether(pids)
+                if !LinuxProcess.waitUntilGone(pids, timeout: .seconds(5)) {
+                    throw .failed("processes \(pids.filter(LinuxProcess.isRunning)) survived kill -9")
+                }
+                removal.processes += pids
+                usleep(20_000)
             }
-            removal.processes = pids
             for ns in self.layout.namespaces.reversed() where NetworkNamespace.exists(ns) {
                 let out = try self.runTool([self.tools.ip, "netns", "delete", ns])
                 guard out.succeeded else { throw .failed("ip netns delete \(ns): \(out.firstErrorLine)") }
@@ -268,8 +274,9 @@ public final class Lab: Sendable {
     }
 
     /// Every process of this lab: those in its namespaces, those its record names (same start
-    /// time, so a reused pid is never taken), and haproxy / keepalived / hadeck processes whose
-    /// arguments name its state directory (one whose namespace was already deleted).
+    /// time, so a reused pid is never taken), and haproxy / keepalived / hadeck processes (or the
+    /// `setsid` and `ip` that start them) whose arguments name its state directory: one whose
+    /// namespace was deleted, or one not yet in its namespace.
     public func processes() -> [Int32] {
         var pids = Set<Int32>()
         for ns in layout.namespaces { pids.formUnion(NetworkNamespace.processes(in: ns)) }
@@ -278,7 +285,8 @@ public final class Lab: Sendable {
         }
         let marker = layout.stateDirectory + "/"
         for pid in LinuxProcess.allPids() where !pids.contains(pid) {
-            guard let s = LinuxProcess.stat(pid), s.isRunning, ["haproxy", "keepalived", "hadeck"].contains(s.command),
+            guard let s = LinuxProcess.stat(pid), s.isRunning,
+                ["haproxy", "keepalived", "hadeck", "setsid", "ip"].contains(s.command),
                 let args = LinuxProcess.arguments(pid), args.contains(where: { $0.hasPrefix(marker) })
             else { continue }
             pids.insert(pid)
@@ -321,7 +329,7 @@ public final class Lab: Sendable {
     public func startHAProxy(_ host: String) throws(LabError) -> Int32 {
         try balancer(host)
         if let running = runningHAProxy(host) { throw .failed("\(host)'s haproxy already runs (pid \(running.pid))") }
-        try killOrphan(layout.haproxyPidFile(host), "haproxy", what: "\(host)'s old haproxy")
+        try killOrphan([layout.haproxyPidFile(host)], "haproxy", what: "\(host)'s old haproxy")
         let out = try runTool([
             tools.ip, "netns", "exec", layout.namespace(host), tools.haproxy, "-D", "-f", layout.haproxyConfig(host),
             "-p", layout.haproxyPidFile(host),
@@ -351,9 +359,8 @@ public final class Lab: Sendable {
         if let running = runningKeepalived(host), !replacing {
             throw .failed("\(host)'s keepalived already runs (pid \(running.parent.pid))")
         }
-        for file in [layout.keepalivedPidFile(host), layout.vrrpPidFile(host)] {
-            try killOrphan(file, "keepalived", what: "\(host)'s old keepalived")
-        }
+        try killOrphan(
+            [layout.keepalivedPidFile(host), layout.vrrpPidFile(host)], "keepalived", what: "\(host)'s old keepalived")
         try makeFIFO(layout.notifyFIFO(host))
         do {
             try ProgramRunner.startDetached(
@@ -412,7 +419,7 @@ public final class Lab: Sendable {
         if let running = runningApp(host), !replacing {
             throw .failed("\(host)'s app server already runs (pid \(running.pid))")
         }
-        try killOrphan(layout.appPidFile(host), "hadeck", what: "\(host)'s old app server")
+        try killOrphan([layout.appPidFile(host)], "hadeck", what: "\(host)'s old app server")
         do {
             try ProgramRunner.startDetached(
                 [
@@ -595,11 +602,12 @@ public final class Lab: Sendable {
         return h
     }
 
-    /// Kills the process a pid file names, wherever it runs (also in a namespace deleted since), and
-    /// removes the file: a new process of that kind is about to start.
-    private func killOrphan(_ pidFile: String, _ command: String, what: String) throws(LabError) {
-        if let s = LinuxProcess.running(pidFile: pidFile, command: command) { try kill9([s.pid], what: what) }
-        try? FileManager.default.removeItem(atPath: pidFile)
+    /// Kills the processes pid files name, wherever they run (also in a namespace deleted since), and
+    /// removes the files: a new process of that kind is about to start.
+    private func killOrphan(_ pidFiles: [String], _ command: String, what: String) throws(LabError) {
+        let pids = pidFiles.compactMap { LinuxProcess.running(pidFile: $0, command: command)?.pid }
+        if !pids.isEmpty { try kill9(pids, what: what) }
+        for file in pidFiles { try? FileManager.default.removeItem(atPath: file) }
     }
 
     private func kill9(_ pids: [Int32], what: String) throws(LabError) {
