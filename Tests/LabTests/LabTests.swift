@@ -168,13 +168,14 @@ struct LabTests {
         let second = try await clientRequest(lab, jar: &jar)
         #expect(second.setCookies.isEmpty, "a sticky client gets no new cookie")
         #expect(jar.cookies["JSESSIONID"] == session && second.values("x-served-by") == first.values("x-served-by"))
-        // The README's way: curl on the client host, through `lab exec`'s command line.
+        // The README's way: `hadeck lab exec client curl ...`; its exit status is curl's.
         if let curl = ProgramRunner.which("curl") {
-            let out = try ProgramRunner.run([
-                "ip", "netns", "exec", lab.layout.namespace("client"), curl, "-s", "-D", "-", "-o", "/dev/null",
-                "http://\(LabLayout.vip)/login",
-            ])
-            #expect(out.stdout.contains("JSESSIONID=") && out.stdout.contains("SRV="), "\(out.stdout)")
+            let exec = [LabEnvironment.hadeck, "lab", "exec", "--id", lab.layout.id, "client"]
+            let out = try ProgramRunner.run(
+                exec + [curl, "-s", "-D", "-", "-o", "/dev/null", "http://\(LabLayout.vip)/login"])
+            #expect(out.succeeded && out.stdout.contains("JSESSIONID=") && out.stdout.contains("SRV="), "\(out)")
+            let refused = try ProgramRunner.run(exec + [curl, "-s", "http://\(LabLayout.vip):81/"])
+            #expect(refused.status == 7, "curl's 'could not connect' comes back as hadeck's exit status")
         }
     }
 
