@@ -60,6 +60,9 @@ func labFailure(_ error: Error) -> ExitCode {
     return ExitCode(1)
 }
 
+/// `12 13`, or `nothing`.
+func pidList(_ pids: [Int32]) -> String { pids.isEmpty ? "nothing" : pids.map(String.init).joined(separator: " ") }
+
 /// Runs a lab action and prints its one-line result.
 func labAction(_ options: LabOptions, _ body: (Lab) throws(LabError) -> String) throws {
     let lab = try options.lab()
@@ -177,8 +180,7 @@ struct LabKill: ParsableCommand {
         try labAction(options) { lab throws(LabError) in
             switch target {
             case .haproxy(let h): "killed \(h)'s haproxy (kill -9 \(try lab.killHAProxy(h)))"
-            case .keepalived(let h):
-                "killed \(h)'s keepalived (kill -9 \(try lab.killKeepalived(h).map(String.init).joined(separator: " ")))"
+            case .keepalived(let h): "killed \(h)'s keepalived (kill -9 \(pidList(try lab.killKeepalived(h))))"
             case .app(let h): "killed \(h)'s app server (kill -9 \(try lab.killApp(h)))"
             }
         }
@@ -234,9 +236,7 @@ struct LabPowerOff: ParsableCommand {
 
     func run() throws {
         try labAction(options) { lab throws(LabError) in
-            let pids = try lab.powerOff(host)
-            return
-                "powered \(host) off (killed \(pids.isEmpty ? "nothing" : pids.map(String.init).joined(separator: " ")))"
+            "powered \(host) off (killed \(pidList(try lab.powerOff(host))))"
         }
     }
 }
@@ -250,9 +250,7 @@ struct LabPowerOn: ParsableCommand {
 
     func run() throws {
         try labAction(options) { lab throws(LabError) in
-            let pids = try lab.powerOn(host)
-            return
-                "powered \(host) on (started \(pids.isEmpty ? "nothing" : pids.map(String.init).joined(separator: " ")))"
+            "powered \(host) on (started \(pidList(try lab.powerOn(host))))"
         }
     }
 }

@@ -37,6 +37,36 @@ import Testing
         }
     }
 
+    /// Every setting of the article's files (Examples/article/) is in the lab's, but for what the lab
+    /// must say otherwise: addresses, the stats socket's path, the listening port, the interface and
+    /// unicast peers (the lab uses multicast on eth0), the track script (its own haproxy, not killall)
+    /// and the password (8 bytes, as in the reference captures).
+    @Test func labConfigsFollowTheArticlesFiles() throws {
+        let article = LabEnvironment.repositoryRoot + "/Examples/article/"
+        for host in LabLayout.balancers {
+            let pairs = [
+                ("haproxy-\(host.name).cfg", layout.haproxyConfigText(host)),
+                ("keepalived-\(host.name).conf", layout.keepalivedConfigText(host)),
+            ]
+            for (name, lab) in pairs {
+                let labLines = Set(lab.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
+                let original = try String(contentsOfFile: article + name, encoding: .utf8)
+                for raw in original.split(separator: "\n") {
+                    let line = raw.prefix { $0 != "#" }.trimmingCharacters(in: .whitespaces)
+                    let differs = [
+                        "stats socket", "bind ", "server ", "interface ", "unicast", "127.", "}", "script ",
+                        "auth_pass ",
+                    ]
+                    if line.isEmpty || line.hasPrefix("!") || differs.contains(where: { line.hasPrefix($0) }) {
+                        continue
+                    }
+                    let present = labLines.contains(line)
+                    #expect(present, "\(name): the lab's file lacks '\(line)'")
+                }
+            }
+        }
+    }
+
     @Test func keepalivedConfigIsTheArticlesOnEth0() {
         let lb1 = layout.keepalivedConfigText(LabLayout.host("lb1")!)
         let lb2 = layout.keepalivedConfigText(LabLayout.host("lb2")!)
