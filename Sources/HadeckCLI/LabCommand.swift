@@ -23,7 +23,8 @@ public struct LabCommand: ParsableCommand {
             (hadeck's Tomcat-like app server, jvm3 and jvm2), client 10.77.0.50; VIP 10.77.0.10:80. The \
             addresses exist only inside the lab's namespaces (hdk-HOST); nothing is added to this \
             machine's own network. State, configs, sockets and logs: /run/hadeck-lab/hdk/. \
-            Example: hadeck lab up && hadeck lab exec client curl -c jar -b jar http://10.77.0.10/login
+            Example: hadeck lab up && hadeck lab exec client curl -c jar -b jar http://10.77.0.10/login. \
+            Without a subcommand this help is printed: the dashboard over the lab comes with 'hadeck attach'.
             """,
         subcommands: [
             LabUp.self, LabDown.self, LabStatusCommand.self, LabExec.self, LabKill.self, LabStop.self, LabStart.self,
