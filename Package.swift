@@ -83,13 +83,34 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The attach file (YAML): how to reach a real cluster's haproxy and keepalived from outside.
+        .target(
+            name: "AttachConfig",
+            dependencies: ["HadeckBase", .product(name: "Yams", package: "Yams")]
+        ),
+        // Reading and driving real haproxy / keepalived from outside: programs as argument vectors, the
+        // runtime API, the notify FIFO and data dump, neighbour tables, network namespaces.
+        .target(
+            name: "RealCluster",
+            dependencies: ["AttachConfig", "CLinuxShims"]
+        ),
+        // setns, pipe2 and posix_spawn's closefrom, which need _GNU_SOURCE (Swift's Glibc module lacks them).
+        .target(
+            name: "CLinuxShims",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        // `hadeck lab`: the article's cluster from Debian's haproxy and keepalived in network namespaces.
+        .target(
+            name: "Lab",
+            dependencies: ["AttachConfig", "RealCluster"]
+        ),
         // Command-line front end (a library so tests can drive it).
         .target(
             name: "HadeckCLI",
             dependencies: [
                 "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterConfig", "ClusterModel",
                 "ClusterCore", "Dashboard", "CursesTerminal",
-                "LiveEngine", "LiveCluster",
+                "LiveEngine", "LiveCluster", "Lab",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -116,6 +137,9 @@ let package = Package(
         // What the test targets share: temporary directories, outside programs, the repository root.
         .target(name: "HadeckTestSupport", dependencies: ["LiveEngine"], path: "Tests/Support"),
         .testTarget(name: "HadeckBaseTests", dependencies: ["HadeckBase"]),
+        .testTarget(name: "AttachConfigTests", dependencies: ["AttachConfig", "HadeckBase"]),
+        .testTarget(name: "RealClusterTests", dependencies: ["RealCluster", "AttachConfig"], exclude: ["Fixtures"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase"]),
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore"]),
         .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"]),
@@ -157,6 +181,6 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.name != "CLinuxShims" {
     target.swiftSettings = (target.swiftSettings ?? []) + strictImports
 }

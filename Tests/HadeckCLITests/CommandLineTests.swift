@@ -45,7 +45,7 @@ func readmeCommandLines() throws -> [(line: String, words: [String])] {
         var line = candidate.trimmingCharacters(in: .whitespaces)
         if let hash = line.range(of: "  #") { line = String(line[..<hash.lowerBound]) }
         line = line.trimmingCharacters(in: .whitespaces)
-        for prefix in ["swift run hadeck", ".build/release/hadeck", ".build/debug/hadeck", "hadeck"] {
+        for prefix in ["swift run hadeck", ".build/release/hadeck", ".build/debug/hadeck", "sudo hadeck", "hadeck"] {
             guard line == prefix || line.hasPrefix(prefix + " ") else { continue }
             let words = instantiate(String(line.dropFirst(prefix.count)))
             result.append((line, words))

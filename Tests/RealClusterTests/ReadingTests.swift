@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+@testable import RealCluster
+
+/// The fixtures are what the lab's real keepalived 2.2.7 (its data dumps, `keepalived.data`), haproxy 2.6
+/// and iproute2 printed.
+private let fixtures: String = {
+    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast()
+    return parts.joined(separator: "/") + "/Fixtures/"
+}()
+
+private func fixture(_ name: String) throws -> String {
+    try String(contentsOfFile: fixtures + name, encoding: .utf8)
+}
+
+@Suite struct ReadingTests {
+    @Test func notifyFIFOLines() {
+        #expect(
+            NotifyLine.parse("INSTANCE \"VI_1\" MASTER 150")
+                == NotifyLine(kind: .instance, name: "VI_1", event: "MASTER", priority: 150))
+        let prio = NotifyLine.parse("INSTANCE \"VI_1\" MASTER_PRIORITY 90")
+        #expect(prio?.event == "MASTER_PRIORITY" && prio?.state == nil && prio?.priority == 90)
+        #expect(NotifyLine.parse("GROUP \"my group\" BACKUP 0")?.name == "my group")
+        #expect(NotifyLine.parse("INSTANCE \"VI_1\" FAULT 150")?.state == "FAULT")
+        for junk in ["", "INSTANCE VI_1 MASTER 150", "WHAT \"x\" MASTER 1", "INSTANCE \"VI_1\" MASTER high"] {
+            #expect(NotifyLine.parse(Substring(junk)) == nil, "\(junk)")
+        }
+    }
+
+    @Test func dataDumpOfABackupNamesItsMaster() throws {
+        let dump = KeepalivedDataDump.parse(try fixture("keepalived-lb2-backup.keepalived-data.txt"))
+        let vi = try #require(dump.instance("VI_1"))
+        #expect(vi.state == "BACKUP" && vi.masterRouter == "10.77.0.11" && vi.masterPriority == 150)
+        #expect(vi.basePriority == 100 && vi.effectivePriority == 100)
+        #expect(dump.scripts == [KeepalivedDataDump.Script(name: "chk_haproxy", status: "GOOD")])
+        #expect(dump.instance(nil) == vi && dump.instance("VI_9") == nil)
+    }
+
+    @Test func dataDumpOfAMaster() throws {
+        let dump = KeepalivedDataDump.parse(try fixture("keepalived-lb1-master.keepalived-data.txt"))
+        let vi = try #require(dump.instance("VI_1"))
+        #expect(vi.state == "MASTER" && vi.masterRouter == nil && vi.basePriority == 150 && vi.effectivePriority == 150)
+    }
+
+    @Test func showStatRows() throws {
+        let rows = ShowStatRow.parse(try fixture("show-stat-lb1.csv"))
+        #expect(rows.map(\.server) == ["FRONTEND", "webA", "webB", "BACKEND"])
+        #expect(rows.allSatisfy { $0.proxy == "web" })
+        let webA = try #require(rows.first { $0.server == "webA" })
+        #expect(webA.status == "UP" && webA["addr"] == "10.77.0.21:8081" && webA["cookie"] == "A")
+        #expect(ShowStatRow.parse("Unknown command.\n").isEmpty)
+    }
+
+    @Test func neighbourEntries() throws {
+        let json = try NeighbourEntry.parseJSON(fixture("neigh-client.json"))
+        #expect(
+            json == [
+                NeighbourEntry(address: "10.77.0.10", device: "eth0", mac: "02:77:00:00:00:11", states: ["REACHABLE"])
+            ])
+        #expect(NeighbourEntry.parseJSON("[]").isEmpty && NeighbourEntry.parseJSON("not json").isEmpty)
+        let line = NeighbourEntry.parseLine("10.77.0.10 dev eth0 lladdr 02:77:00:00:00:12 STALE")
+        #expect(
+            line == NeighbourEntry(address: "10.77.0.10", device: "eth0", mac: "02:77:00:00:00:12", states: ["STALE"]))
+        let deleted = NeighbourEntry.parseLine("Deleted 10.77.0.10 dev eth0 lladdr 02:77:00:00:00:12 STALE")
+        #expect(deleted?.deleted == true)
+        #expect(NeighbourEntry.parseLine("10.77.0.10 dev eth0 FAILED")?.mac == nil)
+        #expect(NeighbourEntry.parseLine("garbage") == nil)
+    }
+
+    @Test func procStatWithAWeirdCommandName() {
+        let s = ProcessStat.parse("1234 (a b) c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 0 0")
+        #expect(s?.command == "a b) c)" && s?.state == "S" && s?.parent == 1 && s?.startTime == 98765)
+        #expect(ProcessStat.parse("1234 (zombie) Z 1 0 0 0 0 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0")?.isRunning == false)
+        #expect(LinuxProcess.stat(getpid())?.isRunning == true)
+        #expect(LinuxProcess.parsePid("4242\n") == 4242 && LinuxProcess.parsePid("") == nil)
+    }
+
+    @Test func httpRepliesAndCookies() throws {
+        let reply = try #require(
+            HTTPProbe.parse(
+                "HTTP/1.1 200 OK\r\nset-cookie: JSESSIONID=ABC.jvm3; Path=/; HttpOnly\r\nSet-Cookie: SRV=A; path=/\r\n\r\nbody"
+            ))
+        #expect(reply.status == 200 && reply.body == "body")
+        var jar = CookieJar()
+        jar.take(reply)
+        #expect(jar.header == "JSESSIONID=ABC.jvm3; SRV=A")
+        #expect(HTTPProbe.parse("SSH-2.0-x\r\n\r\n") == nil)
+    }
+}
