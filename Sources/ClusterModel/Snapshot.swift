@@ -30,6 +30,9 @@ public struct ClusterSnapshot: Sendable {
     public var requestSampling: Int
     /// Non-request events, newest first, bounded.
     public var events: [ClusterEvent]
+    /// Where an attached source's data comes from and how fresh it is; empty for embedded sources,
+    /// whose data is always current.
+    public var feeds: [FeedStatus] = []
 
     public init(
         time: Instant, clusterName: String, scenarioName: String? = nil, caption: String? = nil, vip: SocketAddress,
@@ -66,13 +69,17 @@ public struct SourceCapabilities: Hashable, Sendable {
     public var name: String
     /// Virtual time: `space` pauses, `<` `>` change the time scale.
     public var canPause: Bool
-    /// Commands (kill, drain, power...) can be sent to it.
+    /// Commands (kill, drain, power...) can be sent to it (`--read-only` attaches without).
     public var acceptsCommands: Bool
+    /// A real cluster: destructive commands (kill, stop, power off, maint) need a second key press
+    /// naming the target before they are sent.
+    public var confirmsDestructive: Bool
 
-    public init(name: String, canPause: Bool, acceptsCommands: Bool = true) {
+    public init(name: String, canPause: Bool, acceptsCommands: Bool = true, confirmsDestructive: Bool = false) {
         self.name = name
         self.canPause = canPause
         self.acceptsCommands = acceptsCommands
+        self.confirmsDestructive = confirmsDestructive
     }
 
     /// The embedded cluster in virtual time.
@@ -110,8 +117,9 @@ public struct HostSnapshot: Sendable, Hashable {
     /// nil while the process is not running.
     public var haproxyPID: Int?
     public var keepalivedPID: Int?
-    public var advertsSent: Int
-    public var advertsReceived: Int
+    /// nil: the source cannot know (an attached keepalived that does not say).
+    public var advertsSent: Int?
+    public var advertsReceived: Int?
     /// While BACKUP: when the Master_Down_Timer fires, and its full length, for a countdown bar.
     public var masterDownDeadline: Instant?
     public var masterDownInterval: TimeSpan?
@@ -125,7 +133,7 @@ public struct HostSnapshot: Sendable, Hashable {
         name: String, address: String, mac: String, poweredOn: Bool = true, linkUp: Bool = true,
         vrrpState: HostVRRPState,
         basePriority: Int, effectivePriority: Int, haproxyPID: Int? = nil, keepalivedPID: Int? = nil,
-        advertsSent: Int = 0, advertsReceived: Int = 0, masterDownDeadline: Instant? = nil,
+        advertsSent: Int? = 0, advertsReceived: Int? = 0, masterDownDeadline: Instant? = nil,
         masterDownInterval: TimeSpan? = nil, partitionedFrom: [String] = [], heardMaster: String? = nil,
         heardMasterPriority: Int? = nil
     ) {
@@ -294,4 +302,36 @@ public protocol ClusterSource: AnyObject {
     /// Performs a command; the returned text is a one-line confirmation for the status bar.
     /// Throws a message the status bar shows when the command cannot be done.
     func perform(_ command: ControlCommand, by actor: String) throws -> String
+}
+
+/// One stream of data an attached source reads (a stats socket, a log, a notify FIFO, a neighbour
+/// table), the part of the screen it feeds, and whether it still flows.
+public struct FeedStatus: Hashable, Sendable {
+    /// The part of the screen the data is shown in.
+    public enum Area: String, Hashable, Sendable {
+        case balancers, vip, backends, requests, events
+    }
+
+    public enum Health: Hashable, Sendable {
+        /// Data arrives as expected.
+        case ok
+        /// No data for longer than expected (a slow host, a busy socket): shown with its age.
+        case stale(String)
+        /// The feed is gone (socket closed, FIFO gone, ssh down): what is shown is not current.
+        case lost(String)
+    }
+
+    /// e.g. `lb1 haproxy stats`, `lb2 keepalived fifo`, `client neighbours`.
+    public var name: String
+    public var area: Area
+    /// When data last arrived (the cluster's clock); nil: never.
+    public var lastUpdate: Instant?
+    public var health: Health
+
+    public init(name: String, area: Area, lastUpdate: Instant?, health: Health) {
+        self.name = name
+        self.area = area
+        self.lastUpdate = lastUpdate
+        self.health = health
+    }
 }

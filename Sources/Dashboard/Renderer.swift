@@ -406,7 +406,7 @@ struct Canvas {
                 prio,
                 proc(host.haproxyPID),
                 proc(host.keepalivedPID),
-                [Span("\(host.advertsSent)/\(host.advertsReceived)")],
+                [Span("\(host.advertsSent.map(String.init) ?? "?")/\(host.advertsReceived.map(String.init) ?? "?")")],
                 [Span(host.address, .dim)],
                 [Span(host.mac, .dim)],
                 [
