@@ -45,6 +45,7 @@ extension Cluster {
             host.haproxy = nil
             if host.keepalived != nil { host.keepalivedEnded = .killed }
             host.keepalived = nil
+            host.configuredVIPs = []
             host.poweredOn = false
             emit(
                 .hostPower(node: name, on: false),

@@ -54,7 +54,7 @@ extension Cluster {
         }
         let vip = spec.vip
         let host: BalancerHost
-        switch vipRoute() {
+        switch routeNewConnection() {
         case .unanswered(let h, let reason): return requestFailed(index, via: h?.name, reason)
         case .refused(let h, let reason): return requestFailed(index, via: h.name, reason)
         case .balancer(let h, _): host = h
@@ -207,6 +207,7 @@ extension Cluster {
         latency: TimeSpan, requestLine: String
     ) {
         if status >= 500 || status == 0 { requestsFailed += 1 }
+        if status > 0 { confirmVIPNeighbour(answeredBy: via) }
         record(
             RequestRecord(
                 time: now, client: client, via: via, server: server, status: status, session: session, reason: reason,
@@ -243,6 +244,7 @@ extension Cluster {
         _ client: Int, host: BalancerHost, server: String?, status: Int, session: String?, reason: String,
         started: Instant
     ) {
+        if status > 0 { confirmVIPNeighbour(answeredBy: host.name) }
         if status >= 500 || status == 0 { requestsFailed += 1 }
         let b = browsers[client]
         record(

@@ -34,6 +34,13 @@ public final class BalancerHost {
         nextKeepalivedPID = pidBase - 10
     }
 
+    /// The virtual addresses configured on the host: added by its keepalived as MASTER, removed on
+    /// BACKUP, FAULT and a graceful stop, left by a kill -9 until keepalived starts again, gone with power.
+    public internal(set) var configuredVIPs: Set<String> = []
+
+    /// Whether the host answers for `ip` (it is powered on and has the address).
+    public func holds(_ ip: String) -> Bool { poweredOn && configuredVIPs.contains(ip) }
+
     /// How the last keepalived ended (nil: it never ran, or runs now).
     public internal(set) var keepalivedEnded: ProcessAction?
 
@@ -295,6 +302,36 @@ public final class Cluster {
     }
 
     /// Where a new connection to the VIP goes now, and why.
+    /// Where a new connection to the VIP goes, after the clients re-resolved a stale entry if it was due.
+    public func routeNewConnection() -> VIPRoute {
+        resolveStaleNeighbour()
+        return vipRoute()
+    }
+
+    /// The clients' entry for the VIP names a MAC that no longer answers for it (host off, or the
+    /// address removed), unconfirmed for the reachable time plus the probes: they broadcast an ARP
+    /// request, and a host holding the VIP answers it.
+    func resolveStaleNeighbour() {
+        let ip = spec.vip.host
+        guard arp.isDueForResolution(ip, at: now), let mac = arp.mac(for: ip) else { return }
+        if let owner = host(withMAC: mac), owner.holds(ip) { return }
+        guard let holder = hosts.first(where: { $0.holds(ip) }),
+            let change = arp.resolved(ip: ip, mac: holder.mac, node: holder.name, at: now)
+        else { return }
+        let previous = change.from.flatMap { self.host(withMAC: $0)?.name } ?? "nobody"
+        emit(
+            .arpUpdate(ip: ip, mac: holder.mac.description, node: holder.name),
+            why:
+                "the clients' entry for \(ip) (\(previous)'s MAC) went unanswered for \(formatSeconds((arp.reachableTime + arp.probeTime).micros)) s: "
+                + "they asked again and \(holder.name), which holds it, answered")
+    }
+
+    /// Traffic through the VIP was answered by the host its entry names: the entry stays reachable.
+    func confirmVIPNeighbour(answeredBy host: String) {
+        let ip = spec.vip.host
+        if let mac = arp.mac(for: ip), self.host(withMAC: mac)?.name == host { arp.confirm(ip, at: now) }
+    }
+
     public func vipRoute() -> VIPRoute {
         let vip = spec.vip
         guard let mac = arp.mac(for: vip.host), let host = host(withMAC: mac) else {
@@ -305,6 +342,13 @@ public final class Cluster {
             return .unanswered(
                 host: host,
                 reason: "\(host.name) is powered off but the ARP cache still maps the VIP to its MAC: request lost")
+        }
+        guard host.holds(vip.host) else {
+            return .unanswered(
+                host: host,
+                reason:
+                    "\(host.name) no longer holds \(vip.host) but the ARP cache still maps it to its MAC: packets dropped"
+            )
         }
         guard let hp = host.haproxy else {
             return .refused(host: host, reason: "connection refused: \(host.name)'s haproxy is not running")
@@ -374,6 +418,16 @@ public final class Cluster {
                     scheduler.schedule(
                         .advert(to: target.name, from: host.name, destination: destination, bytes: bytes), at: now)
                 }
+            case .addresses(let ips, let added, let why):
+                for ip in ips {
+                    let changed =
+                        added ? host.configuredVIPs.insert(ip).inserted : host.configuredVIPs.remove(ip) != nil
+                    if changed {
+                        emit(
+                            .vipAddress(node: host.name, ip: ip, added: added),
+                            why: "\(host.name)'s keepalived \(added ? "added" : "removed") \(ip): \(why)")
+                    }
+                }
             case .discarded(let from, let reason):
                 emit(
                     .vrrpDiscard(node: host.name, from: from, reason: reason),
@@ -416,6 +470,13 @@ public final class Cluster {
             config: host.keepalivedConfig, primaryIP: host.address, pid: pid, linkUp: host.linkUp)
         host.keepalived = ka
         host.keepalivedEnded = nil
+        // keepalived removes its virtual addresses at start-up (what a killed one left behind).
+        for ip in host.keepalivedConfig.instances.flatMap(\.virtualIPAddresses)
+        where host.configuredVIPs.remove(ip) != nil {
+            emit(
+                .vipAddress(node: host.name, ip: ip, added: false),
+                why: "\(host.name)'s keepalived removed \(ip), left by its previous run, as it started")
+        }
         emitProcess(host, .keepalived, .start, pid: pid, why: why)
         handle(ka.start(now: now), on: host)
     }
