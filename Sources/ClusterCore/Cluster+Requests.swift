@@ -46,26 +46,32 @@ extension Cluster {
         guard !busyClients.contains(index) else { return }
         requestsSent += 1
         let client = browsers[index]
-        if let dataPlane {
-            busyClients.insert(index)
-            dataPlane.sendRequest(
-                browser: index, name: client.name, address: client.address, cookieHeader: client.cookieHeader)
-            return
-        }
+        busyClients.insert(index)
+        dataPlane.sendRequest(
+            browser: index, name: client.name, address: client.address, cookieHeader: client.cookieHeader)
+    }
+
+    /// The simulated network's request: the VIP's route, the balancer's decision, the app's answer
+    /// after its service time, all in virtual time.
+    func simulateRequest(from index: Int) {
+        let client = browsers[index]
         let vip = spec.vip
         let host: BalancerHost
         switch routeNewConnection() {
-        case .unanswered(let h, let reason): return requestFailed(index, via: h?.name, reason)
-        case .refused(let h, let reason): return requestFailed(index, via: h.name, reason)
+        case .unanswered(let h, let reason): return browserFailed(index, via: h?.name, reason: reason, latency: .zero)
+        case .refused(let h, let reason): return browserFailed(index, via: h.name, reason: reason, latency: .zero)
         case .balancer(let h, _): host = h
         }
         guard let hp = host.haproxy, let backend = hp.backendName(forPort: vip.port) else {
-            return requestFailed(
-                index, via: host.name, "connection refused: \(host.name)'s haproxy has no backend for port \(vip.port)")
+            return browserFailed(
+                index, via: host.name,
+                reason: "connection refused: \(host.name)'s haproxy has no backend for port \(vip.port)", latency: .zero
+            )
         }
         let route = hp.route(
             backend: backend, cookieHeader: client.cookieHeader, clientAddress: client.address, now: now)
         guard route.server != nil else {
+            busyClients.remove(index)
             return finishRequest(
                 index, host: host, server: nil, status: 503, session: client.session, reason: route.reason, started: now
             )
@@ -75,7 +81,6 @@ extension Cluster {
         pending[id] = PendingRequest(
             id: id, client: index, host: host.name, pid: hp.pid, backend: backend, started: now, route: route,
             firstReason: route.reason)
-        busyClients.insert(index)
         attempt(requestID: id)
     }
 

@@ -124,17 +124,39 @@ extension ClusterSpec {
     }
 }
 
-/// The real network a live cluster runs on.
+/// The network a cluster runs on: what carries adverts, requests and health checks.
 ///
-/// With a data plane attached the cluster stops simulating the network (adverts in flight,
-/// health checks, the browsers' requests): it hands adverts and requests to the data plane,
-/// which feeds back what really happened (`receiveAdvert`, `browserReceived`, `recordLiveRequest`...).
-/// Processes, VRRP, ARP, commands and events stay in the core.
+/// Two implementations: `SimulatedNetwork` (virtual time, in the core's own scheduler) and the live
+/// cluster's sockets (LiveCluster). Either way processes, VRRP, ARP, commands and events stay in the
+/// core, and the plane feeds back what happened (`receiveAdvert`, `browserReceived`, `browserFailed`,
+/// `recordLiveRequest`, check results...). Contract tests run the same checks against both.
 public protocol ClusterDataPlane: AnyObject {
     /// A VRRP advert leaves `from` for `to` (its unicast peer, or every host for the multicast group).
     func sendAdvert(_ bytes: [UInt8], from: BalancerHost, to: BalancerHost, destination: String)
-    /// Browser `index` sends `GET /login` to the VIP; answer with `browserReceived` or `browserFailed`.
+    /// Browser `index` sends `GET /login` to the VIP; the answer comes back as `browserReceived` or
+    /// `browserFailed` (or, simulated, as the request's own record).
     func sendRequest(browser index: Int, name: String, address: String, cookieHeader: String?)
+    /// True when the core runs the health checks itself in virtual time; a live plane runs real
+    /// checks with the very backend objects and the core only reports their changes.
+    var simulatesHealthChecks: Bool { get }
+}
+
+/// The simulated network: adverts arrive at the instant they are sent, requests and checks are
+/// played by the core in virtual time (no latency, a backend answers a check in 1 ms).
+final class SimulatedNetwork: ClusterDataPlane {
+    weak var cluster: Cluster?
+
+    var simulatesHealthChecks: Bool { true }
+
+    func sendAdvert(_ bytes: [UInt8], from: BalancerHost, to: BalancerHost, destination: String) {
+        guard let cluster else { return }
+        cluster.scheduler.schedule(
+            .advert(to: to.name, from: from.name, destination: destination, bytes: bytes), at: cluster.now)
+    }
+
+    func sendRequest(browser index: Int, name: String, address: String, cookieHeader: String?) {
+        cluster?.simulateRequest(from: index)
+    }
 }
 
 /// Where a connection to the VIP ends up right now, by the clients' ARP cache.
@@ -206,13 +228,23 @@ public final class Cluster {
     var sampledOut = 0
     var nextRequestID = 1
 
-    /// The live network, when this cluster runs for real (nil: simulated).
-    public private(set) weak var dataPlane: ClusterDataPlane?
+    /// The network the cluster runs on. A live plane owns the cluster, so it is held weakly; the
+    /// simulated one belongs to the cluster (`simulatedNetwork`).
+    public private(set) weak var dataPlane: ClusterDataPlane!
+    private let simulatedNetwork: SimulatedNetwork?
 
-    /// Builds the cluster and starts every process at time zero (`now`), on `dataPlane` if given.
+    /// Builds the cluster and starts every process at time zero (`now`), on `dataPlane` if given,
+    /// else on the simulated network.
     public init(spec: ClusterSpec, dataPlane: ClusterDataPlane? = nil, now: Instant = .zero) {
         self.spec = spec
-        self.dataPlane = dataPlane
+        if let dataPlane {
+            simulatedNetwork = nil
+            self.dataPlane = dataPlane
+        } else {
+            let network = SimulatedNetwork()
+            simulatedNetwork = network
+            self.dataPlane = network
+        }
         self.now = now
         hosts = spec.hosts.enumerated().map { i, h in BalancerHost(definition: h, pidBase: 9644 + i * 1000) }
         webServers = spec.backends.map {
@@ -225,6 +257,7 @@ public final class Cluster {
             startHAProxy(host, why: "\(host.name) booted")
             startKeepalived(host, why: "\(host.name) booted")
         }
+        simulatedNetwork?.cluster = self
         scheduleTraffic()
     }
 
@@ -235,7 +268,7 @@ public final class Cluster {
         var t = scheduler.nextTime
         for host in hosts where host.poweredOn {
             if let d = host.keepalived?.nextDeadline { t = min(t ?? d, d) }
-            if dataPlane == nil, let d = host.haproxy?.nextCheckDue { t = min(t ?? d, d) }
+            if dataPlane.simulatesHealthChecks, let d = host.haproxy?.nextCheckDue { t = min(t ?? d, d) }
         }
         return t
     }
@@ -253,7 +286,7 @@ public final class Cluster {
                     let haproxyAlive = host.haproxy != nil
                     handle(ka.advance(to: now, haproxyAlive: haproxyAlive), on: host)
                 }
-                if dataPlane == nil, let hp = host.haproxy, let d = hp.nextCheckDue, d <= now {
+                if dataPlane.simulatesHealthChecks, let hp = host.haproxy, let d = hp.nextCheckDue, d <= now {
                     for check in hp.startDueChecks(now: now) {
                         let (delay, outcome) = checkOutcome(check)
                         scheduler.schedule(
@@ -411,12 +444,7 @@ public final class Cluster {
                     $0 !== host && ($0.address == destination || destination == VRRPCodec.multicastGroup)
                 }
                 for target in targets {
-                    if let dataPlane {
-                        dataPlane.sendAdvert(bytes, from: host, to: target, destination: destination)
-                        continue
-                    }
-                    scheduler.schedule(
-                        .advert(to: target.name, from: host.name, destination: destination, bytes: bytes), at: now)
+                    dataPlane.sendAdvert(bytes, from: host, to: target, destination: destination)
                 }
             case .addresses(let ips, let added, let why):
                 for ip in ips {

@@ -311,6 +311,9 @@ final class LiveClusterState: ClusterDataPlane {
         startBrowserRequest(index: index, name: name, address: address, cookieHeader: cookieHeader)
     }
 
+    /// Real health checks run in the live balancers, with the core's own backend objects.
+    var simulatesHealthChecks: Bool { false }
+
     /// Why a connection to the VIP fails now, and through which host.
     func vipFailureReason(_ error: String) -> (via: String?, reason: String) {
         switch cluster.vipRoute() {
