@@ -2,6 +2,7 @@ import BalancerCore
 import ClusterCore
 import ClusterModel
 import HadeckBase
+import HadeckTestSupport
 import LiveCluster
 import LiveEngine
 import Testing
@@ -10,7 +11,7 @@ import WebCore
 
 /// The same checks against both data planes: the simulated network (virtual time) and the live
 /// sockets (real time). What the dashboard, scenarios and conformance runs rely on holds for either.
-@Suite("Data plane contract: simulated network and live sockets")
+@Suite("Data plane contract: simulated network and live sockets", .tags(.live))
 struct DataPlaneContractTests {
     enum Plane: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case simulated, live
@@ -55,7 +56,7 @@ struct DataPlaneContractTests {
 
     @Test(arguments: Plane.allCases)
     func advertsRequestsPartitionsAndChecks(_ plane: Plane) async throws {
-        let h = try await Harness(plane, slot: 32 + Plane.allCases.firstIndex(of: plane)!)
+        let h = try await Harness(plane, slot: allocateSlot())
         // Adverts cross the network: lb1 takes over after its Master_Down_Interval, lb2 hears it.
         try await h.pass(4.5)
         #expect(try await h.core { $0.masters.map(\.name) } == ["lb1"])
