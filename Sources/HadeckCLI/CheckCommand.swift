@@ -59,11 +59,15 @@ public struct CheckCommand: ParsableCommand {
             var diagnostics: Diagnostics
             switch ConfigFileKind.detect(text: text, file: path) {
             case .haproxy:
-                diagnostics = HAProxyConfigParser.parse(text: text, file: path).diagnostics
+                diagnostics =
+                    HAProxyConfigParser.parse(text: text, file: path, options: ConfigFiles.haproxyFileOptions)
+                    .diagnostics
             case .keepalived:
                 diagnostics =
-                    KeepalivedConfigParser.parse(text: text, file: path, includeLoader: ConfigFiles.diskIncludeLoader)
-                    .diagnostics
+                    KeepalivedConfigParser.parse(
+                        text: text, file: path, includeLoader: ConfigFiles.diskIncludeLoader,
+                        options: ConfigFiles.keepalivedFileOptions
+                    ).diagnostics
             case nil:
                 diagnostics = Diagnostics()
                 diagnostics.error(
