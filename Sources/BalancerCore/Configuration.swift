@@ -57,10 +57,18 @@ public struct HTTPCheckConfig: Hashable, Sendable {
     public var version = "HTTP/1.0"
     /// `http-check expect status N`: the only status that passes. `nil`: any 2xx or 3xx passes.
     public var expectStatus: Int? = nil
+    /// `http-check expect status 200-299,304`: the statuses that pass (when set, instead of `expectStatus`).
+    public var expectStatusRanges: [ClosedRange<Int>] = []
     /// `http-check disable-on-404`: a 404 puts an UP server in NOLB instead of failing the check.
     public var disableOn404 = false
 
     public init() {}
+
+    /// Whether a check answered with `status` passes.
+    public func passes(status: Int) -> Bool {
+        if !expectStatusRanges.isEmpty { return expectStatusRanges.contains { $0.contains(status) } }
+        return expectStatus.map { $0 == status } ?? (200...399).contains(status)
+    }
 }
 
 /// How a `server` line wrote its address, when it is not a plain `IP:PORT`.

@@ -94,6 +94,7 @@ extension HAProxyParser {
         be.cookieLine = cookie == nil ? 0 : s.cookieLine
         if var check = s.httpCheck {
             check.expectStatus = s.expectStatus
+            check.expectStatusRanges = s.expectStatusRanges
             check.disableOn404 = s.disableOn404
             be.httpCheck = check
         }
@@ -111,7 +112,7 @@ extension HAProxyParser {
         be.stickTable = proxy.stickTable
         // A listen section's rules belong to its frontend half; a backend keeps its own.
         if proxy.kind == .backend { be.rules = s.mode == .http ? proxy.rules : tcpRules(proxy.rules) }
-        if s.httpCheck == nil && (s.expectStatus != nil || s.disableOn404) {
+        if s.httpCheck == nil && (s.expectStatus != nil || !s.expectStatusRanges.isEmpty || s.disableOn404) {
             warn(
                 proxy.line,
                 "\(proxy.label) uses 'http-check' without 'option httpchk'; the http-check rules have no effect")

@@ -247,13 +247,28 @@ extension HAProxyParser {
             }
             if args.first == "status" {
                 args.removeFirst()
-                guard let code = args.first.flatMap({ Int($0) }), (100...599).contains(code) else {
+                // HAProxy 2.6 takes a list of codes and ranges: `200`, `200-399`, `200,302,400-404`.
+                var ranges: [ClosedRange<Int>] = []
+                for item in (args.first ?? "").split(separator: ",", omittingEmptySubsequences: false) {
+                    let ends = item.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { Int($0) }
+                    guard let low = ends.first ?? nil, let high = ends.last ?? nil, (100...599).contains(low),
+                        (100...599).contains(high), low <= high
+                    else {
+                        return error(n, "'http-check expect status' expects an HTTP status code between 100 and 599")
+                    }
+                    ranges.append(low...high)
+                }
+                if ranges.isEmpty {
                     return error(n, "'http-check expect status' expects an HTTP status code between 100 and 599")
                 }
-                if args.count > 1 || args[0].contains(",") || args[0].contains("-") {
-                    warn(n, "'http-check expect status': hadeck checks only the first status code")
+                if ranges.count == 1, ranges[0].count == 1 {
+                    proxy.settings.expectStatus = ranges[0].lowerBound
+                    proxy.settings.expectStatusRanges = []
+                } else {
+                    proxy.settings.expectStatus = nil
+                    proxy.settings.expectStatusRanges = ranges
                 }
-                proxy.settings.expectStatus = code
+                if args.count > 1 { warn(n, "'http-check expect status': options after the codes are not simulated by hadeck; ignored") }
             } else {
                 warn(n, "'http-check expect \(args[0])' is not simulated by hadeck; ignored")
             }

@@ -109,9 +109,10 @@ extension HAProxyParser {
         return .inet(host: hostText, isName: true, ports: ports, offset: offset)
     }
 
-    /// A name that getaddrinfo() could resolve: letters, digits, `-`, `_`, `.`.
+    /// A word HAProxy hands to the resolver: anything non-empty without blanks. Whether it resolves
+    /// is decided when HAProxy (or hadeck) starts, not by `haproxy -c -dr`.
     func isHostName(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { isAlnumByte($0) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F }
+        !text.isEmpty && !text.contains(where: { $0 == " " || $0 == "\t" })
     }
 
     // MARK: bind

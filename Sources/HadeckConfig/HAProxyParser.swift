@@ -51,6 +51,7 @@ struct ProxySettings {
     var cookieLine = 0
     var httpCheck: HTTPCheckConfig? = nil
     var expectStatus: Int? = nil
+    var expectStatusRanges: [ClosedRange<Int>] = []
     var disableOn404 = false
     var redispatch = false
     var persist = false
