@@ -18,7 +18,11 @@ public enum ConfigFileKind: String, Hashable, Sendable {
             "vrrp_instance", "vrrp_script", "vrrp_track_process", "global_defs", "vrrp_sync_group", "virtual_server",
         ]
         let haproxyWords: Set<String> = ["global", "defaults", "frontend", "backend", "listen"]
-        for rawLine in text.split(separator: "\n") {
+        // Scalars, not Characters: "\r\n" is one Character, and a CRLF file would read as one line.
+        var body = Substring(text)
+        if body.unicodeScalars.first == "\u{FEFF}" { body = Substring(body.unicodeScalars.dropFirst()) }
+        for rawScalars in body.unicodeScalars.split(separator: "\n") {
+            let rawLine = String(String.UnicodeScalarView(rawScalars))
             let line = rawLine.prefix { $0 != "#" }
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
             guard let first = words.first.map(String.init) else { continue }

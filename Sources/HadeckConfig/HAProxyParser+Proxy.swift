@@ -250,7 +250,9 @@ extension HAProxyParser {
                 // HAProxy 2.6 takes a list of codes and ranges: `200`, `200-399`, `200,302,400-404`.
                 var ranges: [ClosedRange<Int>] = []
                 for item in (args.first ?? "").split(separator: ",", omittingEmptySubsequences: false) {
-                    let ends = item.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { Int($0) }
+                    let ends = item.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map {
+                        Int($0)
+                    }
                     guard let low = ends.first ?? nil, let high = ends.last ?? nil, (100...599).contains(low),
                         (100...599).contains(high), low <= high
                     else {
@@ -268,7 +270,9 @@ extension HAProxyParser {
                     proxy.settings.expectStatus = nil
                     proxy.settings.expectStatusRanges = ranges
                 }
-                if args.count > 1 { warn(n, "'http-check expect status': options after the codes are not simulated by hadeck; ignored") }
+                if args.count > 1 {
+                    warn(n, "'http-check expect status': options after the codes are not simulated by hadeck; ignored")
+                }
             } else {
                 warn(n, "'http-check expect \(args[0])' is not simulated by hadeck; ignored")
             }
