@@ -214,7 +214,7 @@ enum HAProxyCondition {
             if args.count < arity && !(arity == 1 && args.isEmpty) {
                 throw Failure(
                     message:
-                        "missing arguments (got \(args.count)/\(arity)), type 'string' expected in argument \(args.count + 1) of predicate '\(predicate)' used in conditional expression",
+                        "missing arguments (got \(args.count)/\(arity)), type 'string' expected in argument \(max(1, args.count)) of predicate '\(predicate)' used in conditional expression",
                     position: index)
             }
             return args

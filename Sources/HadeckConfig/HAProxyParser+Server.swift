@@ -44,7 +44,7 @@ extension HAProxyParser {
             return nil
         }
         func badPort(_ port: Substring) -> ParsedAddress? {
-            fail("invalid port '\(port)' in address '\(text)' (must be between 1 and 65535)")
+            fail("invalid port '\(port)' in address '\(written)' (must be between 1 and 65535)")
         }
         if text.isEmpty { return fail("'\(written)' resolves to an empty address (environment variable missing?)") }
         var rest = Substring(text)
@@ -59,7 +59,7 @@ extension HAProxyParser {
                 family = prefix
                 rest = text[text.index(after: at)...]
             } else if prefix.hasPrefix("quic") {
-                return fail("QUIC is not supported by this HAProxy build in '\(text)'")
+                return fail("QUIC is not supported by this HAProxy build in '\(written)'")
             }
         }
         switch family {
@@ -83,7 +83,7 @@ extension HAProxyParser {
         var offset: Int? = nil
         if let c = portText.first, c.isASCII, c.isNumber {
             let pieces = portText.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-            if pieces.count == 2, !rangeAllowed { return fail("port range not permitted here in '\(text)'") }
+            if pieces.count == 2, !rangeAllowed { return fail("port range not permitted here in '\(written)'") }
             let low = atol(String(pieces[0]))
             let high = pieces.count == 2 ? atol(String(pieces[1])) : low
             let minimum = portMandatory ? 1 : 0
@@ -92,12 +92,12 @@ extension HAProxyParser {
             if low > high { return fail("invalid port range '\(low)-\(high)'") }
             ports = low...high
         } else if let c = portText.first, c == "+" || c == "-" {
-            if !offsetAllowed { return fail("port offset not permitted here in '\(text)'") }
+            if !offsetAllowed { return fail("port offset not permitted here in '\(written)'") }
             offset = atol(String(portText.dropFirst())) * (c == "-" ? -1 : 1)
         } else if portText.first != nil {
             return badPort(portText[...])
         } else if portMandatory {
-            return fail("missing port specification in '\(text)'")
+            return fail("missing port specification in '\(written)'")
         }
         var hostText = String(host)
         if hostText.hasPrefix("["), hostText.hasSuffix("]") { hostText = String(hostText.dropFirst().dropLast()) }
@@ -105,7 +105,7 @@ extension HAProxyParser {
             return .inet(host: "0.0.0.0", isName: false, ports: ports, offset: offset)
         }
         if IPAddress(hostText) != nil { return .inet(host: hostText, isName: false, ports: ports, offset: offset) }
-        guard isHostName(hostText) else { return fail("invalid address: '\(hostText)' in '\(text)'") }
+        guard isHostName(hostText) else { return fail("invalid address: '\(hostText)' in '\(written)'") }
         return .inet(host: hostText, isName: true, ports: ports, offset: offset)
     }
 

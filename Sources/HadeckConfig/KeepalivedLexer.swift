@@ -204,7 +204,9 @@ struct KeepalivedLexer {
             if braced { after = after.dropFirst() }
             let name = after.prefix { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
             let end = after.dropFirst(name.count)
-            let closes = !braced || end.first == "}"
+            // keepalived's find_definition(): `${NAME}` must close; `$NAME` must be followed by a blank,
+            // `,`, `)` or the end of the line (`$VIP/24` is not expanded, `${VIP}/24` is).
+            let closes = braced ? end.first == "}" : (end.first.map { " \t,)".contains($0) } ?? true)
             if !name.isEmpty, closes, let value = standardDefinition(String(name)) ?? definitions[String(name)]?.value {
                 out += value
                 rest = braced ? end.dropFirst() : end
