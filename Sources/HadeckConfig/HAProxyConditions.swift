@@ -151,7 +151,7 @@ enum HAProxyCondition {
             }
             guard digits > 0 else { return nil }
             index = i
-            return sign * value
+            return sign &* value
         }
 
         func hexDigit(_ c: UInt8) -> Int? {

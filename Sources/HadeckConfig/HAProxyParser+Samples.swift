@@ -347,9 +347,9 @@ extension HAProxyParser {
             switch op {
             case "eq": return IntegerPattern(low: v, high: v)
             case "ge": return IntegerPattern(low: v, high: nil)
-            case "gt": return IntegerPattern(low: v + 1, high: nil)
+            case "gt": return v == .max ? IntegerPattern(low: 1, high: 0) : IntegerPattern(low: v + 1, high: nil)
             case "le": return IntegerPattern(low: nil, high: v)
-            default: return IntegerPattern(low: nil, high: v - 1)
+            default: return v == .min ? IntegerPattern(low: 1, high: 0) : IntegerPattern(low: nil, high: v - 1)
             }
         }
         if let colon = text.firstIndex(of: ":") {

@@ -93,7 +93,7 @@ extension HAProxyParser {
             ports = low...high
         } else if let c = portText.first, c == "+" || c == "-" {
             if !offsetAllowed { return fail("port offset not permitted here in '\(written)'") }
-            offset = atol(String(portText.dropFirst())) * (c == "-" ? -1 : 1)
+            offset = max(-65535, min(65535, atol(String(portText.dropFirst())))) * (c == "-" ? -1 : 1)
         } else if portText.first != nil {
             return badPort(portText[...])
         } else if portMandatory {

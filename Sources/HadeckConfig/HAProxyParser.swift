@@ -401,7 +401,7 @@ func atol(_ text: String) -> Int {
         guard let d = c.wholeNumberValue, c.isASCII else { break }
         value = value &* 10 &+ d
     }
-    return sign * value
+    return sign &* value
 }
 
 /// HAProxy's `invalid_char()`: names may use ASCII letters, digits, `.`, `-`, `_` and `:`.

@@ -35,6 +35,7 @@ struct KeepalivedLexer {
     let includeLoader: KeepalivedIncludeLoader?
     let options: KeepalivedParseOptions
     private var depth = 0
+    private var includedFiles = 0
     private var definitions: [String: (value: String, multiline: Bool)] = [:]
     private var warnedHostLines = false
 
@@ -110,6 +111,15 @@ struct KeepalivedLexer {
                 }
                 if text.hasPrefix("~") { break }
                 guard text.contains("$"), let expanded = expand(text), expanded != text else { break }
+                // keepalived's line buffer is 1024 bytes: a longer substitution is refused (and definitions
+                // that double at each round cannot grow without end).
+                guard expanded.utf8.count < 1024 else {
+                    diagnostics.warn(
+                        file, number,
+                        "Parameter substitution on line '\(text.prefix(80))' would exceed maximum line length; the line is read without it, as keepalived does"
+                    )
+                    break
+                }
                 text = decomment(expanded, file: file, line: number)
                 if !(text.hasPrefix("@") || text.contains("$")) { break }
             }
@@ -264,6 +274,12 @@ struct KeepalivedLexer {
             return []
         }
         var out: [Line] = []
+        includedFiles += files.count
+        guard includedFiles <= 1000 else {
+            diagnostics.error(
+                file, line, "include '\(pattern)': more than 1000 files included in all (an include loop?)")
+            return []
+        }
         depth += 1
         for included in files { out += lines(text: included.text, file: included.file) }
         depth -= 1
@@ -325,9 +341,26 @@ struct KeepalivedLexer {
         return words
     }
 
+    /// keepalived's blocks nest three deep at most (`virtual_server { real_server { HTTP_GET { url {`);
+    /// deeper ones are skipped, brace for brace, so that no nesting can exhaust the stack.
+    static let maximumBlockDepth = 32
+
     private mutating func build(_ lines: [Line]) -> [KeepalivedNode] {
         var stack: [KeepalivedNode] = [KeepalivedNode(file: "", line: 0, words: [], children: [])]
+        var skippedDepth = 0
         for line in lines {
+            if skippedDepth > 0 {
+                if line.words == ["{"] { skippedDepth += 1 }
+                if line.words == ["}"] { skippedDepth -= 1 }
+                continue
+            }
+            if line.words == ["{"], stack.count > Self.maximumBlockDepth {
+                diagnostics.error(
+                    line.file, line.number,
+                    "blocks nested more than \(Self.maximumBlockDepth) deep; hadeck skips this one")
+                skippedDepth = 1
+                continue
+            }
             if line.words == ["{"] {
                 var opener: KeepalivedNode
                 if let last = stack[stack.count - 1].children?.last, last.children == nil {
