@@ -366,3 +366,73 @@ private func frontend(_ rules: String) -> String {
         #expect(format.parts.last == .sample(SampleExpression(fetch: .header("host"), text: "req.hdr(host)")))
     }
 }
+
+/// Requests sent with curl (from 127.0.0.1) to HAProxy 2.6.12 running this file; the answers
+/// HAProxy gave are written beside each (each backend answers its own name with `http-request return`).
+@Suite struct RoutingAgreesWithHAProxyTests {
+    static let config = #"""
+        global
+            maxconn 100
+        defaults
+            mode http
+            timeout connect 1s
+            timeout client 2s
+            timeout server 2s
+        frontend www
+            bind 127.85.0.1:18080
+            acl is_api path_beg /api
+            acl host_admin hdr(host) -i admin.example.com
+            acl host_beg hdr_beg(host) -i static.
+            acl static path_end .css .js
+            acl images path_reg ^/img/[0-9]+\.png$
+            acl role hdr(X-Role) admin
+            acl beta req.cook(beta) yes
+            acl internal src 127.85.0.0/16
+            acl old path_beg /old
+            http-request deny deny_status 429 if { hdr_sub(user-agent) -i curl/0 }
+            http-request redirect prefix /new code 301 drop-query if old
+            redirect scheme https code 302 if { hdr(X-Proto) http }
+            use_backend admin if host_admin || role
+            use_backend static if host_beg or static or images
+            use_backend api if is_api !internal
+            use_backend beta if beta
+            use_backend %[req.hdr(X-Pick),lower,field(1,.)] if { req.hdr(X-Pick) -m found }
+            default_backend app
+        backend app
+            http-request return status 200 content-type text/plain string app
+        backend api
+            http-request return status 200 content-type text/plain string api
+        backend static
+            http-request return status 200 content-type text/plain string static
+        backend admin
+            http-request return status 200 content-type text/plain string admin
+        backend beta
+            http-request return status 200 content-type text/plain string beta
+        """#
+
+    @Test func recordedAnswers() throws {
+        let r = try router(Self.config)
+        func answer(_ target: String, _ headers: [(name: String, value: String)] = []) -> RequestDecision.Outcome {
+            r.route(get(target, headers: headers, source: "127.0.0.1")).outcome
+        }
+        func body(_ text: String) -> RequestDecision.Outcome {
+            .return(status: 200, contentType: "text/plain", body: text)
+        }
+        #expect(answer("/api/x") == body("api"))
+        #expect(answer("/", [("Host", "ADMIN.example.com")]) == body("admin"))
+        #expect(answer("/", [("X-Role", "user, admin")]) == body("admin"))
+        #expect(answer("/", [("Host", "static.example.com")]) == body("static"))
+        #expect(answer("/a/b.css") == body("static"))
+        #expect(answer("/img/42.png") == body("static"))
+        #expect(answer("/img/x.png") == body("app"))
+        #expect(answer("/", [("Cookie", "a=1; beta=yes")]) == body("beta"))
+        #expect(answer("/old/page?a=1") == .redirect(status: 301, location: "/new/old/page", setCookie: nil))
+        #expect(
+            answer("/a?b=c", [("X-Proto", "http"), ("Host", "example.com")])
+                == .redirect(status: 302, location: "https://example.com/a?b=c", setCookie: nil))
+        #expect(answer("/", [("User-Agent", "curl/0.1")]) == .deny(status: 429))
+        #expect(answer("/", [("X-Pick", "API.example")]) == body("api"))
+        #expect(answer("/", [("X-Pick", "nope.example")]) == body("app"))
+        #expect(answer("/", [("X-Role", "administrator")]) == body("app"))
+    }
+}
