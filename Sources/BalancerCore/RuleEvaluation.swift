@@ -115,26 +115,25 @@ public struct RequestRouter: @unchecked Sendable {
             let name = evaluate(rule.backend, feContext)
             if !rule.backend.isStatic && !backendNames.contains(name) {
                 reason = "use_backend \(rule.backend.text) gave '\(name)', which names no backend (line \(rule.line))"
-                break
+            } else {
+                chosen = name
+                reason =
+                    why.isEmpty ? "use_backend (line \(rule.line)) -> backend \(name)" : "\(why) -> backend \(name)"
             }
-            chosen = name
-            reason = why.isEmpty ? "use_backend (line \(rule.line)) -> backend \(name)" : "\(why) -> backend \(name)"
             break
         }
-        if chosen == nil {
-            if let fallback = frontend.defaultBackend {
-                chosen = fallback
-                let prefix =
-                    frontend.rules.switching.isEmpty ? "" : (reason.isEmpty ? "no use_backend rule matched" : reason)
-                reason = prefix.isEmpty ? "default_backend \(fallback)" : "\(prefix) -> default_backend \(fallback)"
-            } else {
-                return RequestDecision(
-                    outcome: .noBackend, requestHeaderEdits: edits,
-                    reason: reason.isEmpty ? "no use_backend rule matched and no default_backend" : reason)
-            }
-        }
-        guard let backend = chosen else {
-            return RequestDecision(outcome: .noBackend, requestHeaderEdits: edits, reason: reason)
+        let backend: String
+        if let chosen {
+            backend = chosen
+        } else if let fallback = frontend.defaultBackend {
+            backend = fallback
+            let prefix =
+                frontend.rules.switching.isEmpty ? "" : (reason.isEmpty ? "no use_backend rule matched" : reason)
+            reason = prefix.isEmpty ? "default_backend \(fallback)" : "\(prefix) -> default_backend \(fallback)"
+        } else {
+            return RequestDecision(
+                outcome: .noBackend, requestHeaderEdits: edits,
+                reason: reason.isEmpty ? "no use_backend rule matched and no default_backend" : reason)
         }
         if backend != frontend.name, let rules = backendRules[backend] {
             let beContext = SampleContext(request: request, proxy: backend, usableServers: usableServers)
@@ -168,15 +167,13 @@ public struct RequestRouter: @unchecked Sendable {
             var context = SampleContext(request: request, proxy: name, usableServers: usableServers)
             context.responseStatus = status
             context.responseHeaders = headers
-            for rule in rules.httpResponse {
-                guard conditionHolds(rule.condition, context) != nil else { continue }
+            rules: for rule in rules.httpResponse where conditionHolds(rule.condition, context) != nil {
                 switch rule.action {
-                case .allow: break
+                case .allow: break rules  // stops this proxy's http-response rules
                 case .deny(let code): return (edits, code)
                 case .header(let edit): edits.append(headerEdit(edit, context, line: rule.line))
                 case .unsupported: continue
                 }
-                if case .allow = rule.action { break }
             }
         }
         return (edits, nil)
@@ -319,7 +316,7 @@ public struct RequestRouter: @unchecked Sendable {
             switch sample {
             case .integer(let n): value = n
             case .boolean(let b): value = b ? 1 : 0
-            case .bytes(let b): value = Int(String(decoding: b, as: UTF8.self).trimmingBlanks())
+            case .bytes(let b): value = Int(String(decoding: b, as: UTF8.self).trimmingSpaces())
             case .address: value = nil
             }
             guard let value else { return false }
@@ -331,7 +328,7 @@ public struct RequestRouter: @unchecked Sendable {
             let address: IPAddress?
             switch sample {
             case .address(let a): address = a
-            case .bytes(let b): address = IPAddress(String(decoding: b, as: UTF8.self).trimmingBlanks())
+            case .bytes(let b): address = IPAddress(String(decoding: b, as: UTF8.self).trimmingSpaces())
             default: address = nil
             }
             guard let address else { return false }
@@ -419,15 +416,6 @@ final class RegexCache: @unchecked Sendable {
         guard let regex = compiled[Self.key(pattern, ignoreCase)] else { return text }
         if global { return text.replacing(regex, with: replacement) }
         return text.replacing(regex, with: replacement, maxReplacements: 1)
-    }
-}
-
-extension String {
-    func trimmingBlanks() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }
 

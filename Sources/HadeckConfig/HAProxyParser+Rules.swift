@@ -165,29 +165,14 @@ extension HAProxyParser {
         case "return":
             guard let r = returnAction(args, n, proxyLabel: proxyLabel) else { return }
             parsed = .return(r)
-        case "set-header", "add-header":
-            guard args.count == 2 else { return actionError("expects exactly 2 arguments") }
-            let value = parseLogFormat(args[1], n, context: "http-request \(action)")
-            parsed = .header(
-                action == "set-header" ? .set(name: args[0], value: value) : .add(name: args[0], value: value))
-        case "del-header":
-            guard args.count == 1 || (args.count == 3 && args[1] == "-m") else {
-                return actionError("expects exactly 1 argument")
-            }
-            parsed = .header(.delete(name: args[0]))
+        case "set-header", "add-header", "del-header":
+            guard let edit = headerEdit("http-request", action, args, n, proxyLabel) else { return }
+            parsed = .header(edit)
         default:
             warn(n, "'http-request \(w[1])' is not simulated by hadeck; the rule is skipped")
             parsed = .unsupported(action)
         }
-        if proxy.kind == .defaults {
-            warn(n, "'http-request' in a defaults section is not simulated by hadeck; the rule is skipped")
-            return
-        }
-        guard
-            let condition = parseCondition(
-                w, from: end, n, proxy,
-                failure: { "error detected while parsing an 'http-request \(action)' condition : \($0)." })
-        else { return }
+        guard let condition = ruleCondition("http-request", action, w, from: end, n, proxy) else { return }
         proxy.rules.httpRequest.append(
             HTTPRequestRule(action: parsed, condition: condition, line: n, text: "http-request \(action)"))
     }
@@ -210,39 +195,47 @@ extension HAProxyParser {
             var status = 502
             if args.count >= 2, args[0] == "deny_status", let code = Int(args[1]) { status = code }
             parsed = .deny(status: status)
-        case "set-header", "add-header":
-            guard args.count == 2 else {
-                return error(
-                    n,
-                    "error detected in \(proxyLabel) while parsing 'http-response \(action)' rule : expects exactly 2 arguments."
-                )
-            }
-            let value = parseLogFormat(args[1], n, context: "http-response \(action)")
-            parsed = .header(
-                action == "set-header" ? .set(name: args[0], value: value) : .add(name: args[0], value: value))
-        case "del-header":
-            guard args.count >= 1 else {
-                return error(
-                    n,
-                    "error detected in \(proxyLabel) while parsing 'http-response del-header' rule : expects exactly 1 argument."
-                )
-            }
-            parsed = .header(.delete(name: args[0]))
+        case "set-header", "add-header", "del-header":
+            guard let edit = headerEdit("http-response", action, args, n, proxyLabel) else { return }
+            parsed = .header(edit)
         default:
             warn(n, "'http-response \(w[1])' is not simulated by hadeck; the rule is skipped")
             parsed = .unsupported(action)
         }
-        if proxy.kind == .defaults {
-            warn(n, "'http-response' in a defaults section is not simulated by hadeck; the rule is skipped")
-            return
-        }
-        guard
-            let condition = parseCondition(
-                w, from: end, n, proxy,
-                failure: { "error detected while parsing an 'http-response \(action)' condition : \($0)." })
-        else { return }
+        guard let condition = ruleCondition("http-response", action, w, from: end, n, proxy) else { return }
         proxy.rules.httpResponse.append(
             HTTPResponseRule(action: parsed, condition: condition, line: n, text: "http-response \(action)"))
+    }
+
+    /// `set-header NAME FMT`, `add-header NAME FMT`, `del-header NAME [-m METH]`.
+    mutating func headerEdit(
+        _ directive: String, _ action: String, _ args: [String], _ n: Int, _ proxyLabel: String
+    ) -> HeaderEditAction? {
+        let deleting = action == "del-header"
+        guard deleting ? (args.count == 1 || (args.count == 3 && args[1] == "-m")) : args.count == 2 else {
+            error(
+                n,
+                "error detected in \(proxyLabel) while parsing '\(directive) \(action)' rule : expects exactly \(deleting ? 1 : 2) argument\(deleting ? "" : "s")."
+            )
+            return nil
+        }
+        if deleting { return .delete(name: args[0]) }
+        let value = parseLogFormat(args[1], n, context: "\(directive) \(action)")
+        return action == "set-header" ? .set(name: args[0], value: value) : .add(name: args[0], value: value)
+    }
+
+    /// The condition of an `http-request`/`http-response` rule; `.some(nil)` for none, nil after an
+    /// error or for a rule in a defaults section (which hadeck skips with a warning).
+    mutating func ruleCondition(
+        _ directive: String, _ action: String, _ w: [String], from end: Int, _ n: Int, _ proxy: ProxyState
+    ) -> RuleCondition?? {
+        if proxy.kind == .defaults {
+            warn(n, "'\(directive)' in a defaults section is not simulated by hadeck; the rule is skipped")
+            return nil
+        }
+        return parseCondition(
+            w, from: end, n, proxy,
+            failure: { "error detected while parsing an '\(directive) \(action)' condition : \($0)." })
     }
 
     /// `redirect ...` as a proxy keyword.

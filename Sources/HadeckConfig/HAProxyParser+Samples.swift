@@ -11,7 +11,7 @@ let converterNames: Set<String> = [
     "jwt_payload_query", "jwt_verify", "language", "length", "lower", "ltime", "ltrim", "map", "mod", "mul",
     "nbsrv", "neg", "not", "odd", "or", "protobuf", "regsub", "rtrim", "sdbm", "secure_memcmp", "sha1", "sha2",
     "srv_queue", "strcmp", "sub", "ub64dec", "ub64enc", "ungrpc", "upper", "url_dec", "url_enc", "utime", "word",
-    "wt6", "xor", "xxh3", "xxh32", "xxh64", "set-var", "unset-var", "capture-req", "capture-res", "field",
+    "wt6", "xor", "xxh3", "xxh32", "xxh64", "set-var", "unset-var", "capture-req", "capture-res",
 ]
 
 /// Why a sample expression could not be read.

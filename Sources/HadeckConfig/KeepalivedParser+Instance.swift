@@ -86,17 +86,7 @@ extension KeepalivedParser {
                 }
             case "virtual_ipaddress":
                 guard let entries = block(child) else { continue }
-                for entry in entries {
-                    guard checkAddress(entry, what: "virtual_ipaddress", ctx, &family, prefix: true) else { continue }
-                    record(name, "virtual_ipaddress \(entry.keyword)", entry)
-                    inst.virtualIPAddresses.append(entry.keyword)
-                    if entry.words.count > 1 {
-                        warn(
-                            entry,
-                            "\(ctx)virtual_ipaddress options '\(entry.args.joined(separator: " "))' are not simulated by hadeck; ignored"
-                        )
-                    }
-                }
+                inst.virtualIPAddresses += addresses(entries, of: "virtual_ipaddress", name, ctx, &family)
             case "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules":
                 warn(child, "\(ctx)'\(child.keyword)' is not simulated by hadeck; ignored")
             case "unicast_src_ip":
@@ -105,17 +95,7 @@ extension KeepalivedParser {
                 if checkAddress(probe, what: "unicast_src_ip", ctx, &family, prefix: false) { inst.unicastSourceIP = v }
             case "unicast_peer":
                 guard let entries = block(child) else { continue }
-                for entry in entries {
-                    guard checkAddress(entry, what: "unicast_peer", ctx, &family, prefix: false) else { continue }
-                    record(name, "unicast_peer \(entry.keyword)", entry)
-                    inst.unicastPeers.append(entry.keyword)
-                    if entry.words.count > 1 {
-                        warn(
-                            entry,
-                            "\(ctx)unicast_peer options '\(entry.args.joined(separator: " "))' are not simulated by hadeck; ignored"
-                        )
-                    }
-                }
+                inst.unicastPeers += addresses(entries, of: "unicast_peer", name, ctx, &family)
             case "authentication":
                 guard let entries = block(child) else { continue }
                 authentication(child, entries, ctx, &inst)
@@ -235,6 +215,33 @@ extension KeepalivedParser {
         if sources.instances[name]?[keyword] == nil {
             sources.instances[name, default: [:]][keyword] = SourceLine(file: node.file, line: node.line)
         }
+    }
+
+    /// The valid addresses of a `virtual_ipaddress` or `unicast_peer` block, recorded for the drift
+    /// check; their options (`dev eth0`, `min_ttl 1`) are named in one warning, their values not.
+    mutating func addresses(
+        _ entries: [KeepalivedNode], of block: String, _ instance: String, _ ctx: String, _ family: inout Int?
+    ) -> [String] {
+        let flags: Set<String> = ["no_track", "home", "-home", "nodad", "noprefixroute", "autojoin"]
+        var out: [String] = []
+        for entry in entries {
+            guard checkAddress(entry, what: block, ctx, &family, prefix: block == "virtual_ipaddress") else { continue }
+            record(instance, "\(block) \(entry.keyword)", entry)
+            out.append(entry.keyword)
+            var options: [String] = []
+            var rest = entry.args[...]
+            while let option = rest.popFirst() {
+                options.append("'\(option)'")
+                if !flags.contains(option) { _ = rest.popFirst() }
+            }
+            if !options.isEmpty {
+                warn(
+                    entry,
+                    "\(ctx)\(block): \(options.joined(separator: ", ")) \(options.count == 1 ? "is" : "are") not simulated by hadeck; ignored"
+                )
+            }
+        }
+        return out
     }
 
     /// Checks an address as keepalived does for VIPs (`ADDRESS[/PREFIX]`), unicast peers and the

@@ -169,6 +169,26 @@ private let instance = """
             ])
     }
 
+    /// A warning names the options keepalived reads, never their values as if they were options.
+    @Test func addressOptionsAreNamedNotTheirValues() {
+        let text = """
+            vrrp_instance VI_1 {
+                virtual_router_id 51
+                unicast_peer {
+                    10.0.0.2 min_ttl 1
+                }
+                virtual_ipaddress {
+                    10.0.0.10/24 dev eth0 label eth0:1 no_track
+                }
+            }
+            """
+        #expect(
+            messages(parse(text).diagnostics) == [
+                "k.conf:4: warning: (VI_1) unicast_peer: 'min_ttl' is not simulated by hadeck; ignored",
+                "k.conf:7: warning: (VI_1) virtual_ipaddress: 'dev', 'label', 'no_track' are not simulated by hadeck; ignored",
+            ])
+    }
+
     @Test func bracesAndQuotesAsKeepalivedCutsThem() {
         let r = parse(
             "vrrp_instance VI_1 { virtual_router_id 7\n    virtual_ipaddress { 10.0.0.1 10.0.0.2 }\n    notify \"/bin/x {y}\"\n}\n"
