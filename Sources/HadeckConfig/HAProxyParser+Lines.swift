@@ -47,14 +47,25 @@ extension HAProxyParser {
         }
         let context = HAProxyTokenContext(
             environment: environment, file: file, line: line.number, section: sectionName)
-        let words: [String]
+        var words: [String]
         switch HAProxyLexer.split(bytes, context: context) {
         case .success(let w): words = w
         case .failure(let problem):
             error(line.number, problem.message)
             return
         }
-        guard let first = words.first else { return }
+        guard var first = words.first else { return }
+        if line.number == 1, first.unicodeScalars.first == "\u{FEFF}" {
+            // HAProxy reads the mark as part of the first word and rejects it ("unknown keyword
+            // '\u{FEFF}global' out of section", then every line of that section): one clear error instead.
+            first = String(first.unicodeScalars.dropFirst())
+            error(
+                1,
+                "the file starts with a UTF-8 byte order mark, which HAProxy 2.6 reads as part of the first word\(first.isEmpty ? "" : " ('\(first)')") and rejects (unknown keyword out of section); save the file without it"
+            )
+            words[0] = first
+            guard !first.isEmpty else { return }
+        }
         let indented = bytes.first.map { $0 == 0x20 || $0 == 0x09 } ?? false
         if first.hasPrefix("."), conditionDirective(words, line.number) { return }
         if conditions.last?.masks == true { return }
