@@ -132,7 +132,6 @@ extension HAProxyParser {
                 }
                 for port in ports {
                     proxy.binds.append(SocketAddress(host: host, port: port))
-                    proxy.bindLines.append(n)
                 }
             case .unix(let path), .abstract(let path):
                 warn(n, "'bind': the embedded cluster listens only on TCP addresses; '\(path)' is not opened")

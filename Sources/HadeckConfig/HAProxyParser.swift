@@ -86,7 +86,6 @@ struct ProxyState {
     var line: Int
     var settings: ProxySettings
     var binds: [SocketAddress] = []
-    var bindLines: [Int] = []
     var servers: [ServerConfig] = []
     /// Line of each server name seen, valid or not, to catch duplicates.
     var serverLines: [String: Int] = [:]
@@ -132,7 +131,6 @@ struct HAProxyParser {
     var stopped = false
     /// `peers` sections seen, for `stick-table ... peers NAME`.
     var peersSections: [String: Int] = [:]
-    var warnedSkippedSection = false
 
     init(file: String, environment: [String: String]) {
         self.file = file
