@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(name: "LabTests", dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase"]),
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore"]),
-        .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"]),
+        .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"], exclude: ["Corpus"]),
         .testTarget(name: "WebCoreTests", dependencies: ["WebCore"]),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig", "HadeckConfig", "VRRPCore"]),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "BalancerCore", "HadeckBase"]),

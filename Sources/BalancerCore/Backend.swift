@@ -192,7 +192,7 @@ public final class Backend {
             if code == 404 && http.disableOn404 && servers[i].state != .stopped {
                 return (.l7OKConditional, code, "HTTP status 404 with disable-on-404")
             }
-            let pass = http.expectStatus.map { $0 == code } ?? (200...399).contains(code)
+            let pass = http.passes(status: code)
             return pass ? (.l7OK, code, "HTTP status \(code)") : (.l7Status, code, "HTTP status \(code)")
         }
     }

@@ -186,7 +186,10 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
             "down_timer_adverts 0",
             "k.conf:3: error: (VI_1) 'down_timer_adverts' value '0' is invalid (must be between 1 and 100)"
         ),
-        ("mcast_src_ip 1.2.3.4", "k.conf:3: warning: unknown keyword 'mcast_src_ip' in vrrp_instance VI_1; ignored"),
+        (
+            "mcast_src_ip 1.2.3.4",
+            "k.conf:3: warning: 'mcast_src_ip' in vrrp_instance VI_1 is not simulated by hadeck; ignored"
+        ),
         ("state SLAVE", "k.conf:3: warning: (VI_1) unknown state 'SLAVE', defaulting to BACKUP"),
     ])
     func instanceProblems(line: String, message: String) {
@@ -274,7 +277,7 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
         #expect(c.scripts.map(\.name) == ["chk"])
         #expect(
             messages(d) == [
-                "k.conf:2: error: unable to find config file(s) 'nothing.conf'",
+                "k.conf:2: error: Config files missing 'nothing.conf': keepalived 2.2.7 only logs this and runs without them; hadeck is stricter and refuses a configuration it cannot read whole",
                 "scripts.conf:3: error: vrrp_script chk: weight '500' must be between -253 and 253",
             ])
         #expect(
