@@ -62,14 +62,34 @@ extension Cluster {
         case .refused(let h, let reason): return browserFailed(index, via: h.name, reason: reason, latency: .zero)
         case .balancer(let h, _): host = h
         }
-        guard let hp = host.haproxy, let backend = hp.backendName(forPort: vip.port) else {
+        let facts = RequestFacts(
+            method: "GET", target: "/login",
+            headers: [("Host", vip.description)] + (client.cookieHeader.map { [("Cookie", $0)] } ?? []),
+            source: client.address)
+        guard let hp = host.haproxy, let decision = hp.decide(port: vip.port, request: facts, now: now) else {
             return browserFailed(
                 index, via: host.name,
-                reason: "connection refused: \(host.name)'s haproxy has no backend for port \(vip.port)", latency: .zero
-            )
+                reason: "connection refused: \(host.name)'s haproxy listens on no port \(vip.port)", latency: .zero)
         }
-        let route = hp.route(
+        // The frontend's own answers (deny, redirect, return) and a missing backend end here.
+        let frontendReason = hp.hasRules(port: vip.port) ? decision.reason + "; " : ""
+        let backend: String
+        switch decision.outcome {
+        case .backend(let name): backend = name
+        case .deny(let status), .tarpit(let status), .redirect(let status, _, _), .return(let status, _, _):
+            busyClients.remove(index)
+            return finishRequest(
+                index, host: host, server: nil, status: status, session: client.session, reason: decision.reason,
+                started: now)
+        case .noBackend:
+            busyClients.remove(index)
+            return finishRequest(
+                index, host: host, server: nil, status: 503, session: client.session,
+                reason: decision.reason + ": 503", started: now)
+        }
+        var route = hp.route(
             backend: backend, cookieHeader: client.cookieHeader, clientAddress: client.address, now: now)
+        route.reason = frontendReason + route.reason
         guard route.server != nil else {
             busyClients.remove(index)
             return finishRequest(
