@@ -138,7 +138,9 @@ let package = Package(
                 "LiveEngine", "BalancerCore", "HadeckBase", "HadeckConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "LiveClusterTests",

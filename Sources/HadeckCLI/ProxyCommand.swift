@@ -138,148 +138,15 @@ public struct ProxyCommand: ParsableCommand {
         for s in sources { s.cancel() }
         try? group.syncShutdownGracefully()
     }
-
-    /// An HAProxy `option httplog` line (without the syslog header):
-    /// `IP:PORT [DATE] FRONTEND BACKEND/SERVER TR/Tw/Tc/Tr/Ta STATUS BYTES - - TERM ac/fc/bc/sc/rc 0/0 "REQUEST"`.
-    static func logLine(_ r: RequestRecord, wallAtStart: Double, dates: DateCache? = nil) -> String {
-        var bytes: [UInt8] = []
-        appendLogLine(r, wallAtStart: wallAtStart, dates: dates ?? DateCache(), to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// `logLine` appended as bytes: one line per request on the proxy's hot path, without building
-    /// a `String` from a dozen interpolations.
-    static func appendLogLine(_ r: RequestRecord, wallAtStart: Double, dates: DateCache, to out: inout [UInt8]) {
-        func ms(_ t: TimeSpan?) {
-            if let t { appendDecimal(Int(t.micros / 1000), to: &out) } else { appendStatic("-1", to: &out) }
-        }
-        var cookie: StaticString = "--"
-        if r.reason.hasPrefix("cookie ") {
-            let valid = r.reason.contains("->") && !r.reason.contains("rebalanced")
-            cookie = valid ? (r.insertedCookie ? "VI" : "VN") : (r.insertedCookie ? "II" : "IN")
-        } else if r.reason.hasPrefix("no cookie") {
-            cookie = r.insertedCookie ? "NI" : "NN"
-        }
-        appendUTF8(r.client, to: &out)
-        appendStatic(" [", to: &out)
-        dates.append(wallAtStart + r.start.seconds, to: &out)
-        appendStatic("] ", to: &out)
-        appendUTF8(r.frontend, to: &out)
-        out.append(UInt8(ascii: " "))
-        appendUTF8(r.backend, to: &out)
-        out.append(UInt8(ascii: "/"))
-        appendUTF8((r.server ?? "<NOSRV>"), to: &out)
-        out.append(UInt8(ascii: " "))
-        ms(r.requestTime)
-        appendStatic("/0/", to: &out)
-        ms(r.connectTime)
-        out.append(UInt8(ascii: "/"))
-        ms(r.responseTime)
-        out.append(UInt8(ascii: "/"))
-        ms(r.latency)
-        out.append(UInt8(ascii: " "))
-        appendDecimal(r.status, to: &out)
-        out.append(UInt8(ascii: " "))
-        appendDecimal(r.bytesOut, to: &out)
-        appendStatic(" - - ", to: &out)
-        appendUTF8(r.termination, to: &out)
-        cookie.withUTF8Buffer { out += $0 }
-        out.append(UInt8(ascii: " "))
-        for _ in 0..<2 {
-            appendDecimal(r.activeConnections, to: &out)
-            out.append(UInt8(ascii: "/"))
-        }
-        for _ in 0..<2 {
-            appendDecimal(r.serverConnections, to: &out)
-            out.append(UInt8(ascii: "/"))
-        }
-        if r.redispatched { out.append(UInt8(ascii: "+")) }
-        appendDecimal(r.retries, to: &out)
-        appendStatic(" 0/0 \"", to: &out)
-        appendUTF8(r.requestLine, to: &out)
-        appendStatic("\"\n", to: &out)
-    }
-
-    /// Appends a string's UTF-8 in one copy (`+= s.utf8` goes byte by byte).
-    static func appendUTF8(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { out.append(contentsOf: $0) }
-    }
-
-    static func appendStatic(_ s: StaticString, to out: inout [UInt8]) {
-        s.withUTF8Buffer { out.append(contentsOf: $0) }
-    }
-
-    /// Appends `n` in decimal.
-    static func appendDecimal(_ n: Int, to out: inout [UInt8]) {
-        if n < 0 { out.append(UInt8(ascii: "-")) }
-        var v = n.magnitude
-        if v < 10 { return out.append(UInt8(ascii: "0") + UInt8(v)) }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 digits, little end first, no allocation
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { d in
-            while v > 0 {
-                d[count] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-                count += 1
-            }
-            for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
-        }
-    }
-
-    /// `25/Nov/2026:15:07:49.123` in local time.
-    static func haproxyDate(_ seconds: Double) -> String {
-        var t = time_t(seconds)
-        var parts = tm()
-        localtime_r(&t, &parts)
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        let millis = Int((seconds - Double(Int(seconds))) * 1000)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let msText = millis < 10 ? "00\(millis)" : (millis < 100 ? "0\(millis)" : "\(millis)")
-        return
-            "\(two(parts.tm_mday))/\(months[Int(parts.tm_mon)])/\(parts.tm_year + 1900):\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(msText)"
-    }
-}
-
-/// `haproxyDate` for the current second, computed once per second.
-final class DateCache {
-    private var second = -1
-    private var prefix = ""
-
-    func text(_ seconds: Double) -> String {
-        let whole = Int(seconds)
-        if whole != second {
-            second = whole
-            prefix = String(ProxyCommand.haproxyDate(Double(whole)).dropLast(3))
-        }
-        let millis = Int((seconds - Double(whole)) * 1000)
-        return prefix + (millis < 10 ? "00" : (millis < 100 ? "0" : "")) + String(millis)
-    }
-
-    /// `text(seconds)` appended as bytes.
-    func append(_ seconds: Double, to out: inout [UInt8]) {
-        let whole = Int(seconds)
-        if whole != second { _ = text(seconds) }
-        ProxyCommand.appendUTF8(prefix, to: &out)
-        let millis = Int((seconds - Double(whole)) * 1000)
-        out.append(UInt8(ascii: "0") + UInt8(millis / 100 % 10))
-        out.append(UInt8(ascii: "0") + UInt8(millis / 10 % 10))
-        out.append(UInt8(ascii: "0") + UInt8(millis % 10))
-    }
 }
 
 /// Request log lines waiting to be written; flushed every 100 ms or every 32 KB.
 final class LogBuffer {
     private var bytes: [UInt8] = []
-    let dates = DateCache()
+    let dates = LogDateCache()
 
-    func append(_ line: String) {
-        bytes += line.utf8
-        if bytes.count >= 32_768 { flush() }
-    }
-
-    func append(_ record: RequestRecord, wallAtStart: Double) {
-        ProxyCommand.appendLogLine(record, wallAtStart: wallAtStart, dates: dates, to: &bytes)
+    func append(_ record: AccessLogRecord, wallAtStart: Double) {
+        HTTPLogLine.append(record, wallAtStart: wallAtStart, dates: dates, to: &bytes)
         if bytes.count >= 32_768 { flush() }
     }
 

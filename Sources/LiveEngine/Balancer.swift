@@ -97,7 +97,7 @@ final class BalancerState {
     var checkTimer: Scheduled<Void>?
     var checkTimerDeadline: NIODeadline?
     var checkGeneration = 0
-    let onRequest: (@Sendable (RequestRecord) -> Void)?
+    let onRequest: (@Sendable (AccessLogRecord) -> Void)?
     let onTransition: (@Sendable (CheckTransition) -> Void)?
     let onAdminChange: (@Sendable (AdminChangeRecord) -> Void)?
     let extraMetrics: (@Sendable () -> String)?
@@ -115,7 +115,7 @@ final class BalancerState {
 
     init(
         name: String, pid: Int, config: HAProxyConfig, clock: LiveClock, loop: EventLoop, options: BalancerOptions,
-        onRequest: (@Sendable (RequestRecord) -> Void)?, onTransition: (@Sendable (CheckTransition) -> Void)?,
+        onRequest: (@Sendable (AccessLogRecord) -> Void)?, onTransition: (@Sendable (CheckTransition) -> Void)?,
         onAdminChange: (@Sendable (AdminChangeRecord) -> Void)? = nil, extraMetrics: (@Sendable () -> String)? = nil,
         backends shared: [(name: String, backend: Backend)]? = nil
     ) {
@@ -288,7 +288,7 @@ final class BalancerState {
         return EventLoopFuture.andAllComplete(futures, on: loop)
     }
 
-    func report(_ record: RequestRecord) { onRequest?(record) }
+    func report(_ record: AccessLogRecord) { onRequest?(record) }
 }
 
 /// A live HAProxy-like balancer: HTTP/1.1 reverse proxy with the balancer core's routing, cookie
@@ -324,7 +324,7 @@ public final class Balancer: Sendable {
     public init(
         name: String, config: HAProxyConfig, pid: Int = Int(getpid()), eventLoop: EventLoop,
         clock: LiveClock = LiveClock(), options: BalancerOptions = BalancerOptions(),
-        onRequest: (@Sendable (RequestRecord) -> Void)? = nil,
+        onRequest: (@Sendable (AccessLogRecord) -> Void)? = nil,
         onTransition: (@Sendable (CheckTransition) -> Void)? = nil,
         onAdminChange: (@Sendable (AdminChangeRecord) -> Void)? = nil,
         extraMetrics: (@Sendable () -> String)? = nil,

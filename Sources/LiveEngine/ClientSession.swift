@@ -59,7 +59,7 @@ final class ClientSession: ChannelDuplexHandler {
     private var chunkEncode = false
     private var requestSession: String?
     private var responseSession: String?
-    private var insertedCookie = false
+    private var responseCookie: ResponseCookieStatus?
     private var bytesOut = 0
     private var retries = 0
     private var redispatched = false
@@ -280,7 +280,7 @@ final class ClientSession: ChannelDuplexHandler {
         closeAfterResponse = !clientKeepAlive
         requestSession = nil
         responseSession = nil
-        insertedCookie = false
+        responseCookie = nil
         bytesOut = 0
         retries = 0
         redispatched = false
@@ -595,7 +595,7 @@ final class ClientSession: ChannelDuplexHandler {
             let edits = backend.responseHeaders(for: d, serverSetCookies: setCookies)
             if edits.setCookies != setCookies { replaceSetCookies = edits.setCookies }
             cachePrivate = edits.cacheControlPrivate
-            insertedCookie = edits.setCookies.count > setCookies.count
+            responseCookie = edits.cookieStatus
         }
         // Framing for the client: a body delimited by the server closing becomes chunked for
         // HTTP/1.1 clients, or ends with the connection for HTTP/1.0 ones.
@@ -817,11 +817,14 @@ final class ClientSession: ChannelDuplexHandler {
         if let d = decision, let s = d.server { serverConnections = backend?.connections(of: s) ?? 0 }
         let reason = reasonOverride ?? decision?.reason ?? "no request"
         report(
-            RequestRecord(
+            AccessLogRecord(
                 balancer: state.name, pid: state.pid, frontend: frontend.config.name,
                 backend: frontend.backendName ?? "", client: clientText, server: decision?.server,
                 requestLine: requestLine, status: status, reason: reason,
-                session: responseSession ?? requestSession, insertedCookie: insertedCookie,
+                session: responseSession ?? requestSession, requestCookie: decision?.requestCookie,
+                responseCookie: decision.map {
+                    responseCookie ?? ($0.requestCookie == .notConfigured ? .notConfigured : .none)
+                },
                 start: state.clock.instant(at: tStart), requestTime: span(tStart, tHead),
                 connectTime: span(tConnectStart, tConnected), responseTime: span(tConnected, tResponse),
                 latency: span(tStart, end) ?? .zero, bytesOut: bytesOut, retries: retries, redispatched: redispatched,
