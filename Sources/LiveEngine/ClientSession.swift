@@ -1,5 +1,6 @@
 import BalancerCore
 import HadeckBase
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -87,14 +88,18 @@ final class ClientSession: ChannelDuplexHandler {
     private var timerAt: NIODeadline?
     private var retryTask: Scheduled<Void>?
 
-    init(state: BalancerState, frontend: FrontendRuntime, channel: Channel) {
+    init(state: BalancerState, frontend: FrontendRuntime) {
         self.state = state
         self.frontend = frontend
+        self.route = frontend.defaultRoute
     }
 
     var clientWritable: Bool { context?.channel.isWritable ?? false }
 
-    private var backend: Backend? { frontend.backend }
+    /// The backend of the request in progress.
+    private var route: BackendRoute?
+    private var backend: Backend? { route?.backend }
+    private var counters: RequestCounters { route?.counters ?? frontend.counters }
 
     // MARK: lifecycle
 
@@ -186,6 +191,7 @@ final class ClientSession: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        state.logger.debug("client connection failed", metadata: ["client": "\(clientText)", "error": "\(error)"])
         abort(termination: "CD")
     }
 
@@ -276,7 +282,8 @@ final class ClientSession: ChannelDuplexHandler {
         serverKeepAlive = true
         chunkEncode = false
         clientIsHTTP11 = h.minor >= 1
-        clientKeepAlive = h.wantsKeepAlive && frontend.keepAlive
+        route = frontend.route(for: RequestFacts(method: requestMethod, clientIP: clientIP))
+        clientKeepAlive = h.wantsKeepAlive && (route?.keepAlive ?? frontend.keepAlive)
         closeAfterResponse = !clientKeepAlive
         requestSession = nil
         responseSession = nil
@@ -309,11 +316,11 @@ final class ClientSession: ChannelDuplexHandler {
             if requestEnded { answerLocally() }
             return
         }
-        guard let backend, let backendName = frontend.backendName else {
+        guard let backend, let backendName = route?.name else {
             reasonOverride = "frontend \(frontend.config.name) has no backend: 503"
             return sendError(.serviceUnavailable, termination: "SC")
         }
-        if state.onRequest != nil { requestSession = jsessionID(inCookieHeaders: cookies) }
+        if state.callbacks.onRequest != nil { requestSession = jsessionID(inCookieHeaders: cookies) }
         let d = backend.route(
             request: RoutedRequest(method: requestMethod, cookieHeaders: cookies, clientAddress: clientIP),
             now: state.clock.instant(at: now))
@@ -321,7 +328,7 @@ final class ClientSession: ChannelDuplexHandler {
         guard let server = d.server else { return sendError(.serviceUnavailable, termination: "SC") }
 
         let cookiesChanged = cookies != d.forwardedCookieHeaders
-        if !cookiesChanged && !h.hasHopHeaders && !frontend.forwardfor && h.minor == 1 && !h.bareLF
+        if !cookiesChanged && !h.hasHopHeaders && !(route?.forwardfor ?? false) && h.minor == 1 && !h.bareLF
             && !h.repeatedContentLength
         {
             // Nothing to change: the head goes out as it came.
@@ -358,7 +365,7 @@ final class ClientSession: ChannelDuplexHandler {
             out.writeString(c)
             out.writeStaticString("\r\n")
         }
-        if frontend.forwardfor {
+        if route?.forwardfor == true {
             out.writeStaticString("X-Forwarded-For: ")
             out.writeString(clientIP)
             out.writeStaticString("\r\n")
@@ -435,8 +442,10 @@ final class ClientSession: ChannelDuplexHandler {
     /// Answers a stats page or metrics request once its body (if any) has arrived.
     private func answerLocally() {
         guard let context, let uri = localURI, let page = frontend.statsPage else { return }
-        let r = state.localResponse(
-            uri: uri, method: requestMethod, body: localBody, page: page, counters: frontend.counters)
+        counters.frontend.counts.intercepted += 1
+        let extra = state.callbacks.extraMetrics
+        let r = StatsPageHTTP.respond(
+            uri: uri, method: requestMethod, body: localBody, page: page, host: state, extraMetrics: { extra?() ?? [] })
         localURI = nil
         localBody = nil
         requestEnded = true
@@ -444,18 +453,9 @@ final class ClientSession: ChannelDuplexHandler {
         responseHeadSent = true
         responseStatus = Int(r.status.code)
         reasonOverride = r.reason
-        let body = Array(r.body.utf8)
-        var wire = context.channel.allocator.buffer(capacity: body.count + 256)
-        wire.writeString("HTTP/1.\(clientIsHTTP11 ? 1 : 0) \(r.status.code) \(r.status.reasonPhrase)\r\n")
-        for (name, value) in r.headers { wire.writeString("\(name): \(value)\r\n") }
-        wire.writeString("Content-Length: \(body.count)\r\n")
-        if closeAfterResponse {
-            wire.writeStaticString("Connection: close\r\n")
-        } else if !clientIsHTTP11 {
-            wire.writeStaticString("Connection: keep-alive\r\n")
-        }
-        wire.writeStaticString("\r\n")
-        if requestMethod != "HEAD" { wire.writeBytes(body) }
+        let wire = r.wire(
+            http11: clientIsHTTP11, close: closeAfterResponse, head: requestMethod == "HEAD",
+            allocator: context.channel.allocator)
         bytesOut = wire.readableBytes
         finishRecord(status: responseStatus, termination: "LR")
         if closeAfterResponse {
@@ -471,22 +471,23 @@ final class ClientSession: ChannelDuplexHandler {
 
     private func obtainUpstream(_ key: ServerKey, allowPool: Bool, now: NIODeadline = .now()) {
         tConnectStart = now
-        if allowPool, let idle = state.takeIdle(from: idlePool(key)) {
+        if allowPool, let idle = state.servers.takeIdle(from: idlePool(key)) {
             return attach(idle, key: key, at: now)
         }
-        state.connect(key, timeout: frontend.connectTimeout).assumeIsolated().whenComplete {
-            [self] (result: Result<UpstreamHandler, Error>) in
-            switch result {
-            case .success(let up):
-                if phase == .connecting && context != nil {
-                    attach(up, key: key, at: .now())
-                } else {
-                    state.putIdle(up)
+        state.connect(key, timeout: route?.connectTimeout ?? state.options.defaultConnectTimeout).assumeIsolated()
+            .whenComplete {
+                [self] (result: Result<UpstreamHandler, Error>) in
+                switch result {
+                case .success(let up):
+                    if phase == .connecting && context != nil {
+                        attach(up, key: key, at: .now())
+                    } else {
+                        state.putIdle(up)
+                    }
+                case .failure:
+                    if phase == .connecting && context != nil { connectFailed() }
                 }
-            case .failure:
-                if phase == .connecting && context != nil { connectFailed() }
             }
-        }
     }
 
     /// The pools this connection's requests went to, found by server name (a frontend has one
@@ -495,7 +496,7 @@ final class ClientSession: ChannelDuplexHandler {
 
     private func idlePool(_ key: ServerKey) -> IdlePool {
         for known in knownPools where known.server == key.server { return known.pool }
-        let pool = state.pool(key)
+        let pool = state.servers.pool(key)
         knownPools.append((key.server, pool))
         return pool
     }
@@ -520,10 +521,10 @@ final class ClientSession: ChannelDuplexHandler {
     }
 
     private func connectFailed() {
-        guard let backend, let d = decision, let backendName = frontend.backendName else {
+        guard let backend, let d = decision, let backendName = route?.name else {
             return sendError(.serviceUnavailable, termination: "SC")
         }
-        let r = backend.connectFailed(d, now: state.clock.now())
+        let r = backend.connectFailed(d, now: state.now)
         decision = r.decision
         let delay: TimeSpan
         switch r.action {
@@ -576,7 +577,7 @@ final class ClientSession: ChannelDuplexHandler {
     func upstreamHead(_ r: ParsedHead, _ head: ByteBuffer, framing: BodyFraming, from up: UpstreamHandler) -> Bool {
         guard up === upstream, let context else { return false }
         let now = NIODeadline.now()
-        if let t = frontend.serverTimeout { serverDeadline = now + t.timeAmount }
+        if let t = route?.serverTimeout { serverDeadline = now + t.timeAmount }
         tResponse = now
         responseStatus = r.status
         serverKeepAlive = r.wantsKeepAlive && framing != .untilClose
@@ -588,7 +589,9 @@ final class ClientSession: ChannelDuplexHandler {
                 }
             }
         }
-        if state.onRequest != nil && !setCookies.isEmpty { responseSession = jsessionID(inSetCookies: setCookies) }
+        if state.callbacks.onRequest != nil && !setCookies.isEmpty {
+            responseSession = jsessionID(inSetCookies: setCookies)
+        }
         var replaceSetCookies: [String]?
         var cachePrivate = false
         if let backend, let d = decision, backend.config.cookie != nil {
@@ -600,20 +603,20 @@ final class ClientSession: ChannelDuplexHandler {
         // Framing for the client: a body delimited by the server closing becomes chunked for
         // HTTP/1.1 clients, or ends with the connection for HTTP/1.0 ones.
         var dechunk = false
-        var connectionValue: StaticString?
+        var connectionValue: ConnectionToken?
         if !clientIsHTTP11 {
             if r.chunked {
                 dechunk = true
                 closeAfterResponse = true
             }
             if clientKeepAlive && r.contentLength != nil && !r.chunked {
-                connectionValue = "keep-alive"
+                connectionValue = .keepAlive
             } else {
                 closeAfterResponse = true
             }
         } else {
             chunkEncode = framing == .untilClose
-            if closeAfterResponse { connectionValue = "close" }
+            if closeAfterResponse { connectionValue = .close }
         }
         let unchanged =
             replaceSetCookies == nil && !cachePrivate && !r.hasHopHeaders && !dechunk && !chunkEncode
@@ -625,9 +628,11 @@ final class ClientSession: ChannelDuplexHandler {
             context.write(wrapOutboundOut(head), promise: nil)
             return false
         }
-        let extras = state.responseExtras(
-            setCookies: replaceSetCookies, cachePrivate: cachePrivate, chunked: chunkEncode,
-            connection: connectionValue, allocator: context.channel.allocator)
+        let extras = state.responseExtras.bytes(
+            for: ResponseExtras(
+                setCookies: replaceSetCookies ?? [], cachePrivate: cachePrivate, chunked: chunkEncode,
+                connection: connectionValue),
+            allocator: context.channel.allocator)
         var out = context.channel.allocator.buffer(capacity: head.readableBytes + extras.readableBytes)
         let removes = (replaceSetCookies != nil && r.setCookieCount > 0) || r.hasHopHeaders || dechunk
         head.withUnsafeReadableBytes { p in
@@ -702,7 +707,7 @@ final class ClientSession: ChannelDuplexHandler {
     func upstreamReadComplete() {
         guard clientUnflushed, let context else { return }
         clientUnflushed = false
-        if serverDeadline != nil, let t = frontend.serverTimeout { serverDeadline = .now() + t.timeAmount }
+        if serverDeadline != nil, let t = route?.serverTimeout { serverDeadline = .now() + t.timeAmount }
         context.flush()
     }
 
@@ -805,10 +810,10 @@ final class ClientSession: ChannelDuplexHandler {
         let end = now ?? .now()
         let received = bytesReceived - countedIn
         countedIn = bytesReceived
-        frontend.counters.requestFinished(
+        counters.requestFinished(
             server: decision?.server, status: status, bytesIn: received, bytesOut: bytesOut, retries: retries,
             redispatched: redispatched, termination: termination, now: state.clock.instant(at: end))
-        guard let report = state.onRequest else { return }
+        guard let report = state.callbacks.onRequest else { return }
         func span(_ a: NIODeadline?, _ b: NIODeadline?) -> TimeSpan? {
             guard let a, let b else { return nil }
             return TimeSpan(micros: (b - a).nanoseconds / 1000)
@@ -819,7 +824,7 @@ final class ClientSession: ChannelDuplexHandler {
         report(
             AccessLogRecord(
                 balancer: state.name, pid: state.pid, frontend: frontend.config.name,
-                backend: frontend.backendName ?? "", client: clientText, server: decision?.server,
+                backend: route?.name ?? "", client: clientText, server: decision?.server,
                 requestLine: requestLine, status: status, reason: reason,
                 session: responseSession ?? requestSession, requestCookie: decision?.requestCookie,
                 responseCookie: decision.map {
@@ -828,7 +833,7 @@ final class ClientSession: ChannelDuplexHandler {
                 start: state.clock.instant(at: tStart), requestTime: span(tStart, tHead),
                 connectTime: span(tConnectStart, tConnected), responseTime: span(tConnected, tResponse),
                 latency: span(tStart, end) ?? .zero, bytesOut: bytesOut, retries: retries, redispatched: redispatched,
-                termination: termination, activeConnections: state.clients.count,
+                termination: termination, activeConnections: state.channels.clients.count,
                 serverConnections: serverConnections))
     }
 
@@ -848,7 +853,7 @@ final class ClientSession: ChannelDuplexHandler {
     }
 
     private func armServerDeadline(_ now: NIODeadline) {
-        if let t = frontend.serverTimeout {
+        if let t = route?.serverTimeout {
             serverDeadline = now + t.timeAmount
             armTimer()
         }

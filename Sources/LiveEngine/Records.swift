@@ -57,6 +57,12 @@ public enum LiveEngineError: Error, Hashable, Sendable, CustomStringConvertible 
     case notRunning(String)
     /// A server address could not be resolved.
     case badAddress(String)
+    /// Another process serves the stats socket at this path (a `connect()` to it succeeds): hadeck
+    /// never takes over, nor removes, another process's socket.
+    case statsSocketInUse(path: String)
+    /// Something that is not a socket is at the stats socket's path (a regular file, a directory,
+    /// a dangling symbolic link...): `what` says it, e.g. `is a regular file`.
+    case statsSocketPathTaken(path: String, what: String)
 
     public var description: String {
         switch self {
@@ -64,6 +70,10 @@ public enum LiveEngineError: Error, Hashable, Sendable, CustomStringConvertible 
         case .wrongEventLoop: "the channel belongs to another event loop than the balancer"
         case .notRunning(let what): "\(what) is not running"
         case .badAddress(let address): "cannot resolve address '\(address)'"
+        case .statsSocketInUse(let path):
+            "another process serves the stats socket \(path): hadeck does not take it over (stop that process, or give this balancer another 'stats socket' path)"
+        case .statsSocketPathTaken(let path, let what):
+            "cannot open the stats socket \(path): it \(what), not a socket; hadeck does not replace it (remove it, or choose another path)"
         }
     }
 }
