@@ -184,17 +184,23 @@ extension BalancerState: BalancerAdministration {
     }
 }
 
-/// The header lines the proxy adds to a response head, and its blank line. The last set is kept:
-/// it is the same for every response a server's cookie insertion produces.
+/// The header lines the proxy adds to a response head, and its blank line, for the last few
+/// distinct sets: with cookie insertion each server has its own (`Set-Cookie: SRV=A`...), and
+/// round robin alternates between them from one response to the next.
 struct ResponseExtrasCache {
-    private var key: ResponseExtras?
-    private var bytes = ByteBuffer()
+    private var entries: [(extras: ResponseExtras, bytes: ByteBuffer)] = []
+    private var next = 0
+    private let capacity = 8
 
     mutating func bytes(for extras: ResponseExtras, allocator: ByteBufferAllocator) -> ByteBuffer {
-        if extras == key { return bytes }
-        let out = extras.render(allocator: allocator)
-        key = extras
-        bytes = out
-        return out
+        for entry in entries where entry.extras == extras { return entry.bytes }
+        let bytes = extras.render(allocator: allocator)
+        if entries.count < capacity {
+            entries.append((extras, bytes))
+        } else {
+            entries[next] = (extras, bytes)
+            next = (next + 1) % capacity
+        }
+        return bytes
     }
 }

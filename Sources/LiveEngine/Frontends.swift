@@ -44,6 +44,8 @@ final class FrontendRuntime {
     let statsPage: StatsPageConfig?
     /// `default_backend` (or the `listen` section itself).
     let defaultRoute: BackendRoute?
+    /// The stats page's URI when there is one (what the hot path reads: no copy of the whole page configuration).
+    let localURI: String?
 
     init(config: FrontendConfig, defaultRoute: BackendRoute?, counters: RequestCounters) {
         self.config = config
@@ -59,6 +61,7 @@ final class FrontendRuntime {
         } else {
             statsPage = nil
         }
+        localURI = statsPage?.uri
     }
 
     /// Whether the frontend keeps client connections open between requests, before a backend is chosen.

@@ -11,6 +11,8 @@ struct LocalResponse {
     /// For the request record: why the balancer answered.
     var reason: String
 
+    var statusCode: Int { Int(status.code) }
+
     /// The whole response on the wire, for an HTTP/1.1 (or 1.0) client; `close` adds
     /// `Connection: close`, an HTTP/1.0 client that keeps the connection gets `Connection: keep-alive`.
     func wire(http11: Bool, close: Bool, head: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
