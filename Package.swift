@@ -17,7 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // 1.11 brought `LogHandler.log(event:)`, which hadeck proxy's handler implements.
+        .package(url: "https://github.com/apple/swift-log", from: "1.11.0"),
     ],
     targets: [
         // Shared vocabulary of the pure core: virtual time, events, diagnostics.
@@ -92,6 +93,7 @@ let package = Package(
                 "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterConfig", "ClusterModel",
                 "ClusterCore", "Dashboard", "CursesTerminal",
                 "LiveEngine", "LiveCluster",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -124,7 +126,12 @@ let package = Package(
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "BalancerCore", "HadeckBase"]),
         .testTarget(
             name: "ClusterCoreTests", dependencies: ["ClusterCore", "HadeckConfig", "ClusterConfig", "WebCore"]),
-        .testTarget(name: "HadeckCLITests", dependencies: ["HadeckCLI", "LiveCluster", "LiveEngine", "ClusterConfig"]),
+        .testTarget(
+            name: "HadeckCLITests",
+            dependencies: [
+                "HadeckCLI", "LiveCluster", "LiveEngine", "ClusterConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "DashboardTests",
             dependencies: ["Dashboard", "ClusterModel", "HadeckBase", "BalancerCore"],

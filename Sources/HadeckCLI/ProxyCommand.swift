@@ -5,6 +5,7 @@ import Foundation
 import HadeckBase
 import HadeckConfig
 import LiveEngine
+import Logging
 import NIOCore
 import NIOPosix
 
@@ -21,7 +22,9 @@ public struct ProxyCommand: ParsableCommand {
             standard output. Server state changes go to standard error. Stops cleanly on SIGINT or SIGTERM. \
             Runs on one event loop thread, like HAProxy with nbthread 1. A 'stats socket' line opens \
             HAProxy's runtime API on that unix socket (socat, hatop); 'stats enable'/'stats uri' serve the \
-            stats page and /metrics on that frontend. The socket file is removed on SIGINT or SIGTERM.
+            stats page and /metrics on that frontend. A socket path another process serves is refused, \
+            never taken over; the socket file is removed on SIGINT or SIGTERM. What happens at run time \
+            is told on standard error in HAProxy's shape: [NOTICE], [WARNING], [ALERT] (PID) : message.
             """
     )
 
@@ -32,6 +35,10 @@ public struct ProxyCommand: ParsableCommand {
     /// Where `bind :PORT` and `bind *:PORT` listen.
     @Option(help: "The address wildcard binds listen on.")
     public var wildcardHost = "127.0.0.1"
+
+    /// The least severe messages printed on standard error.
+    @Option(help: "The least severe messages printed on standard error (debug shows failed connections).")
+    public var logLevel: ProxyLogLevel = .notice
 
     public init() {}
 
@@ -82,8 +89,11 @@ public struct ProxyCommand: ParsableCommand {
         let clock = LiveClock()
         let wallAtStart = Date().timeIntervalSince1970
         let log = NIOLoopBoundBox.makeBoxSendingValue(LogBuffer(), as: LogBuffer.self, eventLoop: loop)
+        let logLevel = self.logLevel.level
+        let logger = Logger(label: "hadeck.proxy") { _ in HAProxyStyleLogHandler(pid: pid, logLevel: logLevel) }
         var options = BalancerOptions()
         options.wildcardHost = wildcardHost
+        options.logger = logger
         let balancer = Balancer(
             name: config.global.node ?? "hadeck", config: config, pid: pid, eventLoop: loop, clock: clock,
             options: options,
@@ -92,30 +102,27 @@ public struct ProxyCommand: ParsableCommand {
             },
             onTransition: { t in
                 log.value.flush()
-                fputsStderr(
-                    "[WARNING]  (\(pid)) : Server \(t.backend)/\(t.transition.server) is \(t.transition.to). \(t.transition.why)\n"
-                )
+                logger.warning("Server \(t.backend)/\(t.transition.server) is \(t.transition.to). \(t.transition.why)")
             },
             onAdminChange: { change in
                 log.value.flush()
-                fputsStderr("[NOTICE]   (\(pid)) : \(change.why)\n")
+                logger.notice("\(change.why)")
             })
         do {
             try balancer.startFuture().wait()
         } catch {
-            fputsStderr("[ALERT]    (\(pid)) : \(error)\n")
+            logger.error("\(error)")
             try? group.syncShutdownGracefully()
             throw ExitCode(1)
         }
         for (frontend, address) in balancer.listenAddresses {
-            fputsStderr("[NOTICE]   (\(pid)) : frontend '\(frontend)' listening on \(address)\n")
+            logger.notice("frontend '\(frontend)' listening on \(address)")
             if let stats = balancer.statsPages.first(where: { $0.frontend == frontend }) {
-                fputsStderr(
-                    "[NOTICE]   (\(pid)) : stats page on http://\(address)\(stats.uri) (metrics on /metrics)\n")
+                logger.notice("stats page on http://\(address)\(stats.uri) (metrics on /metrics)")
             }
         }
         for socket in balancer.statsSocketConfigs {
-            fputsStderr("[NOTICE]   (\(pid)) : stats socket \(socket.path) (level \(socket.level.rawValue))\n")
+            logger.notice("stats socket \(socket.path) (level \(socket.level.rawValue))")
         }
         let flusher = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
             log.value.flush()
@@ -134,10 +141,55 @@ public struct ProxyCommand: ParsableCommand {
         flusher.cancel()
         try? balancer.stopFuture().wait()
         try? loop.submit { log.value.flush() }.wait()
-        fputsStderr("[NOTICE]   (\(pid)) : stopped.\n")
+        logger.notice("stopped.")
         for s in sources { s.cancel() }
         try? group.syncShutdownGracefully()
     }
+}
+
+/// swift-log's handler for `hadeck proxy`: the lines HAProxy itself prints on standard error,
+/// `[NOTICE]   (PID) : message`, `[WARNING]  (PID) : ...`, `[ALERT]    (PID) : ...`.
+struct HAProxyStyleLogHandler: LogHandler {
+    let pid: Int
+    var logLevel: Logger.Level
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var all = metadata
+        if let more = event.metadata { all.merge(more) { _, new in new } }
+        fputsStderr(Self.line(level: event.level, pid: pid, message: "\(event.message)", metadata: all))
+    }
+
+    /// One line: HAProxy's label padded to 11 columns, the pid, the message, then any metadata
+    /// as `(key=value, ...)` in key order. HAProxy's labels are ALERT, WARNING, NOTICE (and DIAG);
+    /// swift-log's error and critical are ALERTs, info and notice NOTICEs, debug and trace DEBUGs.
+    static func line(level: Logger.Level, pid: Int, message: String, metadata: Logger.Metadata) -> String {
+        let label: String
+        switch level {
+        case .trace, .debug: label = "[DEBUG]"
+        case .info, .notice: label = "[NOTICE]"
+        case .warning: label = "[WARNING]"
+        case .error, .critical: label = "[ALERT]"
+        }
+        var line = label + String(repeating: " ", count: max(1, 11 - label.count)) + "(\(pid)) : " + message
+        if !metadata.isEmpty {
+            line +=
+                " (" + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") + ")"
+        }
+        return line + "\n"
+    }
+}
+
+/// `--log-level`: swift-log's levels, by their names.
+public enum ProxyLogLevel: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case trace, debug, info, notice, warning, error, critical
+
+    var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .notice }
 }
 
 /// Request log lines waiting to be written; flushed every 100 ms or every 32 KB.

@@ -152,6 +152,12 @@ public final class Balancer: Sendable {
                         .serverChannelOption(.maxMessagesPerRead, value: options.maxMessagesPerRead)
                         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                         .childChannelOption(.maxMessagesPerRead, value: options.maxMessagesPerRead)
+                        .serverChannelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    ListenerErrorLogger(logger: options.logger, listener: "\(frontend) on \(address)"))
+                            }
+                        }
                         .childChannelInitializer { channel in
                             channel.eventLoop.makeCompletedFuture {
                                 try state.value.installPipeline(on: channel, frontend: frontend)
@@ -218,8 +224,12 @@ public final class Balancer: Sendable {
             channel.close(promise: nil)
             return
         }
-        try? channel.syncOptions?.setOption(.maxMessagesPerRead, value: options.maxMessagesPerRead)
-        try? channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
+        do {
+            try channel.syncOptions?.setOption(.maxMessagesPerRead, value: options.maxMessagesPerRead)
+            try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
+        } catch {
+            options.logger.debug("cannot set the options of an adopted connection: \(error)")
+        }
         try s.installPipeline(on: channel, frontend: name)
     }
 
@@ -267,6 +277,35 @@ public final class Balancer: Sendable {
             let state = self.state
             return (try? await eventLoop.submit { state.value.channels.clients.count }.get()) ?? 0
         }
+    }
+}
+
+/// Says what goes wrong on a listening socket (accept failing: out of file descriptors...), at most
+/// once a second, with how many more there were.
+final class ListenerErrorLogger: ChannelInboundHandler {
+    typealias InboundIn = Channel
+
+    let logger: Logger
+    let listener: String
+    private var lastLogged: NIODeadline?
+    private var suppressed = 0
+
+    init(logger: Logger, listener: String) {
+        self.logger = logger
+        self.listener = listener
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        let now = context.eventLoop.now
+        if let last = lastLogged, now - last < .seconds(1) {
+            suppressed += 1
+        } else {
+            let more = suppressed > 0 ? " (and \(suppressed) more in the last second)" : ""
+            logger.error("accepting a connection on frontend \(listener) failed: \(describe(error))\(more)")
+            lastLogged = now
+            suppressed = 0
+        }
+        context.fireErrorCaught(error)
     }
 }
 
