@@ -34,48 +34,11 @@ for tool in valgrind callgrind_control wrk nginx; do
     command -v $tool >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
 done
 
-mkdir -p "$WORK/www" "$WORK/tmp"
-printf '<html><body><h1>hadeck benchmark</h1><p>a small static page</p></body></html>\n' > "$WORK/www/login"
-cat > "$WORK/nginx.conf" <<NGINX
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    default_type text/html;
-    client_body_temp_path $WORK/tmp; proxy_temp_path $WORK/tmp; fastcgi_temp_path $WORK/tmp;
-    uwsgi_temp_path $WORK/tmp; scgi_temp_path $WORK/tmp;
-    server { listen $NET.1:8081; root $WORK/www; location = /login { } }
-    server { listen $NET.2:8888; root $WORK/www; location = /login { } }
-}
-NGINX
+. "$ROOT/Benchmarks/proxy-bench-lib.sh"
+bench_www "$WORK"
+bench_nginx_conf "$WORK" "$NET.1" "$NET.2"
 nginx -c "$WORK/nginx.conf" -g 'daemon off;' & PIDS+=($!)
-
-cookie_line="" a="" b=""
-if [ "$VARIANT" = cookie ]; then cookie_line="    cookie SRV insert indirect nocache"; a=" cookie A"; b=" cookie B"; fi
-cat > "$WORK/proxy.cfg" <<CFG
-global
-    nbthread 1
-    maxconn 4096
-
-defaults
-    mode http
-    retries 3
-    option redispatch
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-
-listen web
-    bind $NET.10:$PORT
-    balance roundrobin
-$cookie_line
-    option httpchk GET /login
-    server webA $NET.1:8081$a check inter 2000 rise 2 fall 3
-    server webB $NET.2:8888$b check inter 2000 rise 2 fall 3
-CFG
+bench_proxy_cfg "$WORK/proxy.cfg" "$VARIANT" "$NET.10:$PORT" "$NET.1" "$NET.2"
 
 wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/$NET.10/$PORT) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 

@@ -209,3 +209,23 @@ public final class LogDateCache {
         out.append(UInt8(ascii: "0") + UInt8(millis % 10))
     }
 }
+
+/// The `JSESSIONID` value among Cookie headers.
+func jsessionID(inCookieHeaders headers: [String]) -> String? {
+    for header in headers {
+        for part in header.split(separator: ";") {
+            let item = part.drop { $0 == " " }
+            if item.hasPrefix("JSESSIONID=") { return String(item.dropFirst("JSESSIONID=".count)) }
+        }
+    }
+    return nil
+}
+
+/// The `JSESSIONID` value set by Set-Cookie headers.
+func jsessionID(inSetCookies values: [String]) -> String? {
+    for value in values where value.hasPrefix("JSESSIONID=") {
+        let rest = value.dropFirst("JSESSIONID=".count)
+        return String(rest.prefix { $0 != ";" })
+    }
+    return nil
+}

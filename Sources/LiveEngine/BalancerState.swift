@@ -189,15 +189,23 @@ extension BalancerState: BalancerAdministration {
 /// round robin alternates between them from one response to the next.
 struct ResponseExtrasCache {
     private var entries: [(extras: ResponseExtras, bytes: ByteBuffer)] = []
+    /// The entry found last: most responses need the same lines as the one before.
+    private var last = 0
     private var next = 0
     private let capacity = 8
 
     mutating func bytes(for extras: ResponseExtras, allocator: ByteBufferAllocator) -> ByteBuffer {
-        for entry in entries where entry.extras == extras { return entry.bytes }
+        if last < entries.count, entries[last].extras == extras { return entries[last].bytes }
+        for i in entries.indices where entries[i].extras == extras {
+            last = i
+            return entries[i].bytes
+        }
         let bytes = extras.render(allocator: allocator)
         if entries.count < capacity {
+            last = entries.count
             entries.append((extras, bytes))
         } else {
+            last = next
             entries[next] = (extras, bytes)
             next = (next + 1) % capacity
         }

@@ -29,10 +29,10 @@ struct ClientStateMachineTests {
     @Test func theFirstRequestHasTimeoutHttpRequestAndItsFirstByteRestartsIt() {
         var m = machine()
         #expect(m.nextDeadline == ms(300))
-        m.requestBytesArrived(now: ms(200))
+        #expect(m.bytesArrived(now: ms(200)) == .head)
         #expect(m.nextDeadline == ms(500))
         // Later bytes of the same head do not push it.
-        m.requestBytesArrived(now: ms(400))
+        #expect(m.bytesArrived(now: ms(400)) == .head)
         #expect(m.nextDeadline == ms(500))
         guard case .none = m.timerFired(now: ms(499)) else {
             Issue.record("fired early")
@@ -47,6 +47,7 @@ struct ClientStateMachineTests {
         #expect(m.txn.requestLine == "<BADREQ>")
         #expect(m.txn.start == ms(200))
         #expect(m.isClosed)
+        #expect(m.bytesArrived(now: ms(501)) == .drop)
     }
 
     @Test func withoutTimeoutHttpRequestTimeoutClientApplies() {
@@ -138,7 +139,7 @@ struct ClientStateMachineTests {
 
     @Test func theClientGoingAwayReportsTheRequestInProgressOnce() {
         var m = machine()
-        m.requestBytesArrived(now: ms(1))
+        #expect(m.bytesArrived(now: ms(1)) == .head)
         #expect(m.closed()?.record == nil)  // idle: nothing to report
         var n = machine()
         _ = n.requestHead(

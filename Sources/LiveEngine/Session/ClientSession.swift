@@ -1,3 +1,7 @@
+// A little over ~500 lines on purpose: the handler's I/O state (buffers, flush flags, the timer) is
+// private to it, and it performs every action of `ClientStateMachine`; the decisions themselves are
+// in the machine and in Framing.swift.
+
 import BalancerCore
 import HadeckBase
 import Logging
@@ -85,7 +89,6 @@ final class ClientSession: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !machine.isClosed else { return }
         var buffer = unwrapInboundIn(data)
         bytesReceived &+= buffer.readableBytes
         if inbound != nil {
@@ -140,9 +143,9 @@ final class ClientSession: ChannelDuplexHandler {
     private func process() {
         while var buffer = inbound, buffer.readableBytes > 0 {
             inbound = nil
-            if machine.isIdle {
-                let now = loop.now
-                machine.requestBytesArrived(now: now)
+            let now = loop.now
+            switch machine.bytesArrived(now: now) {
+            case .head:
                 let result = buffer.withUnsafeReadableBytes { parseHead($0, request: true, into: &parsed) }
                 switch result {
                 case .incomplete:
@@ -160,8 +163,8 @@ final class ClientSession: ChannelDuplexHandler {
                     if buffer.readableBytes > 0 { inbound = buffer }
                     begin(head, now: now)
                 }
-            } else if !machine.isClosed {
-                switch machine.requestBody(&buffer, now: loop.now) {
+            case .body:
+                switch machine.requestBody(&buffer, now: now) {
                 case .forward(let part, let upstream, let ended):
                     upstream.send(part)
                     if ended { upstream.flush() } else { upstreamUnflushed = true }
@@ -174,7 +177,10 @@ final class ClientSession: ChannelDuplexHandler {
                     return
                 }
                 if buffer.readableBytes > 0 && !machine.isClosed { inbound = buffer }
-            } else {
+            case .later:
+                inbound = buffer
+                return
+            case .drop:
                 return
             }
         }
@@ -207,7 +213,7 @@ final class ClientSession: ChannelDuplexHandler {
         if let localURI, let target { local = target.hasPrefix(localURI) || target.hasPrefix("/metrics") }
         let clientIP = self.clientIP
         let state = self.state
-        let allocator = context?.channel.allocator ?? ByteBufferAllocator()
+        let context = self.context
         let action = machine.requestHead(
             line: line, method: method, head: h, route: route, keepAlive: route?.keepAlive ?? frontend.keepAlive,
             local: local, now: now
@@ -221,9 +227,10 @@ final class ClientSession: ChannelDuplexHandler {
                 ? head  // nothing to change: the head goes out as it came
                 : rewriteRequestHead(
                     head, h, cookies: cookiesChanged ? d.forwardedCookieHeaders : nil,
-                    forwardedFor: route.forwardfor ? clientIP : nil, allocator: allocator)
+                    forwardedFor: route.forwardfor ? clientIP : nil,
+                    allocator: context?.channel.allocator ?? ByteBufferAllocator())
             let session = state.callbacks.onRequest != nil ? jsessionID(inCookieHeaders: cookies) : nil
-            return .init(decision: d, forwardHead: forwardHead, session: session)
+            return (d, forwardHead, session)
         }
         switch action {
         case .end(let ending):
@@ -233,7 +240,7 @@ final class ClientSession: ChannelDuplexHandler {
             answerLocally()
         case .awaitLocalBody:
             localTarget = target
-            machine.startLocalBody(allocator.buffer(capacity: 0))
+            machine.startLocalBody(context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
         case .connect(let key, let allowPool, let attempt):
             obtainUpstream(key, allowPool: allowPool, attempt: attempt, now: now)
         }
@@ -306,8 +313,8 @@ final class ClientSession: ChannelDuplexHandler {
         guard let sent = machine.connected(up, attempt: attempt, now: now) else { return false }
         up.owner = self
         up.uses += 1
-        up.expectResponse(toHEAD: machine.txn.method == "HEAD")
-        machine.txn.route?.backend.connectionOpened(server: up.key.server)
+        up.expectResponse(toHEAD: sent.toHEAD)
+        sent.backend?.connectionOpened(server: up.key.server)
         if let head = sent.head { up.send(head) }
         for part in sent.pending { up.send(part) }
         up.flush()
@@ -327,9 +334,10 @@ final class ClientSession: ChannelDuplexHandler {
         if case .end(let ending) = action { perform(ending) }
     }
 
-    /// Lets go of a server connection: kept idle for the next request, or closed.
-    private func release(_ up: UpstreamHandler, reuse: Bool) {
-        machine.txn.route?.backend.connectionClosed(server: up.key.server)
+    /// Lets go of a server connection: kept idle for the next request, or closed. `backend` (the
+    /// request's, by default) counts it.
+    private func release(_ up: UpstreamHandler, reuse: Bool, backend: Backend?? = nil) {
+        (backend ?? machine.txn.route?.backend)?.connectionClosed(server: up.key.server)
         up.owner = nil
         if reuse {
             state.putIdle(up)
@@ -390,9 +398,10 @@ final class ClientSession: ChannelDuplexHandler {
 
     /// Response body bytes (as the server framed them, or chunk data when de-chunking).
     func upstreamBody(_ buffer: ByteBuffer, from up: UpstreamHandler) {
-        guard buffer.readableBytes > 0, machine.isCurrent(up), let context else { return }
+        guard buffer.readableBytes > 0, let context, machine.bodySent(from: up, bytes: buffer.readableBytes) else {
+            return
+        }
         clientUnflushed = true
-        machine.sent(buffer.readableBytes)
         if chunkEncode {
             context.write(
                 wrapOutboundOut(chunkSizeLine(buffer.readableBytes, allocator: context.channel.allocator)),
@@ -410,8 +419,8 @@ final class ClientSession: ChannelDuplexHandler {
         guard let context, let end = machine.responseEnded(from: up, serverClosing: up.closing, now: now) else {
             return
         }
-        release(end.upstream, reuse: end.reuse)
-        finishRecord(status: machine.txn.status, termination: "--", at: now)
+        release(end.upstream, reuse: end.reuse, backend: end.backend)
+        finishRecord(status: end.status, termination: "--", at: now)
         clientUnflushed = false
         chunkEncode = false
         if end.close {
@@ -428,7 +437,7 @@ final class ClientSession: ChannelDuplexHandler {
     func upstreamReadComplete() {
         guard clientUnflushed, let context else { return }
         clientUnflushed = false
-        if machine.serverDeadline != nil { machine.serverActive(now: loop.now) }
+        machine.serverActive(now: loop.now)
         context.flush()
     }
 
@@ -515,7 +524,9 @@ final class ClientSession: ChannelDuplexHandler {
                     reason: t.reason ?? t.decision?.reason ?? "no request",
                     session: t.responseSession ?? t.requestSession, requestCookie: t.decision?.requestCookie,
                     responseCookie: t.decision.map {
-                        t.responseCookie ?? ($0.requestCookie == .notConfigured ? .notConfigured : .none)
+                        if let cookie = t.responseCookie { return cookie }
+                        if case .notConfigured = $0.requestCookie { return .notConfigured }
+                        return ResponseCookieStatus.none
                     },
                     start: state.clock.instant(at: t.start), requestTime: span(t.start, t.head),
                     connectTime: span(t.connectStart, t.connected), responseTime: span(t.connected, t.response),
@@ -530,7 +541,8 @@ final class ClientSession: ChannelDuplexHandler {
     /// Keeps a timer armed for the machine's earliest deadline. Lazy: a timer due earlier than the
     /// deadline stays (it re-arms when it fires), so moving a deadline later costs nothing.
     private func armTimer() {
-        guard !machine.isClosed, let due = machine.nextDeadline else { return }
+        // Closed: no deadline left.
+        guard let due = machine.nextDeadline else { return }
         if timer != nil, let at = timerAt, at <= due { return }
         timer?.cancel()
         timerAt = due
@@ -555,24 +567,4 @@ final class ClientSession: ChannelDuplexHandler {
         }
         armTimer()
     }
-}
-
-/// The `JSESSIONID` value among Cookie headers.
-func jsessionID(inCookieHeaders headers: [String]) -> String? {
-    for header in headers {
-        for part in header.split(separator: ";") {
-            let item = part.drop { $0 == " " }
-            if item.hasPrefix("JSESSIONID=") { return String(item.dropFirst("JSESSIONID=".count)) }
-        }
-    }
-    return nil
-}
-
-/// The `JSESSIONID` value set by Set-Cookie headers.
-func jsessionID(inSetCookies values: [String]) -> String? {
-    for value in values where value.hasPrefix("JSESSIONID=") {
-        let rest = value.dropFirst("JSESSIONID=".count)
-        return String(rest.prefix { $0 != ";" })
-    }
-    return nil
 }

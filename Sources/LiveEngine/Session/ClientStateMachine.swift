@@ -1,3 +1,7 @@
+// One file over ~500 lines on purpose: the machine's state and deadlines are `private(set)`, which
+// keeps every transition in this file; split across files they would have to be writable by all of
+// LiveEngine. Its record (`Transaction`) and the pure framing rules live beside it.
+
 import BalancerCore
 import HadeckBase
 import NIOCore
@@ -97,18 +101,6 @@ struct ClientStateMachine {
         return nil
     }
 
-    var isConnecting: Bool {
-        switch state {
-        case .active(.connecting), .active(.retrying): true
-        default: false
-        }
-    }
-
-    var isLocal: Bool {
-        if case .active(.local) = state { return true }
-        return false
-    }
-
     /// Whether reading more from the client is fine now: not while request bytes pile up behind a
     /// server that is not writable or not connected yet, nor beyond the request in progress.
     func readAllowed(nothingBuffered: Bool, writable: (Upstream) -> Bool) -> Bool {
@@ -124,14 +116,33 @@ struct ClientStateMachine {
 
     // MARK: the request
 
-    /// Bytes arrived while waiting for a request: the request starts now, `timeout http-request`
-    /// (else `timeout client`) applies to its head.
-    mutating func requestBytesArrived(now: NIODeadline) {
-        guard case .idle(var idle) = state, !idle.bytesSeen else { return }
-        idle.bytesSeen = true
-        idle.since = now
-        state = .idle(idle)
-        if let t = timeouts.httpRequest ?? timeouts.client { clientDeadline = now + t.timeAmount }
+    /// What received bytes are for.
+    enum Input {
+        /// A request head (the connection was waiting for one).
+        case head
+        /// The body of the request in progress.
+        case body
+        /// The next request's: they wait until the current one is done.
+        case later
+        /// Nothing: the connection is closing.
+        case drop
+    }
+
+    /// Bytes arrived. While waiting for a request, the request starts with the first of them, and
+    /// `timeout http-request` (else `timeout client`) applies to its head from then on.
+    mutating func bytesArrived(now: NIODeadline) -> Input {
+        switch state {
+        case .idle(var idle):
+            if !idle.bytesSeen {
+                idle.bytesSeen = true
+                idle.since = now
+                state = .idle(idle)
+                if let t = timeouts.httpRequest ?? timeouts.client { clientDeadline = now + t.timeAmount }
+            }
+            return .head
+        case .active: return txn.request.isComplete ? .later : .body
+        case .closed, .modifying: return .drop
+        }
     }
 
     /// A request head that cannot be parsed, or is too large: HAProxy's 400, and the connection closes.
@@ -154,11 +165,8 @@ struct ClientStateMachine {
     }
 
     /// What the core made of a request: its decision, the head for the server, the client's session.
-    struct Routed {
-        var decision: RoutingDecision
-        var forwardHead: ByteBuffer
-        var session: String?
-    }
+    /// A tuple, not a struct: its parts move into the transaction without a copy.
+    typealias Routed = (decision: RoutingDecision, forwardHead: ByteBuffer, session: String?)
 
     /// A complete request head: its line, how it is framed, whether the client keeps the connection,
     /// the backend the frontend chose and whether the balancer answers it itself. `routing` asks the
@@ -189,14 +197,12 @@ struct ClientStateMachine {
             txn.reason = "frontend \(timeouts.frontend) has no backend: 503"
             return .end(sendError(.serviceUnavailable, termination: "SC")!)
         }
-        let routed = routing(route)
-        txn.forwardHead = routed.forwardHead
-        txn.requestSession = routed.session
-        guard let server = routed.decision.server else {
-            txn.decision = routed.decision
-            return .end(sendError(.serviceUnavailable, termination: "SC")!)
-        }
-        txn.decision = routed.decision
+        let (decision, forwardHead, session) = routing(route)
+        txn.forwardHead = forwardHead
+        txn.requestSession = session
+        let server = decision.server
+        txn.decision = decision
+        guard let server else { return .end(sendError(.serviceUnavailable, termination: "SC")!) }
         switch connect(ServerKey(backend: route.name, server: server), allowPool: true, pending: [], now: now) {
         case .connect(let key, let allowPool, let attempt): return .connect(key, allowPool: allowPool, attempt: attempt)
         case .end(let ending): return .end(ending)
@@ -303,16 +309,17 @@ struct ClientStateMachine {
     // MARK: the server connection
 
     /// A connection for attempt `attempt` is there. Nil when it is late (a retry went on, or the
-    /// request ended): the handler keeps it idle. Else the head and any held body go out.
+    /// request ended): the handler keeps it idle. Else the head and any held body go out (`toHEAD`:
+    /// the response has no body; `backend` counts the connection).
     mutating func connected(_ up: Upstream, attempt: Int, now: NIODeadline) -> (
-        head: ByteBuffer?, pending: [ByteBuffer]
+        head: ByteBuffer?, pending: [ByteBuffer], toHEAD: Bool, backend: Backend?
     )? {
         guard case .active(.connecting(let current, let pending)) = state, current == attempt else { return nil }
         state = .active(.forwarding(up))
         connectDeadline = nil
         txn.connected = now
         armServerDeadline(now)
-        return (txn.forwardHead, pending)
+        return (txn.forwardHead, pending, txn.method == "HEAD", txn.route?.backend)
     }
 
     /// What follows a failed connection attempt.
@@ -388,14 +395,24 @@ struct ClientStateMachine {
     /// Bytes written to the client for this request.
     mutating func sent(_ bytes: Int) { txn.bytesOut &+= bytes }
 
-    /// Something was read from the server: `timeout server` starts again.
-    mutating func serverActive(now: NIODeadline) {
-        if serverDeadline != nil { armServerDeadline(now) }
+    /// Response body bytes from `up` went to the client; false when `up` is not the connection in use.
+    mutating func bodySent(from up: Upstream, bytes: Int) -> Bool {
+        guard isCurrent(up) else { return false }
+        txn.bytesOut &+= bytes
+        return true
+    }
+
+    /// Something was read from the server: `timeout server` starts again (the clock is read only then).
+    mutating func serverActive(now: @autoclosure () -> NIODeadline) {
+        if serverDeadline != nil { armServerDeadline(now()) }
     }
 
     /// The response is complete.
     struct ResponseEnd {
         var upstream: Upstream
+        /// The backend that counts the connection, and the status for the record.
+        var backend: Backend?
+        var status: Int
         /// The connection can serve another request (keep it idle).
         var reuse: Bool
         /// A chunked re-framing needs its last chunk.
@@ -419,8 +436,8 @@ struct ClientStateMachine {
             armIdleDeadline(now, keepAlive: true)
         }
         return ResponseEnd(
-            upstream: up, reuse: requestEnded && txn.serverKeepAlive && !serverClosing, lastChunk: plan.chunkEncode,
-            close: close)
+            upstream: up, backend: txn.route?.backend, status: txn.status,
+            reuse: requestEnded && txn.serverKeepAlive && !serverClosing, lastChunk: plan.chunkEncode, close: close)
     }
 
     /// What follows the loss of the server connection before the response ended.
@@ -590,87 +607,4 @@ struct ClientStateMachine {
         connectDeadline = nil
         retryAt = nil
     }
-}
-
-/// What the access log says of one request, accumulated while it is handled.
-struct Transaction {
-    var requestLine = ""
-    var method = "GET"
-    /// HAProxy's timers: since when the connection waited for the request, when its head was
-    /// complete, when the connection to the server started and was made, when the response head came.
-    var start: NIODeadline
-    var head: NIODeadline?
-    var connectStart: NIODeadline?
-    var connected: NIODeadline?
-    var response: NIODeadline?
-    var clientHTTP11 = true
-    var clientKeepAlive = true
-    var closeAfterResponse = false
-    var request = RequestBody.complete
-    var requestBodyBytes = 0
-    var route: BackendRoute?
-    var decision: RoutingDecision?
-    /// The server being tried or used.
-    var server: ServerKey?
-    /// The head sent to the server (again on a retry).
-    var forwardHead: ByteBuffer?
-    /// Why the balancer answered as it did, when it is not the routing decision's reason.
-    var reason: String?
-    /// A response head (or HAProxy's error) went to the client.
-    var responseStarted = false
-    var status = 0
-    var plan: ResponsePlan?
-    var serverKeepAlive = true
-    var bytesOut = 0
-    var retries = 0
-    var redispatched = false
-    var freshRetryDone = false
-    var requestSession: String?
-    var responseSession: String?
-    var responseCookie: ResponseCookieStatus?
-    /// A request the balancer answers itself: its body so far.
-    var localBody: ByteBuffer?
-
-    init(start: NIODeadline) { self.start = start }
-
-    /// A new transaction, field by field (assigning a whole new value costs more on the hot path).
-    mutating func reset(start: NIODeadline) {
-        self.start = start
-        head = nil
-        connectStart = nil
-        connected = nil
-        response = nil
-        request = .complete
-        requestBodyBytes = 0
-        route = nil
-        decision = nil
-        server = nil
-        forwardHead = nil
-        reason = nil
-        responseStarted = false
-        status = 0
-        plan = nil
-        serverKeepAlive = true
-        bytesOut = 0
-        retries = 0
-        redispatched = false
-        freshRetryDone = false
-        requestSession = nil
-        responseSession = nil
-        responseCookie = nil
-        localBody = nil
-    }
-}
-
-/// The earlier of two optional deadlines (no array per call).
-@inline(__always)
-func earliest(_ a: NIODeadline?, _ b: NIODeadline?) -> NIODeadline? {
-    guard let a else { return b }
-    guard let b else { return a }
-    return a < b ? a : b
-}
-
-extension HAProxyErrorResponse {
-    /// The bytes of `wireText`.
-    var wireLength: Int { wireText.utf8.count }
 }
