@@ -82,14 +82,6 @@ final class BalancerState {
         openFilesLimit = Int(limit.rlim_cur)
     }
 
-    func bindAddress(_ a: BalancerCore.SocketAddress) -> BalancerCore.SocketAddress {
-        if let host = options.bindHost { return .init(host: host, port: a.port) }
-        if a.host == "0.0.0.0" || a.host == "*" || a.host == "::" {
-            return .init(host: options.wildcardHost, port: a.port)
-        }
-        return a
-    }
-
     // MARK: connections
 
     func installPipeline(on channel: Channel, frontend: String) throws {
@@ -123,8 +115,6 @@ final class BalancerState {
         let futures = all.map { ch -> EventLoopFuture<Void> in ch.close().recover { _ in } }
         return EventLoopFuture.andAllComplete(futures, on: loop)
     }
-
-    func report(_ record: AccessLogRecord) { callbacks.onRequest?(record) }
 }
 
 extension BalancerState: BalancerAdministration {

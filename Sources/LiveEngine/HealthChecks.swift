@@ -49,8 +49,6 @@ final class CheckRun {
             server: job.server, outcome: outcome, duration: now - job.startedAt, now: now)
         if !transitions.isEmpty { state.statistics.refreshHealth(backendName, backend: backend, now: now) }
         for t in transitions {
-            state.logger.debug(
-                "check changed a server", metadata: ["server": "\(backendName)/\(t.server)", "to": "\(t.to)"])
             state.callbacks.onTransition?(CheckTransition(balancer: state.name, backend: backendName, transition: t))
         }
         state.checks.schedule()
