@@ -97,7 +97,8 @@ import Testing
 
                 """
             try cfg.write(toFile: dir + "/other.cfg", atomically: true, encoding: .utf8)
-            other = try #require(Self.spawn(["proxy", "-f", dir + "/other.cfg"], stderr: dir + "/other.err"))
+            let spawned = try #require(Self.spawn(["proxy", "-f", dir + "/other.cfg"], stderr: dir + "/other.err"))
+            other = spawned
             for _ in 0..<100 where !UnixSocketClient.isServed(Self.lb1Socket) { usleep(50_000) }
         }
         defer {

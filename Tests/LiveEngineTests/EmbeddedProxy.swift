@@ -56,7 +56,7 @@ final class EmbeddedProxy {
                     return loop.makeFailedFuture(error)
                 }
                 self.serverChannels.append((key.server, channel))
-                return loop.makeSucceededFuture(handler)
+                return loop.assumeIsolated().makeSucceededFuture(handler)
             case .refuse:
                 return loop.makeFailedFuture(IOError(errnoCode: ECONNREFUSED, reason: "connect"))
             case .hang:
