@@ -259,7 +259,7 @@ final class LiveClusterState: ClusterDataPlane {
 
     // MARK: - What the sockets report
 
-    private func balancerAnswered(_ r: LiveEngine.RequestRecord) {
+    private func balancerAnswered(_ r: AccessLogRecord) {
         withCore { c in
             let ip = r.client.split(separator: ":").first.map(String.init) ?? r.client
             c.recordLiveRequest(

@@ -147,36 +147,7 @@ func rawExchange(host: String, port: Int, _ bytes: String) -> String {
 func isListening(host: String, port: Int) -> Bool { LoopbackTCP.isListening(host: host, port: port) }
 
 /// Sends one line to a unix stream socket (the stats socket) and returns the reply until it closes.
-func unixSocketCommand(_ path: String, _ line: String) -> String? {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var addr = sockaddr_un()
-    addr.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
-    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-        for (i, b) in bytes.enumerated() { raw[i] = b }
-    }
-    let connected = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-        }
-    }
-    guard connected == 0 else { return nil }
-    var timeout = timeval(tv_sec: 3, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    let request = Array((line + "\n").utf8)
-    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = recv(fd, &buffer, buffer.count, 0)
-        if n <= 0 { break }
-        out += buffer[0..<n]
-    }
-    return String(decoding: out, as: UTF8.self)
-}
+func unixSocketCommand(_ path: String, _ line: String) -> String? { UnixSocketClient.command(path, line, timeout: 3) }
 
 let chromiumPath = which("chromium") ?? which("chromium-browser")
 
