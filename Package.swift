@@ -107,13 +107,17 @@ let package = Package(
             name: "Lab",
             dependencies: ["AttachConfig", "RealCluster"]
         ),
+        // Blocking loopback TCP for the failover probe and tests that play an outside client. Apart from
+        // NIO on purpose: with NIO's C modules visible, release builds resolve sockaddr_in's members
+        // to CNIOLinux and MemberImportVisibility then refuses them.
+        .target(name: "PlainSockets"),
         // Command-line front end (a library so tests can drive it).
         .target(
             name: "HadeckCLI",
             dependencies: [
                 "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterConfig", "ClusterModel",
                 "ClusterCore", "Dashboard", "CursesTerminal",
-                "LiveEngine", "LiveCluster", "Lab",
+                "LiveEngine", "LiveCluster", "Lab", "PlainSockets",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -139,7 +143,7 @@ let package = Package(
             dependencies: ["CNCurses", "Dashboard"]
         ),
         // What the test targets share: temporary directories, outside programs, the repository root.
-        .target(name: "HadeckTestSupport", dependencies: ["LiveEngine"], path: "Tests/Support"),
+        .target(name: "HadeckTestSupport", dependencies: ["LiveEngine", "PlainSockets"], path: "Tests/Support"),
         .testTarget(name: "HadeckBaseTests", dependencies: ["HadeckBase"]),
         .testTarget(name: "AttachConfigTests", dependencies: ["AttachConfig", "HadeckBase"]),
         .testTarget(name: "RealClusterTests", dependencies: ["RealCluster", "AttachConfig"], exclude: ["Fixtures"]),

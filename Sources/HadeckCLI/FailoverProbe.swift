@@ -7,6 +7,7 @@ import HadeckBase
 import LiveCluster
 import LiveEngine
 import NIOConcurrencyHelpers
+import PlainSockets
 import VRRPCore
 
 #if canImport(Glibc)

@@ -6,6 +6,7 @@ import HadeckBase
 import HadeckTestSupport
 import LiveCluster
 import LiveEngine
+import PlainSockets
 import Testing
 import WebCore
 

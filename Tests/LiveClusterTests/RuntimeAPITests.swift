@@ -5,6 +5,7 @@ import Foundation
 import HadeckBase
 import HadeckTestSupport
 import LiveCluster
+import PlainSockets
 import Testing
 
 @Suite("Live cluster: HAProxy's stats socket, stats page and metrics on each balancer", .tags(.live))

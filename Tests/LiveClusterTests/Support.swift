@@ -7,6 +7,7 @@ import HadeckConfig
 import HadeckTestSupport
 import LiveCluster
 import LiveEngine
+import PlainSockets
 import Synchronization
 import Testing
 
