@@ -46,6 +46,10 @@ public struct BackendServerDefinition: Hashable, Sendable {
 /// traffic: {rate: 5, clients: 5}
 /// ```
 public struct ClusterFile: Hashable, Sendable {
+    /// The most requests per second the built-in browsers send: beyond, a simulated hour would take
+    /// longer than the hour, and the live cluster would spend its loop on them.
+    public static let maximumTrafficRate = 10_000.0
+
     public var name: String
     public var vip: SocketAddress
     public var balancers: [BalancerHostDefinition]
@@ -184,16 +188,19 @@ public struct ClusterFile: Hashable, Sendable {
                 for (k, v) in m {
                     switch k.string ?? "" {
                     case "rate":
-                        if let r = v.float, r >= 0 {
+                        if let r = v.float, r >= 0, r <= Self.maximumTrafficRate {
                             result.trafficRate = r
                         } else {
-                            d.error(file, line(v), "traffic rate must be a number of requests per second >= 0")
+                            d.error(
+                                file, line(v),
+                                "traffic rate must be a number of requests per second from 0 to \(Int(Self.maximumTrafficRate))"
+                            )
                         }
                     case "clients":
-                        if let n = v.int, n >= 1 {
+                        if let n = v.int, (1...100_000).contains(n) {
                             result.clients = n
                         } else {
-                            d.error(file, line(v), "traffic clients must be a whole number >= 1")
+                            d.error(file, line(v), "traffic clients must be a whole number from 1 to 100000")
                         }
                     case "on":
                         if let b = v.bool {

@@ -212,6 +212,8 @@ public final class Cluster {
     }
 
     var scheduler = Scheduler<Work>()
+    /// The last `vrrp.discard` event per host and reason, and how many discards it left unreported.
+    var discardReports: [String: (at: Instant, suppressed: Int)] = [:]
     var trafficGeneration = 0
     var nextClient = 0
     var pending: [Int: PendingRequest] = [:]
@@ -457,9 +459,19 @@ public final class Cluster {
                     }
                 }
             case .discarded(let from, let reason):
+                // Counted always (the instance's stats); reported at most once per reason per second,
+                // with how many more came meanwhile, as keepalived rate-limits its log.
+                let key = host.name + "\u{0}" + reason
+                if let last = discardReports[key], now - last.at < .seconds(1) {
+                    discardReports[key]?.suppressed += 1
+                    continue
+                }
+                let more = discardReports[key]?.suppressed ?? 0
+                discardReports[key] = (now, 0)
                 emit(
                     .vrrpDiscard(node: host.name, from: from, reason: reason),
-                    why: "\(host.name)'s keepalived threw away a packet from \(from): \(reason)")
+                    why: "\(host.name)'s keepalived threw away a packet from \(from): \(reason)"
+                        + (more > 0 ? " (and \(more) more for the same reason in the second before)" : ""))
             case .gratuitousARP(let vip):
                 guard host.poweredOn,
                     let change = arp.receiveGratuitousARP(ip: vip, mac: host.mac, node: host.name, at: now)

@@ -77,3 +77,24 @@ private let repositoryRoot: String = {
         #expect(drift.map(\.message).contains { $0.contains("virtual_router_id 51 on lb1 differs from 52 on lb2") })
     }
 }
+
+@Suite struct ClusterFileBoundsTests {
+    /// `traffic: {rate: 1000000}` used to run away (a simulated hour took longer than the hour).
+    @Test func trafficBeyondWhatTheBrowsersSendIsRefused() {
+        let text = """
+            vip: 10.0.0.99:80
+            balancers:
+              lb1: {address: 10.0.0.1, mac: "52:54:00:00:01:01", haproxy: h.cfg, keepalived: k.conf}
+            backends:
+              webA: {address: 10.0.1.1:8081, jvmRoute: jvm3}
+            traffic: {rate: 1000000, clients: 1000001}
+            """
+        let (file, d) = ClusterFile.parse(text, file: "c.yaml")
+        #expect(file == nil)
+        #expect(
+            d.items.map(\.description) == [
+                "c.yaml:6: error: traffic rate must be a number of requests per second from 0 to 10000",
+                "c.yaml:6: error: traffic clients must be a whole number from 1 to 100000",
+            ])
+    }
+}
