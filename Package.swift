@@ -141,7 +141,8 @@ let package = Package(
         .testTarget(name: "RealClusterTests", dependencies: ["RealCluster", "AttachConfig"], exclude: ["Fixtures"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase"]),
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
-        .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore"]),
+        .testTarget(
+            name: "VRRPCoreTests", dependencies: ["VRRPCore", "HadeckBase", "HadeckTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"]),
         .testTarget(name: "WebCoreTests", dependencies: ["WebCore"]),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig", "HadeckConfig", "VRRPCore"]),
