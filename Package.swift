@@ -157,7 +157,9 @@ let package = Package(
         .testTarget(name: "HadeckBaseTests", dependencies: ["HadeckBase"]),
         .testTarget(name: "AttachConfigTests", dependencies: ["AttachConfig", "HadeckBase"]),
         .testTarget(name: "RealClusterTests", dependencies: ["RealCluster", "AttachConfig"], exclude: ["Fixtures"]),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase"]),
+        .testTarget(
+            name: "LabTests",
+            dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase", "HostNetwork", "HadeckTestSupport"]),
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
         .testTarget(name: "HostNetworkTests", dependencies: ["HostNetwork", "HadeckBase", "VRRPCore", "RealCluster"]),
         .testTarget(

@@ -40,9 +40,16 @@ struct LabOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The lab's id (its namespaces are ID-HOST).", visibility: .hidden))
     var id = LabLayout.defaultID
 
+    @Flag(
+        help: """
+            The mixed lab: lb2 runs 'hadeck node' (hadeck's haproxy and keepalived) beside Debian's on lb1;             its own lab (namespaces hdkm-HOST), never the plain one.
+            """)
+    var mixed = false
+
     /// The lab, or a one-line error and exit 1.
     func lab() throws -> Lab {
-        do { return try Lab(id: id, hadeck: Self.executablePath()) } catch { throw labFailure(error) }
+        let id = mixed && self.id == LabLayout.defaultID ? LabLayout.mixedID : self.id
+        do { return try Lab(id: id, hadeck: Self.executablePath(), mixed: mixed) } catch { throw labFailure(error) }
     }
 
     /// This hadeck binary, which the lab runs as `hadeck app` on its app hosts.

@@ -8,6 +8,11 @@ public struct CaptureFile: Sendable {
         /// Seconds since the epoch.
         public var time: Double
         public var bytes: [UInt8]
+
+        public init(time: Double, bytes: [UInt8]) {
+            self.time = time
+            self.bytes = bytes
+        }
     }
 
     public var frames: [Frame]
