@@ -153,7 +153,8 @@ let package = Package(
             dependencies: ["CNCurses", "Dashboard"]
         ),
         // What the test targets share: temporary directories, outside programs, the repository root.
-        .target(name: "HadeckTestSupport", dependencies: ["LiveEngine"], path: "Tests/Support"),
+        .target(
+            name: "HadeckTestSupport", dependencies: ["LiveEngine", "RealCluster", "HadeckBase"], path: "Tests/Support"),
         .testTarget(name: "HadeckBaseTests", dependencies: ["HadeckBase"]),
         .testTarget(name: "AttachConfigTests", dependencies: ["AttachConfig", "HadeckBase"]),
         .testTarget(name: "RealClusterTests", dependencies: ["RealCluster", "AttachConfig"], exclude: ["Fixtures"]),
@@ -161,7 +162,12 @@ let package = Package(
             name: "LabTests",
             dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase", "HostNetwork", "HadeckTestSupport"]),
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
-        .testTarget(name: "HostNetworkTests", dependencies: ["HostNetwork", "HadeckBase", "VRRPCore", "RealCluster"]),
+        .testTarget(
+            name: "HostNetworkTests",
+            dependencies: ["HostNetwork", "HadeckBase", "VRRPCore", "RealCluster", "HadeckTestSupport"]),
+        .testTarget(
+            name: "ClusterNodeTests",
+            dependencies: ["ClusterNode", "HostNetwork", "HadeckBase", "VRRPCore", "RealCluster", "HadeckTestSupport"]),
         .testTarget(
             name: "VRRPCoreTests", dependencies: ["VRRPCore", "HadeckBase", "HadeckTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"]),

@@ -31,7 +31,8 @@ public struct NodeCommand: ParsableCommand {
             line per request on standard output; writes vrrp_notify_fifo lines as keepalived does; SIGUSR1 \
             writes keepalived.data, SIGUSR2 keepalived.stats into $TMPDIR (default /tmp); SIGTERM or SIGINT \
             stop it gracefully (a priority-0 advert, the VIP removed). Needs root, and runs inside a network \
-            namespace (ip netns exec NS hadeck node ...): --host-network allows the machine's own. \
+            namespace (ip netns exec NS hadeck node ...): --host-network allows any other (the machine's own, \
+            a container's). \
             Example: ip netns exec hdkm-lb2 hadeck node -f haproxy.cfg -k keepalived.conf; \
             'hadeck lab up --mixed' runs lb2 this way.
             """)
@@ -54,7 +55,11 @@ public struct NodeCommand: ParsableCommand {
     @Option(help: "Written once running (the node's pid); removed on exit.")
     var pidFile: String?
 
-    @Flag(help: "Run in the machine's own network namespace: add the VIP and speak VRRP on its interfaces.")
+    @Flag(
+        help: """
+            Run outside an 'ip netns' namespace (the machine's own network, a container's): add the VIP and \
+            speak VRRP on its interfaces.
+            """)
     var hostNetwork = false
 
     public init() {}
@@ -112,9 +117,9 @@ public struct NodeCommand: ParsableCommand {
             fputsStderr("hadeck node: not root: raw VRRP sockets, AF_PACKET and the VIP need it (run it as root)\n")
             throw ExitCode(1)
         }
-        if HostNetworkNamespace.isInitial && !hostNetwork {
+        if !HostNetworkNamespace.isSeparate && !hostNetwork {
             fputsStderr(
-                "hadeck node: this is the machine's own network namespace: run it in the host's namespace "
+                "hadeck node: this looks like the machine's own network namespace: run it in the host's namespace "
                     + "(ip netns exec NS hadeck node ...), or give --host-network to speak VRRP and add the VIP here\n")
             throw ExitCode(1)
         }

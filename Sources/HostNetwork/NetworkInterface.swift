@@ -1,3 +1,4 @@
+import Foundation
 import HadeckBase
 
 #if canImport(Glibc)
@@ -75,11 +76,15 @@ extension ifreq {
 
 /// Facts about this process's place in the machine's networking.
 public enum HostNetworkNamespace {
-    /// Whether this process runs in the machine's own network namespace (that of pid 1), rather
-    /// than in one made for it (`ip netns exec`, a container).
-    public static var isInitial: Bool {
-        guard let mine = inode("/proc/self/ns/net"), let machine = inode("/proc/1/ns/net") else { return false }
-        return mine == machine
+    /// Whether this process runs in a network namespace made for it rather than the machine's own:
+    /// one that `ip netns` names (/run/netns), or any other than pid 1's when that can be read (it
+    /// often cannot: /proc/1 may be hidden even from root). Not knowing counts as the machine's own.
+    public static var isSeparate: Bool {
+        guard let mine = inode("/proc/thread-self/ns/net") else { return false }
+        let named = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+        if named.contains(where: { inode("/run/netns/" + $0) == mine }) { return true }
+        guard let machine = inode("/proc/1/ns/net") else { return false }
+        return mine != machine
     }
 
     private static func inode(_ path: String) -> [UInt64]? {

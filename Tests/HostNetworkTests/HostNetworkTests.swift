@@ -1,60 +1,11 @@
 import Foundation
 import HadeckBase
+import HadeckTestSupport
 import RealCluster
 import Testing
 import VRRPCore
 
 @testable import HostNetwork
-
-/// Two network namespaces of this test's own (`hdkn-PID-a`, `hdkn-PID-b`) joined by a veth pair,
-/// `eth0` on each side, 10.78.0.1/24 and 10.78.0.2/24: nothing in the machine's own namespace.
-final class NamespacePair: Sendable {
-    static let prefix = "hdkn-\(getpid())-"
-    static let macA = MACAddress("02:78:00:00:00:01")!
-    static let macB = MACAddress("02:78:00:00:00:02")!
-
-    /// Why the pair cannot be made here, or nil.
-    static let missing: String? = {
-        if geteuid() != 0 { return "not root: network namespaces need it" }
-        if ProgramRunner.which("ip") == nil { return "ip (iproute2) is missing" }
-        return nil
-    }()
-
-    let a: String
-    let b: String
-
-    init(_ tag: String) throws {
-        a = Self.prefix + tag + "a"
-        b = Self.prefix + tag + "b"
-        try ip("netns", "add", a)
-        try ip("netns", "add", b)
-        try ip(
-            "-n", a, "link", "add", "eth0", "address", Self.macA.description, "type", "veth", "peer", "name", "eth0",
-            "netns", b, "address", Self.macB.description)
-        for (ns, address) in [(a, "10.78.0.1/24"), (b, "10.78.0.2/24")] {
-            try ip("-n", ns, "addr", "add", address, "dev", "eth0")
-            try ip("-n", ns, "link", "set", "eth0", "up")
-            try ip("-n", ns, "link", "set", "lo", "up")
-        }
-    }
-
-    /// Deletes both namespaces (the veth pair goes with them).
-    func remove() {
-        for ns in [a, b] { _ = try? ProgramRunner.run(["ip", "netns", "delete", ns]) }
-    }
-
-    func ip(_ args: String...) throws {
-        let out = try ProgramRunner.run(["ip"] + args)
-        guard out.succeeded else {
-            throw HostNetworkError("ip \(args.joined(separator: " ")): \(out.stderr)", errno: 0)
-        }
-    }
-
-    /// Runs `body` on a thread inside namespace `ns`.
-    func inside<T: Sendable>(_ ns: String, _ body: @escaping @Sendable () throws -> T) throws -> T {
-        try NetworkNamespace.onThread(in: ns) { Result { try body() } }.get()
-    }
-}
 
 @Suite(.serialized) struct HostNetworkTests {
     // MARK: rtnetlink messages (no root needed)
@@ -104,7 +55,8 @@ final class NamespacePair: Sendable {
             pulled = try pair.inside(pair.a) { try NetworkInterface.named("eth0") }
         }
         #expect(pulled.isUp && !pulled.hasCarrier)
-        #expect(try pair.inside(pair.a) { HostNetworkNamespace.isInitial } == false)
+        #expect(try pair.inside(pair.a) { HostNetworkNamespace.isSeparate }, "an ip netns namespace is the host's own")
+        #expect(!HostNetworkNamespace.isSeparate, "the test runs in the machine's namespace")
     }
 
     @Test(.enabled(if: NamespacePair.missing == nil, "\(NamespacePair.missing ?? "")"))

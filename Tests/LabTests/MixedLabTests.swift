@@ -56,7 +56,11 @@ extension LabTests {
         try #require(took != nil, "hadeck's lb2 was not MASTER within \(bound) of the kill")
         expectSilentDeath(took)
         #expect(try await eventually(within: .seconds(1)) { lab.clientNeighbour()?.mac == Self.lb2MAC })
-        #expect(lab.interface("lb2")?.addresses.contains(LabLayout.vip) == true, "hadeck added the VIP to lb2's eth0")
+        #expect(
+            try await eventually(within: .seconds(1)) {
+                lab.interface("lb2")?.addresses.contains(LabLayout.vip) == true
+            },
+            "hadeck added the VIP to lb2's eth0")
         let second = try await curlVIP(lab, jar: jar.file("cookies"))
         #expect(second.status == 200 && second.session == session, "the session survives: \(second)")
         #expect(second.servedBy == first.servedBy && second.servedBy != nil)
