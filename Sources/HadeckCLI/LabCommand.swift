@@ -46,10 +46,12 @@ struct LabOptions: ParsableArguments {
             """)
     var mixed = false
 
+    /// The lab's id: `--id`, else a person's lab (`hdk`), or with `--mixed` a person's mixed lab (`hdkm`).
+    var labID: String { mixed && id == LabLayout.defaultID ? LabLayout.mixedID : id }
+
     /// The lab, or a one-line error and exit 1.
     func lab() throws -> Lab {
-        let id = mixed && self.id == LabLayout.defaultID ? LabLayout.mixedID : self.id
-        do { return try Lab(id: id, hadeck: Self.executablePath(), mixed: mixed) } catch { throw labFailure(error) }
+        do { return try Lab(id: labID, hadeck: Self.executablePath(), mixed: mixed) } catch { throw labFailure(error) }
     }
 
     /// This hadeck binary, which the lab runs as `hadeck app` on its app hosts.

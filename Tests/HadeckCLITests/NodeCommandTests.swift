@@ -28,6 +28,18 @@ import Testing
         #expect(cluster.host == "lb2" && cluster.cluster == "Examples/article/cluster.yaml")
     }
 
+    /// `--mixed` addresses the mixed lab, a lab of its own unless `--id` names one.
+    @Test func mixedLabHasItsOwnID() throws {
+        let up = try #require(try Hadeck.parseAsRoot(["lab", "up", "--mixed"]) as? LabUp)
+        #expect(up.options.mixed && up.options.labID == "hdkm")
+        let kill = try #require(try Hadeck.parseAsRoot(["lab", "kill", "--mixed", "lb1/haproxy"]) as? LabKill)
+        #expect(kill.options.labID == "hdkm")
+        let named = try #require(try Hadeck.parseAsRoot(["lab", "up", "--mixed", "--id", "hdkx"]) as? LabUp)
+        #expect(named.options.labID == "hdkx")
+        let plain = try #require(try Hadeck.parseAsRoot(["lab", "status"]) as? LabStatusCommand)
+        #expect(!plain.options.mixed && plain.options.labID == "hdk")
+    }
+
     /// The test runs in the machine's own network namespace: the node refuses to touch it.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "needs a built .build/debug/hadeck"))
     func refusesTheMachinesOwnNetwork() throws {

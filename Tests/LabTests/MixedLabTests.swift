@@ -1,3 +1,4 @@
+import AttachConfig
 import Foundation
 import HadeckBase
 import HadeckTestSupport
@@ -120,6 +121,32 @@ extension LabTests {
         #expect(batch.count == 5 && batch.allSatisfy { $0.time >= firstAdvert.time }, "5 GARPs after the first advert")
         let later = garps.filter { abs($0.time - firstAdvert.time - 5) < 0.1 }
         #expect(later.count == 5, "5 more 5 s later: \(garps.map { $0.time - firstAdvert.time })")
+    }
+}
+
+/// The files a mixed lab writes for its node host.
+@Suite struct MixedLabFilesTests {
+    let layout = LabLayout(id: LabLayout.mixedID)
+
+    @Test func nodeHostsTrackScriptIsHaproxyLiveness() {
+        let lb2 = LabLayout.host("lb2")!
+        let text = layout.keepalivedConfigText(lb2, hadeckNode: true)
+        #expect(text.contains("script \"killall -0 haproxy\"") && !text.contains(layout.checkScript("lb2")))
+        // Everything else is the real host's file.
+        let real = layout.keepalivedConfigText(lb2)
+        let differs = Set(text.split(separator: "\n")).symmetricDifference(real.split(separator: "\n"))
+        #expect(differs.allSatisfy { $0.contains("script") || $0.contains("haproxy") }, "\(differs)")
+        #expect(layout.id == "hdkm" && layout.namespace("lb2") == "hdkm-lb2")
+    }
+
+    @Test func attachFileNamesTheNodeForBothPrograms() throws {
+        let attach = layout.attachFileValue(hadeck: "/usr/bin/hadeck", node: "lb2")
+        let lb2 = try #require(attach.balancer("lb2"))
+        #expect(lb2.haproxy?.pid == .file(layout.nodePidFile("lb2")))
+        #expect(lb2.keepalived?.pid == .file(layout.nodePidFile("lb2")) && lb2.keepalived?.vrrpPid == nil)
+        let lb1 = try #require(attach.balancer("lb1"))
+        #expect(lb1.haproxy?.pid == .file(layout.haproxyPidFile("lb1")))
+        #expect(lb1.keepalived?.vrrpPid == .file(layout.vrrpPidFile("lb1")))
     }
 }
 
