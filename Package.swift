@@ -97,7 +97,25 @@ let package = Package(
             name: "RealCluster",
             dependencies: ["AttachConfig", "CLinuxShims"]
         ),
-        // setns, pipe2 and posix_spawn's closefrom, which need _GNU_SOURCE (Swift's Glibc module lacks them).
+        // What a balancer host needs of Linux beyond SwiftNIO: its interface (index, MAC, carrier,
+        // addresses), AF_PACKET frames (gratuitous ARPs) and rtnetlink (adding and removing the VIP).
+        .target(
+            name: "HostNetwork",
+            dependencies: ["HadeckBase", "CLinuxShims"]
+        ),
+        // `hadeck node`: one balancer host on real interfaces: LiveEngine's balancer and a VRRP shell
+        // around VRRPCore's instance speaking VRRPv2 over IP protocol 112 (NIO's raw sockets).
+        .target(
+            name: "ClusterNode",
+            dependencies: [
+                "HadeckBase", "BalancerCore", "VRRPCore", "LiveEngine", "HostNetwork",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // setns, pipe2 and posix_spawn's closefrom, which need _GNU_SOURCE (Swift's Glibc module lacks
+        // them), and AF_PACKET's sockaddr_ll (<linux/if_packet.h>).
         .target(
             name: "CLinuxShims",
             cSettings: [.define("_GNU_SOURCE")]
@@ -117,7 +135,7 @@ let package = Package(
             dependencies: [
                 "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterConfig", "ClusterModel",
                 "ClusterCore", "Dashboard", "CursesTerminal",
-                "LiveEngine", "LiveCluster", "Lab", "PlainSockets",
+                "LiveEngine", "LiveCluster", "Lab", "PlainSockets", "ClusterNode", "HostNetwork",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -143,13 +161,24 @@ let package = Package(
             dependencies: ["CNCurses", "Dashboard"]
         ),
         // What the test targets share: temporary directories, outside programs, the repository root.
-        .target(name: "HadeckTestSupport", dependencies: ["LiveEngine", "PlainSockets"], path: "Tests/Support"),
+        .target(
+            name: "HadeckTestSupport", dependencies: ["LiveEngine", "PlainSockets", "RealCluster", "HadeckBase"],
+            path: "Tests/Support"),
         .testTarget(name: "HadeckBaseTests", dependencies: ["HadeckBase"]),
         .testTarget(name: "AttachConfigTests", dependencies: ["AttachConfig", "HadeckBase"]),
         .testTarget(name: "RealClusterTests", dependencies: ["RealCluster", "AttachConfig"], exclude: ["Fixtures"]),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase"]),
+        .testTarget(
+            name: "LabTests",
+            dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase", "HostNetwork", "HadeckTestSupport"]),
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
-        .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore"]),
+        .testTarget(
+            name: "HostNetworkTests",
+            dependencies: ["HostNetwork", "HadeckBase", "VRRPCore", "RealCluster", "HadeckTestSupport"]),
+        .testTarget(
+            name: "ClusterNodeTests",
+            dependencies: ["ClusterNode", "HostNetwork", "HadeckBase", "VRRPCore", "RealCluster", "HadeckTestSupport"]),
+        .testTarget(
+            name: "VRRPCoreTests", dependencies: ["VRRPCore", "HadeckBase", "HadeckTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"], exclude: ["Corpus"]),
         .testTarget(name: "WebCoreTests", dependencies: ["WebCore"]),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig", "HadeckConfig", "VRRPCore"]),

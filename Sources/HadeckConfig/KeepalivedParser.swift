@@ -218,6 +218,11 @@ struct KeepalivedParser {
             }
         case "vrrp_garp_master_refresh_repeat":
             if let v = unsigned(node, ctx, 1...1_000_000) { config.globals.garpMasterRefreshRepeat = v }
+        case "vrrp_notify_fifo", "notify_fifo":
+            if let v = needArg(node, ctx) { config.globals.notifyFIFO = v }
+        case "vrrp_notify_priority_changes":
+            // keepalived: no value, or true/yes/on (false/no/off turn it off).
+            config.globals.notifyPriorityChanges = !["false", "no", "off"].contains(node.args.first?.lowercased() ?? "")
         default:
             if keepalivedGlobalKeywords.contains(node.keyword) {
                 warn(node, "global_defs keyword '\(node.keyword)' is not simulated by hadeck; ignored")

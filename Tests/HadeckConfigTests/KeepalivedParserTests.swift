@@ -125,6 +125,18 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
         #expect(inst.line == 21)
     }
 
+    /// What `hadeck node` writes to, like keepalived; the embedded cluster has no FIFO.
+    @Test func notifyFIFOSettings() {
+        let (c, d) = parse(
+            "global_defs {\n    vrrp_notify_fifo /run/k.fifo\n    vrrp_notify_priority_changes true\n}\n")
+        #expect(d.items.isEmpty)
+        #expect(c.globals.notifyFIFO == "/run/k.fifo" && c.globals.notifyPriorityChanges)
+        let (off, _) = parse("global_defs {\n    notify_fifo /run/k.fifo\n    vrrp_notify_priority_changes off\n}\n")
+        #expect(off.globals.notifyFIFO == "/run/k.fifo" && !off.globals.notifyPriorityChanges)
+        #expect(parse("global_defs {\n    vrrp_notify_priority_changes\n}\n").config.globals.notifyPriorityChanges)
+        #expect(!parse("").config.globals.notifyPriorityChanges && parse("").config.globals.notifyFIFO == nil)
+    }
+
     @Test func defaults() throws {
         let (inst, d) = instance("")
         #expect(d.items.isEmpty)
