@@ -212,6 +212,7 @@ let package = Package(
         .testTarget(
             name: "LiveEngineTests",
             dependencies: [
+                "HadeckTestSupport",
                 "LiveEngine", "BalancerCore", "HadeckBase", "HadeckConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -56,7 +56,7 @@ struct LiveRuntimeAPITests {
         try await withArticle(trafficOn: true) { live, net in
             let url = "http://\(net.vip):8080/haproxy-stats"
             let pids = try await live.withCore { c in c.hosts.map { $0.haproxy?.pid ?? 0 } }
-            let before = try #require(try statsPageInChromium(url))
+            let before = try #require(await statsPageInChromium(url))
             #expect(before.node == "lb1")
             #expect(before.pid == pids[0])
             #expect(before.servers == ["webA": "UP", "webB": "UP"])
@@ -66,7 +66,7 @@ struct LiveRuntimeAPITests {
                 try await live.withCore { $0.vipOwner?.name == "lb2" }
             }
             #expect(moved)
-            let after = try #require(try statsPageInChromium(url))
+            let after = try #require(await statsPageInChromium(url))
             #expect(after.node == "lb2")
             #expect(after.pid == pids[1])
             #expect(after.pid != before.pid)

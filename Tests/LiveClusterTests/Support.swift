@@ -150,39 +150,6 @@ func isListening(host: String, port: Int) -> Bool { LoopbackTCP.isListening(host
 /// Sends one line to a unix stream socket (the stats socket) and returns the reply until it closes.
 func unixSocketCommand(_ path: String, _ line: String) -> String? { UnixSocketClient.command(path, line, timeout: 3) }
 
-let chromiumPath = which("chromium") ?? which("chromium-browser")
-
-/// The stats page as headless Chromium renders it: the serving node and pid, each server's status.
-func statsPageInChromium(_ url: String) throws -> (node: String, pid: Int, servers: [String: String])? {
-    let profile = NSTemporaryDirectory() + "hadeck-chromium-\(UUID().uuidString)"
-    defer { try? FileManager.default.removeItem(atPath: profile) }
-    let html = try runProgram(
-        [chromiumPath!] + [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(profile)",
-            "--dump-dom", url,
-        ]
-    ).stdout
-    func span(_ id: String) -> String? {
-        guard let r = html.range(of: "<span id=\"\(id)\">") else { return nil }
-        let rest = html[r.upperBound...]
-        return rest.range(of: "</span>").map { String(rest[..<$0.lowerBound]) }
-    }
-    guard let node = span("node"), let pid = span("pid").flatMap({ Int($0) }) else { return nil }
-    var servers: [String: String] = [:]
-    var rest = html[...]
-    while let r = rest.range(of: "data-server=\"") {
-        let after = rest[r.upperBound...]
-        guard let end = after.firstIndex(of: "\""), let tagEnd = after.firstIndex(of: ">") else { break }
-        let name = String(after[..<end])
-        let tag = after[..<tagEnd]
-        if let s = tag.range(of: "data-status=\""), let e = tag[s.upperBound...].firstIndex(of: "\"") {
-            servers[name] = String(tag[s.upperBound..<e])
-        }
-        rest = after[tagEnd...]
-    }
-    return (node, pid, servers)
-}
-
 /// Events collected from the live cluster's loop, read from the test.
 final class EventLog: Sendable {
     private let events = Mutex<[ClusterEvent]>([])

@@ -1,6 +1,7 @@
 import BalancerCore
 import Foundation
 import HadeckBase
+import HadeckTestSupport
 import LiveEngine
 import Testing
 

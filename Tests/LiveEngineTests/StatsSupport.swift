@@ -2,6 +2,7 @@ import BalancerCore
 import Foundation
 import HadeckBase
 import HadeckConfig
+import HadeckTestSupport
 import LiveEngine
 import NIOCore
 import NIOPosix
@@ -94,127 +95,14 @@ func cli(_ path: String, _ line: String) async -> String? {
     await Task.detached { UnixSocketClient.command(path, line) }.value
 }
 
-// MARK: - Outside programs
+// MARK: - Outside programs (HadeckTestSupport runs them)
 
-/// Whether an executable is on PATH (or at an absolute path).
-func which(_ tool: String) -> String? {
-    if tool.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: tool) ? tool : nil }
-    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin:/usr/sbin").split(separator: ":") {
-        let p = "\(dir)/\(tool)"
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    for dir in ["/usr/sbin", "/sbin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(tool)") {
-        return "\(dir)/\(tool)"
-    }
-    return nil
-}
-
-/// Runs a program (posix_spawn; Foundation's Process relies on SIGCHLD, which other suites change),
-/// returns its exit status and standard output; kills it after `timeout` seconds.
-func run(_ argv: [String], timeout: Double = 30, captureOutput: Bool = true) -> (status: Int32, output: String) {
-    var fds: [Int32] = [0, 0]
-    guard pipe(&fds) == 0 else { return (-1, "") }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addclose(&actions, fds[0])
-    if captureOutput {
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-    } else {
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    }
-    posix_spawn_file_actions_addclose(&actions, fds[1])
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    let args = argv.map { strdup($0) } + [nil]
-    defer { for a in args { free(a) } }
-    var pid: pid_t = 0
-    Descriptors.markCloseOnExec()
-    let rc = posix_spawnp(&pid, argv[0], &actions, nil, args, environ)
-    close(fds[1])
-    guard rc == 0 else {
-        close(fds[0])
-        return (-1, "")
-    }
-    let killer = DispatchWorkItem { kill(pid, SIGKILL) }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-    var output: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = read(fds[0], &buffer, buffer.count)
-        if n <= 0 {
-            if n < 0 && errno == EINTR { continue }
-            break
-        }
-        output += buffer[0..<n]
-    }
-    close(fds[0])
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    killer.cancel()
-    return (status, String(decoding: output, as: UTF8.self))
-}
-
-/// Runs `body` off the cooperative pool (it blocks on a child process).
+/// Runs a program off the cooperative pool (it blocks on the child): its status and standard output.
 func runDetached(_ argv: [String], timeout: Double = 30) async -> (status: Int32, output: String) {
-    await Task.detached { run(argv, timeout: timeout) }.value
-}
-
-// MARK: - The stats page as a browser sees it
-
-/// What the stats page shows, read from a DOM: the node, the pid and each server's state.
-struct StatsPageDOM: Equatable {
-    var node: String
-    var pid: Int
-    /// server name -> `data-status` (`UP`, `MAINT`, `DRAIN`, `DOWN 1/2`...).
-    var servers: [String: String]
-    /// server name -> CSS class of its row (`active_up`, `maintain`...).
-    var serverClasses: [String: String]
-}
-
-/// Parses `chromium --dump-dom` output of a hadeck stats page (the `id`/`data-*` attributes it carries).
-func parseStatsDOM(_ html: String) -> StatsPageDOM? {
-    func span(_ id: String) -> String? {
-        guard let r = html.range(of: "<span id=\"\(id)\">") else { return nil }
-        let rest = html[r.upperBound...]
-        return rest.range(of: "</span>").map { String(rest[..<$0.lowerBound]) }
-    }
-    func attribute(_ name: String, in tag: Substring) -> String? {
-        guard let r = tag.range(of: " \(name)=\"") else { return nil }
-        let rest = tag[r.upperBound...]
-        return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
-    }
-    guard let node = span("node"), let pidText = span("pid"), let pid = Int(pidText) else { return nil }
-    var servers: [String: String] = [:]
-    var classes: [String: String] = [:]
-    var rest = html[...]
-    while let r = rest.range(of: "<tr ") {
-        let after = rest[r.lowerBound...]
-        guard let end = after.firstIndex(of: ">") else { break }
-        let tag = after[..<end]
-        if let server = attribute("data-server", in: tag), let status = attribute("data-status", in: tag) {
-            servers[server] = status
-            classes[server] = attribute("class", in: tag)?.split(separator: " ").first.map(String.init)
-        }
-        rest = after[end...]
-    }
-    return StatsPageDOM(node: node, pid: pid, servers: servers, serverClasses: classes)
-}
-
-/// The chromium binary, when installed.
-var chromiumPath: String? { which("chromium") ?? which("chromium-browser") }
-
-/// Loads `url` in headless chromium and returns the page's node, pid and server states from its DOM.
-/// Nil when chromium is missing or the page has no stats.
-func statsPageInChromium(_ url: String) async -> StatsPageDOM? {
-    guard let chromium = chromiumPath else { return nil }
-    let profile = "/tmp/hadeck-chromium-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    defer { try? FileManager.default.removeItem(atPath: profile) }
-    let result = await runDetached(
-        [
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--user-data-dir=\(profile)", "--dump-dom", url,
-        ], timeout: 60)
-    return parseStatsDOM(result.output)
+    await Task.detached {
+        guard let result = try? runProgram(argv, timeout: timeout) else { return (Int32(-1), "") }
+        return (result.status, result.stdout)
+    }.value
 }
 
 // MARK: - Prometheus text format, strictly

@@ -1,4 +1,5 @@
 import BalancerCore
+import Glibc
 import HadeckBase
 import HadeckConfig
 import LiveEngine
