@@ -1,5 +1,7 @@
 import ClusterModel
+import Foundation
 import HadeckBase
+import Synchronization
 
 /// What the app loop needs from a terminal. `CursesTerminal` implements it with ncurses; tests use a fake.
 public protocol TerminalBackend: AnyObject {
@@ -39,11 +41,13 @@ public struct DashboardOptions: Sendable {
     public var eventLimit: Int
     /// Stop after this many ticks (tests); nil: until q or a signal.
     public var maxTicks: Int?
+    /// Where `e` writes the events (the current directory by default).
+    public var exportDirectory: String
 
     public init(
         theme: String? = nil, themeDirectories: [String]? = nil, environment: [String: String] = [:],
         tickMilliseconds: Int = 100, actor: String = "dashboard", requestLimit: Int = 200, eventLimit: Int = 200,
-        maxTicks: Int? = nil
+        maxTicks: Int? = nil, exportDirectory: String = "."
     ) {
         self.theme = theme
         self.themeDirectories = themeDirectories ?? Theme.defaultDirectories(environment: environment)
@@ -53,10 +57,27 @@ public struct DashboardOptions: Sendable {
         self.requestLimit = requestLimit
         self.eventLimit = eventLimit
         self.maxTicks = maxTicks
+        self.exportDirectory = exportDirectory
+    }
+}
+
+/// Answers to commands sent in the background, handed from any thread to the UI loop.
+final class CommandMailbox: Sendable {
+    private let answers = Mutex<[(id: Int, result: Result<String, any Error>)]>([])
+
+    func post(_ id: Int, _ result: Result<String, any Error>) { answers.withLock { $0.append((id, result)) } }
+
+    func take() -> [(id: Int, result: Result<String, any Error>)] {
+        answers.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
     }
 }
 
 /// The dashboard's loop: keys in, commands to the source, snapshots rendered, only changed cells painted.
+/// Commands never hold the screen: they are submitted, show as pending, and their answer comes
+/// when it comes.
 public final class DashboardApp {
     public let source: ClusterSource
     public let options: DashboardOptions
@@ -67,6 +88,10 @@ public final class DashboardApp {
     let now: () -> Int64
     /// The last frame painted (nil: repaint everything).
     var previous: CellBuffer?
+    let mailbox = CommandMailbox()
+    /// Commands submitted and not answered, oldest first.
+    var inFlight: [(id: Int, name: String)] = []
+    var nextCommandID = 0
 
     public init(source: ClusterSource, options: DashboardOptions, now: (() -> Int64)? = nil) {
         self.source = source
@@ -106,14 +131,24 @@ public final class DashboardApp {
             let t = now()
             source.advance(wallElapsed: TimeSpan(micros: max(0, t - last)))
             last = t
-            var snap = source.snapshot(requestLimit: options.requestLimit, eventLimit: options.eventLimit)
+            collectAnswers()
+            if let asked = state.confirmation, t > asked.expires {
+                state.confirmation = nil
+                state.status = "not confirmed: \(asked.consequence) not sent"
+                state.statusIsError = false
+            }
+            let snap = source.snapshot(requestLimit: options.requestLimit, eventLimit: options.eventLimit)
+            keepScrollInBounds(snap, terminal.size)
             try draw(snap, terminal: terminal, full: fullRepaint)
             fullRepaint = false
             ticks += 1
             if let maxTicks = options.maxTicks, ticks >= maxTicks { return 0 }
-            guard let key = try terminal.readKey(timeoutMilliseconds: options.tickMilliseconds) else { continue }
+            // While a command runs, look for its answer often.
+            let wait = inFlight.isEmpty ? options.tickMilliseconds : min(options.tickMilliseconds, 20)
+            guard let key = try terminal.readKey(timeoutMilliseconds: wait) else { continue }
             if key == .resize { fullRepaint = true }
-            for action in KeyHandler.handle(key: key, state: state, snapshot: snap) {
+            for action in KeyHandler.handle(key: key, state: state, snapshot: snap, now: t) {
+                state.apply(action, snapshot: snap)
                 switch action {
                 case .quit: return 0
                 case .redraw: fullRepaint = true
@@ -121,20 +156,74 @@ public final class DashboardApp {
                     nextTheme()
                     terminal.themeChanged(theme)
                     fullRepaint = true
-                case .control(let command):
-                    do {
-                        let reply = try source.perform(command, by: options.actor)
-                        state.status = reply.isEmpty ? action.name : reply
-                        state.statusIsError = false
-                    } catch {
-                        state.status = "\(action.name): \(error)"
-                        state.statusIsError = true
-                    }
-                    snap = source.snapshot(requestLimit: options.requestLimit, eventLimit: options.eventLimit)
-                default:
-                    state.apply(action, snapshot: snap)
+                case .control(let command): send(command, name: action.name)
+                case .exportEvents: export(snap)
+                default: break
                 }
             }
+            // A source that answers at once shows its answer in the very next frame.
+            collectAnswers()
+        }
+    }
+
+    /// Submits a command; it shows as pending until its answer comes.
+    func send(_ command: ControlCommand, name: String) {
+        let id = nextCommandID
+        nextCommandID += 1
+        inFlight.append((id, name))
+        state.pending = inFlight.map(\.name)
+        let mailbox = self.mailbox
+        source.submit(command, by: options.actor) { mailbox.post(id, $0) }
+    }
+
+    /// Takes the answers that came: each one's result replaces the status line.
+    func collectAnswers() {
+        let answers = mailbox.take()
+        guard !answers.isEmpty else { return }
+        for (id, result) in answers {
+            guard let i = inFlight.firstIndex(where: { $0.id == id }) else { continue }
+            let name = inFlight.remove(at: i).name
+            switch result {
+            case .success(let reply):
+                state.status = reply.isEmpty ? name : reply
+                state.statusIsError = false
+            case .failure(let error):
+                state.status = "\(name): \(error)"
+                state.statusIsError = true
+            }
+        }
+        state.pending = inFlight.map(\.name)
+    }
+
+    func keepScrollInBounds(_ snap: ClusterSnapshot, _ size: (width: Int, height: Int)) {
+        guard state.showHelp || state.detail != nil else { return }
+        let limits = DashboardRenderer.scrollLimits(
+            snapshot: snap, state: state, width: size.width, height: size.height)
+        state.helpScroll = min(state.helpScroll, limits.help)
+        state.detailScroll = min(state.detailScroll, limits.detail)
+    }
+
+    /// `e`: the events panel's history, oldest first, one JSON line each, in a file named by the time.
+    func export(_ snap: ClusterSnapshot) {
+        let stamp = DateFormatter()
+        stamp.locale = Locale(identifier: "en_US_POSIX")
+        stamp.dateFormat = "yyyyMMdd-HHmmss"
+        let base = "hadeck-events-\(stamp.string(from: Date()))"
+        let dir = options.exportDirectory
+        var name = base + ".jsonl"
+        var n = 2
+        while FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent(name)) {
+            name = "\(base)-\(n).jsonl"
+            n += 1
+        }
+        let text = snap.events.reversed().map { $0.jsonLine + "\n" }.joined()
+        do {
+            try text.write(toFile: (dir as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
+            state.status = "saved \(snap.events.count) events to \(name)"
+            state.statusIsError = false
+        } catch {
+            state.status = "cannot save the events to \(name): \(error.localizedDescription)"
+            state.statusIsError = true
         }
     }
 
