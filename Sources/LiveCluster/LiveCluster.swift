@@ -215,7 +215,7 @@ extension LiveClusterState {
 /// The live cluster as a dashboard source. Time scale and pause do not apply: it is real time.
 /// A scenario being played is finished (its untimed expectations checked) when its end comes, and
 /// the cluster keeps running.
-public final class LiveClusterSource: ClusterSource {
+public final class LiveClusterSource: ClusterSource, Sendable {
     public let live: LiveCluster
 
     public init(live: LiveCluster) { self.live = live }

@@ -97,7 +97,7 @@ func render(_ s: ClusterSnapshot, _ state: DashboardState = DashboardState(), _ 
         let lb1 = lines.first { $0.contains("lb1") && $0.contains("KILLED") }
         let lb2 = lines.first { $0.contains("lb2") && $0.contains("STOP") }
         #expect(lb1 != nil && !lb1!.contains("->"), "\(lb1 ?? "no lb1 row")")
-        #expect(lb1?.contains("no advert sent") == true)
+        #expect(lb1?.contains("sent no advert") == true)
         #expect(lb2?.contains("100 -> 0") == true, "\(lb2 ?? "no lb2 row")")
     }
 

@@ -23,10 +23,23 @@ struct BackendsPanel: Widget {
             area.row(0), title: [Span(Panel.backends.title), Span(" · " + viewText, .dim)],
             right: [Span("\(rows.count) servers", .dim)], focused: focused, freshness: freshness)
         let merged = state.backendsView == .merged
+        let rows = self.rows
+        let roles = c.routeRoles
+        let selected = DashboardModel.selectedIndex(.backends, in: rows.count, state) { id in
+            guard case .server(let backend, let server) = id else { return nil }
+            return rows.index(backend: backend, server: server)
+        }
+        // ADDRESS is as wide as the addresses on screen (`127.0.0.1:8080` to `255.255.255.255:65535`).
+        let visible = max(0, area.height - 2)
+        let offset = Table.offset(selected: selected, visible: visible)
+        var addressWidth = 15
+        for i in min(offset, rows.count)..<min(rows.count, offset + visible) {
+            addressWidth = max(addressWidth, min(21, displayWidth(rows[i].row.address)))
+        }
         let cols = [
             Column(title: "SERVER", width: 8, priority: 0),
             Column(title: "ROUTE", width: 5, priority: 1),
-            Column(title: "ADDRESS", width: 15, priority: 6),
+            Column(title: "ADDRESS", width: addressWidth, priority: 6),
             Column(title: "STATUS", width: 9, priority: 0),
             Column(title: "CHECK", width: 9, priority: 2),
             Column(title: "TIME", width: 5, priority: 4, right: true),
@@ -40,12 +53,6 @@ struct BackendsPanel: Widget {
                 title: merged ? "OTHER BALANCERS" : "BACKEND", width: merged ? 18 : 8, priority: merged ? 5 : 8,
                 flex: true),
         ]
-        let rows = self.rows
-        let roles = c.routeRoles
-        let selected = DashboardModel.selectedIndex(.backends, in: rows.count, state) { id in
-            guard case .server(let backend, let server) = id else { return nil }
-            return rows.index(backend: backend, server: server)
-        }
         Table(
             columns: cols, count: rows.count, selected: selected, focused: focused, dimmed: freshness?.isAlarm == true
         ) {

@@ -84,7 +84,7 @@ struct BalancersPanel: Widget {
             notes.append(Span(String(glyphs.map(\.0)), frac < 0.34 ? .down : .bar))
             notes.append(Span(" \(fixed(left.seconds, 1))s "))
         }
-        if host.vrrpState == .killed { notes.append(Span("kill -9: no advert sent, VIP left configured ", .fault)) }
+        if host.vrrpState == .killed { notes.append(Span("sent no advert ", .fault)) }
         if !host.poweredOn { notes.append(Span("powered off ", .dim)) }
         if !host.linkUp { notes.append(Span("link down ", .fault)) }
         if !host.partitionedFrom.isEmpty {

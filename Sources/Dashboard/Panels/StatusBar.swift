@@ -24,7 +24,7 @@ struct StatusBar: Widget {
         let rx = max(area.x, area.right - displayWidth(right))
         c.buffer.text(rx, y, right, c.theme[.dim])
         let room = max(0, rx - area.x - 2)
-        var x = area.x + 1
+        let x = area.x + 1
         if let ask = state.confirmation {
             let key = ask.key.label
             c.buffer.text(
@@ -32,8 +32,10 @@ struct StatusBar: Widget {
             return
         }
         if !state.pending.isEmpty {
-            x += c.buffer.text(
-                x, y, "⧗ " + state.pending.joined(separator: ", ") + " … ", c.theme[.transition], maxWidth: room)
+            // Until its answer comes, a command in flight is all the status says.
+            c.buffer.text(
+                x, y, "⧗ " + state.pending.joined(separator: ", ") + " …", c.theme[.transition], maxWidth: room)
+            return
         }
         let left = max(0, rx - x - 1)
         if let msg = state.status {
@@ -41,7 +43,7 @@ struct StatusBar: Widget {
         } else if s.traffic.waitingForFirstMaster {
             c.buffer.text(
                 x, y, "traffic waits for the first master to announce the VIP", c.theme[.transition], maxWidth: left)
-        } else if state.pending.isEmpty {
+        } else {
             c.buffer.text(x, y, "Tab: panel  arrows: row  Enter: details  ?: every key", c.theme[.dim], maxWidth: left)
         }
     }
