@@ -381,9 +381,15 @@ public protocol ClusterSource: AnyObject {
     func submit(
         _ command: ControlCommand, by actor: String,
         completion: @escaping @Sendable (Result<String, any Error>) -> Void)
+    /// A number that grows with every event the source records, cheap to read from any thread;
+    /// nil when the source cannot say. Between events only clocks and counters move: a screen
+    /// that sees the same number may take a snapshot less often (the dashboard: once a second).
+    var changeSequence: Int? { get }
 }
 
 extension ClusterSource {
+    public var changeSequence: Int? { nil }
+
     public func submit(
         _ command: ControlCommand, by actor: String,
         completion: @escaping @Sendable (Result<String, any Error>) -> Void

@@ -262,7 +262,7 @@ public final class CursesTerminal: TerminalBackend {
                 while j < run.cells.count && (run.cells[j].style == st || run.cells[j].isContinuation) {
                     // One cell per Character: its scalars (base + combining marks) go out together.
                     if !run.cells[j].isContinuation {
-                        for u in run.cells[j].char.unicodeScalars { wide.append(wchar_t(bitPattern: u.value)) }
+                        run.cells[j].forEachScalar { wide.append(wchar_t(bitPattern: $0)) }
                     }
                     j += 1
                 }

@@ -92,6 +92,11 @@ public final class DashboardApp {
     /// Commands submitted and not answered, oldest first.
     var inFlight: [(id: Int, name: String)] = []
     var nextCommandID = 0
+    /// What the last frame showed, to skip frames that would show the same (see `frameDue`).
+    var shown: ShownFrame?
+    /// Frames drawn and skipped (tests, and the idle CPU it saves).
+    public private(set) var framesDrawn = 0
+    public private(set) var framesSkipped = 0
 
     public init(source: ClusterSource, options: DashboardOptions, now: (() -> Int64)? = nil) {
         self.source = source
@@ -126,29 +131,57 @@ public final class DashboardApp {
         var last = now()
         var ticks = 0
         var fullRepaint = true
+        var snap: ClusterSnapshot?
+        var snapshotAt = Int64.min
+        var sequence: Int?
+        // Keys, answers and expiries change what the screen shows: the next tick looks again.
+        var changed = true
         while true {
             if let sig = terminal.pendingSignal() { return 128 + sig }
             let t = now()
             source.advance(wallElapsed: TimeSpan(micros: max(0, t - last)))
             last = t
-            collectAnswers()
+            if collectAnswers() { changed = true }
             if let asked = state.confirmation, t > asked.expires {
                 state.confirmation = nil
                 state.status = "not confirmed: \(asked.consequence) not sent"
                 state.statusIsError = false
+                changed = true
             }
-            let snap = source.snapshot(requestLimit: options.requestLimit, eventLimit: options.eventLimit)
-            keepScrollInBounds(snap, terminal.size)
-            try draw(snap, terminal: terminal, full: fullRepaint)
+            // A source that says nothing happened since the last snapshot is asked again once a
+            // second (its clocks and counters), or at once when a failover's countdown runs.
+            let seen = source.changeSequence
+            if snap == nil || changed || fullRepaint || seen == nil || seen != sequence
+                || t - snapshotAt >= ShownFrame.clockOnlyInterval || shown?.countingDown == true
+            {
+                let fresh = source.snapshot(requestLimit: options.requestLimit, eventLimit: options.eventLimit)
+                snap = fresh
+                snapshotAt = t
+                sequence = seen
+                keepScrollInBounds(fresh, terminal.size)
+                let frame = ShownFrame(fresh, state, terminal.size)
+                if fullRepaint || frameDue(frame, at: t) {
+                    try draw(fresh, terminal: terminal, full: fullRepaint)
+                    shown = frame
+                    shown?.drawnAt = t
+                    framesDrawn += 1
+                } else {
+                    framesSkipped += 1
+                }
+            } else {
+                framesSkipped += 1
+            }
             fullRepaint = false
+            changed = false
             ticks += 1
             if let maxTicks = options.maxTicks, ticks >= maxTicks { return 0 }
             // While a command runs, look for its answer often.
             let wait = inFlight.isEmpty ? options.tickMilliseconds : min(options.tickMilliseconds, 20)
-            guard let key = try terminal.readKey(timeoutMilliseconds: wait) else { continue }
+            guard let key = try terminal.readKey(timeoutMilliseconds: wait), let current = snap else { continue }
+            changed = true
             if key == .resize { fullRepaint = true }
-            for action in KeyHandler.handle(key: key, state: state, snapshot: snap, now: t) {
-                state.apply(action, snapshot: snap)
+            for action in KeyHandler.handle(key: key, state: state, snapshot: current, now: t) {
+                state.apply(action, snapshot: current)
                 switch action {
                 case .quit: return 0
                 case .redraw: fullRepaint = true
@@ -157,13 +190,24 @@ public final class DashboardApp {
                     terminal.themeChanged(theme)
                     fullRepaint = true
                 case .control(let command): send(command, name: action.name)
-                case .exportEvents: export(snap)
+                case .exportEvents: export(current)
                 default: break
                 }
             }
             // A source that answers at once shows its answer in the very next frame.
             collectAnswers()
         }
+    }
+
+    /// Whether a frame would show something new. A frame that differs from the last one only in
+    /// its clocks (the header's time, "4.2s ago") is drawn once a second, not ten times: an idle
+    /// dashboard costs almost nothing. A master-down countdown with adverts missing (a failover
+    /// on its way) moves at the full rate.
+    func frameDue(_ frame: ShownFrame, at t: Int64) -> Bool {
+        guard let shown else { return true }
+        if frame != shown { return true }
+        if frame.countingDown { return true }
+        return t - shown.drawnAt >= ShownFrame.clockOnlyInterval
     }
 
     /// Submits a command; it shows as pending until its answer comes.
@@ -176,10 +220,11 @@ public final class DashboardApp {
         source.submit(command, by: options.actor) { mailbox.post(id, $0) }
     }
 
-    /// Takes the answers that came: each one's result replaces the status line.
-    func collectAnswers() {
+    /// Takes the answers that came: each one's result replaces the status line. True when any came.
+    @discardableResult
+    func collectAnswers() -> Bool {
         let answers = mailbox.take()
-        guard !answers.isEmpty else { return }
+        guard !answers.isEmpty else { return false }
         for (id, result) in answers {
             guard let i = inFlight.firstIndex(where: { $0.id == id }) else { continue }
             let name = inFlight.remove(at: i).name
@@ -193,6 +238,7 @@ public final class DashboardApp {
             }
         }
         state.pending = inFlight.map(\.name)
+        return true
     }
 
     func keepScrollInBounds(_ snap: ClusterSnapshot, _ size: (width: Int, height: Int)) {
@@ -252,5 +298,70 @@ public final class DashboardApp {
         state.themeName = theme.name
         state.status = "theme \(theme.name)"
         state.statusIsError = false
+    }
+}
+
+/// What a frame shows, but for the clocks: equal values draw the same screen save for the time.
+struct ShownFrame: Equatable {
+    static let clockOnlyInterval: Int64 = 1_000_000
+
+    var state: DashboardState
+    var width: Int
+    var height: Int
+    var hosts: [HostSnapshot]
+    var arp: ARPSnapshot
+    var servers: [ServerRow]
+    var newestRequest: RequestRecord?
+    var requestCount: Int
+    var newestEvent: ClusterEvent?
+    var eventCount: Int
+    var traffic: TrafficSnapshot
+    var requestsPerSecond: Double
+    var caption: String?
+    var paused: Bool
+    var timeScale: Double
+    var source: SourceCapabilities
+    var feeds: [FeedStatus]
+    var scenario: ScenarioStatus?
+    /// A BACKUP's master-down timer running with its master's adverts missing.
+    var countingDown: Bool
+    /// Not compared: when the frame was drawn.
+    var drawnAt: Int64 = 0
+
+    init(_ s: ClusterSnapshot, _ state: DashboardState, _ size: (width: Int, height: Int)) {
+        self.state = state
+        width = size.width
+        height = size.height
+        hosts = s.hosts
+        arp = s.arp
+        servers = s.servers
+        newestRequest = s.requests.first
+        requestCount = s.requests.count
+        newestEvent = s.events.first
+        eventCount = s.events.count
+        traffic = s.traffic
+        requestsPerSecond = s.requestsPerSecond
+        caption = s.caption
+        paused = s.paused
+        timeScale = s.timeScale
+        source = s.source
+        feeds = s.feeds
+        scenario = s.scenario
+        // The timer is 3 advert intervals and a skew; more than one interval gone means adverts stopped.
+        countingDown = s.hosts.contains { h in
+            guard h.vrrpState == .backup, let deadline = h.masterDownDeadline, let interval = h.masterDownInterval
+            else { return false }
+            let left = deadline - s.time
+            return left.micros > 0 && left.micros < interval.micros * 2 / 3
+        }
+    }
+
+    static func == (a: ShownFrame, b: ShownFrame) -> Bool {
+        a.state == b.state && a.width == b.width && a.height == b.height && a.hosts == b.hosts && a.arp == b.arp
+            && a.newestRequest == b.newestRequest && a.requestCount == b.requestCount
+            && a.newestEvent == b.newestEvent && a.eventCount == b.eventCount && a.traffic == b.traffic
+            && a.requestsPerSecond == b.requestsPerSecond && a.caption == b.caption && a.paused == b.paused
+            && a.timeScale == b.timeScale && a.source == b.source && a.feeds == b.feeds && a.scenario == b.scenario
+            && a.countingDown == b.countingDown && a.servers == b.servers
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A terminal colour: the terminal's default or an xterm 256-colour index.
 public enum TermColor: Hashable, Sendable {
     case `default`
@@ -29,22 +31,40 @@ public struct Style: Hashable, Sendable {
 /// One character cell. Each Swift `Character` (a grapheme, combining marks included) takes one cell,
 /// or two for a wide one (CJK, emoji): then the cell to its right is its `continuation`, which holds
 /// nothing of its own, and the terminal draws the character over both.
+///
+/// A cell is plain bits (its character is a code, see `Glyphs`): a screen of them is copied and
+/// compared without reference counting, which is most of what a frame costs.
 public struct Cell: Hashable, Sendable {
-    public var char: Character
-    public var style: Style
+    /// The character's Unicode scalar, or above U+10FFFF a grapheme of several scalars in `Glyphs`.
+    var glyph: UInt32
     /// 1 for a normal cell, 2 for a wide character's first cell, 0 for the cell it covers.
     public internal(set) var width: UInt8
+    public var style: Style
 
     public init(_ char: Character = " ", _ style: Style = .plain) {
-        self.char = char
-        self.style = style
+        glyph = Glyphs.code(char)
         width = 1
+        self.style = style
     }
 
-    init(_ char: Character, _ style: Style, width: UInt8) {
-        self.char = char
+    init(glyph: UInt32, _ style: Style, width: UInt8) {
+        self.glyph = glyph
         self.style = style
         self.width = width
+    }
+
+    public var char: Character {
+        get { Glyphs.character(glyph) }
+        set { glyph = Glyphs.code(newValue) }
+    }
+
+    /// The character's scalars, for a painter (one, but for a grapheme of several).
+    public func forEachScalar(_ body: (UInt32) -> Void) {
+        if glyph < Glyphs.firstShared {
+            body(glyph)
+        } else {
+            for u in char.unicodeScalars { body(u.value) }
+        }
     }
 
     /// The right half of a wide character.
@@ -54,8 +74,47 @@ public struct Cell: Hashable, Sendable {
 
     /// What is left of a wide character when its other half is overwritten: a blank in its style.
     mutating func blankHalf() {
-        char = " "
+        glyph = 0x20
         width = 1
+    }
+}
+
+/// Codes for characters of several scalars (`é` as e + U+0301, flags, emoji sequences), shared by
+/// every buffer of the process: rare, so a lock costs nothing worth counting.
+enum Glyphs {
+    /// The first code above Unicode's scalars.
+    static let firstShared: UInt32 = 0x11_0000
+    /// Beyond this many distinct ones a grapheme shows as U+FFFD (a screen never has that many).
+    static let limit = 1 << 16
+
+    struct Table {
+        var codes: [String: UInt32] = [:]
+        var strings: [String] = []
+    }
+
+    static let table = Mutex(Table())
+
+    static func code(_ ch: Character) -> UInt32 {
+        let scalars = ch.unicodeScalars
+        if let first = scalars.first, scalars.index(after: scalars.startIndex) == scalars.endIndex {
+            return first.value
+        }
+        let key = String(ch)
+        return table.withLock { t in
+            if let c = t.codes[key] { return c }
+            guard t.strings.count < limit else { return 0xFFFD }
+            let c = firstShared + UInt32(t.strings.count)
+            t.codes[key] = c
+            t.strings.append(key)
+            return c
+        }
+    }
+
+    static func character(_ code: UInt32) -> Character {
+        if code < firstShared { return Character(Unicode.Scalar(code) ?? "\u{FFFD}") }
+        let index = Int(code - firstShared)
+        let s = table.withLock { t in index < t.strings.count ? t.strings[index] : "\u{FFFD}" }
+        return Character(s)
     }
 }
 
@@ -98,24 +157,20 @@ public struct CellBuffer: Hashable, Sendable {
     /// character blanks its other half.
     public mutating func set(_ x: Int, _ y: Int, _ char: Character, _ style: Style) {
         guard x >= 0, y >= 0, x < width, y < height else { return }
-        let c: Character
-        var w = 1
-        if let a = char.asciiValue {
-            c = a < 0x20 || a == 0x7f ? "?" : char
-        } else if isZeroWidth(char) {
-            c = "\u{FFFD}"
-        } else {
-            c = char
-            w = displayWidth(char)
-        }
         let i = y * width + x
+        if let a = char.asciiValue {
+            return put(i, Cell(glyph: a < 0x20 || a == 0x7f ? 0x3F : UInt32(a), style, width: 1))
+        }
+        let w = cellWidth(char)
+        if w == 0 { return put(i, Cell(glyph: 0xFFFD, style, width: 1)) }
+        let glyph = Glyphs.code(char)
         if w == 2 {
-            guard x + 1 < width else { return put(i, Cell(" ", style, width: 1)) }
-            put(i, Cell(c, style, width: 2))
+            guard x + 1 < width else { return put(i, Cell(glyph: 0x20, style, width: 1)) }
+            put(i, Cell(glyph: glyph, style, width: 2))
             if cells[i + 1].width == 2 { cells[i + 2].blankHalf() }
-            cells[i + 1] = Cell(" ", style, width: 0)
+            cells[i + 1] = Cell(glyph: 0x20, style, width: 0)
         } else {
-            put(i, Cell(c, style, width: 1))
+            put(i, Cell(glyph: glyph, style, width: 1))
         }
     }
 
@@ -136,11 +191,28 @@ public struct CellBuffer: Hashable, Sendable {
     public mutating func text(_ x: Int, _ y: Int, _ text: String, _ style: Style, maxWidth: Int? = nil) -> Int {
         guard y >= 0, y < height else { return 0 }
         let limit = min(maxWidth ?? Int.max, width - x)
+        guard limit > 0 else { return 0 }
+        // Printable ASCII (nearly all of a screen) goes straight in, a byte a cell.
+        var plain = true
+        for b in text.utf8 where b < 0x20 || b >= 0x7f {
+            plain = false
+            break
+        }
+        if plain && x >= 0 {
+            var n = 0
+            let row = y * width + x
+            for b in text.utf8 {
+                if n >= limit { break }
+                put(row + n, Cell(glyph: UInt32(b), style, width: 1))
+                n += 1
+            }
+            return n
+        }
         var n = 0
         for ch in text {
             if n >= limit { break }
             if ch == "\n" || ch == "\r\n" { break }
-            let w = ch.isASCII ? 1 : (isZeroWidth(ch) ? 1 : displayWidth(ch))
+            let w = ch.isASCII ? 1 : max(1, cellWidth(ch))
             if n + w > limit {
                 set(x + n, y, " ", style)
                 n += 1
@@ -162,7 +234,8 @@ public struct CellBuffer: Hashable, Sendable {
             let row = yy * width
             if cells[row + left].width == 0 { cells[row + left - 1].blankHalf() }
             if cells[row + right - 1].width == 2, right < width { cells[row + right].blankHalf() }
-            for i in (row + left)..<(row + right) { cells[i] = Cell(char, style) }
+            let cell = Cell(char, style)
+            for i in (row + left)..<(row + right) { cells[i] = cell }
         }
     }
 

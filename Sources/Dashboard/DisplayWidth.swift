@@ -5,21 +5,43 @@
 /// Characters a terminal would draw with no width of their own (a combining mark with nothing to
 /// combine with, a format character) are never put in a cell: `CellBuffer` shows them as `�`, so
 /// that every cell the buffer counts is a cell the terminal draws.
-public func displayWidth(_ ch: Character) -> Int {
+public func displayWidth(_ ch: Character) -> Int { cellWidth(ch) == 2 ? 2 : 1 }
+
+/// 2 for a wide character, 1 for a normal one, 0 for one drawn without a cell of its own.
+func cellWidth(_ ch: Character) -> Int {
     let scalars = ch.unicodeScalars
     let first = scalars.first!.value
-    // Latin, Greek, Cyrillic, box drawing below U+1100: one cell (the overwhelming case).
-    if first < 0x1100 && (first < 0x300 || scalars.count == 1) { return 1 }
+    let single = scalars.index(after: scalars.startIndex) == scalars.endIndex
+    // Nearly every character on a screen: a table lookup.
+    if single && first < 0x1_0000 { return Int(bmpWidths[Int(first)]) }
+    if zeroWidth(first) { return 0 }
     // A regional indicator alone is one cell; a pair (a flag) is one character of two.
-    if (0x1F1E6...0x1F1FF).contains(first) { return scalars.count > 1 ? 2 : 1 }
+    if (0x1F1E6...0x1F1FF).contains(first) { return single ? 1 : 2 }
     if isWide(first) { return 2 }
-    if scalars.count > 1 {
+    if !single {
         // An emoji sequence: VS16 asks for the picture; a ZWJ sequence or skin tone is one picture.
         for s in scalars where s.value == 0xFE0F || s.value == 0x200D || (0x1F3FB...0x1F3FF).contains(s.value) {
             return 2
         }
     }
     return 1
+}
+
+/// Each BMP code point's width, worked out once (a few milliseconds, the first time a screen is drawn).
+private let bmpWidths: [UInt8] = (0..<0x1_0000).map { v in
+    let v = UInt32(v)
+    if v < 0x300 { return 1 }
+    if zeroWidth(v) { return 0 }
+    return isWide(v) ? 2 : 1
+}
+
+/// Whether a scalar is drawn without a cell of its own: a combining mark, a format character.
+private func zeroWidth(_ v: UInt32) -> Bool {
+    guard v >= 0x300, let scalar = Unicode.Scalar(v) else { return false }
+    switch scalar.properties.generalCategory {
+    case .nonspacingMark, .enclosingMark, .format, .lineSeparator, .paragraphSeparator: return true
+    default: return false
+    }
 }
 
 /// The cells `text` takes on one line.
@@ -32,16 +54,6 @@ public func displayWidth(_ text: some StringProtocol) -> Int {
         return n
     }
     return text.utf8.count
-}
-
-/// Whether a character is drawn without a cell of its own (so the buffer replaces it).
-func isZeroWidth(_ ch: Character) -> Bool {
-    let first = ch.unicodeScalars.first!
-    guard first.value >= 0x300 else { return false }
-    switch first.properties.generalCategory {
-    case .nonspacingMark, .enclosingMark, .format, .lineSeparator, .paragraphSeparator: return true
-    default: return false
-    }
 }
 
 /// East Asian Wide (W) and Fullwidth (F) code points (Unicode 15's EastAsianWidth.txt, merged into

@@ -87,29 +87,29 @@ extension Canvas {
         guard w > 0 else { return }
         var total = 0
         for sp in content { total += displayWidth(sp.text) }
-        var cx = right && total < w ? x + w - total : x
-        let limit = total > w ? w - 1 : w  // room for the `…`
-        var used = 0
+        if total <= w {
+            var cx = right ? x + w - total : x
+            for sp in content {
+                cx += buffer.text(cx, y, sp.text, plain ? base : style(sp.role, over: base), maxWidth: x + w - cx)
+            }
+            return
+        }
+        // Too long: what fits in w - 1 cells, then the ellipsis in the style of what it stands for.
+        var cx = x
         var lastStyle = base
-        outer: for sp in content {
+        for sp in content {
             let st = plain ? base : style(sp.role, over: base)
             lastStyle = st
-            for ch in sp.text {
-                let cw = ch.isASCII ? 1 : displayWidth(ch)
-                if used + cw > limit { break outer }
-                buffer.set(cx, y, ch, st)
-                cx += cw
-                used += cw
-            }
+            let room = x + w - 1 - cx
+            if room <= 0 { break }
+            let n = buffer.text(cx, y, sp.text, st, maxWidth: room)
+            cx += n
+            if n < displayWidth(sp.text) { break }
         }
-        if total > w {
-            // Blank what a wide character left, then the ellipsis in the last cell.
-            while used < w - 1 {
-                buffer.set(cx, y, " ", base)
-                cx += 1
-                used += 1
-            }
-            buffer.set(cx, y, "…", lastStyle)
+        while cx < x + w - 1 {
+            buffer.set(cx, y, " ", base)
+            cx += 1
         }
+        buffer.set(x + w - 1, y, "…", lastStyle)
     }
 }

@@ -63,6 +63,8 @@ public final class LiveCluster: Sendable {
     let state: NIOLoopBoundBox<LiveClusterState>
     /// Once the scenario's end was checked: its problem lines (empty: it passed).
     let scenarioOutcome = ScenarioOutcome()
+    /// Events so far (the dashboard's `changeSequence`).
+    let events = EventCounter()
 
     /// Checks the addresses; nothing is bound until `start()`.
     public init(spec: ClusterSpec, scenario: Scenario? = nil, options: LiveClusterOptions = LiveClusterOptions())
@@ -82,9 +84,11 @@ public final class LiveCluster: Sendable {
         let clock = LiveClock()
         self.clock = clock
         let loop = eventLoop
+        let events = self.events
         state = try! loop.submit {
             let s = LiveClusterState(spec: running, scenario: scenario, options: options, loop: loop, clock: clock)
             s.bound = NIOLoopBound(s, eventLoop: loop)
+            s.onEvent = { _ in events.count.add(1, ordering: .relaxed) }
             return NIOLoopBoundBox(s, eventLoop: loop)
         }.wait()
     }
@@ -97,7 +101,13 @@ public final class LiveCluster: Sendable {
     /// Set it before `start()`.
     public func onEvent(_ handler: @escaping @Sendable (ClusterEvent) -> Void) {
         let state = self.state
-        try? eventLoop.submit { state.value.onEvent = handler }.wait()
+        let events = self.events
+        try? eventLoop.submit {
+            state.value.onEvent = { event in
+                events.count.add(1, ordering: .relaxed)
+                handler(event)
+            }
+        }.wait()
     }
 
     /// Binds everything and boots the hosts. Throws (with nothing left bound) when an address is taken.
@@ -258,8 +268,15 @@ public final class LiveClusterSource: ClusterSource, Sendable {
         }
     }
 
+    public var changeSequence: Int? { live.events.count.load(ordering: .relaxed) }
+
     static let realTime = LiveSourceError(
         "the live cluster runs in real time (hadeck --simulate slows it down or pauses it)")
+}
+
+/// How many events the live cluster has recorded, read from any thread.
+final class EventCounter: Sendable {
+    let count = Atomic<Int>(0)
 }
 
 /// A scenario's problem lines once its end was checked, shared by the loop and its callers.

@@ -147,3 +147,92 @@ final class ScriptedTerminal: TerminalBackend {
         #expect(lines == source.snap.events.reversed().map { Substring($0.jsonLine) })
     }
 }
+
+@Suite struct FrameSkipTests {
+    /// The app's clock moves 100 ms per reading, one reading per frame.
+    func run(_ source: FakeSource, frames: Int, change: ((Int) -> Void)? = nil) throws -> DashboardApp {
+        let ticks = Mutex<Int64>(0)
+        let app = DashboardApp(source: source, options: DashboardOptions()) {
+            ticks.withLock {
+                $0 += 100_000
+                return $0
+            }
+        }
+        var steps: [ScriptedTerminal.Step] = []
+        for i in 0..<frames { steps.append(change.map { c in .run { c(i) } } ?? .idle) }
+        _ = try app.run(terminal: ScriptedTerminal(steps))
+        return app
+    }
+
+    @Test func aScreenThatOnlyItsClocksChangeIsDrawnOnceASecond() throws {
+        let source = FakeSource()
+        // Idle: lb1's advert every second restarts lb2's timer; nothing else moves but the clock.
+        let app = try run(source, frames: 50) { i in
+            source.snap.time.micros += 100_000
+            if i % 10 == 0 { source.snap.hosts[1].masterDownDeadline = source.snap.time + .fractionalSeconds(3.609375) }
+        }
+        // 5 s of frames: the first, then one a second (the advert's).
+        #expect(app.framesDrawn <= 8, "\(app.framesDrawn) drawn")
+        #expect(app.framesSkipped >= 42)
+    }
+
+    @Test func anyChangeIsDrawnAtOnce() throws {
+        let source = FakeSource()
+        let app = try run(source, frames: 20) { i in
+            source.snap.time.micros += 100_000
+            if i % 2 == 0 { source.snap.hosts[0].advertsSent? += 1 }
+        }
+        #expect(app.framesDrawn >= 10)
+    }
+
+    @Test func aCountdownWithAdvertsMissingMovesAtTheFullRate() throws {
+        let source = FakeSource()
+        // lb2's timer has 1 s of its 3.6 s left: lb1's adverts stopped.
+        source.snap.hosts[1].masterDownDeadline = source.snap.time + .seconds(1)
+        let app = try run(source, frames: 8) { _ in source.snap.time.micros += 100_000 }
+        #expect(app.framesSkipped == 0)
+    }
+}
+
+/// A source that says when something happened: the dashboard asks it for snapshots only then
+/// (and once a second for its clocks and counters).
+final class SequencedSource: ClusterSource {
+    var snap = Fixtures.allUp()
+    var sequence = 0
+    var snapshots = 0
+
+    init() { snap.hosts[1].masterDownDeadline = nil }
+
+    var changeSequence: Int? { sequence }
+    func advance(wallElapsed: TimeSpan) {}
+    func snapshot(requestLimit: Int, eventLimit: Int) -> ClusterSnapshot {
+        snapshots += 1
+        return snap
+    }
+    func perform(_ command: ControlCommand, by actor: String) throws -> String { "" }
+}
+
+@Suite struct SnapshotOnChangeTests {
+    @Test func anIdleSourceIsAskedOnceASecondAndAtOnceAfterAnEvent() throws {
+        let source = SequencedSource()
+        let ticks = Mutex<Int64>(0)
+        let app = DashboardApp(source: source, options: DashboardOptions()) {
+            ticks.withLock {
+                $0 += 100_000
+                return $0
+            }
+        }
+        let term = ScriptedTerminal(
+            Array(repeating: .idle, count: 30) + [
+                .run {
+                    source.sequence += 1
+                    source.snap.events.insert(
+                        ClusterEvent(time: Fixtures.t(45), .say(text: "now"), why: "the test says so"), at: 0)
+                }
+            ] + [.idle, .idle])
+        _ = try app.run(terminal: term)
+        // 3 s idle: the first snapshot and about one a second; the event's at once.
+        #expect(source.snapshots <= 6, "\(source.snapshots) snapshots")
+        #expect(term.frames.last!.text.contains("\"now\""))
+    }
+}
