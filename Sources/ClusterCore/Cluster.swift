@@ -34,6 +34,13 @@ public final class BalancerHost {
         nextKeepalivedPID = pidBase - 10
     }
 
+    /// The virtual addresses configured on the host: added by its keepalived as MASTER, removed on
+    /// BACKUP, FAULT and a graceful stop, left by a kill -9 until keepalived starts again, gone with power.
+    public internal(set) var configuredVIPs: Set<String> = []
+
+    /// Whether the host answers for `ip` (it is powered on and has the address).
+    public func holds(_ ip: String) -> Bool { poweredOn && configuredVIPs.contains(ip) }
+
     /// How the last keepalived ended (nil: it never ran, or runs now).
     public internal(set) var keepalivedEnded: ProcessAction?
 
@@ -117,17 +124,39 @@ extension ClusterSpec {
     }
 }
 
-/// The real network a live cluster runs on.
+/// The network a cluster runs on: what carries adverts, requests and health checks.
 ///
-/// With a data plane attached the cluster stops simulating the network (adverts in flight,
-/// health checks, the browsers' requests): it hands adverts and requests to the data plane,
-/// which feeds back what really happened (`receiveAdvert`, `browserReceived`, `recordLiveRequest`...).
-/// Processes, VRRP, ARP, commands and events stay in the core.
+/// Two implementations: `SimulatedNetwork` (virtual time, in the core's own scheduler) and the live
+/// cluster's sockets (LiveCluster). Either way processes, VRRP, ARP, commands and events stay in the
+/// core, and the plane feeds back what happened (`receiveAdvert`, `browserReceived`, `browserFailed`,
+/// `recordLiveRequest`, check results...). Contract tests run the same checks against both.
 public protocol ClusterDataPlane: AnyObject {
     /// A VRRP advert leaves `from` for `to` (its unicast peer, or every host for the multicast group).
     func sendAdvert(_ bytes: [UInt8], from: BalancerHost, to: BalancerHost, destination: String)
-    /// Browser `index` sends `GET /login` to the VIP; answer with `browserReceived` or `browserFailed`.
+    /// Browser `index` sends `GET /login` to the VIP; the answer comes back as `browserReceived` or
+    /// `browserFailed` (or, simulated, as the request's own record).
     func sendRequest(browser index: Int, name: String, address: String, cookieHeader: String?)
+    /// True when the core runs the health checks itself in virtual time; a live plane runs real
+    /// checks with the very backend objects and the core only reports their changes.
+    var simulatesHealthChecks: Bool { get }
+}
+
+/// The simulated network: adverts arrive at the instant they are sent, requests and checks are
+/// played by the core in virtual time (no latency, a backend answers a check in 1 ms).
+final class SimulatedNetwork: ClusterDataPlane {
+    weak var cluster: Cluster?
+
+    var simulatesHealthChecks: Bool { true }
+
+    func sendAdvert(_ bytes: [UInt8], from: BalancerHost, to: BalancerHost, destination: String) {
+        guard let cluster else { return }
+        cluster.scheduler.schedule(
+            .advert(to: to.name, from: from.name, destination: destination, bytes: bytes), at: cluster.now)
+    }
+
+    func sendRequest(browser index: Int, name: String, address: String, cookieHeader: String?) {
+        cluster?.simulateRequest(from: index)
+    }
 }
 
 /// Where a connection to the VIP ends up right now, by the clients' ARP cache.
@@ -183,6 +212,8 @@ public final class Cluster {
     }
 
     var scheduler = Scheduler<Work>()
+    /// The last `vrrp.discard` event per host and reason, and how many discards it left unreported.
+    var discardReports: [String: (at: Instant, suppressed: Int)] = [:]
     var trafficGeneration = 0
     var nextClient = 0
     var pending: [Int: PendingRequest] = [:]
@@ -199,13 +230,23 @@ public final class Cluster {
     var sampledOut = 0
     var nextRequestID = 1
 
-    /// The live network, when this cluster runs for real (nil: simulated).
-    public private(set) weak var dataPlane: ClusterDataPlane?
+    /// The network the cluster runs on. A live plane owns the cluster, so it is held weakly; the
+    /// simulated one belongs to the cluster (`simulatedNetwork`).
+    public private(set) weak var dataPlane: ClusterDataPlane!
+    private let simulatedNetwork: SimulatedNetwork?
 
-    /// Builds the cluster and starts every process at time zero (`now`), on `dataPlane` if given.
+    /// Builds the cluster and starts every process at time zero (`now`), on `dataPlane` if given,
+    /// else on the simulated network.
     public init(spec: ClusterSpec, dataPlane: ClusterDataPlane? = nil, now: Instant = .zero) {
         self.spec = spec
-        self.dataPlane = dataPlane
+        if let dataPlane {
+            simulatedNetwork = nil
+            self.dataPlane = dataPlane
+        } else {
+            let network = SimulatedNetwork()
+            simulatedNetwork = network
+            self.dataPlane = network
+        }
         self.now = now
         hosts = spec.hosts.enumerated().map { i, h in BalancerHost(definition: h, pidBase: 9644 + i * 1000) }
         webServers = spec.backends.map {
@@ -218,6 +259,7 @@ public final class Cluster {
             startHAProxy(host, why: "\(host.name) booted")
             startKeepalived(host, why: "\(host.name) booted")
         }
+        simulatedNetwork?.cluster = self
         scheduleTraffic()
     }
 
@@ -228,7 +270,7 @@ public final class Cluster {
         var t = scheduler.nextTime
         for host in hosts where host.poweredOn {
             if let d = host.keepalived?.nextDeadline { t = min(t ?? d, d) }
-            if dataPlane == nil, let d = host.haproxy?.nextCheckDue { t = min(t ?? d, d) }
+            if dataPlane.simulatesHealthChecks, let d = host.haproxy?.nextCheckDue { t = min(t ?? d, d) }
         }
         return t
     }
@@ -246,7 +288,7 @@ public final class Cluster {
                     let haproxyAlive = host.haproxy != nil
                     handle(ka.advance(to: now, haproxyAlive: haproxyAlive), on: host)
                 }
-                if dataPlane == nil, let hp = host.haproxy, let d = hp.nextCheckDue, d <= now {
+                if dataPlane.simulatesHealthChecks, let hp = host.haproxy, let d = hp.nextCheckDue, d <= now {
                     for check in hp.startDueChecks(now: now) {
                         let (delay, outcome) = checkOutcome(check)
                         scheduler.schedule(
@@ -295,6 +337,36 @@ public final class Cluster {
     }
 
     /// Where a new connection to the VIP goes now, and why.
+    /// Where a new connection to the VIP goes, after the clients re-resolved a stale entry if it was due.
+    public func routeNewConnection() -> VIPRoute {
+        resolveStaleNeighbour()
+        return vipRoute()
+    }
+
+    /// The clients' entry for the VIP names a MAC that no longer answers for it (host off, or the
+    /// address removed), unconfirmed for the reachable time plus the probes: they broadcast an ARP
+    /// request, and a host holding the VIP answers it.
+    func resolveStaleNeighbour() {
+        let ip = spec.vip.host
+        guard arp.isDueForResolution(ip, at: now), let mac = arp.mac(for: ip) else { return }
+        if let owner = host(withMAC: mac), owner.holds(ip) { return }
+        guard let holder = hosts.first(where: { $0.holds(ip) }),
+            let change = arp.resolved(ip: ip, mac: holder.mac, node: holder.name, at: now)
+        else { return }
+        let previous = change.from.flatMap { self.host(withMAC: $0)?.name } ?? "nobody"
+        emit(
+            .arpUpdate(ip: ip, mac: holder.mac.description, node: holder.name),
+            why:
+                "the clients' entry for \(ip) (\(previous)'s MAC) went unanswered for \(formatSeconds((arp.reachableTime + arp.probeTime).micros)) s: "
+                + "they asked again and \(holder.name), which holds it, answered")
+    }
+
+    /// Traffic through the VIP was answered by the host its entry names: the entry stays reachable.
+    func confirmVIPNeighbour(answeredBy host: String) {
+        let ip = spec.vip.host
+        if let mac = arp.mac(for: ip), self.host(withMAC: mac)?.name == host { arp.confirm(ip, at: now) }
+    }
+
     public func vipRoute() -> VIPRoute {
         let vip = spec.vip
         guard let mac = arp.mac(for: vip.host), let host = host(withMAC: mac) else {
@@ -305,6 +377,13 @@ public final class Cluster {
             return .unanswered(
                 host: host,
                 reason: "\(host.name) is powered off but the ARP cache still maps the VIP to its MAC: request lost")
+        }
+        guard host.holds(vip.host) else {
+            return .unanswered(
+                host: host,
+                reason:
+                    "\(host.name) no longer holds \(vip.host) but the ARP cache still maps it to its MAC: packets dropped"
+            )
         }
         guard let hp = host.haproxy else {
             return .refused(host: host, reason: "connection refused: \(host.name)'s haproxy is not running")
@@ -367,17 +446,32 @@ public final class Cluster {
                     $0 !== host && ($0.address == destination || destination == VRRPCodec.multicastGroup)
                 }
                 for target in targets {
-                    if let dataPlane {
-                        dataPlane.sendAdvert(bytes, from: host, to: target, destination: destination)
-                        continue
+                    dataPlane.sendAdvert(bytes, from: host, to: target, destination: destination)
+                }
+            case .addresses(let ips, let added, let why):
+                for ip in ips {
+                    let changed =
+                        added ? host.configuredVIPs.insert(ip).inserted : host.configuredVIPs.remove(ip) != nil
+                    if changed {
+                        emit(
+                            .vipAddress(node: host.name, ip: ip, added: added),
+                            why: "\(host.name)'s keepalived \(added ? "added" : "removed") \(ip): \(why)")
                     }
-                    scheduler.schedule(
-                        .advert(to: target.name, from: host.name, destination: destination, bytes: bytes), at: now)
                 }
             case .discarded(let from, let reason):
+                // Counted always (the instance's stats); reported at most once per reason per second,
+                // with how many more came meanwhile, as keepalived rate-limits its log.
+                let key = host.name + "\u{0}" + reason
+                if let last = discardReports[key], now - last.at < .seconds(1) {
+                    discardReports[key]?.suppressed += 1
+                    continue
+                }
+                let more = discardReports[key]?.suppressed ?? 0
+                discardReports[key] = (now, 0)
                 emit(
                     .vrrpDiscard(node: host.name, from: from, reason: reason),
-                    why: "\(host.name)'s keepalived threw away a packet from \(from): \(reason)")
+                    why: "\(host.name)'s keepalived threw away a packet from \(from): \(reason)"
+                        + (more > 0 ? " (and \(more) more for the same reason in the second before)" : ""))
             case .gratuitousARP(let vip):
                 guard host.poweredOn,
                     let change = arp.receiveGratuitousARP(ip: vip, mac: host.mac, node: host.name, at: now)
@@ -416,6 +510,13 @@ public final class Cluster {
             config: host.keepalivedConfig, primaryIP: host.address, pid: pid, linkUp: host.linkUp)
         host.keepalived = ka
         host.keepalivedEnded = nil
+        // keepalived removes its virtual addresses at start-up (what a killed one left behind).
+        for ip in host.keepalivedConfig.instances.flatMap(\.virtualIPAddresses)
+        where host.configuredVIPs.remove(ip) != nil {
+            emit(
+                .vipAddress(node: host.name, ip: ip, added: false),
+                why: "\(host.name)'s keepalived removed \(ip), left by its previous run, as it started")
+        }
         emitProcess(host, .keepalived, .start, pid: pid, why: why)
         handle(ka.start(now: now), on: host)
     }

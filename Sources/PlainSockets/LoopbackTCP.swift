@@ -1,8 +1,5 @@
 #if canImport(Glibc)
     import Glibc
-    // A release build resolves sockaddr_in to NIO's copy of the C headers: MemberImportVisibility
-    // then wants the module that defines it named.
-    import CNIOLinux
 #elseif canImport(Darwin)
     import Darwin
 #endif
