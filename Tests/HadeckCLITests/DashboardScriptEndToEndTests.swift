@@ -8,7 +8,8 @@ import Testing
 
 /// The scripted dashboard in a real terminal: the selection follows its rows while requests flow,
 /// Enter on an event shows its whole why, and the scenario's end shows every expectation. One run
-/// of the first demonstration (40 s) on the live cluster, on addresses of its own (127.68.40-41.x).
+/// of the first demonstration (40 s) on the live cluster, on addresses of its own (127.68.40-41.x);
+/// at its end `K` kills lb1's keepalived.
 extension DashboardEndToEndTests {
     /// The `▸` line of the panel whose rule contains `title` (the rows below the rule, up to the next).
     static func selectedLine(_ screen: String, panel title: String) -> (line: String, row: Int)? {
@@ -20,6 +21,15 @@ extension DashboardEndToEndTests {
             i += 1
         }
         return nil
+    }
+
+    /// The TIME of the first row under the requests panel's header.
+    static func newestRequestTime(_ screen: String) -> Double? {
+        let lines = screen.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let rule = lines.firstIndex(where: { $0.hasPrefix("─ Requests") }), rule + 2 < lines.count else {
+            return nil
+        }
+        return Double(lines[rule + 2].dropFirst().split(separator: " ").first ?? "")
     }
 
     /// The header's clock.
@@ -62,8 +72,10 @@ extension DashboardEndToEndTests {
             Self.selectedLine($0, panel: "Requests")?.row == 4
         }
         let request = try #require(Self.selectedLine(chosen, panel: "Requests"), "no request selected:\n\(chosen)")
-        let (moved, later) = try Self.waitForScreen(session, timeout: 6) {
-            (Self.selectedLine($0, panel: "Requests")?.row ?? 0) >= request.row + 3
+        // A second of newer requests (4/s) above it, however far the panel had to scroll.
+        let selectedAt = try #require(Double(request.line.dropFirst().split(separator: " ").first ?? ""))
+        let (moved, later) = try Self.waitForScreen(session, timeout: 8) {
+            (Self.newestRequestTime($0) ?? 0) >= selectedAt + 1
         }
         #expect(moved, "new requests did not come in above the selection:\n\(later)")
         #expect(Self.selectedLine(later, panel: "Requests")?.line == request.line, "the selection left its request")
@@ -117,6 +129,30 @@ extension DashboardEndToEndTests {
         let t0 = try #require(Self.clock(results))
         let (running, _) = try Self.waitForScreen(session, timeout: 3) { (Self.clock($0) ?? 0) >= t0 + 1 }
         #expect(running, "the cluster stopped at the scenario's end")
+
+        // `K` on lb1 (kill -9 keepalived): KILLED, no priority-0 advert, and the screen goes on
+        // moving while the command runs; lb2 takes over after its Master_Down_Interval.
+        try Self.tmux("send-keys", "-t", session, "Tab")
+        try Self.tmux("send-keys", "-t", session, "Up")
+        let (onLb1, balancers) = try Self.waitForScreen(session, timeout: 3) {
+            Self.selectedLine($0, panel: "Balancers")?.line.hasPrefix("▸lb1") == true
+        }
+        #expect(onLb1, "lb1 is not selected:\n\(balancers)")
+        let tKill = try #require(Self.clock(balancers))
+        try Self.tmux("send-keys", "-t", session, "K")
+        let (killed, afterKill) = try Self.waitForScreen(session, timeout: 3) {
+            Self.selectedLine($0, panel: "Balancers")?.line.contains("KILLED") == true
+        }
+        let lb1Row = Self.selectedLine(afterKill, panel: "Balancers")?.line ?? ""
+        #expect(killed, "lb1 not shown KILLED:\n\(afterKill)")
+        #expect(lb1Row.contains("sent no advert") && !lb1Row.contains("STOP"), "\(lb1Row)")
+        #expect(!afterKill.contains("150 -> 0") && !afterKill.contains("150→0"), "\(afterKill)")
+        let (ticking, _) = try Self.waitForScreen(session, timeout: 3) { (Self.clock($0) ?? 0) >= tKill + 1 }
+        #expect(ticking, "the screen stood still after K")
+        let (tookOver, afterTakeover) = try Self.waitForScreen(session, timeout: 8) {
+            $0.contains("MASTER lb2") && $0.contains("→ 52:54:00:00:01:02 → lb2")
+        }
+        #expect(tookOver, "lb2 never took over from the killed lb1:\n\(afterTakeover)")
 
         try Self.tmux("send-keys", "-t", session, "q")
         let (exited, final) = try Self.waitForScreen(session, timeout: 5) { $0.contains("HADECK-EXIT=") }
