@@ -202,7 +202,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "DashboardTests",
-            dependencies: ["Dashboard", "ClusterModel", "HadeckBase", "BalancerCore"],
+            dependencies: ["Dashboard", "ClusterModel", "HadeckBase", "BalancerCore", "VRRPCore"],
             exclude: ["__Snapshots__"]
         ),
         .testTarget(

@@ -229,14 +229,14 @@ extension Cluster {
     /// A request a live balancer answered (from any client: built-in browser, curl, a browser).
     public func recordLiveRequest(
         client: String, via: String, server: String?, status: Int, session: String?, reason: String,
-        latency: TimeSpan, requestLine: String
+        latency: TimeSpan, requestLine: String, entry: RequestEntry? = nil
     ) {
         if status >= 500 || status == 0 { requestsFailed += 1 }
         if status > 0 { confirmVIPNeighbour(answeredBy: via) }
         record(
             RequestRecord(
                 time: now, client: client, via: via, server: server, status: status, session: session, reason: reason,
-                latency: latency, requestLine: requestLine),
+                latency: latency, requestLine: requestLine, entry: entry),
             why: "\(client) sent \(requestLine) to \(via)'s haproxy, which routed it")
     }
 

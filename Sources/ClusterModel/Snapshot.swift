@@ -33,6 +33,8 @@ public struct ClusterSnapshot: Sendable {
     /// Where an attached source's data comes from and how fresh it is; empty for embedded sources,
     /// whose data is always current.
     public var feeds: [FeedStatus] = []
+    /// The scenario being played (`--script`), with its results once its end is reached.
+    public var scenario: ScenarioStatus? = nil
 
     public init(
         time: Instant, clusterName: String, scenarioName: String? = nil, caption: String? = nil, vip: SocketAddress,
@@ -61,6 +63,65 @@ public struct ClusterSnapshot: Sendable {
 
     /// Hosts whose VRRP state is MASTER.
     public var masters: [HostSnapshot] { hosts.filter { $0.vrrpState == .master } }
+}
+
+/// A scenario being played and, once its end is reached, how each of its expectations came out.
+public struct ScenarioStatus: Hashable, Sendable {
+    /// One checked `expect` line.
+    public struct Result: Hashable, Sendable {
+        public var line: Int
+        /// `expect server webA DOWN on lb1`.
+        public var check: String
+        public var ok: Bool
+        /// What the cluster showed instead (or too).
+        public var seen: String
+        /// When it was checked.
+        public var time: Instant
+
+        public init(line: Int, check: String, ok: Bool, seen: String, time: Instant) {
+            self.line = line
+            self.check = check
+            self.ok = ok
+            self.seen = seen
+            self.time = time
+        }
+    }
+
+    /// A line that could not run.
+    public struct Problem: Hashable, Sendable {
+        public var line: Int
+        public var message: String
+
+        public init(line: Int, message: String) {
+            self.line = line
+            self.message = message
+        }
+    }
+
+    public var name: String
+    public var file: String
+    /// When it ends (its `end` line, or 5 s after its last timed line).
+    public var end: Instant
+    /// True once the end was reached and the expectations without a time were checked too; the
+    /// cluster keeps running.
+    public var finished: Bool
+    /// Every expectation checked so far, in the order they were checked.
+    public var results: [Result]
+    public var problems: [Problem]
+
+    public init(
+        name: String, file: String, end: Instant, finished: Bool, results: [Result] = [], problems: [Problem] = []
+    ) {
+        self.name = name
+        self.file = file
+        self.end = end
+        self.finished = finished
+        self.results = results
+        self.problems = problems
+    }
+
+    /// Every expectation held and every line ran.
+    public var passed: Bool { problems.isEmpty && results.allSatisfy(\.ok) }
 }
 
 /// What a cluster source is, and which of the dashboard's controls it takes.
@@ -257,6 +318,14 @@ public struct ServerRow: Sendable, Hashable {
     }
 }
 
+/// How a request reached the balancer that took it.
+public enum RequestEntry: String, Hashable, Sendable {
+    /// Through the VIP: the connection went to the host the clients' ARP entry names.
+    case vip
+    /// Straight to a balancer's own address, past the VIP.
+    case direct
+}
+
 /// One request's route, as the requests panel shows it.
 public struct RequestRecord: Sendable, Hashable {
     public var time: Instant
@@ -271,12 +340,15 @@ public struct RequestRecord: Sendable, Hashable {
     public var latency: TimeSpan
     /// The request line, when a live balancer read one (`GET /login HTTP/1.1`).
     public var requestLine: String?
+    /// Through the VIP or straight to the balancer; nil when the source cannot tell.
+    public var entry: RequestEntry?
 
     public init(
         time: Instant, client: String, via: String?, server: String?, status: Int, session: String?, reason: String,
-        latency: TimeSpan, requestLine: String? = nil
+        latency: TimeSpan, requestLine: String? = nil, entry: RequestEntry? = nil
     ) {
         self.requestLine = requestLine
+        self.entry = entry
         self.time = time
         self.client = client
         self.via = via
@@ -306,6 +378,28 @@ public protocol ClusterSource: AnyObject {
     /// Performs a command; the returned text is a one-line confirmation for the status bar.
     /// Throws a message the status bar shows when the command cannot be done.
     func perform(_ command: ControlCommand, by actor: String) throws -> String
+    /// Starts a command without waiting for it to finish: `completion` gets what `perform` would
+    /// return or throw, on any thread. A source whose commands take time (restarting processes,
+    /// binding sockets, running commands on remote hosts) returns at once and completes later, so
+    /// the screen never waits; the default performs the command before it returns.
+    func submit(
+        _ command: ControlCommand, by actor: String,
+        completion: @escaping @Sendable (Result<String, any Error>) -> Void)
+    /// A number that grows with every event the source records, cheap to read from any thread;
+    /// nil when the source cannot say. Between events only clocks and counters move: a screen
+    /// that sees the same number may take a snapshot less often (the dashboard: once a second).
+    var changeSequence: Int? { get }
+}
+
+extension ClusterSource {
+    public var changeSequence: Int? { nil }
+
+    public func submit(
+        _ command: ControlCommand, by actor: String,
+        completion: @escaping @Sendable (Result<String, any Error>) -> Void
+    ) {
+        completion(Result { try perform(command, by: actor) })
+    }
 }
 
 /// One stream of data an attached source reads (a stats socket, a log, a notify FIFO, a neighbour

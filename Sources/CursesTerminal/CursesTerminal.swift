@@ -251,12 +251,19 @@ public final class CursesTerminal: TerminalBackend {
         for run in runs {
             var i = 0
             while i < run.cells.count {
+                // The right half of a wide character: the terminal drew it with the left half.
+                if run.cells[i].isContinuation {
+                    i += 1
+                    continue
+                }
                 let st = run.cells[i].style
                 var j = i
                 wide.removeAll(keepingCapacity: true)
-                while j < run.cells.count && run.cells[j].style == st {
+                while j < run.cells.count && (run.cells[j].style == st || run.cells[j].isContinuation) {
                     // One cell per Character: its scalars (base + combining marks) go out together.
-                    for u in run.cells[j].char.unicodeScalars { wide.append(wchar_t(bitPattern: u.value)) }
+                    if !run.cells[j].isContinuation {
+                        run.cells[j].forEachScalar { wide.append(wchar_t(bitPattern: $0)) }
+                    }
                     j += 1
                 }
                 _ = hadeck_put(window, Int32(run.y), Int32(run.x + i), wide, Int32(wide.count), attrs(st), pair(st))

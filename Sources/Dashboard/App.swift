@@ -1,5 +1,7 @@
 import ClusterModel
+import Foundation
 import HadeckBase
+import Synchronization
 
 /// What the app loop needs from a terminal. `CursesTerminal` implements it with ncurses; tests use a fake.
 public protocol TerminalBackend: AnyObject {
@@ -39,11 +41,13 @@ public struct DashboardOptions: Sendable {
     public var eventLimit: Int
     /// Stop after this many ticks (tests); nil: until q or a signal.
     public var maxTicks: Int?
+    /// Where `e` writes the events (the current directory by default).
+    public var exportDirectory: String
 
     public init(
         theme: String? = nil, themeDirectories: [String]? = nil, environment: [String: String] = [:],
         tickMilliseconds: Int = 100, actor: String = "dashboard", requestLimit: Int = 200, eventLimit: Int = 200,
-        maxTicks: Int? = nil
+        maxTicks: Int? = nil, exportDirectory: String = "."
     ) {
         self.theme = theme
         self.themeDirectories = themeDirectories ?? Theme.defaultDirectories(environment: environment)
@@ -53,10 +57,27 @@ public struct DashboardOptions: Sendable {
         self.requestLimit = requestLimit
         self.eventLimit = eventLimit
         self.maxTicks = maxTicks
+        self.exportDirectory = exportDirectory
+    }
+}
+
+/// Answers to commands sent in the background, handed from any thread to the UI loop.
+final class CommandMailbox: Sendable {
+    private let answers = Mutex<[(id: Int, result: Result<String, any Error>)]>([])
+
+    func post(_ id: Int, _ result: Result<String, any Error>) { answers.withLock { $0.append((id, result)) } }
+
+    func take() -> [(id: Int, result: Result<String, any Error>)] {
+        answers.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
     }
 }
 
 /// The dashboard's loop: keys in, commands to the source, snapshots rendered, only changed cells painted.
+/// Commands never hold the screen: they are submitted, show as pending, and their answer comes
+/// when it comes.
 public final class DashboardApp {
     public let source: ClusterSource
     public let options: DashboardOptions
@@ -67,6 +88,15 @@ public final class DashboardApp {
     let now: () -> Int64
     /// The last frame painted (nil: repaint everything).
     var previous: CellBuffer?
+    let mailbox = CommandMailbox()
+    /// Commands submitted and not answered, oldest first.
+    var inFlight: [(id: Int, name: String)] = []
+    var nextCommandID = 0
+    /// What the last frame showed, to skip frames that would show the same (see `frameDue`).
+    var shown: ShownFrame?
+    /// Frames drawn and skipped (tests, and the idle CPU it saves).
+    public private(set) var framesDrawn = 0
+    public private(set) var framesSkipped = 0
 
     public init(source: ClusterSource, options: DashboardOptions, now: (() -> Int64)? = nil) {
         self.source = source
@@ -101,19 +131,57 @@ public final class DashboardApp {
         var last = now()
         var ticks = 0
         var fullRepaint = true
+        var snap: ClusterSnapshot?
+        var snapshotAt = Int64.min
+        var sequence: Int?
+        // Keys, answers and expiries change what the screen shows: the next tick looks again.
+        var changed = true
         while true {
             if let sig = terminal.pendingSignal() { return 128 + sig }
             let t = now()
             source.advance(wallElapsed: TimeSpan(micros: max(0, t - last)))
             last = t
-            var snap = source.snapshot(requestLimit: options.requestLimit, eventLimit: options.eventLimit)
-            try draw(snap, terminal: terminal, full: fullRepaint)
+            if collectAnswers() { changed = true }
+            if let asked = state.confirmation, t > asked.expires {
+                state.confirmation = nil
+                state.status = "not confirmed: \(asked.consequence) not sent"
+                state.statusIsError = false
+                changed = true
+            }
+            // A source that says nothing happened since the last snapshot is asked again once a
+            // second (its clocks and counters), or at once when a failover's countdown runs.
+            let seen = source.changeSequence
+            if snap == nil || changed || fullRepaint || seen == nil || seen != sequence
+                || t - snapshotAt >= ShownFrame.clockOnlyInterval || shown?.countingDown == true
+            {
+                let fresh = source.snapshot(requestLimit: options.requestLimit, eventLimit: options.eventLimit)
+                snap = fresh
+                snapshotAt = t
+                sequence = seen
+                keepScrollInBounds(fresh, terminal.size)
+                let frame = ShownFrame(fresh, state, terminal.size)
+                if fullRepaint || frameDue(frame, at: t) {
+                    try draw(fresh, terminal: terminal, full: fullRepaint)
+                    shown = frame
+                    shown?.drawnAt = t
+                    framesDrawn += 1
+                } else {
+                    framesSkipped += 1
+                }
+            } else {
+                framesSkipped += 1
+            }
             fullRepaint = false
+            changed = false
             ticks += 1
             if let maxTicks = options.maxTicks, ticks >= maxTicks { return 0 }
-            guard let key = try terminal.readKey(timeoutMilliseconds: options.tickMilliseconds) else { continue }
+            // While a command runs, look for its answer often.
+            let wait = inFlight.isEmpty ? options.tickMilliseconds : min(options.tickMilliseconds, 20)
+            guard let key = try terminal.readKey(timeoutMilliseconds: wait), let current = snap else { continue }
+            changed = true
             if key == .resize { fullRepaint = true }
-            for action in KeyHandler.handle(key: key, state: state, snapshot: snap) {
+            for action in KeyHandler.handle(key: key, state: state, snapshot: current, now: t) {
+                state.apply(action, snapshot: current)
                 switch action {
                 case .quit: return 0
                 case .redraw: fullRepaint = true
@@ -121,20 +189,87 @@ public final class DashboardApp {
                     nextTheme()
                     terminal.themeChanged(theme)
                     fullRepaint = true
-                case .control(let command):
-                    do {
-                        let reply = try source.perform(command, by: options.actor)
-                        state.status = reply.isEmpty ? action.name : reply
-                        state.statusIsError = false
-                    } catch {
-                        state.status = "\(action.name): \(error)"
-                        state.statusIsError = true
-                    }
-                    snap = source.snapshot(requestLimit: options.requestLimit, eventLimit: options.eventLimit)
-                default:
-                    state.apply(action, snapshot: snap)
+                case .control(let command): send(command, name: action.name)
+                case .exportEvents: export(current)
+                default: break
                 }
             }
+            // A source that answers at once shows its answer in the very next frame.
+            collectAnswers()
+        }
+    }
+
+    /// Whether a frame would show something new. A frame that differs from the last one only in
+    /// its clocks (the header's time, "4.2s ago") is drawn once a second, not ten times: an idle
+    /// dashboard costs almost nothing. A master-down countdown with adverts missing (a failover
+    /// on its way) moves at the full rate.
+    func frameDue(_ frame: ShownFrame, at t: Int64) -> Bool {
+        guard let shown else { return true }
+        if frame != shown { return true }
+        if frame.countingDown { return true }
+        return t - shown.drawnAt >= ShownFrame.clockOnlyInterval
+    }
+
+    /// Submits a command; it shows as pending until its answer comes.
+    func send(_ command: ControlCommand, name: String) {
+        let id = nextCommandID
+        nextCommandID += 1
+        inFlight.append((id, name))
+        state.pending = inFlight.map(\.name)
+        let mailbox = self.mailbox
+        source.submit(command, by: options.actor) { mailbox.post(id, $0) }
+    }
+
+    /// Takes the answers that came: each one's result replaces the status line. True when any came.
+    @discardableResult
+    func collectAnswers() -> Bool {
+        let answers = mailbox.take()
+        guard !answers.isEmpty else { return false }
+        for (id, result) in answers {
+            guard let i = inFlight.firstIndex(where: { $0.id == id }) else { continue }
+            let name = inFlight.remove(at: i).name
+            switch result {
+            case .success(let reply):
+                state.status = reply.isEmpty ? name : reply
+                state.statusIsError = false
+            case .failure(let error):
+                state.status = "\(name): \(error)"
+                state.statusIsError = true
+            }
+        }
+        state.pending = inFlight.map(\.name)
+        return true
+    }
+
+    func keepScrollInBounds(_ snap: ClusterSnapshot, _ size: (width: Int, height: Int)) {
+        guard state.showHelp || state.detail != nil else { return }
+        let limits = DashboardRenderer.scrollLimits(
+            snapshot: snap, state: state, width: size.width, height: size.height)
+        state.helpScroll = min(state.helpScroll, limits.help)
+        state.detailScroll = min(state.detailScroll, limits.detail)
+    }
+
+    /// `e`: the events panel's history, oldest first, one JSON line each, in a file named by the time.
+    func export(_ snap: ClusterSnapshot) {
+        let stamp = DateFormatter()
+        stamp.locale = Locale(identifier: "en_US_POSIX")
+        stamp.dateFormat = "yyyyMMdd-HHmmss"
+        let base = "hadeck-events-\(stamp.string(from: Date()))"
+        let dir = options.exportDirectory
+        var name = base + ".jsonl"
+        var n = 2
+        while FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent(name)) {
+            name = "\(base)-\(n).jsonl"
+            n += 1
+        }
+        let text = snap.events.reversed().map { $0.jsonLine + "\n" }.joined()
+        do {
+            try text.write(toFile: (dir as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
+            state.status = "saved \(snap.events.count) events to \(name)"
+            state.statusIsError = false
+        } catch {
+            state.status = "cannot save the events to \(name): \(error.localizedDescription)"
+            state.statusIsError = true
         }
     }
 
@@ -163,5 +298,70 @@ public final class DashboardApp {
         state.themeName = theme.name
         state.status = "theme \(theme.name)"
         state.statusIsError = false
+    }
+}
+
+/// What a frame shows, but for the clocks: equal values draw the same screen save for the time.
+struct ShownFrame: Equatable {
+    static let clockOnlyInterval: Int64 = 1_000_000
+
+    var state: DashboardState
+    var width: Int
+    var height: Int
+    var hosts: [HostSnapshot]
+    var arp: ARPSnapshot
+    var servers: [ServerRow]
+    var newestRequest: RequestRecord?
+    var requestCount: Int
+    var newestEvent: ClusterEvent?
+    var eventCount: Int
+    var traffic: TrafficSnapshot
+    var requestsPerSecond: Double
+    var caption: String?
+    var paused: Bool
+    var timeScale: Double
+    var source: SourceCapabilities
+    var feeds: [FeedStatus]
+    var scenario: ScenarioStatus?
+    /// A BACKUP's master-down timer running with its master's adverts missing.
+    var countingDown: Bool
+    /// Not compared: when the frame was drawn.
+    var drawnAt: Int64 = 0
+
+    init(_ s: ClusterSnapshot, _ state: DashboardState, _ size: (width: Int, height: Int)) {
+        self.state = state
+        width = size.width
+        height = size.height
+        hosts = s.hosts
+        arp = s.arp
+        servers = s.servers
+        newestRequest = s.requests.first
+        requestCount = s.requests.count
+        newestEvent = s.events.first
+        eventCount = s.events.count
+        traffic = s.traffic
+        requestsPerSecond = s.requestsPerSecond
+        caption = s.caption
+        paused = s.paused
+        timeScale = s.timeScale
+        source = s.source
+        feeds = s.feeds
+        scenario = s.scenario
+        // The timer is 3 advert intervals and a skew; more than one interval gone means adverts stopped.
+        countingDown = s.hosts.contains { h in
+            guard h.vrrpState == .backup, let deadline = h.masterDownDeadline, let interval = h.masterDownInterval
+            else { return false }
+            let left = deadline - s.time
+            return left.micros > 0 && left.micros < interval.micros * 2 / 3
+        }
+    }
+
+    static func == (a: ShownFrame, b: ShownFrame) -> Bool {
+        a.state == b.state && a.width == b.width && a.height == b.height && a.hosts == b.hosts && a.arp == b.arp
+            && a.newestRequest == b.newestRequest && a.requestCount == b.requestCount
+            && a.newestEvent == b.newestEvent && a.eventCount == b.eventCount && a.traffic == b.traffic
+            && a.requestsPerSecond == b.requestsPerSecond && a.caption == b.caption && a.paused == b.paused
+            && a.timeScale == b.timeScale && a.source == b.source && a.feeds == b.feeds && a.scenario == b.scenario
+            && a.countingDown == b.countingDown && a.servers == b.servers
     }
 }

@@ -14,7 +14,7 @@ public enum Key: Hashable, Sendable {
 
 /// What a key asks for: a command for the cluster source, or a change of the dashboard itself.
 public enum DashboardAction: Hashable, Sendable {
-    /// Sent to the source with `perform`.
+    /// Sent to the source with `submit`.
     case control(ControlCommand)
     case quit
     case nextTheme
@@ -27,6 +27,14 @@ public enum DashboardAction: Hashable, Sendable {
     case editFilter(String)
     case applyFilter(String)
     case clearFilter
+    case openDetail(DetailTarget)
+    case closeDetail
+    /// Scrolls the detail view or the help by lines (`Int.min`: back to the top).
+    case scroll(Int)
+    /// Writes the events panel's history as JSON lines to a file.
+    case exportEvents
+    /// A destructive command on a real cluster waits for its key again.
+    case askConfirmation(Confirmation)
     /// A message for the status line (e.g. "select a backend first").
     case message(String)
     case redraw
@@ -45,6 +53,11 @@ public enum DashboardAction: Hashable, Sendable {
         case .editFilter: "filter"
         case .applyFilter(let f): f.isEmpty ? "filter cleared" : "filter \(f)"
         case .clearFilter: "filter cleared"
+        case .openDetail: "details"
+        case .closeDetail: "details closed"
+        case .scroll: "scroll"
+        case .exportEvents: "save events"
+        case .askConfirmation(let c): "confirm \(c.consequence)"
         case .message(let m): m
         case .redraw: "redraw"
         }
@@ -68,81 +81,88 @@ public func formatScale(_ s: Double) -> String {
     return formatRate(s)
 }
 
-/// Maps keys to actions. Pure: the state and snapshot are only read.
+/// Maps keys to actions through `KeyMap`. Pure: the state and snapshot are only read; `now` is the
+/// UI clock in microseconds (for a confirmation's 3 s).
 public enum KeyHandler {
     public static let minTimeScale = 1.0 / 16
     public static let maxTimeScale = 16.0
     public static let minRate = 0.5
+    /// How long a destructive command waits for its key to be pressed again.
+    public static let confirmationWindow: Int64 = 3_000_000
 
-    public static func handle(key: Key, state: DashboardState, snapshot s: ClusterSnapshot) -> [DashboardAction] {
-        // Typing a filter: keys edit the input line.
-        if let input = state.filterInput {
-            switch key {
-            case .enter: return [.applyFilter(input)]
-            case .escape: return [.clearFilter]
-            case .backspace: return [.editFilter(String(input.dropLast()))]
-            case .char(let c) where !(c.asciiValue.map { $0 < 0x20 || $0 == 0x7f } ?? false):
-                return [.editFilter(input + String(c))]
-            case .resize: return [.redraw]
+    public static func handle(key: Key, state: DashboardState, snapshot s: ClusterSnapshot, now: Int64 = 0)
+        -> [DashboardAction]
+    {
+        if key == .resize { return [.redraw] }
+        let mode = state.mode
+        guard let binding = KeyMap.binding(for: key, mode: mode, focus: state.focus) else {
+            guard mode == .normal else { return [] }
+            switch KeyMap.otherRowScopes(for: key, focus: state.focus).first {
+            case .backendRow?: return [.message("that key acts on a backend row (Tab to Backends)")]
+            case .balancerRow?: return [.message("that key acts on a balancer row (Tab to Balancers)")]
             default: return []
             }
         }
-        if state.showHelp {
-            switch key {
-            case .char("q"): return [.quit]
-            case .resize: return [.redraw]
-            default: return [.toggleHelp]  // any key closes the help
-            }
+        if binding.needsVirtualTime && !s.source.canPause {
+            return [
+                .message(
+                    "the \(s.source.name) cluster runs in real time (hadeck --simulate slows it down or pauses it)")
+            ]
         }
-        switch key {
-        case .resize: return [.redraw]
-        case .char("\u{0C}"): return [.redraw]
-        case .char("q"): return [.quit]
-        case .char("?"): return [.toggleHelp]
-        case .function(1) where state.focus != .backends: return [.toggleHelp]
-        case .char("T"): return [.nextTheme]
-        case .tab, .right: return [.focus(next(state.focus, by: 1))]
-        case .backTab, .left: return [.focus(next(state.focus, by: -1))]
-        case .up: return move(state, s, by: -1)
-        case .down: return move(state, s, by: 1)
-        case .pageUp: return move(state, s, by: -10)
-        case .pageDown: return move(state, s, by: 10)
-        case .home: return moveTo(state, s, 0)
-        case .end: return moveTo(state, s, DashboardModel.rowCount(state.focus, s, state) - 1)
-        case .char("/"): return [.editFilter(state.filter)]
-        case .escape: return state.filter.isEmpty ? [] : [.clearFilter]
-        case .char("v"): return [.toggleBackendsView]
-        case .char("b"): return [.nextBalancer]
-        case .char(" "): return [.control(.setPaused(!s.paused))]
-        case .char("<"): return [.control(.setTimeScale(max(minTimeScale, s.timeScale / 2)))]
-        case .char(">"): return [.control(.setTimeScale(min(maxTimeScale, s.timeScale * 2)))]
-        case .char("t"): return [.control(.cluster(.traffic(enabled: !s.traffic.on, rate: nil, clients: nil)))]
-        case .char("["):
-            return [.control(.cluster(.traffic(enabled: nil, rate: max(minRate, s.traffic.rate / 2), clients: nil)))]
-        case .char("]"):
-            return [.control(.cluster(.traffic(enabled: nil, rate: max(minRate, s.traffic.rate * 2), clients: nil)))]
-        case .char("P"):
-            if s.hosts.contains(where: { !$0.partitionedFrom.isEmpty }) { return [.control(.cluster(.heal(nil, nil)))] }
-            guard s.hosts.count >= 2 else { return [.message("partition needs two balancers")] }
-            return [.control(.cluster(.partition(s.hosts[0].name, s.hosts[1].name)))]
-        default: break
-        }
-        switch state.focus {
-        case .backends: return backendKey(key, state, s)
-        case .balancers: return balancerKey(key, state, s)
-        case .requests, .events:
-            if isSelectionCommand(key) {
-                return [.message("select a backend or a balancer first (Tab to its panel, arrows to a row)")]
-            }
-            return []
-        }
+        let actions = actions(for: binding.command, key: key, state: state, s)
+        return actions.map { gate($0, key: key, state: state, s, now: now) }
     }
 
-    static func isSelectionCommand(_ key: Key) -> Bool {
-        switch key {
-        case .char(let c): return "dkrmK+-sp".contains(c)
-        case .function(let n): return [1, 2, 4, 5, 6, 7, 8].contains(n)
-        default: return false
+    /// What a command means now.
+    static func actions(for command: KeyCommand, key: Key, state: DashboardState, _ s: ClusterSnapshot)
+        -> [DashboardAction]
+    {
+        func cluster(_ c: ClusterCommand) -> [DashboardAction] { [.control(.cluster(c))] }
+        switch command {
+        case .quit: return [.quit]
+        case .help, .closeHelp: return [.toggleHelp]
+        case .redraw: return [.redraw]
+        case .nextPanel: return [.focus(next(state.focus, by: 1))]
+        case .previousPanel: return [.focus(next(state.focus, by: -1))]
+        case .moveUp: return move(state, s, by: -1)
+        case .moveDown: return move(state, s, by: 1)
+        case .pageUp: return move(state, s, by: -10)
+        case .pageDown: return move(state, s, by: 10)
+        case .moveHome: return moveTo(state, s, 0)
+        case .moveEnd: return moveTo(state, s, DashboardModel.rowCount(state.focus, s, state) - 1)
+        case .openDetail: return openDetail(state, s)
+        case .exportEvents: return [.exportEvents]
+        case .filter: return [.editFilter(state.filter)]
+        case .clearFilter: return state.filter.isEmpty ? [] : [.clearFilter]
+        case .toggleView: return [.toggleBackendsView]
+        case .nextBalancer: return [.nextBalancer]
+        case .nextTheme: return [.nextTheme]
+        case .pause: return [.control(.setPaused(!s.paused))]
+        case .slower: return [.control(.setTimeScale(max(minTimeScale, s.timeScale / 2)))]
+        case .faster: return [.control(.setTimeScale(min(maxTimeScale, s.timeScale * 2)))]
+        case .traffic: return cluster(.traffic(enabled: !s.traffic.on, rate: nil, clients: nil))
+        case .lessTraffic: return cluster(.traffic(enabled: nil, rate: max(minRate, s.traffic.rate / 2), clients: nil))
+        case .moreTraffic: return cluster(.traffic(enabled: nil, rate: max(minRate, s.traffic.rate * 2), clients: nil))
+        case .partition:
+            if s.hosts.contains(where: { !$0.partitionedFrom.isEmpty }) { return cluster(.heal(nil, nil)) }
+            guard s.hosts.count >= 2 else { return [.message("partition needs two balancers")] }
+            return cluster(.partition(s.hosts[0].name, s.hosts[1].name))
+        case .drain, .maint, .restoreServer, .killApp, .weight, .weightReset, .enableEverywhere, .disableEverywhere:
+            return backendCommand(command, state, s)
+        case .killHAProxy, .killKeepalived, .stopKeepalived, .power, .restoreHost:
+            return balancerCommand(command, state, s)
+        case .applyFilter: return [.applyFilter(state.filterInput ?? "")]
+        case .cancelFilter: return [.clearFilter]
+        case .deleteFilterCharacter: return [.editFilter(String((state.filterInput ?? "").dropLast()))]
+        case .typeFilterCharacter:
+            guard case .char(let c) = key else { return [] }
+            return [.editFilter((state.filterInput ?? "") + String(c))]
+        case .closeDetail: return [.closeDetail]
+        case .scrollUp: return [.scroll(-1)]
+        case .scrollDown: return [.scroll(1)]
+        case .scrollPageUp: return [.scroll(-10)]
+        case .scrollPageDown: return [.scroll(10)]
+        case .scrollHome: return [.scroll(Int.min)]
         }
     }
 
@@ -166,8 +186,23 @@ public enum KeyHandler {
         return [.select(state.focus, n > 0 ? min(n - 1, max(0, i)) : nil)]
     }
 
-    static func backendKey(_ key: Key, _ state: DashboardState, _ s: ClusterSnapshot) -> [DashboardAction] {
-        guard isSelectionCommand(key) else { return [] }
+    static func openDetail(_ state: DashboardState, _ s: ClusterSnapshot) -> [DashboardAction] {
+        guard let i = DashboardModel.selectedIndex(state.focus, s, state) else {
+            return [.message("select a row first (arrows), then Enter")]
+        }
+        switch state.focus {
+        case .balancers: return [.openDetail(.balancer(s.hosts[i].name))]
+        case .backends:
+            let r = DashboardModel.backendRows(s, state)[i].row
+            return [.openDetail(.server(backend: r.backend, server: r.server))]
+        case .requests: return [.openDetail(.request(DashboardModel.requests(s, state)[i]))]
+        case .events: return [.openDetail(.event(s.events[i]))]
+        }
+    }
+
+    static func backendCommand(_ command: KeyCommand, _ state: DashboardState, _ s: ClusterSnapshot)
+        -> [DashboardAction]
+    {
         let rows = DashboardModel.backendRows(s, state)
         guard let i = DashboardModel.selectedIndex(.backends, s, state) else {
             return [.message("select a backend first (arrows)")]
@@ -180,77 +215,64 @@ public enum KeyHandler {
         func admin(_ a: AdminState, on b: String?) -> [DashboardAction] {
             [.control(.cluster(.setServerState(server: server, balancer: b, a)))]
         }
-        switch key {
-        case .char("d"): return admin(.drain, on: balancer)
-        case .char("m"): return admin(.maint, on: balancer)
-        case .char("r"): return [.control(.cluster(.restore(server)))]
-        case .char("k"): return [.control(.cluster(.kill(.backend(server))))]
-        case .char("+"): return weight(.relative(1))
-        case .char("-"): return weight(.relative(-1))
-        case .function(1): return admin(.ready, on: nil)
-        case .function(2): return admin(.maint, on: nil)
-        case .function(4): return weight(.reset)
-        case .function(5): return weight(.relative(-10))
-        case .function(6): return weight(.relative(-1))
-        case .function(7): return weight(.relative(1))
-        case .function(8): return weight(.relative(10))
-        default: return [.message("that key acts on a balancer row (Tab to Balancers)")]
+        switch command {
+        case .drain: return admin(.drain, on: balancer)
+        case .maint: return admin(.maint, on: balancer)
+        case .restoreServer: return [.control(.cluster(.restore(server)))]
+        case .killApp: return [.control(.cluster(.kill(.backend(server))))]
+        case .weight(let d): return weight(.relative(d))
+        case .weightReset: return weight(.reset)
+        case .enableEverywhere: return admin(.ready, on: nil)
+        case .disableEverywhere: return admin(.maint, on: nil)
+        default: return []
         }
     }
 
-    static func balancerKey(_ key: Key, _ state: DashboardState, _ s: ClusterSnapshot) -> [DashboardAction] {
-        guard isSelectionCommand(key) else { return [] }
+    static func balancerCommand(_ command: KeyCommand, _ state: DashboardState, _ s: ClusterSnapshot)
+        -> [DashboardAction]
+    {
         guard let i = DashboardModel.selectedIndex(.balancers, s, state) else {
             return [.message("select a balancer first (arrows)")]
         }
         let h = s.hosts[i]
-        switch key {
-        case .char("k"): return [.control(.cluster(.kill(.process(host: h.name, .haproxy))))]
-        case .char("K"): return [.control(.cluster(.kill(.process(host: h.name, .keepalived))))]
-        case .char("s"): return [.control(.cluster(.stop(.process(host: h.name, .keepalived))))]
-        case .char("p"): return [.control(.cluster(h.poweredOn ? .powerOff(host: h.name) : .powerOn(host: h.name)))]
-        case .char("r"): return [.control(.cluster(.restore(h.name)))]
-        default: return [.message("that key acts on a backend row (Tab to Backends)")]
-        }
-    }
-}
-
-extension DashboardState {
-    /// Applies a UI action (`control` and `quit` are the app's business and change nothing here).
-    public mutating func apply(_ action: DashboardAction, snapshot s: ClusterSnapshot) {
-        switch action {
-        case .control, .quit, .nextTheme, .redraw: break
-        case .toggleHelp: showHelp.toggle()
-        case .focus(let p):
-            focus = p
-            if selection[p] == nil, DashboardModel.rowCount(p, s, self) > 0, p == .balancers || p == .backends {
-                selection[p] = 0
-            }
-        case .select(let p, let i): selection[p] = i
-        case .toggleBackendsView:
-            backendsView = backendsView == .merged ? .perBalancer : .merged
-            clampSelection(.backends, s)
-        case .nextBalancer:
-            balancerIndex = (balancerIndex + 1) % max(1, DashboardModel.balancerNames(s).count)
-            if backendsView == .merged { backendsView = .perBalancer }
-            clampSelection(.backends, s)
-        case .editFilter(let t): filterInput = t
-        case .applyFilter(let f):
-            filter = f
-            filterInput = nil
-            selection[.requests] = nil
-        case .clearFilter:
-            filter = ""
-            filterInput = nil
-            selection[.requests] = nil
-        case .message(let m):
-            status = m
-            statusIsError = false
+        switch command {
+        case .killHAProxy: return [.control(.cluster(.kill(.process(host: h.name, .haproxy))))]
+        case .killKeepalived: return [.control(.cluster(.kill(.process(host: h.name, .keepalived))))]
+        case .stopKeepalived: return [.control(.cluster(.stop(.process(host: h.name, .keepalived))))]
+        case .power: return [.control(.cluster(h.poweredOn ? .powerOff(host: h.name) : .powerOn(host: h.name)))]
+        case .restoreHost: return [.control(.cluster(.restore(h.name)))]
+        default: return []
         }
     }
 
-    mutating func clampSelection(_ p: Panel, _ s: ClusterSnapshot) {
-        let n = DashboardModel.rowCount(p, s, self)
-        if let i = selection[p] { selection[p] = n == 0 ? nil : min(i, n - 1) }
+    /// A cluster command on a source that takes none is a message; a destructive one on a source
+    /// that wants confirmation is sent only on the second press of its key within 3 s.
+    static func gate(_ action: DashboardAction, key: Key, state: DashboardState, _ s: ClusterSnapshot, now: Int64)
+        -> DashboardAction
+    {
+        guard case .control(.cluster(let command)) = action else { return action }
+        if !s.source.acceptsCommands {
+            return .message("read-only: the \(s.source.name) cluster takes no commands ('\(command.text)' not sent)")
+        }
+        guard s.source.confirmsDestructive, let consequence = consequence(of: command) else { return action }
+        if let asked = state.confirmation, asked.key == key, asked.command == command, now <= asked.expires {
+            return action
+        }
+        return .askConfirmation(
+            Confirmation(key: key, command: command, consequence: consequence, expires: now + confirmationWindow))
+    }
+
+    /// What a destructive command does, in words (nil for one that is not destructive).
+    public static func consequence(of command: ClusterCommand) -> String? {
+        switch command {
+        case .kill(.process(let host, let p)): "kill -9 \(host)'s \(p.rawValue)"
+        case .kill(.backend(let server)): "kill \(server)'s app"
+        case .stop(.process(let host, let p)): "stop \(host)'s \(p.rawValue)"
+        case .stop(.backend(let server)): "stop \(server)'s app"
+        case .powerOff(let host): "power off \(host)"
+        case .setServerState(let server, let balancer, .maint):
+            "put \(server) in maintenance on \(balancer ?? "every balancer")"
+        default: nil
+        }
     }
 }

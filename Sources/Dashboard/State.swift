@@ -24,19 +24,76 @@ public enum BackendsView: String, Hashable, Sendable {
     case merged
 }
 
+/// What a selected row is, by identity: the selection stays on it when rows reorder or new
+/// requests arrive (as htop follows a pid, not a line).
+public enum RowID: Hashable, Sendable {
+    case balancer(String)
+    case server(backend: String, server: String)
+    case request(RequestRecord)
+    case event(ClusterEvent)
+}
+
+/// A panel's selection: the row's identity, and where it was last seen (where the selection
+/// stays when the row itself is gone, as htop does when the selected process ends).
+public struct Selection: Hashable, Sendable {
+    public var id: RowID
+    public var index: Int
+
+    public init(id: RowID, index: Int) {
+        self.id = id
+        self.index = index
+    }
+}
+
+/// What a detail view shows. Events and requests are kept as they were when the view opened (they
+/// may leave the bounded history meanwhile); servers and balancers show their current state.
+public enum DetailTarget: Hashable, Sendable {
+    case event(ClusterEvent)
+    case request(RequestRecord)
+    case server(backend: String, server: String)
+    case balancer(String)
+}
+
+/// A destructive command on a real cluster, waiting for its key to be pressed again.
+public struct Confirmation: Hashable, Sendable {
+    public var key: Key
+    public var command: ClusterCommand
+    /// `kill -9 lb1's haproxy`: what the status bar asks about.
+    public var consequence: String
+    /// The UI clock (microseconds) after which the first press no longer counts.
+    public var expires: Int64
+
+    public init(key: Key, command: ClusterCommand, consequence: String, expires: Int64) {
+        self.key = key
+        self.command = command
+        self.consequence = consequence
+        self.expires = expires
+    }
+}
+
 /// What the dashboard itself remembers between frames (never the cluster's state).
 public struct DashboardState: Hashable, Sendable {
     public var focus: Panel = .backends
-    /// Selected row per panel (nil: nothing selected).
-    public var selection: [Panel: Int] = [:]
+    /// The selected row per panel (none: the balancers and backends panels show their first row,
+    /// the lists nothing).
+    public var selection: [Panel: Selection] = [:]
     public var backendsView: BackendsView = .merged
     /// Which balancer the per-balancer view shows (index into `DashboardModel.balancerNames`).
     public var balancerIndex = 0
     public var showHelp = false
+    /// How far the help is scrolled (lines).
+    public var helpScroll = 0
     /// The requests filter in force (matches client or server, case-insensitive); empty: none.
     public var filter = ""
     /// The filter being typed after `/`; nil when not typing.
     public var filterInput: String? = nil
+    /// The detail view open, if any, and how far it is scrolled.
+    public var detail: DetailTarget? = nil
+    public var detailScroll = 0
+    /// A destructive command waiting for its second key press.
+    public var confirmation: Confirmation? = nil
+    /// Commands sent and not answered yet, oldest first (their names).
+    public var pending: [String] = []
     /// The status line: the last command's result or error.
     public var status: String? = nil
     public var statusIsError = false
@@ -45,11 +102,22 @@ public struct DashboardState: Hashable, Sendable {
 
     public init() {}
 
-    public func selected(_ panel: Panel) -> Int? { selection[panel] }
+    /// Which keys are in force: typing a filter, then the help, then a detail view, else the panels.
+    public var mode: KeyMode {
+        if filterInput != nil { return .filterInput }
+        if showHelp { return .help }
+        if detail != nil { return .detail }
+        return .normal
+    }
+
+    /// Selects row `index` of a panel whose row has identity `id`.
+    public mutating func select(_ panel: Panel, _ id: RowID?, at index: Int) {
+        selection[panel] = id.map { Selection(id: $0, index: index) }
+    }
 }
 
 /// Rows the panels show, derived from a snapshot and the UI state; shared by the renderer and the keys,
-/// so a selection index means the same row to both.
+/// so a selection means the same row to both.
 public enum DashboardModel {
     /// Balancer names: the hosts in order, then any balancer only the server rows mention.
     public static func balancerNames(_ s: ClusterSnapshot) -> [String] {
@@ -71,27 +139,17 @@ public enum DashboardModel {
         public var row: ServerRow
         /// All balancers' rows for this server (one in per-balancer mode).
         public var all: [ServerRow]
+
+        public var id: RowID { .server(backend: row.backend, server: row.server) }
     }
 
-    public static func backendRows(_ s: ClusterSnapshot, _ state: DashboardState) -> [BackendRow] {
+    public static func backendRows(_ s: ClusterSnapshot, _ state: DashboardState) -> BackendRows {
         switch state.backendsView {
         case .perBalancer:
-            guard let b = currentBalancer(s, state) else { return [] }
-            return s.servers.filter { $0.balancer == b }.map { BackendRow(row: $0, all: [$0]) }
+            guard let b = currentBalancer(s, state) else { return BackendRows(rows: []) }
+            return BackendRows(s.servers, balancer: b)
         case .merged:
-            var order: [String] = []
-            var groups: [String: [ServerRow]] = [:]
-            for r in s.servers {
-                let key = r.backend + "/" + r.server
-                if groups[key] == nil { order.append(key) }
-                groups[key, default: []].append(r)
-            }
-            let preferred = s.arp.owner ?? s.masters.first?.name
-            return order.map { key in
-                let rows = groups[key]!
-                let shown = rows.first { $0.balancer == preferred } ?? rows[0]
-                return BackendRow(row: shown, all: rows)
-            }
+            return BackendRows(s.servers, preferred: s.arp.owner ?? s.masters.first?.name)
         }
     }
 
@@ -108,45 +166,249 @@ public enum DashboardModel {
         switch panel {
         case .balancers: s.hosts.count
         case .backends: backendRows(s, state).count
-        case .requests: requests(s, state).count
+        case .requests: state.filter.isEmpty ? s.requests.count : requests(s, state).count
         case .events: s.events.count
         }
     }
 
-    /// The selected row of a panel, if it exists. The balancers and backends panels start on their
-    /// first row, so `d`, `k` and `r` act at once; lists that scroll (requests, events) start unselected.
+    /// The selected row of a panel: where its selected row is now, or the row in its place when
+    /// it is gone. The balancers and backends panels start on their first row, so `d`, `k` and `r`
+    /// act at once; lists that scroll (requests, events) start unselected.
     public static func selectedIndex(_ panel: Panel, _ s: ClusterSnapshot, _ state: DashboardState) -> Int? {
-        selectedIndex(panel, rowCount: rowCount(panel, s, state), state)
+        switch panel {
+        case .balancers:
+            return selectedIndex(panel, in: s.hosts.count, state) { id in
+                s.hosts.firstIndex { .balancer($0.name) == id }
+            }
+        case .backends:
+            let rows = backendRows(s, state)
+            return selectedIndex(panel, in: rows.count, state) { id in
+                guard case .server(let backend, let server) = id else { return nil }
+                return rows.index(backend: backend, server: server)
+            }
+        case .requests:
+            let list = requests(s, state)
+            return selectedIndex(panel, in: list.count, state) { id in list.firstIndex { .request($0) == id } }
+        case .events:
+            return selectedIndex(panel, in: s.events.count, state) { id in s.events.firstIndex { .event($0) == id } }
+        }
     }
 
-    /// The same, for a caller that already knows how many rows the panel has.
-    public static func selectedIndex(_ panel: Panel, rowCount: Int, _ state: DashboardState) -> Int? {
-        let defaultRow: Int? = (panel == .balancers || panel == .backends) ? 0 : nil
-        guard let i = state.selection[panel] ?? defaultRow, i >= 0, i < rowCount else { return nil }
-        return i
+    /// The same, for a caller that has the rows: `find` gives the index of an identity among them.
+    public static func selectedIndex(
+        _ panel: Panel, in count: Int, _ state: DashboardState, find: (RowID) -> Int?
+    ) -> Int? {
+        guard count > 0 else { return nil }
+        guard let sel = state.selection[panel] else {
+            return panel == .balancers || panel == .backends ? 0 : nil
+        }
+        if let i = find(sel.id) { return i }
+        return min(max(0, sel.index), count - 1)
     }
 
-    /// The jvmRoutes in order of first appearance; route N gets theme role jvm(N mod 6 + 1).
-    public static func routeRole(_ route: String?, _ s: ClusterSnapshot) -> ThemeRole? {
-        guard let route else { return nil }
-        return routeRoles(s)[route]
-    }
-
-    /// Every jvmRoute's colour role, computed in one pass (a renderer asks for it once per frame).
-    public static func routeRoles(_ s: ClusterSnapshot) -> [String: ThemeRole] {
-        var roles: [String: ThemeRole] = [:]
+    /// The colour of each jvmRoute, in order of first appearance (route N gets theme role
+    /// jvm(N mod 6 + 1)), and of each server (its route's). One pass over each server once.
+    public static func routeColours(_ s: ClusterSnapshot) -> (routes: [String: ThemeRole], servers: [String: ThemeRole])
+    {
+        var routes: [String: ThemeRole] = [:]
+        var servers: [String: ThemeRole] = [:]
         var next = 0
-        for r in s.servers {
-            guard let j = r.jvmRoute, roles[j] == nil else { continue }
-            roles[j] = ThemeRole.routes[next % ThemeRole.routes.count]
+        let rows = BackendRows.blocks(s.servers).map { s.servers[0..<$0.0] } ?? s.servers[...]
+        for r in rows {
+            guard let j = r.jvmRoute else { continue }
+            if let role = routes[j] {
+                if servers[r.server] == nil { servers[r.server] = role }
+                continue
+            }
+            let role = ThemeRole.routes[next % ThemeRole.routes.count]
+            routes[j] = role
+            servers[r.server] = servers[r.server] ?? role
             next += 1
         }
-        return roles
+        return (routes, servers)
+    }
+}
+
+extension DashboardModel {
+    /// The identity of row `i` of a panel, if there is such a row.
+    public static func rowID(_ panel: Panel, _ i: Int, _ s: ClusterSnapshot, _ state: DashboardState) -> RowID? {
+        guard i >= 0 else { return nil }
+        switch panel {
+        case .balancers: return i < s.hosts.count ? .balancer(s.hosts[i].name) : nil
+        case .backends:
+            let rows = backendRows(s, state)
+            return i < rows.count ? rows[i].id : nil
+        case .requests:
+            let list = requests(s, state)
+            return i < list.count ? .request(list[i]) : nil
+        case .events: return i < s.events.count ? .event(s.events[i]) : nil
+        }
+    }
+}
+
+extension DashboardState {
+    /// Applies a UI action (`control`, `quit`, `nextTheme`, `exportEvents` are the app's business;
+    /// here they only end a confirmation).
+    public mutating func apply(_ action: DashboardAction, snapshot s: ClusterSnapshot) {
+        if case .askConfirmation(let c) = action {
+            confirmation = c
+            status = nil
+            return
+        }
+        // Any other key ends a confirmation that was asked for.
+        confirmation = nil
+        switch action {
+        case .control, .quit, .nextTheme, .redraw, .exportEvents, .askConfirmation: break
+        case .toggleHelp:
+            showHelp.toggle()
+            helpScroll = 0
+        case .focus(let p):
+            focus = p
+            if selection[p] == nil, p == .balancers || p == .backends {
+                // Start on the first row, by identity: it stays selected when rows reorder.
+                select(p, DashboardModel.rowID(p, 0, s, self), at: 0)
+            }
+        case .select(let p, let i):
+            select(p, i.flatMap { DashboardModel.rowID(p, $0, s, self) }, at: i ?? 0)
+        case .toggleBackendsView:
+            backendsView = backendsView == .merged ? .perBalancer : .merged
+        case .nextBalancer:
+            balancerIndex = (balancerIndex + 1) % max(1, DashboardModel.balancerNames(s).count)
+            if backendsView == .merged { backendsView = .perBalancer }
+        case .editFilter(let t): filterInput = t
+        case .applyFilter(let f):
+            filter = f
+            filterInput = nil
+            selection[.requests] = nil
+        case .clearFilter:
+            filter = ""
+            filterInput = nil
+            selection[.requests] = nil
+        case .openDetail(let target):
+            detail = target
+            detailScroll = 0
+        case .closeDetail:
+            detail = nil
+            detailScroll = 0
+        case .scroll(let d):
+            func moved(_ v: Int) -> Int { d == Int.min ? 0 : max(0, v + d) }
+            if showHelp { helpScroll = moved(helpScroll) } else { detailScroll = moved(detailScroll) }
+        case .message(let m):
+            status = m
+            statusIsError = false
+        }
+    }
+}
+
+/// The backends panel's rows. Sources list each balancer's servers as a block, in the same order:
+/// then a row is made only when asked for (the panel asks for the rows on screen alone, which
+/// matters with thousands of servers); otherwise the rows are built once, grouped by server.
+public struct BackendRows: RandomAccessCollection, Sendable {
+    enum Storage: Sendable {
+        /// `blocks` balancers' rows of `width` servers each, in the same server order. `shown` is the
+        /// block whose row a merged row shows; `only` restricts to one block (per-balancer view).
+        case blocks(servers: [ServerRow], width: Int, blocks: Int, shown: Int, only: Int?)
+        case rows([DashboardModel.BackendRow])
     }
 
-    /// The route colour of a server name.
-    public static func serverRole(_ server: String?, _ s: ClusterSnapshot) -> ThemeRole? {
-        guard let server else { return nil }
-        return routeRole(s.servers.first { $0.server == server }?.jvmRoute, s)
+    let storage: Storage
+    public let endIndex: Int
+    public var startIndex: Int { 0 }
+
+    private init(_ storage: Storage, count: Int) {
+        self.storage = storage
+        endIndex = count
+    }
+
+    init(rows: [DashboardModel.BackendRow]) { self.init(.rows(rows), count: rows.count) }
+
+    /// Merged: one row per (backend, server), showing `preferred`'s row where it has one.
+    init(_ servers: [ServerRow], preferred: String?) {
+        if let (width, names) = Self.blocks(servers) {
+            let shown = preferred.flatMap { names.firstIndex(of: $0) } ?? 0
+            self.init(
+                .blocks(servers: servers, width: width, blocks: names.count, shown: shown, only: nil), count: width)
+            return
+        }
+        var rows: [DashboardModel.BackendRow] = []
+        var index: [String: Int] = [:]
+        for r in servers {
+            let key = r.backend + "/" + r.server
+            if let k = index[key] {
+                rows[k].all.append(r)
+            } else {
+                index[key] = rows.count
+                rows.append(DashboardModel.BackendRow(row: r, all: [r]))
+            }
+        }
+        if let preferred {
+            for k in rows.indices where rows[k].row.balancer != preferred {
+                if let shown = rows[k].all.first(where: { $0.balancer == preferred }) { rows[k].row = shown }
+            }
+        }
+        self.init(rows: rows)
+    }
+
+    /// Per balancer: that balancer's rows.
+    init(_ servers: [ServerRow], balancer: String) {
+        if let (width, names) = Self.blocks(servers), let k = names.firstIndex(of: balancer) {
+            self.init(.blocks(servers: servers, width: width, blocks: names.count, shown: k, only: k), count: width)
+            return
+        }
+        self.init(
+            rows: servers.filter { $0.balancer == balancer }.map { DashboardModel.BackendRow(row: $0, all: [$0]) })
+    }
+
+    /// The block width and the balancers in order, when the servers come in equal blocks, one per
+    /// balancer, listing the same servers in the same order.
+    static func blocks(_ servers: [ServerRow]) -> (Int, [String])? {
+        guard let first = servers.first?.balancer else { return nil }
+        var width = 0
+        while width < servers.count && servers[width].balancer == first { width += 1 }
+        guard servers.count % width == 0 else { return nil }
+        var names = [first]
+        var start = width
+        while start < servers.count {
+            let name = servers[start].balancer
+            guard !names.contains(name) else { return nil }
+            for i in 0..<width {
+                let r = servers[start + i]
+                let f = servers[i]
+                guard r.balancer == name, r.server == f.server, r.backend == f.backend else { return nil }
+            }
+            names.append(name)
+            start += width
+        }
+        return (width, names)
+    }
+
+    public subscript(i: Int) -> DashboardModel.BackendRow {
+        switch storage {
+        case .rows(let rows): return rows[i]
+        case .blocks(let servers, let width, let blocks, let shown, let only):
+            if let only {
+                let r = servers[only * width + i]
+                return DashboardModel.BackendRow(row: r, all: [r])
+            }
+            return DashboardModel.BackendRow(
+                row: servers[shown * width + i], all: (0..<blocks).map { servers[$0 * width + i] })
+        }
+    }
+
+    /// Where the row of (backend, server) is, without making the rows.
+    public func index(backend: String, server: String) -> Int? {
+        switch storage {
+        case .rows(let rows): return rows.firstIndex { $0.row.server == server && $0.row.backend == backend }
+        case .blocks(let servers, let width, _, _, _):
+            return (0..<width).first { servers[$0].server == server && servers[$0].backend == backend }
+        }
+    }
+
+    /// Each server once (its first balancer's row): what is the same on every balancer, its route.
+    var distinctServers: [ServerRow] {
+        switch storage {
+        case .rows(let rows): return rows.map(\.row)
+        case .blocks(let servers, let width, _, _, _): return Array(servers[0..<width])
+        }
     }
 }

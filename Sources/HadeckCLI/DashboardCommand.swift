@@ -150,7 +150,7 @@ public struct DashboardCommand: ParsableCommand {
         var status = HeadlessRunner.run(
             source: source, lines: lines, now: { source.cluster.now }, until: end ?? source.runner?.scenario.endTime)
         if let runner = source.runner {
-            runner.runToEnd(source.cluster.now)
+            source.finishScenario()
             lines.drain(into: StandardOutput())
             var err = StandardError()
             let problems = runner.problemLines

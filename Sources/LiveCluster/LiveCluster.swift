@@ -6,6 +6,7 @@ import HadeckBase
 import LiveEngine
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Tunables of the live embedded cluster.
 public struct LiveClusterOptions: Sendable {
@@ -60,6 +61,10 @@ public final class LiveCluster: Sendable {
     let scenarioEndTime: Instant?
     let group: MultiThreadedEventLoopGroup
     let state: NIOLoopBoundBox<LiveClusterState>
+    /// Once the scenario's end was checked: its problem lines (empty: it passed).
+    let scenarioOutcome = ScenarioOutcome()
+    /// Events so far (the dashboard's `changeSequence`).
+    let events = EventCounter()
 
     /// Checks the addresses; nothing is bound until `start()`.
     public init(spec: ClusterSpec, scenario: Scenario? = nil, options: LiveClusterOptions = LiveClusterOptions())
@@ -79,9 +84,11 @@ public final class LiveCluster: Sendable {
         let clock = LiveClock()
         self.clock = clock
         let loop = eventLoop
+        let events = self.events
         state = try! loop.submit {
             let s = LiveClusterState(spec: running, scenario: scenario, options: options, loop: loop, clock: clock)
             s.bound = NIOLoopBound(s, eventLoop: loop)
+            s.onEvent = { _ in events.count.add(1, ordering: .relaxed) }
             return NIOLoopBoundBox(s, eventLoop: loop)
         }.wait()
     }
@@ -94,7 +101,13 @@ public final class LiveCluster: Sendable {
     /// Set it before `start()`.
     public func onEvent(_ handler: @escaping @Sendable (ClusterEvent) -> Void) {
         let state = self.state
-        try? eventLoop.submit { state.value.onEvent = handler }.wait()
+        let events = self.events
+        try? eventLoop.submit {
+            state.value.onEvent = { event in
+                events.count.add(1, ordering: .relaxed)
+                handler(event)
+            }
+        }.wait()
     }
 
     /// Binds everything and boots the hosts. Throws (with nothing left bound) when an address is taken.
@@ -152,20 +165,50 @@ public final class LiveCluster: Sendable {
         try await withCore { try $0.apply(command, by: actor) }
     }
 
+    /// Applies a command without waiting: `completion` runs on the loop once the sockets follow
+    /// (processes restarted, listeners bound) or the command failed.
+    public func apply(
+        _ command: ClusterCommand, by actor: String,
+        completion: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) {
+        runSettled { try $0.apply(command, by: actor) }.whenComplete(completion)
+    }
+
+    /// The core's snapshot now, with the scenario's status. Unlike `withCoreAndWait` it does not wait
+    /// for processes that are starting or stopping: a screen asks for it every frame.
+    public func snapshotNow(requestLimit: Int, eventLimit: Int) throws -> ClusterSnapshot {
+        let state = self.state
+        let outcome = scenarioOutcome
+        return try eventLoop.submit { () -> ClusterSnapshot in
+            let s = state.value
+            var snapshot = try s.run { $0.snapshot(requestLimit: requestLimit, eventLimit: eventLimit) }
+            snapshot.scenario = s.runner?.status(finished: outcome.lines.withLock { $0 != nil })
+            return snapshot
+        }.wait()
+    }
+
     /// When the scenario ends (its `end` line, or 5 s after its last timed line), if one plays.
     public var scenarioEnd: Instant? { scenarioEndTime }
 
     /// Ends the scenario now: checks its untimed expectations and returns one
-    /// `FILE:LINE: error: ...` line per failed expectation or command (empty: it passed).
+    /// `FILE:LINE: error: ...` line per failed expectation or command (empty: it passed). The
+    /// second call checks nothing again and returns the same lines.
     public func finishScenario() throws -> [String] {
         let state = self.state
+        let outcome = scenarioOutcome
         return try eventLoop.submit { () -> [String] in
+            if let lines = outcome.lines.withLock({ $0 }) { return lines }
             let s = state.value
             guard let runner = s.runner, s.cluster != nil else { return [] }
-            runner.runToEnd(s.clock.now())
-            return runner.problemLines
+            s.withCore { _ in runner.runToEnd(s.clock.now()) }
+            let lines = runner.problemLines
+            outcome.lines.withLock { $0 = lines }
+            return lines
         }.wait()
     }
+
+    /// Whether the scenario's end was checked.
+    public var scenarioFinished: Bool { scenarioOutcome.lines.withLock { $0 != nil } }
 
 }
 
@@ -180,18 +223,24 @@ extension LiveClusterState {
 }
 
 /// The live cluster as a dashboard source. Time scale and pause do not apply: it is real time.
-public final class LiveClusterSource: ClusterSource {
+/// A scenario being played is finished (its untimed expectations checked) when its end comes, and
+/// the cluster keeps running.
+public final class LiveClusterSource: ClusterSource, Sendable {
     public let live: LiveCluster
 
     public init(live: LiveCluster) { self.live = live }
 
-    public func advance(wallElapsed: TimeSpan) {}
+    public func advance(wallElapsed: TimeSpan) {
+        if let end = live.scenarioEnd, !live.scenarioFinished, live.clock.now() >= end {
+            _ = try? live.finishScenario()
+        }
+    }
 
     public func snapshot(requestLimit: Int, eventLimit: Int) -> ClusterSnapshot {
         let name = live.spec.name
         let vip = live.spec.vip
         var snapshot =
-            (try? live.withCoreAndWait { $0.snapshot(requestLimit: requestLimit, eventLimit: eventLimit) })
+            (try? live.snapshotNow(requestLimit: requestLimit, eventLimit: eventLimit))
             ?? ClusterSnapshot(time: .zero, clusterName: name, vip: vip, arp: ARPSnapshot(ip: vip.host))
         snapshot.source = .live
         snapshot.scenarioName = live.scenarioName
@@ -204,9 +253,35 @@ public final class LiveClusterSource: ClusterSource {
             try live.withCoreAndWait { try $0.apply(c, by: actor) }
             return c.text
         case .setTimeScale, .setPaused:
-            throw LiveSourceError("the live cluster runs in real time (hadeck --simulate slows it down or pauses it)")
+            throw Self.realTime
         }
     }
+
+    /// Returns at once; the answer comes when the sockets follow (a restarted haproxy listens).
+    public func submit(
+        _ command: ControlCommand, by actor: String,
+        completion: @escaping @Sendable (Result<String, any Error>) -> Void
+    ) {
+        switch command {
+        case .cluster(let c): live.apply(c, by: actor) { completion($0.map { c.text }) }
+        case .setTimeScale, .setPaused: completion(.failure(Self.realTime))
+        }
+    }
+
+    public var changeSequence: Int? { live.events.count.load(ordering: .relaxed) }
+
+    static let realTime = LiveSourceError(
+        "the live cluster runs in real time (hadeck --simulate slows it down or pauses it)")
+}
+
+/// How many events the live cluster has recorded, read from any thread.
+final class EventCounter: Sendable {
+    let count = Atomic<Int>(0)
+}
+
+/// A scenario's problem lines once its end was checked, shared by the loop and its callers.
+final class ScenarioOutcome: Sendable {
+    let lines = Mutex<[String]?>(nil)
 }
 
 /// A message for the dashboard's status bar.

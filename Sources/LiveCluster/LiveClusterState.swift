@@ -44,6 +44,9 @@ final class LiveClusterState: ClusterDataPlane {
     var vipListener: Channel?
     /// VIP connections handed to a host's haproxy, by connection.
     var adopted: [ObjectIdentifier: (host: String, channel: Channel)] = [:]
+    /// The clients (`IP:port`) of the VIP connections open now: a request from one of them came
+    /// through the VIP, any other straight to a balancer's own address.
+    var vipClients: [String: Int] = [:]
     /// VIP connections the network does not deliver now, oldest first.
     var held: OrderedDictionary<ObjectIdentifier, HeldConnection> = [:]
     /// Built-in browsers' connections in flight.
@@ -264,7 +267,8 @@ final class LiveClusterState: ClusterDataPlane {
             let ip = r.client.split(separator: ":").first.map(String.init) ?? r.client
             c.recordLiveRequest(
                 client: c.browserName(address: ip) ?? r.client, via: r.balancer, server: r.server, status: r.status,
-                session: r.session, reason: r.reason, latency: r.latency, requestLine: r.requestLine)
+                session: r.session, reason: r.reason, latency: r.latency, requestLine: r.requestLine,
+                entry: vipClients[r.client] != nil ? .vip : .direct)
         }
     }
 

@@ -93,8 +93,19 @@ extension LiveClusterState {
                     channel, via: host.name, reason: "connection refused: \(host.name)'s haproxy is not listening yet")
             }
             adopted[id] = (host.name, channel)
+            // Counted until the connection is closed: NIO completes `closeFuture` after the
+            // handlers saw the close, so a request the close ends is still counted as the VIP's.
+            let client = channel.remoteAddress.map { "\($0.ipAddress ?? "0.0.0.0"):\($0.port ?? 0)" }
+            if let client { vipClients[client, default: 0] += 1 }
             let bound = self.bound!
-            channel.closeFuture.whenComplete { _ in bound.value.adopted[id] = nil }
+            channel.closeFuture.whenComplete { _ in
+                let s = bound.value
+                s.adopted[id] = nil
+                if let client {
+                    s.vipClients[client, default: 1] -= 1
+                    if s.vipClients[client] == 0 { s.vipClients[client] = nil }
+                }
+            }
         case .refused(let host, let reason):
             refuse(channel, via: host.name, reason: reason)
         case .unanswered(let host, let reason):

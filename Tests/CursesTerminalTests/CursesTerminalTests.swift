@@ -78,6 +78,25 @@ import Testing
         #expect(CursesTerminal.decode(char: 0x4B) == .char("K"))
     }
 
+    /// A wide character is written once and ncurses puts the next cell's character after both of
+    /// its columns; a repaint of a changed wide character keeps the rest of the row in place.
+    @Test func wideCharactersPaintOnceAndKeepTheRowInLine() throws {
+        let t = try CursesTerminal(
+            term: "xterm-256color", outputPath: "/dev/null", inputPath: "/dev/null",
+            requireTTY: false, handleSignals: false)
+        defer { t.restore() }
+        var buf = CellBuffer(width: t.size.width, height: t.size.height)
+        buf.text(0, 0, "ab東京cd😀|", .plain)
+        try t.paint(buf.allRuns, clear: true)
+        // ncurses reports a wide character in both of its columns: each took exactly two, and `|`
+        // is in column 10, where the buffer has it.
+        #expect(t.rowText(0).hasPrefix("ab東東京京cd😀😀|"), "\(t.rowText(0))")
+        var next = buf
+        next.text(2, 0, "大", .plain)
+        try t.paint(next.diff(from: buf), clear: false)
+        #expect(t.rowText(0).hasPrefix("ab大大京京cd😀😀|"), "\(t.rowText(0))")
+    }
+
     @Test func colourDowngrade() {
         #expect(nearestBasic(9, limit: 8) == 1)
         #expect(nearestBasic(196, limit: 8) == 1)  // pure red

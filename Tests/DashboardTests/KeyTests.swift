@@ -9,9 +9,9 @@ import Testing
     {
         var st = DashboardState()
         st.focus = focus
-        st.selection[focus] = sel
         st.backendsView = view
         st.balancerIndex = balancer
+        if let sel { st.apply(.select(focus, sel), snapshot: Fixtures.allUp()) }
         return st
     }
 
@@ -103,7 +103,10 @@ import Testing
             expected: .kill(.process(host: "lb1", .haproxy))),
         Case(key: .char("k"), focus: .requests, selection: 0, view: .merged, balancer: 0, expected: nil),
         Case(key: .char("d"), focus: .events, selection: 0, view: .merged, balancer: 0, expected: nil),
-        Case(key: .char("d"), focus: .backends, selection: 9, view: .merged, balancer: 0, expected: nil),
+        // A row past the end is no row: nothing is selected, so the panel's first row acts.
+        Case(
+            key: .char("d"), focus: .backends, selection: 9, view: .merged, balancer: 0,
+            expected: .setServerState(server: "webA", balancer: nil, .drain)),
         // Anywhere.
         Case(
             key: .char("P"), focus: .events, selection: nil, view: .merged, balancer: 0,
@@ -196,7 +199,7 @@ import Testing
         var st = DashboardState()
         st.focus = .requests
         #expect(KeyHandler.handle(key: .down, state: st, snapshot: s) == [.select(.requests, 0)])
-        st.selection[.requests] = 5
+        st.apply(.select(.requests, 5), snapshot: s)
         #expect(KeyHandler.handle(key: .up, state: st, snapshot: s) == [.select(.requests, 4)])
         #expect(KeyHandler.handle(key: .pageDown, state: st, snapshot: s) == [.select(.requests, 15)])
         #expect(KeyHandler.handle(key: .pageUp, state: st, snapshot: s) == [.select(.requests, 0)])
@@ -234,7 +237,7 @@ import Testing
         let s = Fixtures.allUp()
         var st = DashboardState()
         st.apply(.focus(.balancers), snapshot: s)
-        #expect(st.selection[.balancers] == 0)
+        #expect(st.selection[.balancers] == Selection(id: .balancer("lb1"), index: 0))
         st.apply(.nextBalancer, snapshot: s)
         #expect(st.backendsView == .perBalancer && st.balancerIndex == 1)
     }

@@ -38,7 +38,7 @@ import Testing
         var st = DashboardState()
         st.backendsView = .perBalancer
         st.balancerIndex = 1
-        st.selection[.backends] = 1
+        st.apply(.select(.backends, 1), snapshot: Fixtures.backendDown())
         assertSnapshot(render(Fixtures.backendDown(), st), named: "per-balancer-lb2-selected-80x24")
     }
 

@@ -11,7 +11,7 @@ import Testing
 #endif
 
 /// Drives the real `hadeck` binary in a real terminal (tmux), as a person would.
-@Suite(.serialized) struct DashboardEndToEndTests {
+@Suite(.serialized, .tags(.live)) struct DashboardEndToEndTests {
     static let root: String = {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)
@@ -32,21 +32,23 @@ import Testing
     /// live cluster under test never meets a `hadeck` someone runs on the default addresses.
     /// Returns the cluster file's path and the VIP's address.
     /// The directory holding them is removed when the caller lets go of `files`.
-    static func articleClusterFile(net: Int) throws -> (files: TemporaryDirectory, path: String, vip: String) {
+    static func articleClusterFile(net: Int, prefix: String = "127.67") throws -> (
+        files: TemporaryDirectory, path: String, vip: String
+    ) {
         let files = try TemporaryDirectory("e2e-\(net)")
         let dir = files.path
         let source = root + "/Examples/article"
         for name in try FileManager.default.contentsOfDirectory(atPath: source) {
             var text = try String(contentsOfFile: source + "/" + name, encoding: .utf8)
             for (from, to) in [
-                ("127.0.1.", "127.67.\(net)."), ("127.0.2.", "127.67.\(net + 1)."), ("127.0.0.99", "127.67.\(net).99"),
-                ("/tmp/hadeck-lb", "\(dir)/lb"),
+                ("127.0.1.", "\(prefix).\(net)."), ("127.0.2.", "\(prefix).\(net + 1)."),
+                ("127.0.0.99", "\(prefix).\(net).99"), ("/tmp/hadeck-lb", "\(dir)/lb"),
             ] {
                 text = text.replacingOccurrences(of: from, with: to)
             }
             try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
         }
-        return (files, dir + "/cluster.yaml", "127.67.\(net).99")
+        return (files, dir + "/cluster.yaml", "\(prefix).\(net).99")
     }
 
     /// Runs `tmux ARGS...` and returns what it printed. posix_spawn + waitpid rather than Foundation's

@@ -37,17 +37,19 @@ struct TestNet: Sendable {
     func socket(_ host: String) -> String { socketDirectory + "/\(host).sock" }
 }
 
-/// The article's cluster moved to loopback addresses of its own (`127.66.SLOT.x`), so tests run side
-/// by side and beside a running `hadeck`: balancers .1 and .2, webA .11, webB .12, VIP .99:8080.
+/// The article's cluster moved to loopback addresses of its own (`127.66.SLOT.x`, or `NET.SLOT.x`), so
+/// tests run side by side and beside a running `hadeck`: balancers .1 and .2, webA .11, webB .12,
+/// VIP .99:8080.
 /// Stats sockets go to `socketDirectory` (default: `/tmp/hadeck-testSLOT-lbN.sock`).
 func articleSpec(
-    slot: Int, trafficOn: Bool = false, rate: Double = 4, clients: Int = 4, socketDirectory: String? = nil
+    slot: Int, net: String = "127.66", trafficOn: Bool = false, rate: Double = 4, clients: Int = 4,
+    socketDirectory: String? = nil
 ) -> ClusterSpec {
     let replacements = [
-        ("127.0.1.1", "127.66.\(slot).1"), ("127.0.1.2", "127.66.\(slot).2"),
-        ("127.0.2.1", "127.66.\(slot).11"), ("127.0.2.2", "127.66.\(slot).12"),
-        ("127.0.0.99", "127.66.\(slot).99"),
-        ("/tmp/hadeck-lb", socketDirectory.map { $0 + "/lb" } ?? "/tmp/hadeck-test\(slot)-lb"),
+        ("127.0.1.1", "\(net).\(slot).1"), ("127.0.1.2", "\(net).\(slot).2"),
+        ("127.0.2.1", "\(net).\(slot).11"), ("127.0.2.2", "\(net).\(slot).12"),
+        ("127.0.0.99", "\(net).\(slot).99"),
+        ("/tmp/hadeck-lb", socketDirectory.map { $0 + "/lb" } ?? "/tmp/hadeck-test\(net)-\(slot)-lb"),
     ]
     let (loaded, diags) = ClusterLoader.load(path: "article/cluster.yaml") { path in
         let name = String(path.split(separator: "/").last ?? "")
