@@ -98,7 +98,7 @@ import Testing
     enum TmuxError: Error { case spawn(Int32) }
 
     /// Polls the screen until `condition` holds or `timeout` passes; returns the last screen.
-    static func waitForScreen(_ session: String, timeout: Double, _ condition: (String) -> Bool) throws -> (
+    static func waitForScreen(_ session: String, timeout: Double, _ condition: (String) -> Bool) async throws -> (
         Bool, String
     ) {
         let deadline = Date().addingTimeInterval(timeout)
@@ -106,7 +106,7 @@ import Testing
         while Date() < deadline {
             screen = try tmux("capture-pane", "-p", "-t", session)
             if condition(screen) { return (true, screen) }
-            Thread.sleep(forTimeInterval: 0.2)
+            try await Task.sleep(for: .milliseconds(200))
         }
         return (false, screen)
     }
@@ -124,7 +124,7 @@ import Testing
     }
 
     @Test(.enabled(if: available, "needs tmux and a built .build/debug/hadeck"))
-    func killingLb1sHaproxyByKeyMovesTheVIPAndKeepsSessions() throws {
+    func killingLb1sHaproxyByKeyMovesTheVIPAndKeepsSessions() async throws {
         let session = "hadeck-e2e-\(getpid())"
         defer { _ = try? Self.tmux("kill-session", "-t", session) }
         let (files, clusterFile, vip) = try Self.articleClusterFile(net: 10)
@@ -134,7 +134,7 @@ import Testing
             "cd '\(Self.root)' && '\(Self.binary)' --cluster '\(clusterFile)'; echo HADECK-EXIT=$?; sleep 60")
 
         // Cold start: lb1 (state MASTER, priority 150) takes the VIP after 3.414062 s.
-        let (up, before) = try Self.waitForScreen(session, timeout: 20) {
+        let (up, before) = try await Self.waitForScreen(session, timeout: 20) {
             $0.contains("MASTER lb1") && $0.contains("VIP \(vip) → 52:54:00:00:01:01 → lb1")
                 && Self.sessions($0, via: "lb1").count >= 4
         }
@@ -145,14 +145,14 @@ import Testing
         try Self.tmux("send-keys", "-t", session, "BTab")
         try Self.tmux("send-keys", "-t", session, "k")
         let killed = Date()
-        let (pidGone, afterKill) = try Self.waitForScreen(session, timeout: 5) {
+        let (pidGone, afterKill) = try await Self.waitForScreen(session, timeout: 5) {
             $0.contains("kill -9") || $0.contains("killed")
         }
         #expect(pidGone, "no sign of the kill on screen:\n\(afterKill)")
 
         // The formula: two failed chk_haproxy runs (interval 2 s, fall 2) within 4 s, then lb2 waits
         // Master_Down_Interval 3.609375 s after lb1's last advert above 100: at most ~8.7 s after the kill.
-        let (moved, after) = try Self.waitForScreen(session, timeout: 12) {
+        let (moved, after) = try await Self.waitForScreen(session, timeout: 12) {
             $0.contains("MASTER lb2") && $0.contains("VIP \(vip) → 52:54:00:00:01:02 → lb2")
                 && !Self.sessions($0, via: "lb2").isEmpty
         }
@@ -161,7 +161,7 @@ import Testing
         #expect(took < 8.61 + 1.5, "failover took \(took) s on screen")
 
         // Clients that went through lb1 before keep their session ids through lb2.
-        let (_, later) = try Self.waitForScreen(session, timeout: 4) { Self.sessions($0, via: "lb2").count >= 4 }
+        let (_, later) = try await Self.waitForScreen(session, timeout: 4) { Self.sessions($0, via: "lb2").count >= 4 }
         let sessionsAfter = Self.sessions(later, via: "lb2")
         #expect(!sessionsAfter.isEmpty)
         for (client, sessionID) in sessionsAfter {
@@ -169,7 +169,7 @@ import Testing
         }
 
         try Self.tmux("send-keys", "-t", session, "q")
-        let (exited, final) = try Self.waitForScreen(session, timeout: 5) { $0.contains("HADECK-EXIT=") }
+        let (exited, final) = try await Self.waitForScreen(session, timeout: 5) { $0.contains("HADECK-EXIT=") }
         #expect(exited && final.contains("HADECK-EXIT=0"), "\(final)")
         // The terminal is restored: the dashboard is gone from the screen.
         #expect(!final.contains("Balancers"))
@@ -180,7 +180,7 @@ import Testing
     }
 
     @Test(.enabled(if: available, "needs tmux and a built .build/debug/hadeck"))
-    func closingTheTerminalEndsTheDashboard() throws {
+    func closingTheTerminalEndsTheDashboard() async throws {
         let session = "hadeck-hup-\(getpid())"
         defer { _ = try? Self.tmux("kill-session", "-t", session) }
         let (files, clusterFile, vip) = try Self.articleClusterFile(net: 20)
@@ -188,13 +188,13 @@ import Testing
         try Self.tmux(
             "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
             "exec '\(Self.binary)' --cluster '\(clusterFile)'")
-        let (started, screen) = try Self.waitForScreen(session, timeout: 10) { $0.contains("Balancers") }
+        let (started, screen) = try await Self.waitForScreen(session, timeout: 10) { $0.contains("Balancers") }
         #expect(started, "\(screen)")
         let pid = try #require(Int32(Self.displayMessage(session, "#{pane_pid}")))
         try Self.tmux("kill-session", "-t", session)
         // A dashboard whose terminal is gone must leave, not spin on failing reads.
         let deadline = Date().addingTimeInterval(10)
-        while Self.isRunning(pid) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        while Self.isRunning(pid) && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
         #expect(!Self.isRunning(pid), "hadeck (pid \(pid)) still runs after its terminal closed")
         if Self.isRunning(pid) { kill(pid, SIGKILL) }
         #expect(!Self.isListening(vip, 8080), "the VIP still listens after the terminal closed")

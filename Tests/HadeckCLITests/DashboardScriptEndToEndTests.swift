@@ -47,7 +47,7 @@ extension DashboardEndToEndTests {
     }
 
     @Test(.enabled(if: available, "needs tmux and a built .build/debug/hadeck"))
-    func scriptedDemoFollowsTheSelectionShowsAWholeWhyAndEndsWithItsResults() throws {
+    func scriptedDemoFollowsTheSelectionShowsAWholeWhyAndEndsWithItsResults() async throws {
         let session = "hadeck-e2e-script-\(getpid())"
         defer { _ = try? Self.tmux("kill-session", "-t", session) }
         let (files, clusterFile, _) = try Self.articleClusterFile(net: 40, prefix: "127.68")
@@ -61,20 +61,22 @@ extension DashboardEndToEndTests {
         )
 
         // Requests flow from t=4 s.
-        let (flowing, first) = try Self.waitForScreen(session, timeout: 20) { Self.sessions($0, via: "lb1").count >= 3 }
+        let (flowing, first) = try await Self.waitForScreen(session, timeout: 20) {
+            Self.sessions($0, via: "lb1").count >= 3
+        }
         #expect(flowing, "no requests through lb1:\n\(first)")
 
         // A server, then a request, selected; requests keep arriving.
         try Self.tmux("send-keys", "-t", session, "Down")
         try Self.tmux("send-keys", "-t", session, "Tab")
         for _ in 0..<3 { try Self.tmux("send-keys", "-t", session, "Down") }
-        let (_, chosen) = try Self.waitForScreen(session, timeout: 3) {
+        let (_, chosen) = try await Self.waitForScreen(session, timeout: 3) {
             Self.selectedLine($0, panel: "Requests")?.row == 4
         }
         let request = try #require(Self.selectedLine(chosen, panel: "Requests"), "no request selected:\n\(chosen)")
         // A second of newer requests (4/s) above it, however far the panel had to scroll.
         let selectedAt = try #require(Double(request.line.dropFirst().split(separator: " ").first ?? ""))
-        let (moved, later) = try Self.waitForScreen(session, timeout: 8) {
+        let (moved, later) = try await Self.waitForScreen(session, timeout: 8) {
             (Self.newestRequestTime($0) ?? 0) >= selectedAt + 1
         }
         #expect(moved, "new requests did not come in above the selection:\n\(later)")
@@ -91,16 +93,16 @@ extension DashboardEndToEndTests {
                 break
             }
             try Self.tmux("send-keys", "-t", session, "Down")
-            Thread.sleep(forTimeInterval: 0.1)
+            try await Task.sleep(for: .milliseconds(100))
         }
         #expect(onTakeover, "never reached lb1's BACKUP→MASTER event")
         try Self.tmux("send-keys", "-t", session, "Enter")
-        let (opened, detail) = try Self.waitForScreen(session, timeout: 3) { $0.contains("· vrrp.state") }
+        let (opened, detail) = try await Self.waitForScreen(session, timeout: 3) { $0.contains("· vrrp.state") }
         #expect(opened, "\(detail)")
         #expect(detail.contains("Master_Down_Interval = 3 x 1 s + (256 - 150)/256 s = 3.414062 s"), "\(detail)")
         // The same event as `e` saves it: its why is on screen whole.
         try Self.tmux("send-keys", "-t", session, "e")
-        let (saved, afterSave) = try Self.waitForScreen(session, timeout: 3) { $0.contains("saved ") }
+        let (saved, afterSave) = try await Self.waitForScreen(session, timeout: 3) { $0.contains("saved ") }
         #expect(saved, "\(afterSave)")
         let name = try #require(try FileManager.default.contentsOfDirectory(atPath: work.path).first)
         let events = try String(contentsOfFile: work.file(name), encoding: .utf8).split(separator: "\n")
@@ -111,7 +113,7 @@ extension DashboardEndToEndTests {
         let why = try #require(json["why"] as? String)
         #expect(Self.boxText(detail).contains(why), "the why is not whole on screen: \(why)\n\(detail)")
         try Self.tmux("send-keys", "-t", session, "Escape")
-        let (closed, _) = try Self.waitForScreen(session, timeout: 3) { !$0.contains("· vrrp.state") }
+        let (closed, _) = try await Self.waitForScreen(session, timeout: 3) { !$0.contains("· vrrp.state") }
         #expect(closed)
 
         // The end (t=40 s): every expectation with its line, and the cluster runs on.
@@ -122,40 +124,42 @@ extension DashboardEndToEndTests {
                 return "✓ \(i + 1) \(line[r.upperBound...])"
             }
         #expect(expectations.count == 10)
-        let (ended, results) = try Self.waitForScreen(session, timeout: 45) { $0.contains("Scenario ended at t=40.0s") }
+        let (ended, results) = try await Self.waitForScreen(session, timeout: 45) {
+            $0.contains("Scenario ended at t=40.0s")
+        }
         #expect(ended, "no result bar:\n\(results)")
         #expect(results.contains("all \(expectations.count) expectations hold"), "\(results)")
         for e in expectations { #expect(results.contains(e), "\(e) missing:\n\(results)") }
         let t0 = try #require(Self.clock(results))
-        let (running, _) = try Self.waitForScreen(session, timeout: 3) { (Self.clock($0) ?? 0) >= t0 + 1 }
+        let (running, _) = try await Self.waitForScreen(session, timeout: 3) { (Self.clock($0) ?? 0) >= t0 + 1 }
         #expect(running, "the cluster stopped at the scenario's end")
 
         // `K` on lb1 (kill -9 keepalived): KILLED, no priority-0 advert, and the screen goes on
         // moving while the command runs; lb2 takes over after its Master_Down_Interval.
         try Self.tmux("send-keys", "-t", session, "Tab")
         try Self.tmux("send-keys", "-t", session, "Up")
-        let (onLb1, balancers) = try Self.waitForScreen(session, timeout: 3) {
+        let (onLb1, balancers) = try await Self.waitForScreen(session, timeout: 3) {
             Self.selectedLine($0, panel: "Balancers")?.line.hasPrefix("▸lb1") == true
         }
         #expect(onLb1, "lb1 is not selected:\n\(balancers)")
         let tKill = try #require(Self.clock(balancers))
         try Self.tmux("send-keys", "-t", session, "K")
-        let (killed, afterKill) = try Self.waitForScreen(session, timeout: 3) {
+        let (killed, afterKill) = try await Self.waitForScreen(session, timeout: 3) {
             Self.selectedLine($0, panel: "Balancers")?.line.contains("KILLED") == true
         }
         let lb1Row = Self.selectedLine(afterKill, panel: "Balancers")?.line ?? ""
         #expect(killed, "lb1 not shown KILLED:\n\(afterKill)")
         #expect(lb1Row.contains("sent no advert") && !lb1Row.contains("STOP"), "\(lb1Row)")
         #expect(!afterKill.contains("150 -> 0") && !afterKill.contains("150→0"), "\(afterKill)")
-        let (ticking, _) = try Self.waitForScreen(session, timeout: 3) { (Self.clock($0) ?? 0) >= tKill + 1 }
+        let (ticking, _) = try await Self.waitForScreen(session, timeout: 3) { (Self.clock($0) ?? 0) >= tKill + 1 }
         #expect(ticking, "the screen stood still after K")
-        let (tookOver, afterTakeover) = try Self.waitForScreen(session, timeout: 8) {
+        let (tookOver, afterTakeover) = try await Self.waitForScreen(session, timeout: 8) {
             $0.contains("MASTER lb2") && $0.contains("→ 52:54:00:00:01:02 → lb2")
         }
         #expect(tookOver, "lb2 never took over from the killed lb1:\n\(afterTakeover)")
 
         try Self.tmux("send-keys", "-t", session, "q")
-        let (exited, final) = try Self.waitForScreen(session, timeout: 5) { $0.contains("HADECK-EXIT=") }
+        let (exited, final) = try await Self.waitForScreen(session, timeout: 5) { $0.contains("HADECK-EXIT=") }
         #expect(exited && final.contains("HADECK-EXIT=0"), "\(final)")
     }
 }

@@ -13,36 +13,17 @@ import Testing
     static var available: Bool { FileManager.default.isExecutableFile(atPath: DashboardEndToEndTests.binary) }
 
     /// Runs the binary with `args`, stdin from `input` (a file), stdout and stderr to files; waits for it.
-    static func run(_ args: [String], input: String) throws -> (status: Int32, out: String, err: String) {
-        let dir = NSTemporaryDirectory() + "hadeck-headless-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try input.write(toFile: dir + "/in", atomically: true, encoding: .utf8)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, dir + "/in", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, dir + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, dir + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let argv = ([DashboardEndToEndTests.binary] + args).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid: pid_t = 0
-        Descriptors.markCloseOnExec()
-        let rc = posix_spawn(&pid, DashboardEndToEndTests.binary, &actions, nil, argv, environ)
-        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let out = (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? ""
-        let err = (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? ""
-        return ((status >> 8) & 0xff, out, err)
+    static func run(_ args: [String], input: String) async throws -> (status: Int32, out: String, err: String) {
+        let result = try await awaitProgram([DashboardEndToEndTests.binary] + args, input: input)
+        return (result.status, result.stdout, result.stderr)
     }
 
     @Test(.enabled(if: available, "needs a built .build/debug/hadeck"))
-    func eventsComeOutAsJSONAndStdinCommandsFailLb1Over() throws {
+    func eventsComeOutAsJSONAndStdinCommandsFailLb1Over() async throws {
         let (files, cluster, vip) = try DashboardEndToEndTests.articleClusterFile(net: 30)
         defer { withExtendedLifetime(files) {} }
         // stdin stays open for the whole run: the kill is read at once, then --until ends it.
-        let (status, out, err) = try Self.run(
+        let (status, out, err) = try await Self.run(
             ["--headless", "--cluster", cluster, "--until", "14s"], input: "kill lb1/haproxy\nbogus words\n")
         #expect(status == 0, "\(err)")
         #expect(err.contains("stdin:2: error:"), "\(err)")
@@ -73,7 +54,7 @@ import Testing
 /// every expectation holds, 1 naming the line when one does not.
 @Suite(.tags(.live)) struct LiveScenarioSmokeTests {
     @Test(.enabled(if: HeadlessLiveTests.available, "needs a built .build/debug/hadeck"))
-    func aShortFailoverScenarioHoldsOnRealSockets() throws {
+    func aShortFailoverScenarioHoldsOnRealSockets() async throws {
         let (files, cluster, _) = try DashboardEndToEndTests.articleClusterFile(net: 40)
         defer { withExtendedLifetime(files) {} }
         let scenario = try files.write(
@@ -91,7 +72,7 @@ import Testing
             expect sessions-kept
             at 9.6s expect master lb1
             """)
-        let (status, out, err) = try HeadlessLiveTests.run(
+        let (status, out, err) = try await HeadlessLiveTests.run(
             ["--headless", "--script", scenario, "--cluster", cluster], input: "")
         let expectations = out.split(separator: "\n").filter { $0.contains("\"type\":\"expect\"") }
         #expect(expectations.count == 7)

@@ -14,7 +14,7 @@ import Testing
     static let lb1Socket = "/tmp/hadeck-lb1.sock"
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "needs a built .build/debug/hadeck"))
-    func proxyOpensTheStatsSocketAndRemovesItOnSIGTERM() throws {
+    func proxyOpensTheStatsSocketAndRemovesItOnSIGTERM() async throws {
         let dir = "/tmp/hadeck-proxy-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -40,7 +40,7 @@ import Testing
         var opened = false
         for _ in 0..<100 where !opened {
             opened = FileManager.default.fileExists(atPath: socket)
-            if !opened { Thread.sleep(forTimeInterval: 0.05) }
+            if !opened { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(opened, "hadeck proxy did not create \(socket)")
         let mode = try? FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int
@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "needs a built .build/debug/hadeck"))
-    func proxyRefusesTheSocketAnotherBalancerServesAndTheOtherKeepsIt() throws {
+    func proxyRefusesTheSocketAnotherBalancerServesAndTheOtherKeepsIt() async throws {
         let dir = "/tmp/hadeck-takeover-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -99,7 +99,9 @@ import Testing
             try cfg.write(toFile: dir + "/other.cfg", atomically: true, encoding: .utf8)
             let spawned = try #require(Self.spawn(["proxy", "-f", dir + "/other.cfg"], stderr: dir + "/other.err"))
             other = spawned
-            for _ in 0..<100 where !UnixSocketClient.isServed(Self.lb1Socket) { usleep(50_000) }
+            for _ in 0..<100 where !UnixSocketClient.isServed(Self.lb1Socket) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
         }
         defer {
             if let other {

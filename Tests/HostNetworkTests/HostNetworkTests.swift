@@ -38,7 +38,7 @@ import VRRPCore
     // MARK: On real interfaces, in namespaces of the test's own
 
     @Test(.enabled(if: NamespacePair.missing == nil, "\(NamespacePair.missing ?? "")"))
-    func interfaceFactsAndCarrier() throws {
+    func interfaceFactsAndCarrier() async throws {
         let pair = try NamespacePair("i")
         defer { pair.remove() }
         let eth0 = try pair.inside(pair.a) { try NetworkInterface.named("eth0") }
@@ -51,7 +51,7 @@ import VRRPCore
         var pulled = eth0
         let deadline = ContinuousClock.now + .seconds(2)
         while pulled.hasCarrier, ContinuousClock.now < deadline {
-            usleep(10_000)
+            try await Task.sleep(for: .milliseconds(10))
             pulled = try pair.inside(pair.a) { try NetworkInterface.named("eth0") }
         }
         #expect(pulled.isUp && !pulled.hasCarrier)
@@ -60,7 +60,7 @@ import VRRPCore
     }
 
     @Test(.enabled(if: NamespacePair.missing == nil, "\(NamespacePair.missing ?? "")"))
-    func addAndRemoveAVirtualIP() throws {
+    func addAndRemoveAVirtualIP() async throws {
         let pair = try NamespacePair("v")
         defer { pair.remove() }
         let vip = IPv4Address("10.78.0.10")!
@@ -89,7 +89,7 @@ import VRRPCore
     }
 
     @Test(.enabled(if: NamespacePair.missing == nil, "\(NamespacePair.missing ?? "")"))
-    func gratuitousARPReachesThePeerAsBuilt() throws {
+    func gratuitousARPReachesThePeerAsBuilt() async throws {
         let pair = try NamespacePair("g")
         defer { pair.remove() }
         let vip = IPv4Address("10.78.0.10")!
@@ -114,7 +114,7 @@ import VRRPCore
             try PacketSocket(interface: NetworkInterface.named("eth0"), etherType: GratuitousARP.etherType)
                 .send(frame, to: GratuitousARP.broadcast)
         }
-        usleep(100_000)
+        try await Task.sleep(for: .milliseconds(100))
         let neigh = try ProgramRunner.run(["ip", "-n", pair.b, "neigh", "show", "10.78.0.10"]).stdout
         #expect(neigh.contains("lladdr 02:78:00:00:00:01"), "\(neigh)")
     }

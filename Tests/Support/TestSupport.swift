@@ -119,3 +119,20 @@ extension Tag {
     /// `swift test --skip "Live|Lab|EndToEnd|TerminalCheck"`.
     @Tag public static var live: Self
 }
+
+/// `runProgram` for async tests: the wait happens on a thread of its own. Swift concurrency has only
+/// as many cooperative threads as cores (two here); a test that blocks one for the seconds a child
+/// runs starves every other test's awaits, and their live sockets time out.
+public func awaitProgram(
+    _ argv: [String], input: String? = nil, capture: Bool = true, timeout: Double = 120,
+    environment: [String: String]? = nil
+) async throws -> ProgramResult {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProgramResult, Error>) in
+        Thread {
+            continuation.resume(
+                with: Result {
+                    try runProgram(argv, input: input, capture: capture, timeout: timeout, environment: environment)
+                })
+        }.start()
+    }
+}
