@@ -66,13 +66,19 @@ public struct VRRPTimer: Hashable, Sendable, CustomStringConvertible {
     public var priority: Int
     /// The timer's length, in keepalived's integer microseconds.
     public var value: TimeSpan
+    /// When it was (last) armed: the advert that restarted it, the priority-0 advert, the start;
+    /// with `value`, when it runs out. nil: not known (a source that only sees the state change).
+    public var armedAt: Instant?
 
-    public init(kind: Kind, adverts: Int, advertInterval: TimeSpan, priority: Int, value: TimeSpan) {
+    public init(
+        kind: Kind, adverts: Int, advertInterval: TimeSpan, priority: Int, value: TimeSpan, armedAt: Instant? = nil
+    ) {
         self.kind = kind
         self.adverts = adverts
         self.advertInterval = advertInterval
         self.priority = priority
         self.value = value
+        self.armedAt = armedAt
     }
 
     /// The formula with its numbers.
@@ -155,6 +161,30 @@ public struct TrackedScriptStatus: Hashable, Sendable {
     public var lastResult: Bool? = nil
     /// When it next runs.
     public var nextRun: Instant? = nil
+    /// The last time its state flipped (up to down or back), and the run that began the streak of
+    /// `rise` or `fall` results that flipped it: what a failover timeline shows as detection.
+    public var lastFlip: Flip? = nil
+    /// The first run of the current streak of contradicting results (nil: none running).
+    var streakStart: Instant? = nil
+
+    /// A change of a script's state, and the runs that made it.
+    public struct Flip: Hashable, Sendable {
+        /// The first run of the streak (the flip's own run when `rise`/`fall` is 1 or it was the first run).
+        public var firstRun: Instant
+        /// The run that completed the streak.
+        public var at: Instant
+        /// Up (succeeding) after the flip.
+        public var up: Bool
+        /// How many consecutive results it took (`rise` or `fall`; 1 on the first run).
+        public var runs: Int
+
+        public init(firstRun: Instant, at: Instant, up: Bool, runs: Int) {
+            self.firstRun = firstRun
+            self.at = at
+            self.up = up
+            self.runs = runs
+        }
+    }
 }
 
 /// One keepalived `vrrp_instance`: the RFC 5798 §6 state machine with keepalived 2.2.7's choices.
@@ -482,7 +512,7 @@ public struct VRRPInstance: Sendable {
         if case .priorityZero = cause { kind = .skew } else { kind = .masterDown }
         armedTimer = VRRPTimer(
             kind: kind, adverts: max(1, config.downTimerAdverts), advertInterval: advertIntervalInUse,
-            priority: effectivePriority, value: span)
+            priority: effectivePriority, value: span, armedAt: now)
     }
 
     private mutating func sendAdverts(priority: Int) -> [VRRPAction] {
@@ -706,14 +736,20 @@ public struct VRRPInstance: Sendable {
             s.initialising = false
             s.isUp = ok
             s.pendingCount = 0
+            s.lastFlip = TrackedScriptStatus.Flip(firstRun: t, at: t, up: ok, runs: 1)
             flipped = true
         } else if ok == s.isUp {
             s.pendingCount = 0
+            s.streakStart = nil
         } else {
+            if s.pendingCount == 0 { s.streakStart = t }
             s.pendingCount += 1
             if s.pendingCount >= (ok ? s.rise : s.fall) {
+                s.lastFlip = TrackedScriptStatus.Flip(
+                    firstRun: s.streakStart ?? t, at: t, up: ok, runs: s.pendingCount)
                 s.isUp = ok
                 s.pendingCount = 0
+                s.streakStart = nil
                 flipped = true
             }
         }
