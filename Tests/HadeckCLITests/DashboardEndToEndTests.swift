@@ -175,9 +175,10 @@ import Testing
         #expect(strip, "no timeline strip after the takeover:\n\(withStrip)")
         #expect(withStrip.contains("lb1 haproxy killed"), "\(withStrip)")
 
-        // R: the takeover again at 0.25x, the VIP on lb1's MAC as before it; Esc: live again.
+        // R: the takeover again at 0.25x from 2 s before the kill, the VIP on lb1's MAC as before it
+        // (a kill soon after the start replays lb1's first GARP first: up to 2 s at 0.25x); Esc: live again.
         try Self.tmux("send-keys", "-t", session, "R")
-        let (replaying, replay) = try Self.waitForScreen(session, timeout: 3) {
+        let (replaying, replay) = try Self.waitForScreen(session, timeout: 10) {
             $0.contains(" REPLAY lb1→lb2") && $0.contains("VIP \(vip) → 52:54:00:00:01:01 → lb1")
         }
         #expect(replaying, "R did not replay the takeover:\n\(replay)")
