@@ -186,7 +186,8 @@ let package = Package(
         .testTarget(name: "WebCoreTests", dependencies: ["WebCore"]),
         .testTarget(
             name: "ClusterConfigTests", dependencies: ["HadeckBase", "ClusterConfig", "HadeckConfig", "VRRPCore"]),
-        .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "BalancerCore", "HadeckBase"]),
+        .testTarget(
+            name: "ClusterModelTests", dependencies: ["VRRPCore", "ClusterModel", "BalancerCore", "HadeckBase"]),
         .testTarget(
             name: "ClusterCoreTests",
             dependencies: [

@@ -253,8 +253,8 @@ public final class Cluster {
 
     // MARK: - Events
 
-    func emit(_ kind: EventKind, why: String, timer: VRRPTimer? = nil) {
-        let event = ClusterEvent(time: now, kind, why: why, timer: timer)
+    func emit(_ kind: EventKind, why: String, timer: VRRPTimer? = nil, scripts: [TrackedScriptStatus] = []) {
+        let event = ClusterEvent(time: now, kind, why: why, timer: timer, scripts: scripts)
         if case .request = kind {
         } else {
             events.append(event)
@@ -325,8 +325,10 @@ public final class Cluster {
                     .vrrpState(
                         node: host.name, from: HostVRRPState(from), to: HostVRRPState(to), priority: priority,
                         effectivePriority: effective), why: why, timer: timer)
-            case .priorityChanged(let from, let to, let why):
-                emit(.vrrpPriority(node: host.name, from: from, to: to), why: why)
+            case .priorityChanged(let from, let to, let why, let scripts):
+                emit(
+                    .vrrpPriority(node: host.name, from: from, to: to), why: why,
+                    scripts: scripts.filter { $0.lastFlip?.at == now })
             }
         }
     }

@@ -7,7 +7,8 @@ enum KeepalivedOutput {
     case advert(bytes: [UInt8], destination: String)
     case gratuitousARP(vip: String)
     case stateChanged(from: VRRPState, to: VRRPState, priority: Int, effective: Int, why: String, timer: VRRPTimer?)
-    case priorityChanged(from: Int, to: Int, why: String)
+    /// `scripts`: the instance's track scripts (those that flipped at this instant caused it).
+    case priorityChanged(from: Int, to: Int, why: String, scripts: [TrackedScriptStatus])
     case discarded(from: String, reason: String)
     /// The host's virtual addresses change (keepalived adds them as MASTER, removes them otherwise).
     case addresses([String], added: Bool, why: String)
@@ -81,7 +82,8 @@ public final class KeepalivedProcess {
                     from: from, to: to, priority: instance.basePriority,
                     effective: instance.effectivePriority, why: why,
                     timer: to == .master && from == .backup ? instance.armedTimer : nil)
-            case .priorityChanged(let from, let to, let why): .priorityChanged(from: from, to: to, why: why)
+            case .priorityChanged(let from, let to, let why):
+                .priorityChanged(from: from, to: to, why: why, scripts: instance.trackedScripts)
             case .advertDiscarded(let from, let reason): .discarded(from: from, reason: reason.description)
             case .vipsAdded(let ips, let why): .addresses(ips, added: true, why: why)
             case .vipsRemoved(let ips, let why): .addresses(ips, added: false, why: why)

@@ -81,12 +81,18 @@ public struct ClusterEvent: Hashable, Sendable {
     public var why: String
     /// The VRRP timer that caused a state change, with its numbers (not part of the JSON line).
     public var timer: VRRPTimer?
+    /// For a priority change: the track scripts whose state flipped and caused it, with the runs that
+    /// did (not part of the JSON line).
+    public var scripts: [TrackedScriptStatus]
 
-    public init(time: Instant, _ kind: EventKind, why: String, timer: VRRPTimer? = nil) {
+    public init(
+        time: Instant, _ kind: EventKind, why: String, timer: VRRPTimer? = nil, scripts: [TrackedScriptStatus] = []
+    ) {
         self.time = time
         self.kind = kind
         self.why = why
         self.timer = timer
+        self.scripts = scripts
     }
 
     public var type: EventType {

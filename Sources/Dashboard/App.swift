@@ -97,6 +97,13 @@ public final class DashboardApp {
     /// Frames drawn and skipped (tests, and the idle CPU it saves).
     public private(set) var framesDrawn = 0
     public private(set) var framesSkipped = 0
+    /// Every snapshot taken, for instant replay (bounded).
+    public private(set) var history = SnapshotHistory()
+    /// The replay running, if any, and the UI clock it last moved at.
+    public private(set) var replay: Replay?
+    var replayClock: Int64?
+    /// Whether the last live snapshot had a failover's countdown running (then it is asked for every tick).
+    var liveCountingDown = false
 
     public init(source: ClusterSource, options: DashboardOptions, now: (() -> Int64)? = nil) {
         self.source = source
@@ -151,17 +158,30 @@ public final class DashboardApp {
             // A source that says nothing happened since the last snapshot is asked again once a
             // second (its clocks and counters), or at once when a failover's countdown runs.
             let seen = source.changeSequence
+            var looked = false
             if snap == nil || changed || fullRepaint || seen == nil || seen != sequence
-                || t - snapshotAt >= ShownFrame.clockOnlyInterval || shown?.countingDown == true
+                || t - snapshotAt >= ShownFrame.clockOnlyInterval || liveCountingDown
             {
                 let fresh = source.snapshot(requestLimit: options.requestLimit, eventLimit: options.eventLimit)
                 snap = fresh
                 snapshotAt = t
                 sequence = seen
-                keepScrollInBounds(fresh, terminal.size)
-                let frame = ShownFrame(fresh, state, terminal.size)
+                history.record(fresh)
+                liveCountingDown = ShownFrame.countingDown(fresh)
+                looked = true
+            }
+            // A replay moves on with the real clock and shows its frame; the live cluster runs on.
+            if var r = replay, let live = snap {
+                r.advance(wall: TimeSpan(micros: max(0, t - (replayClock ?? t))))
+                replayClock = t
+                replay = r
+                state.replay = r.status(wallClock: wallClock(), live: live)
+            }
+            if let shownSnapshot = replay?.frame ?? snap, looked || replay != nil {
+                keepScrollInBounds(shownSnapshot, terminal.size)
+                let frame = ShownFrame(shownSnapshot, state, terminal.size)
                 if fullRepaint || frameDue(frame, at: t) {
-                    try draw(fresh, terminal: terminal, full: fullRepaint)
+                    try draw(shownSnapshot, terminal: terminal, full: fullRepaint)
                     shown = frame
                     shown?.drawnAt = t
                     framesDrawn += 1
@@ -177,7 +197,9 @@ public final class DashboardApp {
             if let maxTicks = options.maxTicks, ticks >= maxTicks { return 0 }
             // While a command runs, look for its answer often.
             let wait = inFlight.isEmpty ? options.tickMilliseconds : min(options.tickMilliseconds, 20)
-            guard let key = try terminal.readKey(timeoutMilliseconds: wait), let current = snap else { continue }
+            guard let key = try terminal.readKey(timeoutMilliseconds: wait), let live = snap else { continue }
+            // Keys act on what the screen shows: in a replay, the replayed snapshot.
+            let current = replay?.frame ?? live
             changed = true
             if key == .resize { fullRepaint = true }
             for action in KeyHandler.handle(key: key, state: state, snapshot: current, now: t) {
@@ -191,6 +213,9 @@ public final class DashboardApp {
                     fullRepaint = true
                 case .control(let command): send(command, name: action.name)
                 case .exportEvents: export(current)
+                case .startReplay: startReplay(at: t)
+                case .endReplay: endReplay()
+                case .replay(let change): changeReplay(change)
                 default: break
                 }
             }
@@ -209,6 +234,51 @@ public final class DashboardApp {
         if frame.countingDown { return true }
         return t - shown.drawnAt >= ShownFrame.clockOnlyInterval
     }
+
+    /// `R`: the last change of master from the kept history, at 0.25x.
+    func startReplay(at t: Int64) {
+        guard let r = history.replay(), let live = history.frames.last else {
+            state.status = "nothing to replay yet"
+            state.statusIsError = false
+            return
+        }
+        replay = r
+        replayClock = t
+        state.replay = r.status(wallClock: wallClock(), live: live)
+        state.status =
+            "replay of \(r.what) from \(r.frames.count) kept frames (\(history.count) kept, \(history.dropped) dropped)"
+        state.statusIsError = false
+    }
+
+    func endReplay() {
+        replay = nil
+        replayClock = nil
+        state.replay = nil
+        state.status = "live"
+        state.statusIsError = false
+    }
+
+    func changeReplay(_ change: ReplayChange) {
+        guard var r = replay else { return }
+        switch change {
+        case .speed(let v): r.speed = v
+        case .togglePause: r.paused.toggle()
+        case .seek(let d): r.seek(to: r.position + d)
+        case .restart: r.seek(to: r.start)
+        }
+        replay = r
+        if let live = history.frames.last { state.replay = r.status(wallClock: wallClock(), live: live) }
+    }
+
+    /// The time of day for the replay banner (`06:21:03`).
+    func wallClock() -> String { Self.clockFormat.string(from: Date()) }
+
+    static let clockFormat: DateFormatter = {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "HH:mm:ss"
+        return f
+    }()
 
     /// Submits a command; it shows as pending until its answer comes.
     func send(_ command: ControlCommand, name: String) {
@@ -347,8 +417,13 @@ struct ShownFrame: Equatable {
         source = s.source
         feeds = s.feeds
         scenario = s.scenario
-        // The timer is 3 advert intervals and a skew; more than one interval gone means adverts stopped.
-        countingDown = s.hosts.contains { h in
+        countingDown = Self.countingDown(s)
+    }
+
+    /// A BACKUP's master-down timer running with its master's adverts missing: the timer is 3 advert
+    /// intervals and a skew; more than one interval gone means adverts stopped.
+    static func countingDown(_ s: ClusterSnapshot) -> Bool {
+        s.hosts.contains { h in
             guard h.vrrpState == .backup, let deadline = h.masterDownDeadline, let interval = h.masterDownInterval
             else { return false }
             let left = deadline - s.time

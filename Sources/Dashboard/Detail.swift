@@ -23,14 +23,14 @@ public struct DetailContent: Hashable, Sendable {
     /// The content for a target, with the servers and hosts as the snapshot has them now.
     public static func make(_ target: DetailTarget, _ s: ClusterSnapshot) -> DetailContent {
         switch target {
-        case .event(let e): return event(e)
+        case .event(let e): return event(e, s)
         case .request(let r): return request(r, s)
         case .server(let backend, let server): return self.server(backend: backend, server: server, s)
         case .balancer(let name): return balancer(name, s)
         }
     }
 
-    static func event(_ e: ClusterEvent) -> DetailContent {
+    static func event(_ e: ClusterEvent, _ s: ClusterSnapshot) -> DetailContent {
         var lines = [
             Line("time", "t=\(formatSeconds(e.time.micros)) s"),
             Line("type", e.type.rawValue, eventRole(e)),
@@ -45,9 +45,31 @@ public struct DetailContent: Hashable, Sendable {
             lines.append(Line("fields", "", .title))
             for (name, value) in e.fields { lines.append(Line(name, value.plainText)) }
         }
+        if let timeline = FailoverTimeline.all(events: s.events, requests: s.requests).last(where: {
+            e.time >= $0.start && e.time <= $0.end
+        }) {
+            lines += timelineLines(timeline)
+        }
         lines.append(Line("", ""))
         lines.append(Line("JSON", e.jsonLine, .dim))
         return DetailContent(title: "Event at t=\(fixed(e.time.seconds, 3)) s · \(e.type.rawValue)", lines: lines)
+    }
+
+    /// The change of master an event belongs to, phase by phase: when, measured, the formula's value.
+    static func timelineLines(_ t: FailoverTimeline) -> [Line] {
+        var lines = [
+            Line("", ""),
+            Line(
+                "failover", "\(t.oldMaster ?? "none") -> \(t.newMaster) at t=\(formatSeconds(t.takeover.micros)) s",
+                .title),
+        ]
+        if let total = t.faultToService { lines.append(Line("fault→service", "\(formatSeconds(total.micros)) s")) }
+        for p in t.phases {
+            var value = "t=\(formatSeconds(p.start.micros)) s  \(formatSeconds(p.duration.micros)) s  \(p.label)"
+            if let f = p.formula { value += "  (formula \(formatSeconds(f.value.micros)) s: \(f.text))" }
+            lines.append(Line(TimelineStrip.name(p.kind), value, TimelineStrip.role(p.kind)))
+        }
+        return lines
     }
 
     static func request(_ r: RequestRecord, _ s: ClusterSnapshot) -> DetailContent {

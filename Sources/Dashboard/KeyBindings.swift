@@ -15,7 +15,8 @@ public enum KeyMode: String, CaseIterable, Hashable, Sendable {
     case detail
     /// The help overlay (`?`).
     case help
-    // The presenter's replay (issue 17) comes as one more mode, with its keys in the same table.
+    /// Instant replay (`R`): kept snapshots shown again while the live cluster runs on.
+    case replay
 }
 
 /// Where in normal mode a binding acts.
@@ -48,6 +49,11 @@ public enum KeyCommand: Hashable, Sendable {
     case weightReset, enableEverywhere, disableEverywhere
     // A balancer row.
     case killHAProxy, killKeepalived, stopKeepalived, power, restoreHost
+    // The whole cluster back to a clean start.
+    case resetCluster
+    // Instant replay.
+    case startReplay, endReplay, replaySlower, replayFaster, replayPause, replayBack, replayForward, replayRestart
+    case liveOnly
     // Typing a filter.
     case applyFilter, cancelFilter, deleteFilterCharacter, typeFilterCharacter
     // A detail view.
@@ -176,6 +182,11 @@ public enum KeyMap {
         KeyBinding(.normal, [.char("/")], .filter, "filter the requests by client or server", bar: ("/", "filter")),
         KeyBinding(.normal, [.escape], .clearFilter, "clear the requests filter"),
         KeyBinding(.normal, [.char("e")], .exportEvents, "save the events to a JSON lines file"),
+        KeyBinding(
+            .normal, [.char("R")], .startReplay, "instant replay of the last failover at 0.25x",
+            bar: ("R", "replay")),
+        KeyBinding(
+            .normal, [.char("X")], .resetCluster, "reset the cluster: all restored, traffic on"),
         KeyBinding(.normal, [.char("v")], .toggleView, "backends per balancer / merged", bar: ("v", "view")),
         KeyBinding(.normal, [.char("b")], .nextBalancer, "the next balancer's view of the backends"),
         KeyBinding(.normal, [.char("T")], .nextTheme, "next theme", bar: ("T", "theme")),
@@ -230,6 +241,26 @@ public enum KeyMap {
         KeyBinding(.detail, [.char("e")], .exportEvents, "save the events as JSON lines"),
         KeyBinding(.detail, [.char("?")], .help, "every key (this help)", bar: ("?", "help")),
         KeyBinding(.detail, [.char("q")], .quit, "quit", bar: ("q", "quit")),
+        // Instant replay.
+        KeyBinding(.replay, [.char("R"), .escape], .endReplay, "back to the live cluster", bar: ("R/Esc", "live")),
+        KeyBinding(.replay, [.char(" ")], .replayPause, "pause / resume the replay", bar: ("spc", "pause")),
+        KeyBinding(
+            .replay, [.char("<")], .replaySlower, "half as fast", group: "replay speed halve / double (1/16x to 4x)",
+            bar: ("<>", "speed")),
+        KeyBinding(
+            .replay, [.char(">")], .replayFaster, "twice as fast", group: "replay speed halve / double (1/16x to 4x)"),
+        KeyBinding(.replay, [.left], .replayBack, "one second back", group: "one second back / forward"),
+        KeyBinding(.replay, [.right], .replayForward, "one second forward", group: "one second back / forward"),
+        KeyBinding(.replay, [.home], .replayRestart, "from the beginning again"),
+        KeyBinding(.replay, [.tab], .nextPanel, "next panel", group: "next / previous panel", bar: ("Tab", "panel")),
+        KeyBinding(.replay, [.backTab], .previousPanel, "previous panel", group: "next / previous panel"),
+        KeyBinding(.replay, [.up], .moveUp, "select the row above", group: "select a row"),
+        KeyBinding(.replay, [.down], .moveDown, "select the row below", group: "select a row"),
+        KeyBinding(.replay, [.enter], .openDetail, "details of the selected row, as it was", bar: ("Enter", "details")),
+        KeyBinding(.replay, [.char("?")], .help, "every key (this help)", bar: ("?", "help")),
+        KeyBinding(.replay, [.char("q")], .quit, "quit", bar: ("q", "quit")),
+        KeyBinding(
+            .replay, [], catchAll: .anyOther, .liveOnly, "commands act on the live cluster: R or Esc first"),
         // The help overlay.
         KeyBinding(.help, [.up], .scrollUp, "scroll up", group: "scroll"),
         KeyBinding(.help, [.down], .scrollDown, "scroll down", group: "scroll"),
@@ -294,6 +325,7 @@ public enum KeyMap {
             ("On a balancer row (Balancers panel)", .normal, .balancerRow),
             ("Typing a filter (after /)", .filterInput, .anywhere),
             ("In a detail view (after Enter)", .detail, .anywhere),
+            ("In instant replay (after R)", .replay, .anywhere),
             ("In this help", .help, .anywhere),
         ]
         return parts.map { title, mode, scope in

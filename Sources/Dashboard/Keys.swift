@@ -38,6 +38,10 @@ public enum DashboardAction: Hashable, Sendable {
     /// A message for the status line (e.g. "select a backend first").
     case message(String)
     case redraw
+    /// `R`: replays the kept history (the app has it); `endReplay` goes back to live.
+    case startReplay
+    case endReplay
+    case replay(ReplayChange)
 
     /// The action's name for the status line.
     public var name: String {
@@ -60,6 +64,9 @@ public enum DashboardAction: Hashable, Sendable {
         case .askConfirmation(let c): "confirm \(c.consequence)"
         case .message(let m): m
         case .redraw: "redraw"
+        case .startReplay: "replay"
+        case .endReplay: "live"
+        case .replay(let c): "replay \(c)"
         }
     }
 
@@ -70,6 +77,15 @@ public enum DashboardAction: Hashable, Sendable {
         case .setPaused(let p): p ? "pause" : "resume"
         }
     }
+}
+
+/// A change to a running replay.
+public enum ReplayChange: Hashable, Sendable {
+    case speed(Double)
+    case togglePause
+    /// Relative to the replay's position.
+    case seek(TimeSpan)
+    case restart
 }
 
 /// Formats a time scale: 0.25 -> "0.25", 2 -> "2", 0.0625 -> "1/16".
@@ -151,6 +167,18 @@ public enum KeyHandler {
             return backendCommand(command, state, s)
         case .killHAProxy, .killKeepalived, .stopKeepalived, .power, .restoreHost:
             return balancerCommand(command, state, s)
+        case .resetCluster: return reset(s)
+        case .startReplay: return [.startReplay]
+        case .endReplay: return [.endReplay]
+        case .replaySlower:
+            return [.replay(.speed(max(Replay.minSpeed, (state.replay?.speed ?? Replay.defaultSpeed) / 2)))]
+        case .replayFaster:
+            return [.replay(.speed(min(Replay.maxSpeed, (state.replay?.speed ?? Replay.defaultSpeed) * 2)))]
+        case .replayPause: return [.replay(.togglePause)]
+        case .replayBack: return [.replay(.seek(.seconds(-1)))]
+        case .replayForward: return [.replay(.seek(.seconds(1)))]
+        case .replayRestart: return [.replay(.restart)]
+        case .liveOnly: return [.message("replay: commands act on the live cluster (R or Esc back to live first)")]
         case .applyFilter: return [.applyFilter(state.filterInput ?? "")]
         case .cancelFilter: return [.clearFilter]
         case .deleteFilterCharacter: return [.editFilter(String((state.filterInput ?? "").dropLast()))]
@@ -243,6 +271,34 @@ public enum KeyHandler {
         case .restoreHost: return [.control(.cluster(.restore(h.name)))]
         default: return []
         }
+    }
+
+    /// `X`: what brings the cluster back to a clean start, from what the snapshot shows is not: each
+    /// balancer with something down restored (power, processes, link, partitions), each server whose
+    /// app is down or that is not ready on some balancer restored, changed weights reset, traffic on.
+    static func reset(_ s: ClusterSnapshot) -> [DashboardAction] {
+        var commands: [ClusterCommand] = []
+        for h in s.hosts
+        where !h.poweredOn || h.haproxyPID == nil || h.keepalivedPID == nil || !h.linkUp || !h.partitionedFrom.isEmpty {
+            commands.append(.restore(h.name))
+        }
+        // Each server once, in order; any balancer's row can say it is not clean.
+        var servers: [String] = []
+        var seen: Set<String> = []
+        var down: Set<String> = []
+        var weighted: Set<String> = []
+        for r in s.servers {
+            if seen.insert(r.server).inserted { servers.append(r.server) }
+            if r.appRunning == false || r.adminState != .ready { down.insert(r.server) }
+            if r.weight != r.initialWeight { weighted.insert(r.server) }
+        }
+        commands += servers.filter(down.contains).map { .restore($0) }
+        commands += servers.filter(weighted.contains).map { .setWeight(server: $0, balancer: nil, .reset) }
+        if !s.traffic.on { commands.append(.traffic(enabled: true, rate: nil, clients: nil)) }
+        guard !commands.isEmpty else {
+            return [.message("nothing to reset: every balancer and server runs, traffic is on")]
+        }
+        return commands.map { .control(.cluster($0)) }
     }
 
     /// A cluster command on a source that takes none is a message; a destructive one on a source

@@ -24,7 +24,8 @@ public enum DashboardRenderer {
         let colours = DashboardModel.routeColours(s)
         c.routeRoles = colours.routes
         c.serverRoles = colours.servers
-        let screen = layout(s, c.area)
+        let screen = layout(s, state, c.area)
+        if let replay = state.replay { ReplayBanner(status: replay).render(in: screen[6], on: &c) }
         HeaderBar(s: s).render(in: screen[0], on: &c)
         if let caption = s.caption, screen[1].height > 0 { CaptionBar(text: caption).render(in: screen[1], on: &c) }
         panels(s, state, in: screen[2], on: &c)
@@ -39,16 +40,18 @@ public enum DashboardRenderer {
         return c.buffer
     }
 
-    /// Header, caption, panels, result bar, status bar, key bar.
-    static func layout(_ s: ClusterSnapshot, _ area: Rect) -> [Rect] {
+    /// Header, caption, panels, result bar, status bar, key bar, and (index 6, on top) the replay banner.
+    static func layout(_ s: ClusterSnapshot, _ state: DashboardState, _ area: Rect) -> [Rect] {
         let captionHeight = (s.caption ?? "").isEmpty ? 0 : 1
         var resultHeight = 0
         if let sc = s.scenario, sc.finished {
             resultHeight = ResultBar.height(sc, width: area.width, limit: max(2, (area.height - 4) / 3))
         }
-        return Layout.vertical([
-            .length(1), .length(captionHeight), .fill(1), .length(resultHeight), .length(1), .length(1),
+        let r = Layout.vertical([
+            .length(state.replay == nil ? 0 : 1), .length(1), .length(captionHeight), .fill(1),
+            .length(resultHeight), .length(1), .length(1),
         ]).split(area)
+        return Array(r[1...]) + [r[0]]
     }
 
     /// How far the help and the detail view can be scrolled at this size (the app keeps its state
@@ -61,7 +64,8 @@ public enum DashboardRenderer {
         let help = max(0, helpLines - (min(height - 2, helpLines + 2) - 2))
         var detail = 0
         if let target = state.detail {
-            let inner = layout(s, Rect(x: 0, y: 0, width: width, height: height))[2].inset(horizontal: 2, vertical: 1)
+            let inner = layout(s, state, Rect(x: 0, y: 0, width: width, height: height))[2]
+                .inset(horizontal: 2, vertical: 1)
             detail = max(0, DetailView.layout(DetailContent.make(target, s), width: inner.width).count - inner.height)
         }
         return (help, detail)
@@ -74,11 +78,14 @@ public enum DashboardRenderer {
         let history = s.arp.history.count
         let balancersHeight = 2 + max(1, s.hosts.count)
         let wide = body.width >= wideWidth
+        // The last change of master's phases, under the VIP line.
+        let timeline = FailoverTimeline.last(in: s)
+        let strip = timeline == nil ? 0 : TimelineStrip.height(bodyHeight: m)
         let topHeight: Int
         if wide {
-            topHeight = max(balancersHeight, min(2 + history, balancersHeight + max(0, (m - 30) / 5)))
+            topHeight = max(balancersHeight, min(2 + strip + history, balancersHeight + strip + max(0, (m - 30) / 5)))
         } else {
-            topHeight = balancersHeight + 1 + min(history, max(0, (m - 21) / 4))
+            topHeight = balancersHeight + 1 + strip + min(history, max(0, (m - 21) / 4))
         }
         // Built once per frame: with thousands of servers it is the costliest list to derive.
         let backendRows = DashboardModel.backendRows(s, state)
@@ -90,11 +97,13 @@ public enum DashboardRenderer {
             let top = Layout.horizontal([.length(body.width - vipWidth - 1), .fill(1)], spacing: 1).split(rows[0])
             BalancersPanel(s: s, state: state).render(in: top[0], on: &c)
             c.vline(x: top[0].right, y: top[0].y, height: top[0].height)
-            VIPPanel(s: s, inline: false).render(in: top[1], on: &c)
+            VIPPanel(s: s, inline: false, timeline: strip > 0 ? timeline : nil, stripHeight: strip)
+                .render(in: top[1], on: &c)
         } else {
             let top = Layout.vertical([.length(balancersHeight), .fill(1)]).split(rows[0])
             BalancersPanel(s: s, state: state).render(in: top[0], on: &c)
-            VIPPanel(s: s, inline: true).render(in: top[1], on: &c)
+            VIPPanel(s: s, inline: true, timeline: strip > 0 ? timeline : nil, stripHeight: strip)
+                .render(in: top[1], on: &c)
         }
         BackendsPanel(s: s, state: state, rows: backendRows).render(in: rows[1], on: &c)
         let low: [Rect]

@@ -99,14 +99,18 @@ public struct DashboardState: Hashable, Sendable {
     public var statusIsError = false
     /// The theme's name, for the status/help line.
     public var themeName = "dark"
+    /// While an instant replay runs: what its banner shows (the app keeps the frames).
+    public var replay: ReplayStatus? = nil
 
     public init() {}
 
-    /// Which keys are in force: typing a filter, then the help, then a detail view, else the panels.
+    /// Which keys are in force: typing a filter, then the help, then a detail view, then a replay,
+    /// else the panels.
     public var mode: KeyMode {
         if filterInput != nil { return .filterInput }
         if showHelp { return .help }
         if detail != nil { return .detail }
+        if replay != nil { return .replay }
         return .normal
     }
 
@@ -258,7 +262,8 @@ extension DashboardState {
         // Any other key ends a confirmation that was asked for.
         confirmation = nil
         switch action {
-        case .control, .quit, .nextTheme, .redraw, .exportEvents, .askConfirmation: break
+        case .control, .quit, .nextTheme, .redraw, .exportEvents, .askConfirmation, .startReplay, .endReplay, .replay:
+            break
         case .toggleHelp:
             showHelp.toggle()
             helpScroll = 0

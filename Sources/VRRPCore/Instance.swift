@@ -329,7 +329,7 @@ public struct VRRPInstance: Sendable {
         if case .priorityZero = cause { kind = .skew } else { kind = .masterDown }
         armedTimer = VRRPTimer(
             kind: kind, adverts: max(1, config.downTimerAdverts), advertInterval: advertIntervalInUse,
-            priority: effectivePriority, value: span)
+            priority: effectivePriority, value: span, armedAt: now)
     }
 
     private mutating func sendAdverts(priority: Int) -> [VRRPAction] {
@@ -553,14 +553,20 @@ public struct VRRPInstance: Sendable {
             s.initialising = false
             s.isUp = ok
             s.pendingCount = 0
+            s.lastFlip = TrackedScriptStatus.Flip(firstRun: t, at: t, up: ok, runs: 1)
             flipped = true
         } else if ok == s.isUp {
             s.pendingCount = 0
+            s.streakStart = nil
         } else {
+            if s.pendingCount == 0 { s.streakStart = t }
             s.pendingCount += 1
             if s.pendingCount >= (ok ? s.rise : s.fall) {
+                s.lastFlip = TrackedScriptStatus.Flip(
+                    firstRun: s.streakStart ?? t, at: t, up: ok, runs: s.pendingCount)
                 s.isUp = ok
                 s.pendingCount = 0
+                s.streakStart = nil
                 flipped = true
             }
         }

@@ -69,13 +69,19 @@ public struct VRRPTimer: Hashable, Sendable, CustomStringConvertible {
     public var priority: Int
     /// The timer's length, in keepalived's integer microseconds.
     public var value: TimeSpan
+    /// When it was (last) armed: the advert that restarted it, the priority-0 advert, the start;
+    /// with `value`, when it runs out. nil: not known (a source that only sees the state change).
+    public var armedAt: Instant?
 
-    public init(kind: Kind, adverts: Int, advertInterval: TimeSpan, priority: Int, value: TimeSpan) {
+    public init(
+        kind: Kind, adverts: Int, advertInterval: TimeSpan, priority: Int, value: TimeSpan, armedAt: Instant? = nil
+    ) {
         self.kind = kind
         self.adverts = adverts
         self.advertInterval = advertInterval
         self.priority = priority
         self.value = value
+        self.armedAt = armedAt
     }
 
     /// The formula with its numbers.
@@ -158,4 +164,28 @@ public struct TrackedScriptStatus: Hashable, Sendable {
     public var lastResult: Bool? = nil
     /// When it next runs.
     public var nextRun: Instant? = nil
+    /// The last time its state flipped (up to down or back), and the run that began the streak of
+    /// `rise` or `fall` results that flipped it: what a failover timeline shows as detection.
+    public var lastFlip: Flip? = nil
+    /// The first run of the current streak of contradicting results (nil: none running).
+    var streakStart: Instant? = nil
+
+    /// A change of a script's state, and the runs that made it.
+    public struct Flip: Hashable, Sendable {
+        /// The first run of the streak (the flip's own run when `rise`/`fall` is 1 or it was the first run).
+        public var firstRun: Instant
+        /// The run that completed the streak.
+        public var at: Instant
+        /// Up (succeeding) after the flip.
+        public var up: Bool
+        /// How many consecutive results it took (`rise` or `fall`; 1 on the first run).
+        public var runs: Int
+
+        public init(firstRun: Instant, at: Instant, up: Bool, runs: Int) {
+            self.firstRun = firstRun
+            self.at = at
+            self.up = up
+            self.runs = runs
+        }
+    }
 }

@@ -168,6 +168,27 @@ import Testing
             #expect(sessionsBefore[client] == nil || sessionsBefore[client] == sessionID, "\(client) changed session")
         }
 
+        // The failover's timeline strip under the VIP line: the fault, then lb2's timer with its formula.
+        let (strip, withStrip) = try await Self.waitForScreen(session, timeout: 5) {
+            $0.contains("failover lb1→lb2") && $0.contains("fault→service") && $0.contains("(formula 3.609s)")
+        }
+        #expect(strip, "no timeline strip after the takeover:\n\(withStrip)")
+        #expect(withStrip.contains("lb1 haproxy killed"), "\(withStrip)")
+
+        // R: the takeover again at 0.25x from 2 s before the kill, the VIP on lb1's MAC as before it
+        // (a kill soon after the start replays lb1's first GARP first: up to 2 s at 0.25x); Esc: live again.
+        try Self.tmux("send-keys", "-t", session, "R")
+        let (replaying, replay) = try await Self.waitForScreen(session, timeout: 10) {
+            $0.contains(" REPLAY lb1→lb2") && $0.contains("VIP \(vip) → 52:54:00:00:01:01 → lb1")
+        }
+        #expect(replaying, "R did not replay the takeover:\n\(replay)")
+        #expect(replay.contains("x0.25") && replay.contains("MASTER lb2"), "\(replay)")
+        try Self.tmux("send-keys", "-t", session, "Escape")
+        let (live, afterReplay) = try await Self.waitForScreen(session, timeout: 3) {
+            !$0.contains(" REPLAY ") && $0.contains("VIP \(vip) → 52:54:00:00:01:02 → lb2")
+        }
+        #expect(live, "Esc did not return to live:\n\(afterReplay)")
+
         try Self.tmux("send-keys", "-t", session, "q")
         let (exited, final) = try await Self.waitForScreen(session, timeout: 5) { $0.contains("HADECK-EXIT=") }
         #expect(exited && final.contains("HADECK-EXIT=0"), "\(final)")

@@ -42,7 +42,7 @@ import Testing
 
     /// The test runs in the machine's own network namespace: the node refuses to touch it.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "needs a built .build/debug/hadeck"))
-    func refusesTheMachinesOwnNetwork() throws {
+    func refusesTheMachinesOwnNetwork() async throws {
         let root = repositoryRoot + "/Examples/article/"
         let out = try runProgram([
             Self.binary, "node", "-f", root + "haproxy-lb2.cfg", "-k", root + "keepalived-lb2.conf",

@@ -69,6 +69,7 @@ struct KeyBar: Widget {
                 var label = entry.label
                 if b.command == .partition && partitioned { label = "heal" }
                 if b.command == .pause && s.paused { label = "resume" }
+                if b.command == .replayPause && state.replay?.paused == true { label = "resume" }
                 // Help and quit end the bar whatever else fits.
                 if b.command == .help || b.command == .quit {
                     tail.append((entry.key, label))

@@ -2,10 +2,13 @@ import ClusterModel
 import HadeckBase
 
 /// The clients' ARP entry for the VIP (VIP -> MAC -> host) and how it moved. `inline` puts the
-/// mapping in the rule itself (narrow layouts); otherwise it is a panel of its own.
+/// mapping in the rule itself (narrow layouts); otherwise it is a panel of its own. Under the
+/// mapping, the last change of master's timeline strip (`stripHeight` lines) when there is one.
 struct VIPPanel: Widget {
     let s: ClusterSnapshot
     let inline: Bool
+    var timeline: FailoverTimeline? = nil
+    var stripHeight = 0
 
     func render(in area: Rect, on c: inout Canvas) {
         guard area.height > 0 else { return }
@@ -48,6 +51,12 @@ struct VIPPanel: Widget {
                 c.spans(area.x + 1, hy, since, base: c.theme[.normal], maxWidth: area.width - 2)
                 hy += 1
             }
+        }
+        if let timeline, stripHeight > 0, hy < area.bottom {
+            let h = min(stripHeight, area.bottom - hy)
+            TimelineStrip(timeline: timeline, now: s.time)
+                .render(in: Rect(x: area.x + 1, y: hy, width: area.width - 2, height: h), on: &c)
+            hy += h
         }
         for change in s.arp.history where hy < area.bottom {
             let line: [Span] = [
