@@ -87,6 +87,7 @@ let package = Package(
         .target(
             name: "LiveCluster",
             dependencies: [
+                "ClusterConfig", "WebCore",
                 "HadeckBase", "BalancerCore", "VRRPCore", "ClusterModel", "ClusterCore", "LiveEngine",
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -166,7 +167,7 @@ let package = Package(
         // The only ncurses code: paints Dashboard's cell buffers and reads keys.
         .target(
             name: "CursesTerminal",
-            dependencies: ["CNCurses", "Dashboard"]
+            dependencies: ["ClusterModel", "CNCurses", "Dashboard"]
         ),
         // What the test targets share: temporary directories, outside programs, the repository root.
         .target(
@@ -178,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "LabTests",
             dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase", "HostNetwork", "HadeckTestSupport"]),
-        .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
+        .testTarget(name: "BalancerCoreTests", dependencies: ["HadeckBase", "BalancerCore"]),
         .testTarget(
             name: "HostNetworkTests",
             dependencies: ["HostNetwork", "HadeckBase", "VRRPCore", "RealCluster", "HadeckTestSupport"]),
@@ -187,15 +188,23 @@ let package = Package(
             dependencies: ["ClusterNode", "HostNetwork", "HadeckBase", "VRRPCore", "RealCluster", "HadeckTestSupport"]),
         .testTarget(
             name: "VRRPCoreTests", dependencies: ["VRRPCore", "HadeckBase", "HadeckTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"], exclude: ["Corpus"]),
+        .testTarget(
+            name: "HadeckConfigTests", dependencies: ["BalancerCore", "HadeckBase", "VRRPCore", "HadeckConfig"],
+            exclude: ["Corpus"]),
         .testTarget(name: "WebCoreTests", dependencies: ["WebCore"]),
-        .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig", "HadeckConfig", "VRRPCore"]),
+        .testTarget(
+            name: "ClusterConfigTests", dependencies: ["HadeckBase", "ClusterConfig", "HadeckConfig", "VRRPCore"]),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "BalancerCore", "HadeckBase"]),
         .testTarget(
-            name: "ClusterCoreTests", dependencies: ["ClusterCore", "HadeckConfig", "ClusterConfig", "WebCore"]),
+            name: "ClusterCoreTests",
+            dependencies: [
+                "BalancerCore", "ClusterModel", "HadeckBase", "VRRPCore", "ClusterCore", "HadeckConfig",
+                "ClusterConfig", "WebCore",
+            ]),
         .testTarget(
             name: "HadeckCLITests",
             dependencies: [
+                "HadeckConfig", "PlainSockets",
                 "HadeckCLI", "LiveCluster", "LiveEngine", "ClusterConfig", "HadeckTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -221,6 +230,7 @@ let package = Package(
         .testTarget(
             name: "LiveClusterTests",
             dependencies: [
+                "HadeckTestSupport", "PlainSockets", "VRRPCore", "WebCore",
                 "LiveCluster", "LiveEngine", "ClusterCore", "ClusterModel", "HadeckConfig", "ClusterConfig",
                 "HadeckBase",
                 "BalancerCore",

@@ -33,66 +33,8 @@ public enum ArticleClusterFiles {
           on: true
 
         """#,
-        "haproxy-lb1.cfg": #"""
-        # haproxy.cfg for balancer lb1, after the article's configuration.
-        # Everything lives on loopback: the web servers are 127.0.2.1 and 127.0.2.2.
-
-        global
-            nbthread 1
-            maxconn 4096
-            node lb1
-            stats socket /tmp/hadeck-lb1.sock mode 600 level admin
-
-        defaults
-            mode http
-            retries 3
-            option redispatch
-            timeout connect 5s
-            timeout client 30s
-            timeout server 30s
-
-        listen web
-            bind :8080
-            balance roundrobin
-            cookie SRV insert indirect nocache
-            option httpchk GET /login
-            stats enable
-            stats uri /haproxy-stats
-            stats refresh 5s
-            server webA 127.0.2.1:8081 cookie A check inter 2000 rise 2 fall 3
-            server webB 127.0.2.2:8888 cookie B check inter 2000 rise 2 fall 3
-
-        """#,
-        "haproxy-lb2.cfg": #"""
-        # haproxy.cfg for balancer lb2, after the article's configuration.
-        # Everything lives on loopback: the web servers are 127.0.2.1 and 127.0.2.2.
-
-        global
-            nbthread 1
-            maxconn 4096
-            node lb2
-            stats socket /tmp/hadeck-lb2.sock mode 600 level admin
-
-        defaults
-            mode http
-            retries 3
-            option redispatch
-            timeout connect 5s
-            timeout client 30s
-            timeout server 30s
-
-        listen web
-            bind :8080
-            balance roundrobin
-            cookie SRV insert indirect nocache
-            option httpchk GET /login
-            stats enable
-            stats uri /haproxy-stats
-            stats refresh 5s
-            server webA 127.0.2.1:8081 cookie A check inter 2000 rise 2 fall 3
-            server webB 127.0.2.2:8888 cookie B check inter 2000 rise 2 fall 3
-
-        """#,
+        "haproxy-lb1.cfg": haproxyConfig(node: "lb1"),
+        "haproxy-lb2.cfg": haproxyConfig(node: "lb2"),
         "keepalived-lb1.conf": #"""
         ! keepalived.conf for balancer lb1 (MASTER), after the article's configuration.
 
@@ -170,4 +112,38 @@ public enum ArticleClusterFiles {
 
         """#,
     ]
+
+    /// The two balancers' haproxy.cfg differ only in the node's name (and so its stats socket).
+    private static func haproxyConfig(node: String) -> String {
+        #"""
+        # haproxy.cfg for balancer \#(node), after the article's configuration.
+        # Everything lives on loopback: the web servers are 127.0.2.1 and 127.0.2.2.
+
+        global
+            nbthread 1
+            maxconn 4096
+            node \#(node)
+            stats socket /tmp/hadeck-\#(node).sock mode 600 level admin
+
+        defaults
+            mode http
+            retries 3
+            option redispatch
+            timeout connect 5s
+            timeout client 30s
+            timeout server 30s
+
+        listen web
+            bind :8080
+            balance roundrobin
+            cookie SRV insert indirect nocache
+            option httpchk GET /login
+            stats enable
+            stats uri /haproxy-stats
+            stats refresh 5s
+            server webA 127.0.2.1:8081 cookie A check inter 2000 rise 2 fall 3
+            server webB 127.0.2.2:8888 cookie B check inter 2000 rise 2 fall 3
+
+        """#
+    }
 }

@@ -59,12 +59,6 @@ public struct ARPCache: Sendable {
     @discardableResult
     public mutating func receiveGratuitousARP(ip: String, mac: MACAddress, node: String, at time: Instant) -> Change? {
         garpsSeen += 1
-        confirmed[ip] = time
-        let old = entries[ip]
-        guard old != mac else { return nil }
-        entries[ip] = mac
-        let change = Change(time: time, ip: ip, from: old, to: mac, node: node)
-        history.append(change)
-        return change
+        return resolved(ip: ip, mac: mac, node: node, at: time)
     }
 }

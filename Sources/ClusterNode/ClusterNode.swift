@@ -32,7 +32,7 @@ public final class ClusterNode: Sendable {
     public init(
         haproxy: HAProxyConfig, keepalived: KeepalivedConfig, instance name: String? = nil,
         loops: (balancer: EventLoop, vrrp: EventLoop), dumpDirectory: String, clock: LiveClock = LiveClock(),
-        onRequest: (@Sendable (RequestRecord) -> Void)? = nil,
+        onRequest: (@Sendable (AccessLogRecord) -> Void)? = nil,
         onTransition: (@Sendable (CheckTransition) -> Void)? = nil,
         onAdminChange: (@Sendable (AdminChangeRecord) -> Void)? = nil,
         log: @escaping @Sendable (String) -> Void

@@ -35,7 +35,7 @@ public struct CheckCommand: ParsableCommand {
     public func run() throws {
         let outcome = Self.check(files: files)
         if !outcome.stdout.isEmpty { print(outcome.stdout, terminator: "") }
-        if !outcome.stderr.isEmpty { FileOutput.standardError(outcome.stderr) }
+        if !outcome.stderr.isEmpty { fputsStderr(outcome.stderr) }
         if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
     }
 
@@ -170,12 +170,5 @@ enum CheckedFileKind {
             return .scenario
         }
         return nil
-    }
-}
-
-/// Writing to standard error.
-enum FileOutput {
-    static func standardError(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
     }
 }

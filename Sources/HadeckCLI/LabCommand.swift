@@ -350,19 +350,11 @@ public struct AppCommand: ParsableCommand {
             }
         }
         fputsStderr("hadeck app: \(name) (jvmRoute \(route)) listening on \(listen), pid \(getpid())\n")
-        let done = DispatchSemaphore(value: 0)
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { done.signal() }
-            source.resume()
-            sources.append(source)
-        }
-        done.wait()
+        let signals = SignalHandlers()
+        signals.waitForTermination()
         try? server.killFuture().wait()
         if let pidFile { try? FileManager.default.removeItem(atPath: pidFile) }
-        for s in sources { s.cancel() }
+        signals.cancel()
         try? group.syncShutdownGracefully()
     }
 }

@@ -166,26 +166,21 @@ public struct NodeCommand: ParsableCommand {
         let flusher = balancerLoop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) {
             _ in requests.value.flush()
         }
-        let done = DispatchSemaphore(value: 0)
-        var sources: [DispatchSourceSignal] = []
-        func on(_ sig: Int32, _ handler: @escaping @Sendable () -> Void) {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler(handler: handler)
-            source.resume()
-            sources.append(source)
+        let signals = SignalHandlers()
+        signals.on([SIGUSR1]) {
+            node.keepalived.writeDataDump().whenFailure { fputsStderr("hadeck node: data dump: \($0)\n") }
         }
-        for sig in [SIGINT, SIGTERM] { on(sig) { done.signal() } }
-        on(SIGUSR1) { node.keepalived.writeDataDump().whenFailure { fputsStderr("hadeck node: data dump: \($0)\n") } }
-        on(SIGUSR2) { node.keepalived.writeStats().whenFailure { fputsStderr("hadeck node: stats: \($0)\n") } }
-        done.wait()
+        signals.on([SIGUSR2]) {
+            node.keepalived.writeStats().whenFailure { fputsStderr("hadeck node: stats: \($0)\n") }
+        }
+        signals.waitForTermination()
         fputsStderr(Self.keepalivedTime() + ": Stopping\n")
         try? node.stop().wait()
         flusher.cancel()
         try? balancerLoop.submit { requests.value.flush() }.wait()
         if let pidFile { try? FileManager.default.removeItem(atPath: pidFile) }
         fputsStderr(Self.keepalivedTime() + ": Stopped hadeck node\n")
-        for s in sources { s.cancel() }
+        signals.cancel()
         try? group.syncShutdownGracefully()
     }
 

@@ -128,21 +128,13 @@ public struct ProxyCommand: ParsableCommand {
             log.value.flush()
         }
 
-        let done = DispatchSemaphore(value: 0)
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { done.signal() }
-            source.resume()
-            sources.append(source)
-        }
-        done.wait()
+        let signals = SignalHandlers()
+        signals.waitForTermination()
         flusher.cancel()
         try? balancer.stopFuture().wait()
         try? loop.submit { log.value.flush() }.wait()
         logger.notice("stopped.")
-        for s in sources { s.cancel() }
+        signals.cancel()
         try? group.syncShutdownGracefully()
     }
 }

@@ -6,6 +6,10 @@ import RealCluster
     import Glibc
 #endif
 
+// Over ~500 lines on purpose: building, driving and removing the lab share one record of what was
+// made (namespaces, processes, files) and one lock; split by MARK sections, not by files, so
+// that `down` is seen to undo exactly what `up` does.
+
 /// The article's cluster for real, in network namespaces on this machine: Debian's haproxy and
 /// keepalived on lb1 and lb2, hadeck's Tomcat-like app server on webA and webB, a client, all on one
 /// bridge. Everything it makes is recorded in its state directory and found again by its
