@@ -115,9 +115,10 @@ for t in "${TARGETS[@]}"; do
     runs=${runs:-0}
     corpus=$(ls "$WORK/corpus/$t" | wc -l)
     found=$(grep -o "Test unit written to .*" "$log" | sed 's/Test unit written to //' || true)
-    line=$(printf '%-16s %12d runs %8d/s  corpus %5d  exit %d' "$t" "$runs" $((runs / SECONDS_PER_TARGET)) "$corpus" $status)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    line=$(printf '%-16s %12d runs %8s/s  corpus %5d  exit %d' "$t" "$runs" "${rate:-?}" "$corpus" $status)
     echo "$line"
-    [[ -n $found ]] && { echo "   FOUND: $found"; grep -m3 -E "ERROR|Fatal error|SUMMARY" "$log" | sed 's/^/   /'; findings=$((findings + 1)); }
+    [[ -n $found ]] && { echo "   FOUND: $found"; grep -m3 -E "Fatal error|Program crashed|ERROR: libFuzzer|deadly signal" "$log" | sed 's/^/   /'; findings=$((findings + 1)); }
     summary+="$line${found:+  FOUND $found}"$'\n'
     total=$((total + runs))
 done
