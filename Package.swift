@@ -10,7 +10,15 @@ let strictImports: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibil
 let package = Package(
     name: "hadeck",
     products: [
-        .executable(name: "hadeck", targets: ["hadeck"])
+        .executable(name: "hadeck", targets: ["hadeck"]),
+        // For the libFuzzer harnesses in Fuzz/ (a package of their own, built apart from the tests).
+        .library(
+            name: "HadeckFuzzTargets",
+            targets: [
+                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterConfig", "ClusterCore", "Dashboard",
+                "LiveEngine",
+            ]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -71,7 +71,8 @@ struct AttachFileReader {
         for (keyNode, value) in top {
             switch keyNode.string ?? "" {
             case "version":
-                guard let v = value.int else {
+                // Decimal digits only: Yams's `int` traps on a sexagesimal value beyond Int (`1:2:...:12`).
+                guard let v = value.string.flatMap({ Int($0) }) else {
                     error(line(value), "version must be a whole number (this hadeck reads version 1)")
                     continue
                 }

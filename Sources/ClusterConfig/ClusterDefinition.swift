@@ -197,7 +197,9 @@ public struct ClusterFile: Hashable, Sendable {
                             )
                         }
                     case "clients":
-                        if let n = v.int, (1...100_000).contains(n) {
+                        // Decimal digits only: Yams's `int` traps on a sexagesimal value beyond Int
+                        // (`1:2:3:4:5:6:7:8:9:10:11:12`, base 60), found by fuzzing.
+                        if let n = v.string.flatMap({ Int($0) }), (1...100_000).contains(n) {
                             result.clients = n
                         } else {
                             d.error(file, line(v), "traffic clients must be a whole number from 1 to 100000")

@@ -141,6 +141,17 @@ let remoteExample = """
             ])
     }
 
+    /// Yams reads `1:2:...` as a base-60 integer and traps when it overflows Int (found by fuzzing the cluster file).
+    @Test func aSexagesimalVersionBeyondIntIsAnErrorNotATrap() {
+        let (file, d) = AttachFile.parse(
+            "version: 1:2:3:4:5:6:7:8:9:10:11:12\nvip: 10.0.0.1\nbalancers:\n  lb1: {haproxy: {stats: /s}}\n",
+            file: "a.yaml")
+        #expect(file == nil)
+        #expect(
+            d.errors.first?.description
+                == "a.yaml:1: error: version must be a whole number (this hadeck reads version 1)")
+    }
+
     @Test func notYAMLAndEmpty() {
         let (a, d1) = AttachFile.parse("version: 1\nvip: [unclosed\n", file: "x.yaml")
         #expect(a == nil && d1.errors.first?.description.hasPrefix("x.yaml:") == true)

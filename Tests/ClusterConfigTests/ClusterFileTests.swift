@@ -97,4 +97,20 @@ private let repositoryRoot: String = {
                 "c.yaml:6: error: traffic clients must be a whole number from 1 to 100000",
             ])
     }
+
+    /// Found by fuzzing: Yams reads `1:2:...` as a base-60 integer and traps when it overflows Int.
+    @Test func aSexagesimalClientCountBeyondIntIsAnErrorNotATrap() {
+        let text = """
+            vip: 10.0.0.99:80
+            balancers:
+              lb1: {address: 10.0.0.1, mac: "52:54:00:00:01:01", haproxy: h.cfg, keepalived: k.conf}
+            backends:
+              webA: {address: 10.0.1.1:8081, jvmRoute: jvm3}
+            traffic: {clients: 1:2:3:4:5:6:7:8:9:10:11:12}
+            """
+        let (file, d) = ClusterFile.parse(text, file: "c.yaml")
+        #expect(file == nil)
+        #expect(
+            d.items.map(\.description) == ["c.yaml:6: error: traffic clients must be a whole number from 1 to 100000"])
+    }
 }
