@@ -54,7 +54,10 @@ def cluster_files(directory, rate):
         ]:
             text = text.replace(a, b)
         if name == "cluster.yaml":
-            text = text.replace("traffic: {rate: 4, clients: 4, on: true}", "traffic: {rate: %s, clients: 8, on: true}" % rate)
+            article = "traffic:\n  rate: 4\n  clients: 4\n"
+            if article not in text:
+                sys.exit("soak: %s has no '%s' to replace" % (name, article))
+            text = text.replace(article, "traffic:\n  rate: %s\n  clients: 8\n" % rate)
         with open(os.path.join(directory, name), "w") as f:
             f.write(text)
     return os.path.join(directory, "cluster.yaml")
