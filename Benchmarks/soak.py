@@ -4,7 +4,7 @@ or repair every 5 s, and what it costs.
 
     python3 Benchmarks/soak.py [--minutes 10] [--binary .build/release/hadeck] [--rate 20] [--seed 1]
 
-Runs `hadeck --headless` on loopback addresses of its own (127.71.0.x), so it never meets a
+Runs `hadeck --headless` on loopback addresses of its own (127.84.0.x), so it never meets a
 `hadeck` on the default ones. Records the process's resident memory every 30 s, whether it crashed,
 the requests that failed outside failover windows (a window opens with each failure command and
 closes 12 s after the last one; one repair window too), and whether every command got its event
@@ -23,7 +23,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NET = "127.71.0"
+NET = "127.84.0"
 
 # (command, kind): failures open a failover window; each command is answered by an event of its type.
 FAILURES = [
@@ -54,21 +54,31 @@ def cluster_files(directory, rate):
         ]:
             text = text.replace(a, b)
         if name == "cluster.yaml":
-            text = text.replace("traffic: {rate: 4, clients: 4, on: true}", "traffic: {rate: %s, clients: 8, on: true}" % rate)
+            article = "traffic:\n  rate: 4\n  clients: 4\n"
+            if article not in text:
+                sys.exit("soak: %s has no '%s' to replace" % (name, article))
+            text = text.replace(article, "traffic:\n  rate: %s\n  clients: 8\n" % rate)
         with open(os.path.join(directory, name), "w") as f:
             f.write(text)
     return os.path.join(directory, "cluster.yaml")
 
 
 def rss_kb(pid):
+    return memory(pid).get("VmRSS")
+
+
+def memory(pid):
+    """VmRSS and its parts (RssAnon: heap and stacks, RssFile: code and mapped files) in kB, Threads."""
+    values = {}
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                key, _, rest = line.partition(":")
+                if key in ("VmRSS", "RssAnon", "RssFile", "Threads"):
+                    values[key] = int(rest.split()[0])
     except OSError:
-        return None
-    return None
+        pass
+    return values
 
 
 def main():
@@ -108,6 +118,7 @@ def main():
         start = time.monotonic()
         end = start + args.minutes * 60
         rss = [(0, rss_kb(proc.pid))]
+        parts = [(0, memory(proc.pid))]
         commands = []  # (time, line number, command, kind)
         windows = []  # (start, end) of failover windows
         next_rss = start + 30
@@ -117,6 +128,7 @@ def main():
             now = time.monotonic()
             if now >= next_rss:
                 rss.append((round(now - start), rss_kb(proc.pid)))
+                parts.append((round(now - start), memory(proc.pid)))
                 next_rss += 30
             if now >= next_cmd:
                 failure = rng.random() < 0.5
@@ -161,6 +173,9 @@ def main():
         print("load average at the end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
         print("RSS (MB) every 30 s: " + " ".join(
             "%d:%.1f" % (t, kb / 1024) for t, kb in rss if kb is not None))
+        print("of which anonymous (heap, stacks) / file-backed (code) MB, threads: " + " ".join(
+            "%d:%.1f/%.1f/%d" % (t, m.get("RssAnon", 0) / 1024, m.get("RssFile", 0) / 1024, m.get("Threads", 0))
+            for t, m in parts if m))
         after_first_minute = [kb for t, kb in rss if t >= 60 and kb is not None]
         spread = 0.0
         if after_first_minute:

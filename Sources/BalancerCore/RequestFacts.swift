@@ -45,25 +45,36 @@ public struct RequestFacts: Sendable {
         method: String, target: String, headers: [(name: String, value: String)] = [], source: String = "127.0.0.1",
         sourcePort: Int = 0, version: String = "1.1"
     ) {
-        var bytes = Array(method.utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(
+            method.utf8.count + target.utf8.count + 16
+                + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
+        bytes.append(contentsOf: method.utf8)
         let methodRange = 0..<bytes.count
         bytes.append(0x20)
         let targetStart = bytes.count
-        bytes += Array(target.utf8)
+        bytes.append(contentsOf: target.utf8)
         let targetRange = targetStart..<bytes.count
-        bytes += Array(" HTTP/\(version)\r\n".utf8)
+        bytes.append(contentsOf: " HTTP/".utf8)
+        bytes.append(contentsOf: version.utf8)
+        bytes.append(0x0D)
+        bytes.append(0x0A)
         var fields: [Field] = []
+        fields.reserveCapacity(headers.count)
         for (name, value) in headers {
             let nameStart = bytes.count
-            bytes += Array(name.utf8)
+            bytes.append(contentsOf: name.utf8)
             let nameEnd = bytes.count
-            bytes += [0x3A, 0x20]
+            bytes.append(0x3A)
+            bytes.append(0x20)
             let valueStart = bytes.count
-            bytes += Array(value.utf8)
+            bytes.append(contentsOf: value.utf8)
             fields.append(Field(name: nameStart..<nameEnd, value: valueStart..<bytes.count))
-            bytes += [0x0D, 0x0A]
+            bytes.append(0x0D)
+            bytes.append(0x0A)
         }
-        bytes += [0x0D, 0x0A]
+        bytes.append(0x0D)
+        bytes.append(0x0A)
         self.init(
             head: bytes, method: methodRange, target: targetRange, version: version, headers: fields,
             source: IPAddress(source), sourcePort: sourcePort)

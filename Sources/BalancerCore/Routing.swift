@@ -175,16 +175,36 @@ public struct CookiePair: Hashable, Sendable {
 
 /// Splits a `Cookie:` header value into its pairs, in order (blanks around names and values trimmed).
 public func parseCookieHeader(_ header: String) -> [CookiePair] {
-    header.split(separator: ";", omittingEmptySubsequences: true).compactMap { raw in
-        let item = raw.trimmingSpaces()
-        if item.isEmpty { return nil }
-        if let eq = item.firstIndex(of: "=") {
-            return CookiePair(
-                name: String(item[..<eq]).trimmingSpaces(),
-                value: String(item[item.index(after: eq)...]).trimmingSpaces(), hasEquals: true)
-        }
-        return CookiePair(name: item, value: "", hasEquals: false)
+    // On the UTF-8 bytes, as HAProxy reads them: `;`, `=`, space and tab are ASCII, so every range
+    // below starts and ends on a scalar boundary.
+    let bytes = header.utf8
+    func isSpace(_ b: UInt8) -> Bool { b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
+    func trimmed(_ r: Range<String.Index>) -> Range<String.Index> {
+        var lower = r.lowerBound
+        var upper = r.upperBound
+        while lower < upper, isSpace(bytes[lower]) { bytes.formIndex(after: &lower) }
+        while lower < upper, isSpace(bytes[bytes.index(before: upper)]) { bytes.formIndex(before: &upper) }
+        return lower..<upper
     }
+    func text(_ r: Range<String.Index>) -> String { String(header.unicodeScalars[r]) }
+    var pairs: [CookiePair] = []
+    var start = bytes.startIndex
+    while start < bytes.endIndex {
+        let end = bytes[start...].firstIndex(of: UInt8(ascii: ";")) ?? bytes.endIndex
+        let item = trimmed(start..<end)
+        if !item.isEmpty {
+            if let eq = bytes[item].firstIndex(of: UInt8(ascii: "=")) {
+                pairs.append(
+                    CookiePair(
+                        name: text(trimmed(item.lowerBound..<eq)),
+                        value: text(trimmed(bytes.index(after: eq)..<item.upperBound)), hasEquals: true))
+            } else {
+                pairs.append(CookiePair(name: text(item), value: "", hasEquals: false))
+            }
+        }
+        start = end == bytes.endIndex ? end : bytes.index(after: end)
+    }
+    return pairs
 }
 
 /// The cookie a `Set-Cookie:` header value sets (its attributes ignored), or nil if it has no `name=`.

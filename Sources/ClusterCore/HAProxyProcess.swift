@@ -63,7 +63,14 @@ public final class HAProxyProcess {
 
     func backend(_ name: String) -> Backend? { backends.first { $0.name == name }?.backend }
 
-    var nextCheckDue: Instant? { backends.compactMap(\.backend.nextCheckDue).min() }
+    var nextCheckDue: Instant? {
+        // Asked at every step of the simulation: no temporary array.
+        var earliest: Instant?
+        for b in backends {
+            if let d = b.backend.nextCheckDue, earliest.map({ d < $0 }) ?? true { earliest = d }
+        }
+        return earliest
+    }
 
     func startDueChecks(now: Instant) -> [PendingCheck] {
         backends.flatMap { b in b.backend.startDueChecks(now: now).map { PendingCheck(backend: b.name, job: $0) } }

@@ -37,7 +37,14 @@ public final class KeepalivedProcess {
     public var isMaster: Bool { primary?.state == .master }
     public var effectivePriority: Int { primary?.effectivePriority ?? 0 }
 
-    var nextDeadline: Instant? { instances.compactMap(\.nextDeadline).min() }
+    var nextDeadline: Instant? {
+        // Asked at every step of the simulation: no temporary array.
+        var earliest: Instant?
+        for i in instances.indices {
+            if let d = instances[i].nextDeadline, earliest.map({ d < $0 }) ?? true { earliest = d }
+        }
+        return earliest
+    }
 
     func start(now: Instant) -> [KeepalivedOutput] { forEachInstance { $0.start(now: now) } }
 

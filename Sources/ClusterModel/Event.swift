@@ -182,10 +182,24 @@ public struct ClusterEvent: Hashable, Sendable {
 
     /// The event as one line of JSON (no trailing newline).
     public var jsonLine: String {
-        var pairs: [(String, JSONValue)] = [("t", .double(time.seconds)), ("type", .string(type.rawValue))]
-        pairs += fields
-        pairs.append(("why", .string(why)))
-        return JSONValue.object(pairs).encoded
+        // The same text as `JSONValue.object([("t", ...), ("type", ...)] + fields + [("why", ...)])`,
+        // written straight into one string (`hadeck simulate --json` writes one per event).
+        var out = ""
+        out.reserveCapacity(160 + why.utf8.count)
+        out += "{\"t\":"
+        JSONValue.double(time.seconds).encode(into: &out)
+        out += ",\"type\":"
+        JSONValue.string(type.rawValue).encode(into: &out)
+        for (key, value) in fields {
+            out += ","
+            JSONValue.string(key).encode(into: &out)
+            out += ":"
+            value.encode(into: &out)
+        }
+        out += ",\"why\":"
+        JSONValue.string(why).encode(into: &out)
+        out += "}"
+        return out
     }
 
     /// The request, for `request` events.

@@ -59,6 +59,16 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 
 func encodeJSONString(_ s: String, into out: inout String) {
     out += "\""
+    // Nearly every string has nothing to escape: append it whole instead of scalar by scalar.
+    var s = s
+    let plain = s.withUTF8 { bytes in
+        !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
+    }
+    if plain {
+        out += s
+        out += "\""
+        return
+    }
     for scalar in s.unicodeScalars {
         switch scalar {
         case "\"": out += "\\\""

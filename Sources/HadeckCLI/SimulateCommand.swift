@@ -86,7 +86,10 @@ public struct SimulateCommand: ParsableCommand {
         while t < end {
             t = min(end, t + chunk)
             if t == end { runner.runToEnd(end) } else { runner.advance(to: t) }
-            for l in lines { print(l, to: &out) }
+            for l in lines {
+                out.write(l)
+                out.write("\n")
+            }
             lines.removeAll(keepingCapacity: true)
         }
         if end == .zero { runner.runToEnd(end) }

@@ -90,7 +90,15 @@ public struct Browser: Sendable {
 
     /// The `Cookie` header this browser sends, or nil when its jar is empty.
     public var cookieHeader: String? {
-        jar.isEmpty ? nil : jar.map { "\($0.name)=\($0.value)" }.joined(separator: "; ")
+        if jar.isEmpty { return nil }
+        var header = ""
+        for (i, pair) in jar.enumerated() {
+            if i > 0 { header += "; " }
+            header += pair.name
+            header += "="
+            header += pair.value
+        }
+        return header
     }
 
     public func cookie(_ name: String) -> String? { jar.first(where: { $0.name == name })?.value }

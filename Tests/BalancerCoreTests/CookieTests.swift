@@ -241,3 +241,35 @@ func killA(_ b: Backend) {
     #expect(actions == [.retry(after: wait), .retry(after: wait), .redispatch(after: .zero), .giveUp])
     #expect(servers == ["webA", "webA", "webB", nil])
 }
+
+/// `Cookie:` and `Set-Cookie:` values and client addresses as they are read (on the bytes).
+@Suite struct CookieAndAddressParsingTests {
+    @Test func cookieHeadersSplitIntoTrimmedPairs() {
+        let pairs = parseCookieHeader(" SRV=A ;\tJSESSIONID = 5F.jvm1 ;; flag ; a=b=c;=v;x=")
+        #expect(pairs.map(\.text) == ["SRV=A", "JSESSIONID=5F.jvm1", "flag", "a=b=c", "=v", "x="])
+        #expect(pairs.map(\.hasEquals) == [true, true, false, true, true, true])
+        #expect(parseCookieHeader("").isEmpty)
+        #expect(parseCookieHeader(" ; \t;").isEmpty)
+        #expect(parseCookieHeader("k=välue; ü=1").map(\.text) == ["k=välue", "ü=1"])
+    }
+
+    @Test func setCookieKeepsOnlyItsFirstPair() {
+        #expect(
+            parseSetCookie("JSESSIONID=AB.jvm1; Path=/; HttpOnly")
+                == CookiePair(name: "JSESSIONID", value: "AB.jvm1", hasEquals: true))
+        #expect(parseSetCookie("Path=/") == CookiePair(name: "Path", value: "/", hasEquals: true))
+        #expect(parseSetCookie("novalue; Path=/") == nil)
+        #expect(parseSetCookie("=x") == nil)
+    }
+
+    @Test(arguments: [
+        ("127.0.0.1", [127, 0, 0, 1] as [UInt8]?), ("0.0.0.0", [0, 0, 0, 0]),
+        ("255.255.255.255", [255, 255, 255, 255]),
+        ("010.1.1.1", [10, 1, 1, 1]), ("256.1.1.1", nil), ("1.2.3", nil), ("1.2.3.4.5", nil), ("1..3.4", nil),
+        (".1.2.3", nil), ("1.2.3.", nil), ("1.2.3.4 ", nil), ("1.2.3.0004", nil), ("1.2.3.a", nil), ("", nil),
+        ("1.2.3.٤", nil),
+    ])
+    func ipv4AddressesParseAsDottedQuads(_ text: String, _ bytes: [UInt8]?) {
+        #expect(IPAddress.parseIPv4(text) == bytes)
+    }
+}

@@ -42,6 +42,14 @@ import Testing
         #expect(ClusterEvent(time: Self.t, kind, why: "w").jsonLine == line)
     }
 
+    /// The line written straight into a string is the object `JSONValue` would encode, escapes included.
+    @Test func jsonLineIsTheEncodedObject() {
+        let e = ClusterEvent(time: Self.t, .say(text: "a \"quoted\"\tword\\ é"), why: "line\nbreak\u{1}")
+        let object = JSONValue.object([("t", .double(12.5)), ("type", "say")] + e.fields + [("why", .string(e.why))])
+        #expect(e.jsonLine == object.encoded)
+        #expect(e.jsonLine == #"{"t":12.5,"type":"say","text":"a \"quoted\"\tword\\ é","why":"line\nbreak\u0001"}"#)
+    }
+
     /// The events panel colours a server named webDOWNTOWN by its state, not by its name.
     @Test func summariesAndTypesComeFromTheValueNotItsText() {
         let e = ClusterEvent(
