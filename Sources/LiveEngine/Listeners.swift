@@ -9,8 +9,13 @@ import NIOCore
 
 /// Stops accepting while the process is out of file descriptors (EMFILE, ENFILE) or buffers
 /// (ENOBUFS, ENOMEM), as HAProxy's listeners do: no accept() for `pause` or until one of the
-/// balancer's connections closes (`resume()`), while the connections it has are served. Without
-/// it the listening socket stays readable and the loop retries a failing accept() at full speed.
+/// balancer's connections closes (`resume()`), while the connections it has are served.
+///
+/// Refusing `read()` is not enough: NIO keeps the listening socket registered for readability
+/// until an accept() succeeds, so a failing accept() would be retried at full speed. So the handler
+/// holds one spare descriptor and frees it when accepting fails: the next accept() succeeds (that
+/// client is served), NIO asks to read again, the handler declines, and NIO stops polling the
+/// socket. Resuming takes the spare back first; while it cannot, accepting stays paused.
 final class AcceptPause: ChannelDuplexHandler {
     typealias InboundIn = Channel
     typealias OutboundIn = Channel
@@ -20,17 +25,23 @@ final class AcceptPause: ChannelDuplexHandler {
     private var paused = false
     private var readWanted = false
     private var timer: Scheduled<Void>?
+    private var spare: Int32 = -1
 
     init(pause: TimeAmount) { self.pause = pause }
 
     /// Whether accepting is paused now.
     var isPaused: Bool { paused }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        spare = Self.openSpare()
+    }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        Self.closeSpare(spare)
+        spare = -1
         self.context = nil
     }
 
@@ -45,21 +56,39 @@ final class AcceptPause: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let io = error as? IOError, [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(io.errnoCode), !paused {
             paused = true
-            timer = context.eventLoop.assumeIsolated().scheduleTask(in: pause) { [weak self] in self?.resume() }
+            Self.closeSpare(spare)
+            spare = -1
+            schedule(on: context.eventLoop)
         }
         context.fireErrorCaught(error)
     }
 
-    /// Accepts again now (a descriptor was freed, or the pause is over).
+    /// Accepts again (a descriptor was freed, or the pause is over) once the spare is back.
     func resume() {
-        guard paused else { return }
-        paused = false
+        guard paused, let context else { return }
         timer?.cancel()
         timer = nil
-        if readWanted, let context {
+        if spare < 0 { spare = Self.openSpare() }
+        guard spare >= 0 else { return schedule(on: context.eventLoop) }
+        paused = false
+        if readWanted {
             readWanted = false
             context.read()
         }
+    }
+
+    private func schedule(on loop: EventLoop) {
+        timer = loop.assumeIsolated().scheduleTask(in: pause) { [weak self] in self?.resume() }
+    }
+
+    private static func openSpare() -> Int32 { open("/dev/null", O_RDONLY | O_CLOEXEC) }
+
+    private static func closeSpare(_ fd: Int32) {
+        #if canImport(Glibc)
+            if fd >= 0 { Glibc.close(fd) }
+        #elseif canImport(Darwin)
+            if fd >= 0 { Darwin.close(fd) }
+        #endif
     }
 }
 
