@@ -11,7 +11,7 @@ import NIOCore
 /// The headers the proxy acts on; every other header is `.other` and passes through untouched.
 enum HeaderKind: UInt8 {
     case other, cookie, setCookie, connection, keepAlive, proxyConnection, contentLength, transferEncoding
-    case host, upgrade, webSocketKey, webSocketAccept
+    case host, upgrade, webSocketKey, webSocketAccept, authorization
 }
 
 /// One header line, as offsets into the head.
@@ -195,6 +195,7 @@ private func classify(_ p: Bytes, _ start: Int, _ count: Int) -> HeaderKind {
     case 4 where matches(p, start, "host"): .host
     case 6 where matches(p, start, "cookie"): .cookie
     case 7 where matches(p, start, "upgrade"): .upgrade
+    case 13 where matches(p, start, "authorization"): .authorization
     case 10 where matches(p, start, "connection"): .connection
     case 10 where matches(p, start, "set-cookie"): .setCookie
     case 10 where matches(p, start, "keep-alive"): .keepAlive
@@ -354,7 +355,7 @@ func parseHead(_ raw: UnsafeRawBufferPointer, request: Bool, into h: inout Parse
         guard h.headers.count < maxHeaderFields else { return .invalid("more than \(maxHeaderFields) header fields") }
         while valueEnd > pos && (p[valueEnd - 1] == sp || p[valueEnd - 1] == ht) { valueEnd -= 1 }
         switch kind {
-        case .other: break
+        case .other, .authorization: break
         case .cookie: h.cookieCount += 1
         case .setCookie: h.setCookieCount += 1
         case .connection:

@@ -46,6 +46,8 @@ final class ClientSession: ChannelDuplexHandler {
     private var countedIn = 0
     /// A request the balancer answers itself: its target.
     private var localTarget: String?
+    /// The `Authorization` value of a request the balancer answers itself (`stats auth`).
+    private var localAuthorization: String?
 
     /// One lazily re-armed timer for the machine's earliest deadline.
     private var timer: Scheduled<Void>?
@@ -251,11 +253,17 @@ final class ClientSession: ChannelDuplexHandler {
         var target: String?
         var line = ""
         var method = ""
+        var authorization: String?
         let localURI = frontend.localURI
         head.withUnsafeReadableBytes { p in
             line = string(p, h.lineStart, h.lineEnd)
             method = string(p, h.lineStart, h.methodEnd)
-            if localURI != nil { target = string(p, h.methodEnd + 1, h.targetEnd) }
+            if localURI != nil {
+                target = string(p, h.methodEnd + 1, h.targetEnd)
+                if let a = h.headers.first(where: { $0.kind == .authorization }) {
+                    authorization = string(p, a.valueStart, a.valueEnd)
+                }
+            }
             if h.cookieCount > 0 {
                 for header in h.headers where header.kind == .cookie {
                     cookies.append(string(p, header.valueStart, header.valueEnd))
@@ -291,9 +299,11 @@ final class ClientSession: ChannelDuplexHandler {
             perform(ending)
         case .answerLocally:
             localTarget = target
+            localAuthorization = authorization
             answerLocally()
         case .awaitLocalBody:
             localTarget = target
+            localAuthorization = authorization
             machine.startLocalBody(context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
         case .connect(let key, let allowPool, let attempt):
             obtainUpstream(key, allowPool: allowPool, attempt: attempt, now: now)
@@ -310,8 +320,9 @@ final class ClientSession: ChannelDuplexHandler {
         let extra = state.callbacks.extraMetrics
         let method = machine.txn.method
         let r = StatsPageHTTP.respond(
-            uri: uri, method: method, body: machine.txn.localBody, page: page, host: state,
-            extraMetrics: { extra?() ?? [] })
+            uri: uri, method: method, authorization: localAuthorization, body: machine.txn.localBody, page: page,
+            host: state, extraMetrics: { extra?() ?? [] })
+        localAuthorization = nil
         let wire = r.wire(
             http11: machine.txn.clientHTTP11, close: machine.txn.closeAfterResponse, head: method == "HEAD",
             allocator: context.channel.allocator)
