@@ -13,15 +13,19 @@ import Testing
     static let proxyHost = "127.82.2.11"
 
     /// A running `hadeck proxy` on a one-server config in front of a recording backend.
-    private func withProxy(limit: Int? = nil, _ body: (BackgroundProgram) throws -> Void) throws {
+    private func withProxy(
+        limit: Int? = nil, logging: Bool = false, _ body: (BackgroundProgram, _ stdout: String) throws -> Void
+    ) throws {
         try withTemporaryDirectory("proxy2-live") { dir in
             let backend = try RecordingBackend(host: Self.backendHost, port: 18081)
             defer { backend.stop() }
             let config = try dir.write(
                 "haproxy.cfg",
                 """
+                \(logging ? "global\n    log stdout format raw local0" : "")
                 defaults
                     mode http
+                    \(logging ? "log global" : "")
                     timeout connect 2s
                     timeout client 30s
                     timeout server 30s
@@ -34,9 +38,10 @@ import Testing
 
                 """)
             let run = "exec '\(DashboardEndToEndTests.binary)' proxy -f '\(config)'"
-            let proxy = try BackgroundProgram(["/bin/sh", "-c", limit.map { "ulimit -n \($0) && " + run } ?? run])
+            let proxy = try BackgroundProgram(
+                ["/bin/sh", "-c", limit.map { "ulimit -n \($0) && " + run } ?? run], stdout: dir.file("stdout"))
             try #require(proxy.waitListening(Self.proxyHost, 18080), "hadeck proxy did not start")
-            try body(proxy)
+            try body(proxy, dir.file("stdout"))
         }
     }
 
@@ -46,7 +51,7 @@ import Testing
         .enabled(
             if: HeadlessLiveTests.available && which("socat") != nil, "needs socat and a built .build/debug/hadeck"))
     func aClientThatHalfClosesAfterItsRequestGetsTheResponse() throws {
-        try withProxy { _ in
+        try withProxy { _, _ in
             let result = try runProgram(
                 ["socat", "-t3", "-", "TCP:\(Self.proxyHost):18080,shut-down"],
                 input: "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -77,7 +82,7 @@ import Testing
     /// in a loop, keeps serving the connections it has, and accepts again once descriptors are free.
     @Test(.enabled(if: HeadlessLiveTests.available, "needs a built .build/debug/hadeck"))
     func outOfDescriptorsItPausesAcceptingServesWhatItHasAndDoesNotSpin() throws {
-        try withProxy(limit: 64) { proxy in
+        try withProxy(limit: 64) { proxy, _ in
             let kept = try #require(LoopbackTCP.connect(host: Self.proxyHost, port: 18080))
             defer { close(kept) }
             #expect(exchange(kept))
@@ -114,6 +119,20 @@ import Testing
                 if !served { usleep(100_000) }
             }
             #expect(served, "no connection accepted after the flood ended")
+        }
+    }
+
+    /// No `log` line, no request lines (as HAProxy); with `log global` one line per request.
+    @Test(.enabled(if: HeadlessLiveTests.available, "needs a built .build/debug/hadeck"))
+    func requestsAreLoggedOnlyWhenTheConfigurationSaysLog() throws {
+        for logging in [false, true] {
+            try withProxy(logging: logging) { _, stdout in
+                let request = Array("GET /logged HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+                #expect(firstStatus(host: Self.proxyHost, port: 18080, request).status == 200)
+                usleep(400_000)  // the log is flushed every 100 ms
+                let lines = ((try? String(contentsOfFile: stdout, encoding: .utf8)) ?? "").split(separator: "\n")
+                #expect(lines.filter { $0.contains("GET /logged HTTP/1.1") }.count == (logging ? 1 : 0), "\(lines)")
+            }
         }
     }
 }

@@ -12,12 +12,13 @@ import PlainSockets
 final class BackgroundProgram {
     let pid: pid_t
 
-    init(_ argv: [String]) throws {
+    /// `stdout`: a file for the program's standard output (default /dev/null).
+    init(_ argv: [String], stdout: String? = nil) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         let args = argv.map { strdup($0) } + [nil]
         defer { for a in args { free(a) } }
