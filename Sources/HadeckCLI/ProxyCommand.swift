@@ -77,6 +77,12 @@ public struct ProxyCommand: ParsableCommand {
         return merged
     }
 
+    /// The frontends whose requests get a line on standard output: those with a `log` target (their
+    /// own or `log global`), as HAProxy logs nothing for a proxy without one.
+    static func loggedFrontends(_ config: HAProxyConfig) -> Set<String> {
+        Set(config.frontends.filter(\.logging.enabled).map(\.name))
+    }
+
     public func run() throws {
         guard let config = Self.load(files: files) else { throw ExitCode(1) }
         if config.frontends.isEmpty {
@@ -94,12 +100,18 @@ public struct ProxyCommand: ParsableCommand {
         var options = BalancerOptions()
         options.wildcardHost = wildcardHost
         options.logger = logger
+        let logged = Self.loggedFrontends(config)
+        var onRequest: (@Sendable (AccessLogRecord) -> Void)?
+        if !logged.isEmpty {
+            onRequest = { record in
+                guard logged.contains(record.frontend) else { return }
+                log.value.append(record, wallAtStart: wallAtStart)
+            }
+        }
         let balancer = Balancer(
             name: config.global.node ?? "hadeck", config: config, pid: pid, eventLoop: loop, clock: clock,
             options: options,
-            onRequest: { record in
-                log.value.append(record, wallAtStart: wallAtStart)
-            },
+            onRequest: onRequest,
             onTransition: { t in
                 log.value.flush()
                 logger.warning("Server \(t.backend)/\(t.transition.server) is \(t.transition.to). \(t.transition.why)")

@@ -152,9 +152,14 @@ public final class Balancer: Sendable {
                         .serverChannelOption(.maxMessagesPerRead, value: options.maxMessagesPerRead)
                         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                         .childChannelOption(.maxMessagesPerRead, value: options.maxMessagesPerRead)
+                        // A client that shuts down its side after its request still gets the answer.
+                        .childChannelOption(.allowRemoteHalfClosure, value: true)
                         .serverChannelInitializer { channel in
                             channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(
+                                let pause = AcceptPause(pause: .milliseconds(100))
+                                state.value.acceptPauses.append(pause)
+                                try channel.pipeline.syncOperations.addHandlers(
+                                    pause,
                                     ListenerErrorLogger(logger: options.logger, listener: "\(frontend) on \(address)"))
                             }
                         }
@@ -227,6 +232,7 @@ public final class Balancer: Sendable {
         do {
             try channel.syncOptions?.setOption(.maxMessagesPerRead, value: options.maxMessagesPerRead)
             try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
+            try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
         } catch {
             options.logger.debug("cannot set the options of an adopted connection: \(error)")
         }
@@ -277,35 +283,6 @@ public final class Balancer: Sendable {
             let state = self.state
             return (try? await eventLoop.submit { state.value.channels.clients.count }.get()) ?? 0
         }
-    }
-}
-
-/// Says what goes wrong on a listening socket (accept failing: out of file descriptors...), at most
-/// once a second, with how many more there were.
-final class ListenerErrorLogger: ChannelInboundHandler {
-    typealias InboundIn = Channel
-
-    let logger: Logger
-    let listener: String
-    private var lastLogged: NIODeadline?
-    private var suppressed = 0
-
-    init(logger: Logger, listener: String) {
-        self.logger = logger
-        self.listener = listener
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        let now = context.eventLoop.now
-        if let last = lastLogged, now - last < .seconds(1) {
-            suppressed += 1
-        } else {
-            let more = suppressed > 0 ? " (and \(suppressed) more in the last second)" : ""
-            logger.error("accepting a connection on frontend \(listener) failed: \(describe(error))\(more)")
-            lastLogged = now
-            suppressed = 0
-        }
-        context.fireErrorCaught(error)
     }
 }
 

@@ -43,6 +43,8 @@ final class BalancerState {
     var openFilesLimit = 0
     /// The header lines added to responses, kept from one response to the next.
     var responseExtras = ResponseExtrasCache()
+    /// The listeners' accept pauses (out of descriptors): a closed connection resumes them.
+    var acceptPauses: [AcceptPause] = []
 
     init(
         name: String, pid: Int, config: HAProxyConfig, clock: LiveClock, loop: EventLoop, options: BalancerOptions,
@@ -96,7 +98,10 @@ final class BalancerState {
         counters.counts.currentSessions += 1
         counters.counts.totalSessions += 1
         counters.counts.maxSessions = max(counters.counts.maxSessions, counters.counts.currentSessions)
-        channel.closeFuture.assumeIsolated().whenComplete { _ in counters.counts.currentSessions -= 1 }
+        channel.closeFuture.assumeIsolated().whenComplete { [self] _ in
+            counters.counts.currentSessions -= 1
+            for pause in acceptPauses where pause.isPaused { pause.resume() }
+        }
     }
 
     /// Keeps a server connection for reuse while the balancer runs.
@@ -112,6 +117,7 @@ final class BalancerState {
         // The socket files go with the process, as when HAProxy stops cleanly; only ours.
         for file in files { file.removeIfStillOurs() }
         servers.drop()
+        acceptPauses = []
         let futures = all.map { ch -> EventLoopFuture<Void> in ch.close().recover { _ in } }
         return EventLoopFuture.andAllComplete(futures, on: loop)
     }

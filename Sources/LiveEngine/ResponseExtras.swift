@@ -22,6 +22,7 @@ struct ResponseExtras: Hashable {
         switch connection {
         case .close: out.writeStaticString("Connection: close\r\n")
         case .keepAlive: out.writeStaticString("Connection: keep-alive\r\n")
+        case .upgrade: out.writeStaticString("Connection: upgrade\r\n")
         case nil: break
         }
         out.writeStaticString("\r\n")
@@ -33,4 +34,6 @@ struct ResponseExtras: Hashable {
 enum ConnectionToken: Hashable {
     case close
     case keepAlive
+    /// A `101 Switching Protocols` to a request that asked for it.
+    case upgrade
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HadeckConfig
 import Logging
 import Testing
 
@@ -25,4 +26,31 @@ import Testing
     #expect(command.logLevel == .debug)
     #expect(try ProxyCommand.parse(["-f", "h.cfg"]).logLevel == .notice)
     #expect(throws: (any Error).self) { try ProxyCommand.parse(["-f", "h.cfg", "--log-level", "loud"]) }
+}
+
+/// HAProxy logs a proxy's requests only when it has a `log` line (its own, or `log global` with a
+/// global one); so does `hadeck proxy` (one line per request on standard output).
+@Test func onlyFrontendsWithALogTargetLogTheirRequests() {
+    let text = """
+        global
+            log stdout format raw local0
+        defaults
+            mode http
+        frontend quiet
+            bind 127.0.0.1:18080
+            default_backend app
+        frontend loud
+            bind 127.0.0.1:18081
+            log global
+            option httplog
+            default_backend app
+        frontend own
+            bind 127.0.0.1:18082
+            log 127.0.0.1:514 local1
+            default_backend app
+        backend app
+            server s1 127.0.0.1:18090
+        """
+    let (config, _) = HAProxyConfigParser.parse(text: text, file: "h.cfg")
+    #expect(ProxyCommand.loggedFrontends(config) == ["loud", "own"])
 }

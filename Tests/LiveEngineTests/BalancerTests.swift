@@ -102,9 +102,9 @@ struct ErrorResponseTests {
         let cases: [(String, [UInt8])] = [
             ("garbage", Array("GARBAGE\r\n\r\n".utf8)),
             (
-                "CL+TE",
+                "TE.TE",
                 Array(
-                    "POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                    "POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n"
                         .utf8)
             ),
             (

@@ -68,19 +68,19 @@ struct ClientStateMachineTests {
         #expect(m.closed() == nil)
     }
 
-    @Test func contentLengthWithTransferEncodingIs400() {
+    /// HAProxy 2.6.12 drops the length, follows the chunks and closes after the response (measured:
+    /// a `0\r\n\r\n` body and what follows it are never read as a request).
+    @Test func contentLengthWithTransferEncodingFollowsTheChunksThenCloses() {
         var m = machine()
         let h = parsed("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
-        guard
-            case .end(let ending) = m.requestHead(
-                line: "POST / HTTP/1.1", method: "POST", head: h, route: nil, keepAlive: true, local: false,
-                now: ms(1), routing: { _ in fatalError("no routing for a refused request") })
-        else {
-            Issue.record("not refused")
+        _ = m.requestHead(
+            line: "POST / HTTP/1.1", method: "POST", head: h, route: nil, keepAlive: true, local: false,
+            now: ms(1), routing: { _ in fatalError("no routing without a backend") })
+        guard case .chunked = m.txn.request else {
+            Issue.record("the body is not followed as chunks: \(m.txn.request)")
             return
         }
-        #expect(ending.error == .badRequest && ending.record?.termination == "PR")
-        #expect(m.txn.reason == "request has both Content-Length and Transfer-Encoding: 400")
+        #expect(!m.txn.clientKeepAlive && m.txn.closeAfterResponse)
     }
 
     @Test func aFrontendWithoutBackendAnswers503() {

@@ -47,7 +47,7 @@ struct HTTP1ParserTests {
         #expect(h.length == text.utf8.count - 4)
         #expect(h.minor == 1)
         #expect(Array(Array(text.utf8)[h.targetStart..<h.targetEnd]) == Array("/login?a=b".utf8))
-        #expect(h.headers.map(\.kind) == [.other, .cookie, .connection, .contentLength, .other])
+        #expect(h.headers.map(\.kind) == [.host, .cookie, .connection, .contentLength, .other])
         #expect(h.cookieCount == 1 && h.close && h.keepAlive && h.hasHopHeaders)
         #expect(h.contentLength == 0 && !h.chunked && !h.bareLF)
         #expect(!h.wantsKeepAlive)
@@ -95,7 +95,6 @@ struct HTTP1ParserTests {
             "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
             "POST / HTTP/1.1\r\nContent-Length: 9999999999999999\r\n\r\n",
             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
-            "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
         ]
         for text in cases { #expect(isInvalid(text), "\(text.debugDescription)") }
@@ -127,7 +126,9 @@ struct HTTP1ParserTests {
             #expect(String(decoding: r.data, as: UTF8.self) == "Wikipedia in\r\n\r\nchunks.")
         }
         #expect(scanChunked("0\r\n\r\n").end == 5)
-        #expect(scanChunked("0\n\n").end == 3)  // bare LF, as HAProxy accepts
+        // A bare LF in the framing: HAProxy accepts and rewrites it, hadeck (which forwards the
+        // framing as it came) refuses it (README).
+        #expect(scanChunked("0\n\n").invalid)
         #expect(scanChunked("A\r\n0123456789").end == nil)
         #expect(!scanChunked("A\r\n0123456789").invalid)
     }

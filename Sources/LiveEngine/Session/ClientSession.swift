@@ -33,6 +33,8 @@ final class ClientSession: ChannelDuplexHandler {
     private var inbound: ByteBuffer?
     private var parsed = ParsedHead()
     private var readPending = false
+    /// The client shut down its sending side: no more requests come.
+    private var inputClosed = false
     /// Writes not flushed yet, to the server and to the client: a flush with nothing pending
     /// still walks the pipeline, so read-complete events flush only when needed.
     private var upstreamUnflushed = false
@@ -44,6 +46,8 @@ final class ClientSession: ChannelDuplexHandler {
     private var countedIn = 0
     /// A request the balancer answers itself: its target.
     private var localTarget: String?
+    /// The `Authorization` value of a request the balancer answers itself (`stats auth`).
+    private var localAuthorization: String?
 
     /// One lazily re-armed timer for the machine's earliest deadline.
     private var timer: Scheduled<Void>?
@@ -97,6 +101,22 @@ final class ClientSession: ChannelDuplexHandler {
             inbound = buffer
         }
         process()
+        armTimer()
+    }
+
+    /// The client half-closed the connection (`allowRemoteHalfClosure`): what it sent is still answered.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed {
+            inputClosed = true
+            clientInputEnded()
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func clientInputEnded() {
+        let partial = (inbound?.readableBytes ?? 0) > 0
+        if let ending = machine.clientInputClosed(partialHead: partial, now: loop.now) { perform(ending) }
         armTimer()
     }
 
@@ -157,8 +177,28 @@ final class ClientSession: ChannelDuplexHandler {
                         perform(ending)
                     }
                     return
+                case .refused(let status, let why):
+                    let error = HAProxyErrorResponse(status: status) ?? .badRequest
+                    if let ending = machine.requestRejected(
+                        reason: "invalid request (\(why)): \(status)", error: error, now: now)
+                    {
+                        perform(ending)
+                    }
+                    return
                 case .complete:
                     if parsed.length > state.options.maxHeaderBytes { return headersTooLarge(now) }
+                    if parsed.chunked && buffer.readableBytes > parsed.length {
+                        switch checkChunkedStart(buffer, headLength: parsed.length) {
+                        case .valid: break
+                        case .undecided:
+                            inbound = buffer
+                            return
+                        case .invalid:
+                            let reason = "invalid request (bad chunked body): 400"
+                            if let ending = machine.requestRejected(reason: reason, now: now) { perform(ending) }
+                            return
+                        }
+                    }
                     let head = buffer.readSlice(length: parsed.length)!
                     if buffer.readableBytes > 0 { inbound = buffer }
                     begin(head, now: now)
@@ -186,6 +226,22 @@ final class ClientSession: ChannelDuplexHandler {
         }
     }
 
+    /// What the chunked framing right after a request head says, before the head goes anywhere: a
+    /// request refused for its framing never reaches a server, as in HAProxy, which checks what it
+    /// read at once (up to its 16 KB buffer) before forwarding. Until the first chunk's data (or
+    /// 16 KB) arrives, the request waits.
+    private func checkChunkedStart(_ buffer: ByteBuffer, headLength: Int) -> ChunkedStart {
+        var scanner = ChunkedScanner()
+        let body = buffer.getSlice(at: buffer.readerIndex + headLength, length: buffer.readableBytes - headLength)!
+        switch body.withUnsafeReadableBytes({ scanner.scan($0) { _, _ in } }) {
+        case .invalid: return .invalid
+        case .done: return .valid
+        case .more: return scanner.inData || body.readableBytes >= 16_384 ? .valid : .undecided
+        }
+    }
+
+    private enum ChunkedStart { case valid, undecided, invalid }
+
     private func headersTooLarge(_ now: NIODeadline) {
         let reason = "request headers larger than \(state.options.maxHeaderBytes) bytes: 400"
         if let ending = machine.requestRejected(reason: reason, now: now) { perform(ending) }
@@ -197,11 +253,17 @@ final class ClientSession: ChannelDuplexHandler {
         var target: String?
         var line = ""
         var method = ""
+        var authorization: String?
         let localURI = frontend.localURI
         head.withUnsafeReadableBytes { p in
             line = string(p, h.lineStart, h.lineEnd)
             method = string(p, h.lineStart, h.methodEnd)
-            if localURI != nil { target = string(p, h.methodEnd + 1, h.targetEnd) }
+            if localURI != nil {
+                target = string(p, h.methodEnd + 1, h.targetEnd)
+                if let a = h.headers.first(where: { $0.kind == .authorization }) {
+                    authorization = string(p, a.valueStart, a.valueEnd)
+                }
+            }
             if h.cookieCount > 0 {
                 for header in h.headers where header.kind == .cookie {
                     cookies.append(string(p, header.valueStart, header.valueEnd))
@@ -237,9 +299,11 @@ final class ClientSession: ChannelDuplexHandler {
             perform(ending)
         case .answerLocally:
             localTarget = target
+            localAuthorization = authorization
             answerLocally()
         case .awaitLocalBody:
             localTarget = target
+            localAuthorization = authorization
             machine.startLocalBody(context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
         case .connect(let key, let allowPool, let attempt):
             obtainUpstream(key, allowPool: allowPool, attempt: attempt, now: now)
@@ -256,8 +320,9 @@ final class ClientSession: ChannelDuplexHandler {
         let extra = state.callbacks.extraMetrics
         let method = machine.txn.method
         let r = StatsPageHTTP.respond(
-            uri: uri, method: method, body: machine.txn.localBody, page: page, host: state,
-            extraMetrics: { extra?() ?? [] })
+            uri: uri, method: method, authorization: localAuthorization, body: machine.txn.localBody, page: page,
+            host: state, extraMetrics: { extra?() ?? [] })
+        localAuthorization = nil
         let wire = r.wire(
             http11: machine.txn.clientHTTP11, close: machine.txn.closeAfterResponse, head: method == "HEAD",
             allocator: context.channel.allocator)
@@ -313,7 +378,7 @@ final class ClientSession: ChannelDuplexHandler {
         guard let sent = machine.connected(up, attempt: attempt, now: now) else { return false }
         up.owner = self
         up.uses += 1
-        up.expectResponse(toHEAD: sent.toHEAD)
+        up.expectResponse(toHEAD: sent.toHEAD, upgrade: sent.upgrade)
         sent.backend?.connectionOpened(server: up.key.server)
         if let head = sent.head { up.send(head) }
         for part in sent.pending { up.send(part) }
@@ -470,6 +535,7 @@ final class ClientSession: ChannelDuplexHandler {
     /// The connection waits for its next request: a pipelined one may be there already.
     private func nextRequest() {
         if let buffered = inbound, buffered.readableBytes > 0 { process() }
+        if inputClosed && machine.isIdle { return clientInputEnded() }
         resumeClientRead()
     }
 

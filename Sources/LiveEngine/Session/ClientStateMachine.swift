@@ -145,12 +145,15 @@ struct ClientStateMachine {
         }
     }
 
-    /// A request head that cannot be parsed, or is too large: HAProxy's 400, and the connection closes.
-    mutating func requestRejected(reason: String, now: NIODeadline) -> Ending? {
+    /// A request head that cannot be parsed, or is too large: HAProxy's 400 (413 or 422 for some
+    /// bodies), and the connection closes.
+    mutating func requestRejected(
+        reason: String, error: HAProxyErrorResponse = .badRequest, termination: String = "PR", now: NIODeadline
+    ) -> Ending? {
         guard case .idle(let idle) = state else { return nil }
         begin(line: "<BADREQ>", since: idle.since)
         txn.reason = reason
-        return sendError(.badRequest, termination: "PR")
+        return sendError(error, termination: termination)
     }
 
     /// What a parsed request head leads to.
@@ -183,13 +186,13 @@ struct ClientStateMachine {
         txn.head = now
         txn.route = route
         txn.clientHTTP11 = h.minor >= 1
-        txn.clientKeepAlive = h.wantsKeepAlive && keepAlive
+        // Content-Length with Transfer-Encoding: the chunks count, and the connection closes after
+        // the response (HAProxy's H1_MF_CONN_CLO), so nothing that follows is read as a request.
+        txn.clientKeepAlive = h.wantsKeepAlive && keepAlive && !h.lengthAndChunked
         txn.closeAfterResponse = !txn.clientKeepAlive
+        txn.upgrade = UpgradeRequest(h)
         clientDeadline = timeouts.client.map { now + $0.timeAmount }
-        guard let body = requestBodyFraming(h) else {
-            txn.reason = "request has both Content-Length and Transfer-Encoding: 400"
-            return .end(sendError(.badRequest, termination: "PR")!)
-        }
+        let body = requestBodyFraming(h)
         txn.request = body
         if body.isComplete { clientDeadline = nil }
         if local { return body.isComplete ? .answerLocally : .awaitLocalBody }
@@ -312,14 +315,14 @@ struct ClientStateMachine {
     /// request ended): the handler keeps it idle. Else the head and any held body go out (`toHEAD`:
     /// the response has no body; `backend` counts the connection).
     mutating func connected(_ up: Upstream, attempt: Int, now: NIODeadline) -> (
-        head: ByteBuffer?, pending: [ByteBuffer], toHEAD: Bool, backend: Backend?
+        head: ByteBuffer?, pending: [ByteBuffer], toHEAD: Bool, upgrade: UpgradeRequest, backend: Backend?
     )? {
         guard case .active(.connecting(let current, let pending)) = state, current == attempt else { return nil }
         state = .active(.forwarding(up))
         connectDeadline = nil
         txn.connected = now
         armServerDeadline(now)
-        return (txn.forwardHead, pending, txn.method == "HEAD", txn.route?.backend)
+        return (txn.forwardHead, pending, txn.method == "HEAD", txn.upgrade, txn.route?.backend)
     }
 
     /// What follows a failed connection attempt.
@@ -376,13 +379,18 @@ struct ClientStateMachine {
         armServerDeadline(now)
         txn.response = now
         txn.status = status
-        txn.serverKeepAlive = r.wantsKeepAlive && framing != .untilClose
+        txn.serverKeepAlive = r.wantsKeepAlive && framing != .untilClose && framing != .tunnel && !r.lengthAndChunked
         let plan = ResponsePlan.make(
             clientHTTP11: txn.clientHTTP11, closeAfter: txn.closeAfterResponse, clientKeepAlive: txn.clientKeepAlive,
             serverChunked: r.chunked, serverHasLength: r.contentLength != nil, framing: framing)
         txn.closeAfterResponse = plan.closeAfter
         txn.plan = plan
         txn.responseStarted = true
+        if framing == .tunnel && txn.request.isComplete {
+            // Switched protocols: whatever the client sends now goes to the server, until one side closes.
+            txn.request = .tunnel
+            clientDeadline = timeouts.client.map { now + $0.timeAmount }
+        }
         if session != nil { txn.responseSession = session }
         var edits: ResponseCookieEdits?
         if let route = txn.route, let decision = txn.decision {
@@ -565,6 +573,33 @@ struct ClientStateMachine {
             state = .closed
             clearDeadlines()
             return Ending(upstream: nil, record: nil, error: nil, close: true)
+        case .closed, .modifying:
+            return nil
+        }
+    }
+
+    /// The client shut down its side of the connection (a half-close) while the connection waits
+    /// for a request (`partialHead`: some bytes of one arrived) or handles one. As HAProxy: a request
+    /// that is complete is still answered (nil: carry on, then close); an incomplete body aborts; no
+    /// request at all, or half of one, gets 400 unless the connection already served requests.
+    mutating func clientInputClosed(partialHead: Bool, now: NIODeadline) -> Ending? {
+        switch state {
+        case .idle(let idle):
+            if partialHead || requestsServed == 0 {
+                begin(line: "<BADREQ>", since: idle.since)
+                txn.reason = "client closed its side before a complete request: 400"
+                return sendError(.badRequest, termination: "CR")
+            }
+            state = .closed
+            clearDeadlines()
+            return Ending(upstream: nil, record: nil, error: nil, close: true)
+        case .active:
+            if case .tunnel = txn.request { return abort(termination: "CD") }
+            if !txn.request.isComplete {
+                txn.reason = "client closed its side before the end of its request body"
+                return abort(termination: "CD")
+            }
+            return nil
         case .closed, .modifying:
             return nil
         }

@@ -11,10 +11,9 @@ func responseBodyFraming(status: Int, toHEAD: Bool, chunked: Bool, contentLength
     return .untilClose
 }
 
-/// How a request body is delimited, or nil for a request HAProxy refuses (Content-Length and
-/// Transfer-Encoding together).
-func requestBodyFraming(_ h: ParsedHead) -> RequestBody? {
-    if h.hasTE && h.contentLength != nil { return nil }
+/// How a request body is delimited. With both Content-Length and Transfer-Encoding the chunks
+/// delimit it, as in HAProxy (which drops the length and closes the connection afterwards).
+func requestBodyFraming(_ h: ParsedHead) -> RequestBody {
     if h.chunked { return .chunked(ChunkedScanner()) }
     if let length = h.contentLength, length > 0 { return .length(length) }
     return .complete
@@ -28,6 +27,8 @@ enum RequestBody {
     case length(Int)
     /// Chunked: the scanner follows the framing.
     case chunked(ChunkedScanner)
+    /// After a `101 Switching Protocols`: everything the client sends, until it closes.
+    case tunnel
 
     var isComplete: Bool {
         if case .complete = self { return true }
@@ -40,6 +41,8 @@ enum RequestBody {
         switch self {
         case .complete:
             return (0, true)
+        case .tunnel:
+            return (buffer.readableBytes, false)
         case .length(let left):
             let n = min(left, buffer.readableBytes)
             self = n == left ? .complete : .length(left - n)
@@ -82,6 +85,12 @@ struct ResponsePlan: Hashable {
         framing: BodyFraming
     ) -> ResponsePlan {
         var plan = ResponsePlan(closeAfter: closeAfter)
+        if framing == .tunnel {
+            // Switching protocols: the connection becomes a tunnel, closed by either side.
+            plan.connection = .upgrade
+            plan.closeAfter = true
+            return plan
+        }
         if clientHTTP11 {
             plan.chunkEncode = framing == .untilClose
             if closeAfter { plan.connection = .close }
@@ -104,10 +113,13 @@ struct ResponsePlan: Hashable {
 /// Whether a request head can go to the server as it came.
 func requestHeadIsForwardable(_ h: ParsedHead, cookiesChanged: Bool, forwardfor: Bool) -> Bool {
     !cookiesChanged && !h.hasHopHeaders && !forwardfor && h.minor == 1 && !h.bareLF && !h.repeatedContentLength
+        && !h.lengthAndChunked
 }
 
-/// The request head for the server: HTTP/1.1, CRLF line endings, without hop-by-hop headers, with
-/// `cookies` in place of the client's Cookie headers when given, and X-Forwarded-For when given.
+/// The request head for the server: HTTP/1.1, CRLF line endings, without hop-by-hop headers (but
+/// `Connection: upgrade` for a request that asks to switch protocols), without Content-Length when
+/// the body is chunked, with `cookies` in place of the client's Cookie headers when given, and
+/// X-Forwarded-For when given.
 func rewriteRequestHead(
     _ head: ByteBuffer, _ h: ParsedHead, cookies: [String]?, forwardedFor: String?, allocator: ByteBufferAllocator
 ) -> ByteBuffer {
@@ -115,7 +127,7 @@ func rewriteRequestHead(
     head.withUnsafeReadableBytes { p in
         out.writeBytes(p, h.lineStart, h.targetEnd)
         out.writeStaticString(" HTTP/1.1\r\n")
-        var lengthWritten = false
+        var lengthWritten = h.lengthAndChunked
         for line in h.headers {
             switch line.kind {
             case .connection, .keepAlive, .proxyConnection: continue
@@ -138,6 +150,7 @@ func rewriteRequestHead(
         out.writeString(forwardedFor)
         out.writeStaticString("\r\n")
     }
+    if h.asksUpgrade { out.writeStaticString("Connection: upgrade\r\n") }
     out.writeStaticString("\r\n")
     return out
 }
@@ -153,10 +166,13 @@ func rewriteResponseHead(
 ) -> ByteBuffer? {
     let versionMatches = r.minor == (clientHTTP11 ? 1 : 0)
     let addsNothing = !replaceSetCookies && !extras.cachePrivate && extras.connection == nil && !extras.chunked
-    if addsNothing && !r.hasHopHeaders && !plan.dechunk && versionMatches && !r.bareLF { return nil }
+    if addsNothing && !r.hasHopHeaders && !plan.dechunk && versionMatches && !r.bareLF && !r.lengthAndChunked {
+        return nil
+    }
     let extraLines = extraBytes(extras)
     var out = allocator.buffer(capacity: head.readableBytes + extraLines.readableBytes)
-    let removes = (replaceSetCookies && r.setCookieCount > 0) || r.hasHopHeaders || plan.dechunk
+    let removes =
+        (replaceSetCookies && r.setCookieCount > 0) || r.hasHopHeaders || plan.dechunk || r.lengthAndChunked
     head.withUnsafeReadableBytes { p in
         if !removes && !r.bareLF && versionMatches {
             // Only additions: the server's head up to its blank line in one copy.
@@ -171,6 +187,8 @@ func rewriteResponseHead(
             case .connection, .keepAlive, .proxyConnection: continue
             case .setCookie where replaceSetCookies: continue
             case .transferEncoding where plan.dechunk: continue
+            // With Transfer-Encoding the length is not the body's (HAProxy drops it).
+            case .contentLength where r.lengthAndChunked: continue
             default: break
             }
             out.writeBytes(p, line.start, line.valueEnd)

@@ -15,6 +15,9 @@ struct Transaction {
     var clientHTTP11 = true
     var clientKeepAlive = true
     var closeAfterResponse = false
+    /// Whether the request asked to switch protocols (`Connection: upgrade` with `Upgrade`): a 101
+    /// answer turns the connection into a tunnel; a 101 to any other request is a broken server (502).
+    var upgrade = UpgradeRequest.none
     var request = RequestBody.complete
     var requestBodyBytes = 0
     var route: BackendRoute?
@@ -50,6 +53,7 @@ struct Transaction {
         connected = nil
         response = nil
         request = .complete
+        upgrade = .none
         requestBodyBytes = 0
         route = nil
         decision = nil
@@ -68,6 +72,19 @@ struct Transaction {
         responseSession = nil
         responseCookie = nil
         localBody = nil
+    }
+}
+
+/// What a request asked for in `Connection: upgrade` and `Upgrade`.
+enum UpgradeRequest: UInt8 {
+    case none
+    /// Another protocol than WebSocket (h2c...).
+    case other
+    /// A WebSocket handshake: the 101 must carry `Sec-WebSocket-Accept` (HAProxy checks it).
+    case webSocket
+
+    init(_ h: ParsedHead) {
+        self = h.asksUpgrade ? (h.upgradeWebSocket ? .webSocket : .other) : .none
     }
 }
 

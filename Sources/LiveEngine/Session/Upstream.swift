@@ -30,6 +30,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private var pending: ByteBuffer?
     private var inBody = false
     private var toHEAD = false
+    private var upgrade = UpgradeRequest.none
     private var framing = BodyFraming.none
     private var bodyLeft = 0
     private var chunks = ChunkedScanner()
@@ -56,9 +57,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     // MARK: used by the session
 
-    /// A new request is about to be sent: a response to HEAD has no body whatever its headers say.
-    func expectResponse(toHEAD: Bool) {
+    /// A new request is about to be sent: a response to HEAD has no body whatever its headers say,
+    /// and a `101 Switching Protocols` is only valid for a request that asked to switch.
+    func expectResponse(toHEAD: Bool, upgrade: UpgradeRequest) {
         self.toHEAD = toHEAD
+        self.upgrade = upgrade
         inBody = false
         pending = nil
     }
@@ -102,7 +105,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
                     if buffer.readableBytes > state.options.maxHeaderBytes { return fail(owner) }
                     pending = buffer
                     return
-                case .invalid:
+                case .invalid, .refused:
                     return fail(owner)
                 case .complete:
                     let head = buffer.readSlice(length: parsed.length)!
@@ -111,11 +114,21 @@ final class UpstreamHandler: ChannelDuplexHandler {
                         owner.upstreamInformational(head, from: self)
                         continue
                     }
-                    if toHEAD || status == 204 || status == 304 || (status >= 100 && status < 200) {
+                    if status == 101 {
+                        // HAProxy answers 502 to a switch nobody asked for, and to a WebSocket
+                        // handshake answered without Sec-WebSocket-Accept.
+                        guard upgrade != .none, upgrade == .other || parsed.webSocketAccept else { return fail(owner) }
+                        framing = .tunnel
+                    } else if toHEAD || status == 204 || status == 304 || (status >= 100 && status < 200) {
                         framing = .none
                     } else if parsed.chunked {
                         framing = .chunked
                         chunks = ChunkedScanner()
+                        // Framing already here that is broken: 502 before anything reaches the
+                        // client, as HAProxy does with what it read at once.
+                        var probe = chunks
+                        let step = buffer.withUnsafeReadableBytes { probe.scan($0) { _, _ in } }
+                        if step == .invalid { return fail(owner) }
                     } else if let length = parsed.contentLength {
                         framing = length > 0 ? .length : .none
                         bodyLeft = length
@@ -135,7 +148,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
                     bodyLeft -= n
                     owner.upstreamBody(buffer.readSlice(length: n)!, from: self)
                     if bodyLeft == 0 { finishResponse() }
-                case .untilClose:
+                case .untilClose, .tunnel:
                     owner.upstreamBody(buffer.readSlice(length: buffer.readableBytes)!, from: self)
                 case .chunked:
                     var scanner = chunks
@@ -190,7 +203,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
         closing = true
         state.servers.removeIdle(self)
         if let owner {
-            if inBody && framing == .untilClose {
+            if inBody && (framing == .untilClose || framing == .tunnel) {
                 // The server's close ends a body it did not delimit.
                 finishResponse()
             } else {

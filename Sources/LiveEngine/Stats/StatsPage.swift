@@ -12,7 +12,10 @@ enum StatsPageHTML {
         if let refresh { h += "<meta http-equiv=\"refresh\" content=\"\(max(1, refresh.micros / 1_000_000))\">\n" }
         h += "<style type=\"text/css\">\n\(css)\n</style>\n</head>\n<body>\n"
         h += "<h1>hadeck balancer <span id=\"balancer\">\(e(p.name))</span>, "
-        h += "HAProxy <span id=\"version\">\(hadeckStatsVersion)</span> semantics</h1>\n"
+        // `stats hide-version`: no version on the page, as HAProxy.
+        h +=
+            page.hideVersion
+            ? "HAProxy semantics</h1>\n" : "HAProxy <span id=\"version\">\(hadeckStatsVersion)</span> semantics</h1>\n"
         h +=
             "<h2>Statistics Report for pid <span id=\"pid\">\(p.pid)</span> on <span id=\"node\">\(e(p.node))</span></h2>\n"
         h += "<hr width=\"100%\" class=\"hr\">\n<h3>&gt; General process information</h3>\n"

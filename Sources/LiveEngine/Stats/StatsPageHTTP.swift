@@ -35,12 +35,22 @@ struct LocalResponse {
 /// The stats page's HTTP side: which page a request asks for, and the admin form.
 enum StatsPageHTTP {
     /// Answers a request for the stats page (`uri`, `uri;csv`, a POST of the admin form) or `/metrics`.
+    /// With `stats auth`, a request without one of its credentials (`authorization`: the request's
+    /// Authorization value) gets HAProxy's 401; `/metrics` on that frontend is protected too.
     static func respond(
-        uri: String, method: String, body: ByteBuffer?, page: StatsPageConfig, host: BalancerAdministration,
-        extraMetrics: () -> [MetricFamily]
+        uri: String, method: String, authorization: String? = nil, body: ByteBuffer?, page: StatsPageConfig,
+        host: BalancerAdministration, extraMetrics: () -> [MetricFamily]
     ) -> LocalResponse {
         var headers = HTTPHeaders()
         headers.add(name: "Cache-Control", value: "no-cache")
+        if case .challenge(let realm) = page.authorize(authorization: authorization) {
+            headers.add(name: "Content-Type", value: "text/html")
+            headers.add(name: "WWW-Authenticate", value: "Basic realm=\"\(realm)\"")
+            return LocalResponse(
+                status: .unauthorized, headers: headers, body: HAProxyErrorResponse.unauthorized.body,
+                reason: authorization == nil
+                    ? "stats page without credentials: 401" : "stats page with wrong credentials: 401")
+        }
         let path = uri.prefix { $0 != "?" }
         if !uri.hasPrefix(page.uri) && path == "/metrics" {
             headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
