@@ -1,5 +1,5 @@
 import BalancerCore
-import Glibc
+import Foundation
 import HadeckBase
 import HadeckConfig
 import LiveEngine
@@ -111,12 +111,10 @@ final class Collector<T: Sendable>: @unchecked Sendable {
 
 /// A minimal mutex for the collector (tests only).
 final class NIOLockish: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
+    private let lock = NSLock()
     func withLock<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
+        lock.lock()
+        defer { lock.unlock() }
         return try body()
     }
 }
