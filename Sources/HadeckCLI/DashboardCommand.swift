@@ -48,11 +48,14 @@ public struct DashboardCommand: ParsableCommand {
     @Option(help: "With --headless: stop when the cluster's clock reaches this time (e.g. 30s).")
     public var until: String?
 
+    @OptionGroup public var capture: CaptureArguments
+
     public init() {}
 
     public func validate() throws {
         guard scale > 0, scale <= 64 else { throw ValidationError("--scale must be between 0 and 64") }
         if until != nil && !headless { throw ValidationError("--until only applies with --headless") }
+        try capture.validate(headless: headless)
         if let until, ScenarioParser.parseTime(until) == nil {
             throw ValidationError("--until '\(until)' is not a time such as 30s")
         }
@@ -160,17 +163,12 @@ public struct DashboardCommand: ParsableCommand {
         throw ExitCode(status)
     }
 
-    /// Runs the dashboard; a terminal that cannot host it is a one-line error (exit 1).
+    /// Runs the dashboard; a terminal that cannot host it is a one-line error (exit 1). A scripted
+    /// run that is recorded or pictured ends at the scenario's end.
     func dashboard(_ source: ClusterSource) -> Int32 {
         var options = DashboardOptions(theme: theme, environment: ProcessInfo.processInfo.environment)
         options.actor = "key"
-        do {
-            return try runDashboard(source: source, options: options)
-        } catch {
-            var err = StandardError()
-            print("\(error)", to: &err)
-            return 1
-        }
+        return capture.run(source: source, options: options, untilScenarioEnds: script != nil)
     }
 }
 
