@@ -32,12 +32,21 @@ public struct CaptureArguments: ParsableArguments {
 
     /// Runs the dashboard with the recording and picture asked for; `untilScenarioEnds`: a recorded
     /// or pictured run stops once the source's scenario is finished. Errors are printed (exit 1).
-    func run(source: ClusterSource, options dashboard: DashboardOptions, untilScenarioEnds: Bool) -> Int32 {
+    /// `ended`: another end than the scenario's (a replay's end).
+    func run(
+        source: ClusterSource, options dashboard: DashboardOptions, untilScenarioEnds: Bool,
+        ended: (() -> Bool)? = nil
+    ) -> Int32 {
         var err = StandardError()
         let capture = options
-        let stopWhen: (() -> Bool)? =
-            untilScenarioEnds && !capture.isEmpty
-            ? { source.snapshot(requestLimit: 0, eventLimit: 0).scenario?.finished == true } : nil
+        var stopWhen: (() -> Bool)? = nil
+        if !capture.isEmpty {
+            if untilScenarioEnds {
+                stopWhen = { source.snapshot(requestLimit: 0, eventLimit: 0).scenario?.finished == true }
+            } else if let ended {
+                stopWhen = ended
+            }
+        }
         do {
             let (status, problems) = try runCapturedDashboard(
                 source: source, options: dashboard, capture: capture, stopWhen: stopWhen)
