@@ -1,3 +1,5 @@
+import Foundation
+
 /// The colours a picture or a recording of the screen uses: the terminal's default foreground and
 /// background for the theme, and xterm's 256-colour palette for everything else.
 public struct ScreenPalette: Hashable, Sendable {
@@ -97,14 +99,15 @@ public enum SVGScreen {
             let baseline = Double(y) * cellHeight + cellHeight * 0.78
             out += "<text y=\"\(number(baseline))\">"
             for run in visible {
+                // Each run starts at its first character's cell; spaces inside it are no-break
+                // spaces, which no SVG viewer collapses.
+                let lead = run.text.prefix { $0 == " " }.count
+                let text = String(run.text.dropFirst(lead).reversed().drop { $0 == " " }.reversed())
                 let fg = palette.colours(run.style).fg
-                var attributes = "x=\"\(number(Double(run.x) * cellWidth))\" fill=\"\(fg)\""
+                var attributes = "x=\"\(number(Double(run.x + lead) * cellWidth))\" fill=\"\(fg)\""
                 if run.style.bold { attributes += " font-weight=\"bold\"" }
                 if run.style.underline { attributes += " text-decoration=\"underline\"" }
-                // Each run keeps to its cells whatever the font's advance.
-                attributes +=
-                    " textLength=\"\(number(Double(run.width) * cellWidth))\" lengthAdjust=\"spacingAndGlyphs\""
-                out += "<tspan \(attributes)>\(escape(run.text))</tspan>"
+                out += "<tspan \(attributes)>\(escape(text).replacingOccurrences(of: " ", with: "\u{00A0}"))</tspan>"
             }
             out += "</text>\n"
         }
