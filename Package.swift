@@ -206,7 +206,8 @@ let package = Package(
             name: "HadeckCLITests",
             dependencies: [
                 "HadeckConfig", "PlainSockets",
-                "HadeckCLI", "LiveCluster", "LiveEngine", "ClusterConfig", "HadeckTestSupport",
+                "HadeckCLI", "LiveCluster", "LiveEngine", "ClusterConfig", "HadeckTestSupport", "ClusterCore",
+                "ClusterModel", "Dashboard", "HadeckBase",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(

@@ -4,7 +4,7 @@ import HadeckBase
 // Defaults are HAProxy 2.6's (include/haproxy/defaults.h and the configuration manual).
 
 /// A host and port, as written on a `bind` or `server` line.
-public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
+public struct SocketAddress: Hashable, Sendable, CustomStringConvertible, Codable {
     public var host: String
     public var port: Int
 
@@ -150,7 +150,7 @@ public struct StatsCredential: Hashable, Sendable {
 }
 
 /// Administrative state set by configuration, the runtime API or the dashboard.
-public enum AdminState: String, Hashable, Sendable {
+public enum AdminState: String, Hashable, Sendable, Codable {
     case ready, drain, maint
 }
 

@@ -1,8 +1,8 @@
 /// The status column of HAProxy's `show stat` and stats page, as a value: `UP`, `DOWN`, `UP 1/3`
 /// (one of fall 3 checks failed: going down), `DOWN 2/2` (two of rise 2 passed: going up), `NOLB`,
 /// `DRAIN`, `MAINT`, `no check`, and what a real HAProxy adds after them (`MAINT (via be/s)`).
-public struct ServerStatus: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
-    public enum Base: String, Hashable, Sendable, CaseIterable {
+public struct ServerStatus: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral, Codable {
+    public enum Base: String, Hashable, Sendable, CaseIterable, Codable {
         case up = "UP"
         case down = "DOWN"
         case nolb = "NOLB"
@@ -12,7 +12,7 @@ public struct ServerStatus: Hashable, Sendable, CustomStringConvertible, Express
     }
 
     /// Checks counted while the server changes state: `count` of `of`.
-    public struct Progress: Hashable, Sendable {
+    public struct Progress: Hashable, Sendable, Codable {
         public var count: Int
         public var of: Int
 

@@ -2,7 +2,7 @@ import BalancerCore
 import HadeckBase
 
 /// A process on a balancer host that a scenario can kill, stop or start.
-public enum HostProcess: String, Hashable, Sendable, CaseIterable {
+public enum HostProcess: String, Hashable, Sendable, CaseIterable, Codable {
     case haproxy, keepalived
 }
 

@@ -4,7 +4,7 @@ import VRRPCore
 
 /// A host's VRRP state as a screen shows it: keepalived's own states, and what the host is when
 /// keepalived is not there to have one.
-public enum HostVRRPState: String, Hashable, Sendable, CaseIterable {
+public enum HostVRRPState: String, Hashable, Sendable, CaseIterable, Codable {
     case initialize = "INIT"
     case backup = "BACKUP"
     case master = "MASTER"
@@ -20,13 +20,13 @@ public enum HostVRRPState: String, Hashable, Sendable, CaseIterable {
 }
 
 /// What happened to a process.
-public enum ProcessAction: String, Hashable, Sendable {
+public enum ProcessAction: String, Hashable, Sendable, Codable {
     case start, killed, stopped
 }
 
 /// Every kind of event, with its own fields. The JSON lines, the timeline and the events panel are
 /// all derived from these values; nothing downstream reads meaning back out of text.
-public enum EventKind: Hashable, Sendable {
+public enum EventKind: Hashable, Sendable, Codable {
     case backendState(
         balancer: String, backend: String, server: String, from: ServerStatus, to: ServerStatus, check: String)
     case backendWeight(balancer: String, backend: String, server: String, from: Int, to: Int)
@@ -75,7 +75,7 @@ public enum EventType: String, Hashable, Sendable, CaseIterable {
 ///
 /// Serialised as one JSON object per line: `{"t":12.5,"type":"backend.state",...,"why":"..."}`.
 /// `t` and `type` come first, `why` last, the type's own fields in between in a fixed order.
-public struct ClusterEvent: Hashable, Sendable {
+public struct ClusterEvent: Hashable, Sendable, Codable {
     public var time: Instant
     public var kind: EventKind
     public var why: String

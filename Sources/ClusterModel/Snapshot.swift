@@ -3,7 +3,7 @@ import HadeckBase
 
 /// Everything a screen needs to draw the cluster at one moment. Plain values only, so the
 /// embedded simulator, the live engine and (later) a real HAProxy/keepalived can all produce it.
-public struct ClusterSnapshot: Sendable {
+public struct ClusterSnapshot: Sendable, Codable {
     /// The cluster's clock (seconds since start, virtual or real).
     public var time: Instant
     public var clusterName: String
@@ -66,9 +66,9 @@ public struct ClusterSnapshot: Sendable {
 }
 
 /// A scenario being played and, once its end is reached, how each of its expectations came out.
-public struct ScenarioStatus: Hashable, Sendable {
+public struct ScenarioStatus: Hashable, Sendable, Codable {
     /// One checked `expect` line.
-    public struct Result: Hashable, Sendable {
+    public struct Result: Hashable, Sendable, Codable {
         public var line: Int
         /// `expect server webA DOWN on lb1`.
         public var check: String
@@ -88,7 +88,7 @@ public struct ScenarioStatus: Hashable, Sendable {
     }
 
     /// A line that could not run.
-    public struct Problem: Hashable, Sendable {
+    public struct Problem: Hashable, Sendable, Codable {
         public var line: Int
         public var message: String
 
@@ -125,7 +125,7 @@ public struct ScenarioStatus: Hashable, Sendable {
 }
 
 /// What a cluster source is, and which of the dashboard's controls it takes.
-public struct SourceCapabilities: Hashable, Sendable {
+public struct SourceCapabilities: Hashable, Sendable, Codable {
     /// How the header names it: `simulated`, `live`, `attached`, `replay`.
     public var name: String
     /// Virtual time: `space` pauses, `<` `>` change the time scale.
@@ -150,7 +150,7 @@ public struct SourceCapabilities: Hashable, Sendable {
 }
 
 /// The built-in browsers' traffic.
-public struct TrafficSnapshot: Sendable, Hashable {
+public struct TrafficSnapshot: Sendable, Hashable, Codable {
     public var on: Bool
     public var rate: Double
     public var clients: Int
@@ -166,7 +166,7 @@ public struct TrafficSnapshot: Sendable, Hashable {
 }
 
 /// One balancer host: its VRRP instance and its two processes.
-public struct HostSnapshot: Sendable, Hashable {
+public struct HostSnapshot: Sendable, Hashable, Codable {
     public var name: String
     public var address: String
     public var mac: String
@@ -223,8 +223,8 @@ public struct HostSnapshot: Sendable, Hashable {
 }
 
 /// The clients' ARP entry for the VIP and how it moved.
-public struct ARPSnapshot: Sendable, Hashable {
-    public struct Change: Sendable, Hashable {
+public struct ARPSnapshot: Sendable, Hashable, Codable {
+    public struct Change: Sendable, Hashable, Codable {
         public var time: Instant
         public var fromMAC: String?
         public var toMAC: String
@@ -257,7 +257,7 @@ public struct ARPSnapshot: Sendable, Hashable {
 }
 
 /// One server as one balancer sees it.
-public struct ServerRow: Sendable, Hashable {
+public struct ServerRow: Sendable, Hashable, Codable {
     public var balancer: String
     public var backend: String
     public var server: String
@@ -319,7 +319,7 @@ public struct ServerRow: Sendable, Hashable {
 }
 
 /// How a request reached the balancer that took it.
-public enum RequestEntry: String, Hashable, Sendable {
+public enum RequestEntry: String, Hashable, Sendable, Codable {
     /// Through the VIP: the connection went to the host the clients' ARP entry names.
     case vip
     /// Straight to a balancer's own address, past the VIP.
@@ -327,7 +327,7 @@ public enum RequestEntry: String, Hashable, Sendable {
 }
 
 /// One request's route, as the requests panel shows it.
-public struct RequestRecord: Sendable, Hashable {
+public struct RequestRecord: Sendable, Hashable, Codable {
     public var time: Instant
     public var client: String
     /// The balancer whose haproxy took it (nil: it never reached one).
@@ -404,13 +404,13 @@ extension ClusterSource {
 
 /// One stream of data an attached source reads (a stats socket, a log, a notify FIFO, a neighbour
 /// table), the part of the screen it feeds, and whether it still flows.
-public struct FeedStatus: Hashable, Sendable {
+public struct FeedStatus: Hashable, Sendable, Codable {
     /// The part of the screen the data is shown in.
-    public enum Area: String, Hashable, Sendable {
+    public enum Area: String, Hashable, Sendable, Codable {
         case balancers, vip, backends, requests, events
     }
 
-    public enum Health: Hashable, Sendable {
+    public enum Health: Hashable, Sendable, Codable {
         /// Data arrives as expected.
         case ok
         /// No data for longer than expected (a slow host, a busy socket): shown with its age.

@@ -3,7 +3,7 @@
 /// The core never reads a wall clock: the simulator advances virtual time, the live
 /// engine feeds real time. Whole microseconds keep keepalived's integer timer
 /// arithmetic (e.g. a 3.609375 s Master_Down_Interval) exact.
-public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
+public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible, Codable {
     public var micros: Int64
 
     public init(micros: Int64) { self.micros = micros }
@@ -26,7 +26,7 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A length of time in whole microseconds.
-public struct TimeSpan: Comparable, Hashable, Sendable, CustomStringConvertible {
+public struct TimeSpan: Comparable, Hashable, Sendable, CustomStringConvertible, Codable {
     public var micros: Int64
 
     public init(micros: Int64) { self.micros = micros }

@@ -48,11 +48,19 @@ public struct DashboardCommand: ParsableCommand {
     @Option(help: "With --headless: stop when the cluster's clock reaches this time (e.g. 30s).")
     public var until: String?
 
+    @OptionGroup public var capture: CaptureArguments
+
+    @Option(
+        help: ArgumentHelp(
+            "Save the session (events and keyframes) for 'hadeck replay FILE'.", valueName: "file.session"))
+    public var saveSession: String?
+
     public init() {}
 
     public func validate() throws {
         guard scale > 0, scale <= 64 else { throw ValidationError("--scale must be between 0 and 64") }
         if until != nil && !headless { throw ValidationError("--until only applies with --headless") }
+        try capture.validate(headless: headless)
         if let until, ScenarioParser.parseTime(until) == nil {
             throw ValidationError("--until '\(until)' is not a time such as 30s")
         }
@@ -104,10 +112,13 @@ public struct DashboardCommand: ParsableCommand {
 
     /// The cluster for real on loopback.
     func runLive(spec: ClusterSpec, scenario: Scenario?, until end: Instant?) throws {
+        let recorder: SessionRecorder?
+        do { recorder = try sessionRecorder(spec: spec, source: "live") } catch { throw failure("\(error)") }
         let live: LiveCluster
         do { live = try LiveCluster(spec: spec, scenario: scenario) } catch { throw failure("hadeck: \(error)") }
         let lines = EventLines()
         if headless { live.onEvent { lines.append($0) } }
+        if let recorder { live.onEvent { recorder.record($0) } }
         do { try live.startAndWait() } catch {
             live.shutdownAndWait()
             throw failure("hadeck: \(error)")
@@ -117,20 +128,23 @@ public struct DashboardCommand: ParsableCommand {
         if headless {
             // A scenario ends the run at its end, unless --until says otherwise.
             status = HeadlessRunner.run(
-                source: source, lines: lines, now: { live.clock.now() }, until: end ?? live.scenarioEnd)
+                source: recorded(source, recorder), lines: lines, now: { live.clock.now() },
+                until: end ?? live.scenarioEnd)
             if scenario != nil {
                 let problems = (try? live.finishScenario()) ?? []
                 lines.drain(into: StandardOutput())
                 var err = StandardError()
                 for line in problems { print(line, to: &err) }
                 if !problems.isEmpty {
+                    finish(recorder, source)
                     live.shutdownAndWait()
                     throw ExitCode(1)
                 }
             }
         } else {
-            status = dashboard(source)
+            status = dashboard(recorded(source, recorder))
         }
+        finish(recorder, source)
         live.shutdownAndWait()
         if status != 0 { throw ExitCode(status) }
     }
@@ -139,18 +153,29 @@ public struct DashboardCommand: ParsableCommand {
     func runSimulated(spec: ClusterSpec, scenario: Scenario?, until end: Instant?) throws {
         let source = SimulatedClusterSource(cluster: Cluster(spec: spec), scenario: scenario)
         _ = try? source.perform(.setTimeScale(scale), by: "the command line")
+        let recorder: SessionRecorder?
+        do { recorder = try sessionRecorder(spec: spec, source: "simulated") } catch { throw failure("\(error)") }
+        defer { finish(recorder, source) }
+        // What the cluster did as it was made (its processes starting) goes first.
+        for event in source.snapshot(requestLimit: 0, eventLimit: .max).events.reversed() { recorder?.record(event) }
+        let lines = EventLines()
+        source.cluster.onEvent = { event in
+            recorder?.record(event)
+            if self.headless { lines.append(event) }
+        }
         guard headless else {
-            let status = dashboard(source)
+            let status = dashboard(recorded(source, recorder))
+            finish(recorder, source)
             if status != 0 { throw ExitCode(status) }
             return
         }
-        let lines = EventLines()
-        source.cluster.onEvent = { lines.append($0) }
         // A scenario ends the run at its end, unless --until says otherwise.
         var status = HeadlessRunner.run(
-            source: source, lines: lines, now: { source.cluster.now }, until: end ?? source.runner?.scenario.endTime)
+            source: recorded(source, recorder), lines: lines, now: { source.cluster.now },
+            until: end ?? source.runner?.scenario.endTime)
         if let runner = source.runner {
             source.finishScenario()
+            finish(recorder, source)
             lines.drain(into: StandardOutput())
             var err = StandardError()
             let problems = runner.problemLines
@@ -160,17 +185,37 @@ public struct DashboardCommand: ParsableCommand {
         throw ExitCode(status)
     }
 
-    /// Runs the dashboard; a terminal that cannot host it is a one-line error (exit 1).
+    /// The `--save-session` file's writer, its header written.
+    func sessionRecorder(spec: ClusterSpec, source: String) throws -> SessionRecorder? {
+        guard let saveSession else { return nil }
+        return try SessionRecorder(
+            path: saveSession,
+            header: SessionFile.Header(
+                cluster: spec.name, source: source, writer: "hadeck \(Hadeck.configuration.version)"))
+    }
+
+    /// The source, writing keyframes as it is advanced when a session is saved.
+    func recorded(_ source: ClusterSource, _ recorder: SessionRecorder?) -> ClusterSource {
+        recorder.map { KeyframingSource(source, recorder: $0) } ?? source
+    }
+
+    /// The last keyframe (the screen as it ends) and the file closed; a problem writing it is said.
+    func finish(_ recorder: SessionRecorder?, _ source: ClusterSource) {
+        guard let recorder, !recorder.closed else { return }
+        recorder.keyframe(source, force: true)
+        recorder.close()
+        if let problem = recorder.problem {
+            var err = StandardError()
+            print(problem, to: &err)
+        }
+    }
+
+    /// Runs the dashboard; a terminal that cannot host it is a one-line error (exit 1). A scripted
+    /// run that is recorded or pictured ends at the scenario's end.
     func dashboard(_ source: ClusterSource) -> Int32 {
         var options = DashboardOptions(theme: theme, environment: ProcessInfo.processInfo.environment)
         options.actor = "key"
-        do {
-            return try runDashboard(source: source, options: options)
-        } catch {
-            var err = StandardError()
-            print("\(error)", to: &err)
-            return 1
-        }
+        return capture.run(source: source, options: options, untilScenarioEnds: script != nil)
     }
 }
 

@@ -24,7 +24,7 @@ public struct KeepalivedGlobals: Hashable, Sendable {
 }
 
 /// What a `vrrp_script` (or `vrrp_track_process`) actually tests.
-public enum TrackCheck: Hashable, Sendable {
+public enum TrackCheck: Hashable, Sendable, Codable {
     /// `killall -0 haproxy`, `pidof haproxy`, `pgrep haproxy`, `vrrp_track_process` on haproxy:
     /// "is this host's haproxy process alive".
     case haproxyAlive
