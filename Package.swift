@@ -104,13 +104,22 @@ let package = Package(
             name: "Lab",
             dependencies: ["AttachConfig", "RealCluster"]
         ),
+        // `hadeck attach`: a real cluster as a dashboard source, read and driven as its attach file says.
+        .target(
+            name: "AttachedCluster",
+            dependencies: [
+                "HadeckBase", "BalancerCore", "ClusterModel", "ClusterCore", "AttachConfig", "RealCluster",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Command-line front end (a library so tests can drive it).
         .target(
             name: "HadeckCLI",
             dependencies: [
                 "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterConfig", "ClusterModel",
                 "ClusterCore", "Dashboard", "CursesTerminal",
-                "LiveEngine", "LiveCluster", "Lab",
+                "LiveEngine", "LiveCluster", "Lab", "AttachConfig", "AttachedCluster",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -140,6 +149,14 @@ let package = Package(
         .testTarget(name: "AttachConfigTests", dependencies: ["AttachConfig", "HadeckBase"]),
         .testTarget(name: "RealClusterTests", dependencies: ["RealCluster", "AttachConfig"], exclude: ["Fixtures"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase"]),
+        .testTarget(
+            name: "AttachedClusterTests",
+            dependencies: [
+                "AttachedCluster", "AttachConfig", "RealCluster", "ClusterModel", "ClusterCore", "BalancerCore",
+                "HadeckBase", "HadeckTestSupport",
+            ],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "BalancerCoreTests", dependencies: ["BalancerCore"]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore"]),
         .testTarget(name: "HadeckConfigTests", dependencies: ["HadeckConfig"]),
