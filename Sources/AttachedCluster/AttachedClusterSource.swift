@@ -234,7 +234,7 @@ public final class AttachedClusterSource: ClusterSource, @unchecked Sendable {
         actions.async { [self] in
             var outcomes: [ActionOutcome] = []
             for part in parts {
-                deliver(.actionStarting(part.intent))
+                deliver(.actionStarting(part, actor: actor))
                 let results = part.steps.map(run)
                 let outcome = ActionOutcome(
                     actor: actor, intent: part.intent, results: results, scenarioLine: scenarioLine)

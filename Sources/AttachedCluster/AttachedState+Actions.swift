@@ -6,9 +6,16 @@ import HadeckBase
 /// Actions hadeck ran on the cluster: the events they are, and what their effects will be called
 /// when they are seen (a pid hadeck killed is not a crash; a drain's log line names who drained).
 extension AttachedState {
-    /// Before an action runs: the processes it ends are expected to end.
-    mutating func actionStarting(_ intent: ActionIntent) {
-        switch intent {
+    /// Before an action runs: the processes it ends are expected to end, and the changes its runtime
+    /// API lines cause name who sent them (haproxy logs a change within a millisecond, before the
+    /// action's outcome is back).
+    mutating func actionStarting(_ part: ActionPart, actor: String, at now: Instant) {
+        for step in part.steps {
+            if case .runtime(let b, _, let line) = step, let key = Self.serverKey(ofRuntimeLine: line) {
+                update(b) { $0.pendingAdmin[key] = ("\(actor) sent `\(line)`", now) }
+            }
+        }
+        switch part.intent {
         case .process(let host, _, let action, let pids) where action != .start:
             update(host) { $0.expectedExits.formUnion(pids) }
         case .app(let server, let action, let pid?) where action != .start:
@@ -21,13 +28,12 @@ extension AttachedState {
 
     mutating func action(_ o: ActionOutcome, _ out: inout Reaction) {
         let ran = "\(o.actor) ran \(o.summary)"
-        // Runtime API lines that worked name their sender in the change they cause, even when the
-        // same line failed on another balancer.
-        for r in o.results where r.ok {
-            if case .runtime(let b, _, let line) = r.step, let key = Self.serverKey(ofRuntimeLine: line) {
-                update(b) { $0.pendingAdmin[key] = ("\(o.actor) sent `\(line)`", out.now) }
-                out.need(.poll(b))
+        // A runtime API line that failed causes nothing; one that worked is polled at once.
+        for r in o.results {
+            guard case .runtime(let b, _, let line) = r.step, let key = Self.serverKey(ofRuntimeLine: line) else {
+                continue
             }
+            if r.ok { out.need(.poll(b)) } else { update(b) { $0.pendingAdmin[key] = nil } }
         }
         guard o.ok else {
             switch o.intent {

@@ -76,7 +76,7 @@ public struct AttachedState: Sendable {
         case .app(let server, let reading): app(server, reading, &out)
         case .neighbour(let entry, let source): neighbour(entry, source: source, &out)
         case .neighbourFailed(let reason): neighbour.error = (now, reason)
-        case .actionStarting(let intent): actionStarting(intent)
+        case .actionStarting(let part, let actor): actionStarting(part, actor: actor, at: now)
         case .action(let outcome): action(outcome, &out)
         }
         events += out.events.filter { $0.type != .request }

@@ -54,8 +54,9 @@ public enum Observation: Sendable {
     /// The client's neighbour entry for the VIP (nil: none); `source` says where it was read.
     case neighbour(NeighbourEntry?, source: String)
     case neighbourFailed(String)
-    /// An action hadeck is about to run (the processes it ends are expected to end).
-    case actionStarting(ActionIntent)
+    /// An action hadeck is about to run, and who asked: the processes it ends are expected to end,
+    /// the changes its runtime API lines cause are theirs.
+    case actionStarting(ActionPart, actor: String)
     /// An action hadeck ran, with what each step did.
     case action(ActionOutcome)
 }

@@ -265,7 +265,7 @@ func baseline() throws -> Run {
         let kill = ActionPart(
             .process(host: "lb1", .haproxy, .killed, pids: [4242]),
             [.program(what: "lb1 haproxy kill", arguments: ["kill", "-9", "4242"])])
-        run.see(2, .actionStarting(kill.intent))
+        run.see(2, .actionStarting(kill, actor: "key"))
         // The pid poll may see the death before the action's outcome arrives.
         #expect(run.see(2.01, .processes(balancer: "lb1", ProcessReadings(haproxy: .notRunning))).isEmpty)
         let outcome = ActionOutcome(
@@ -277,7 +277,7 @@ func baseline() throws -> Run {
         let failed = ActionOutcome(
             actor: "stdin (line 2)", intent: .process(host: "lb1", .keepalived, .killed, pids: [50]),
             results: [StepResult(step: .program(what: "x", arguments: ["false"]), ok: false, result: "exit 1")])
-        run.see(3, .actionStarting(failed.intent))
+        run.see(3, .actionStarting(ActionPart(failed.intent, []), actor: "stdin (line 2)"))
         let f = run.see(3.1, .action(failed))
         #expect(f.map(\.type) == [.error] && f[0].why == "stdin (line 2): kill lb1/keepalived failed: `false`: exit 1")
         let later = run.see(4, .processes(balancer: "lb1", ProcessReadings(keepalived: .notRunning)))
@@ -289,16 +289,16 @@ func baseline() throws -> Run {
         let line = "set server web/webA state drain"
         let step = ActionStep.runtime(
             balancer: "lb1", socket: .unix("/run/hadeck-lab/hdk/lb1/haproxy.sock"), line: line)
-        run.see(
-            2,
-            .action(
-                ActionOutcome(
-                    actor: "key", intent: .admin(server: "webA", .drain),
-                    results: [StepResult(step: step, ok: true, result: "done")])))
+        run.see(2, .actionStarting(ActionPart(.admin(server: "webA", .drain), [step]), actor: "key"))
+        // haproxy logs the change a millisecond after the line, before the action's outcome is back.
         let drain = try fixtureLines("haproxy-log-lb1.txt")[8]
         let e = run.see(2.001, .log(balancer: "lb1", log(drain)))
         #expect(e.map { $0.summary() } == ["lb1 web/webA UP -> DRAIN"])
         #expect(e[0].why == "haproxy on lb1 logged: Server web/webA enters drain state; after key sent `\(line)`")
+        let outcome = ActionOutcome(
+            actor: "key", intent: .admin(server: "webA", .drain),
+            results: [StepResult(step: step, ok: true, result: "done")])
+        #expect(run.see(2.002, .action(outcome)).isEmpty && run.needs == [.poll("lb1")])
     }
 
     @Test func theVIPMovesAsTheClientsTableSays() throws {
