@@ -31,6 +31,7 @@ extension AttachedState {
             balancers[b] = t
             out.need(.dump(b))
             if t.vrrp == .master { masterPriorityChanged(b, out: &out) }
+            if t.vrrp == .backup { backupPriorityChanged(b, at: out.now) }
             return
         }
         let from = t.vrrp
@@ -68,7 +69,7 @@ extension AttachedState {
             }
             let allKnown = order.allSatisfy { o in o == b || balancers[o]?.vrrp != .unknown }
             if !masterAbove && allKnown && from != .backup {
-                armCountdown(b, since: out.now, cause: "no master advertised since it entered BACKUP", graceful: false)
+                armCountdown(b, since: out.now, cause: quietMaster(for: b, priority: line.priority), graceful: false)
             }
         case .stopped where from == .master:
             masterWentQuiet(b, cause: "\(b)'s keepalived stopped (a priority-0 advert)", graceful: true, &out)
@@ -106,6 +107,31 @@ extension AttachedState {
         }
     }
 
+    /// Why a backup at `priority` hears no advert it accepts: the master's are lower, or there is none.
+    func quietMaster(for b: String, priority: Int) -> String {
+        for o in order where o != b {
+            if let t = balancers[o], t.vrrp == .master, let p = t.effectivePriority, p < priority {
+                return "\(o) advertises only priority \(p), below \(b)'s \(priority) (lower adverts are ignored)"
+            }
+        }
+        return "no master advertised since it entered BACKUP"
+    }
+
+    /// A backup's own priority changed: above the master's, it stops accepting the master's adverts
+    /// and will take over (preemption); at or below, it is held again.
+    mutating func backupPriorityChanged(_ b: String, at now: Instant) {
+        guard let mine = balancers[b]?.effectivePriority else { return }
+        let master = order.first { $0 != b && balancers[$0]?.vrrp == .master }
+        guard let master, let theirs = balancers[master]?.effectivePriority else { return }
+        if mine > theirs {
+            if balancers[b]?.countdown == nil {
+                armCountdown(b, since: now, cause: quietMaster(for: b, priority: mine), graceful: false)
+            }
+        } else {
+            update(b) { $0.countdown = nil }
+        }
+    }
+
     /// The master `b` stopped advertising (killed, stopped, powered off, cut off): every backup's
     /// Master_Down_Timer runs out from now (Skew_Time after a priority-0 advert).
     mutating func masterWentQuiet(_ b: String, cause: String, graceful: Bool, _ out: inout Reaction) {
@@ -117,7 +143,7 @@ extension AttachedState {
 
     /// Starts a backup's countdown, estimated from its last data dump until a new dump says exactly.
     mutating func armCountdown(_ b: String, since: Instant, cause: String, graceful: Bool) {
-        guard let t = balancers[b], let mdi = t.masterDownInterval else { return }
+        guard let t = balancers[b], let mdi = t.masterDownInterval(priority: t.effectivePriority) else { return }
         var interval = mdi
         if graceful, let advert = t.advertInterval { interval = mdi - advert * 3 }
         update(b) {
@@ -142,13 +168,7 @@ extension AttachedState {
         t.masterRouter = vi.state == "MASTER" ? nil : vi.masterRouter
         t.masterPriority = vi.state == "MASTER" ? nil : vi.masterPriority
         t.advertInterval = vi.advertInterval.map { TimeSpan(micros: $0) } ?? t.advertInterval
-        // Master_Down_Interval by keepalived's formula (3 x advert + (256 - priority) x advert / 256):
-        // the dump's own `Master down timer` is not that while a lower-priority master advertises.
-        if let advert = vi.advertInterval, let p = vi.effectivePriority ?? vi.basePriority {
-            t.masterDownInterval = TimeSpan(micros: 3 * advert + Int64(256 - p) * advert / 256)
-        } else if t.masterDownInterval == nil {
-            t.masterDownInterval = vi.masterDownTimer.map { TimeSpan(micros: $0) }
-        }
+        t.dumpedMasterDown = vi.masterDownTimer.map { TimeSpan(micros: $0) } ?? t.dumpedMasterDown
         t.trackedScripts = vi.trackedScripts
         t.scripts = dump.scripts.filter { s in vi.trackedScripts.contains { $0.name == s.name } }
         t.interfaceMAC = dump.interface(vi.interface)?.mac ?? t.interfaceMAC

@@ -274,7 +274,8 @@ struct BalancerTrack: Sendable {
     var effectivePriority: Int?
     var masterRouter: String?
     var masterPriority: Int?
-    var masterDownInterval: TimeSpan?
+    /// The dump's own `Master down timer` (not Master_Down_Interval while a lower master advertises).
+    var dumpedMasterDown: TimeSpan?
     var advertInterval: TimeSpan?
     var scripts: [KeepalivedDataDump.Script] = []
     var trackedScripts: [KeepalivedDataDump.TrackedScript] = []
@@ -303,6 +304,13 @@ struct BalancerTrack: Sendable {
     var startRequested: [HostProcess: String] = [:]
 
     init(access: BalancerAccess) { self.access = access }
+
+    /// Master_Down_Interval at `priority`, by keepalived's formula: 3 x advert interval + Skew_Time,
+    /// (256 - priority) x advert interval / 256.
+    func masterDownInterval(priority: Int?) -> TimeSpan? {
+        guard let advert = advertInterval?.micros, let p = priority ?? basePriority else { return dumpedMasterDown }
+        return TimeSpan(micros: 3 * advert + Int64(256 - p) * advert / 256)
+    }
 
     mutating func takePending(_ key: String, now: Instant) -> String? {
         guard let (text, at) = pendingAdmin[key] else { return nil }

@@ -2,6 +2,7 @@ import AttachConfig
 import Foundation
 import NIOCore
 import NIOPosix
+import RealCluster
 
 #if canImport(Glibc)
     import Glibc
@@ -81,9 +82,9 @@ final class LogReceiver: @unchecked Sendable {
         guard fd >= 0 else { throw AttachError("socket: \(String(cString: strerror(errno)))") }
         var size: Int32 = 1 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var st = Glibc.stat()
-        if lstat(path, &st) == 0 {
-            guard st.st_mode & S_IFMT == S_IFSOCK else {
+        let existing = FileFacts.socketKind(path)
+        if existing.exists {
+            guard existing.isSocket else {
                 Glibc.close(fd)
                 throw AttachError("\(path) exists and is not a socket: not replacing it")
             }

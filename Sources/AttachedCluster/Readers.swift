@@ -85,7 +85,7 @@ extension AttachedClusterSource {
                 _ = reader.availableLines()
                 deliver(.notifyFeed(balancer: name, open: true, nil))
                 dumpWake[name]?.signal()
-                let identity = fileIdentity(path)
+                let identity = FileFacts.identity(path)
                 var checked = ContinuousClock.now
                 while isRunning {
                     if let line = reader.nextLine(timeout: .milliseconds(500)) {
@@ -94,7 +94,7 @@ extension AttachedClusterSource {
                     // Held open read-write, a FIFO never ends: notice one that was removed or replaced.
                     if ContinuousClock.now - checked > .seconds(2) {
                         checked = ContinuousClock.now
-                        if fileIdentity(path) != identity {
+                        if FileFacts.identity(path) != identity {
                             deliver(.notifyFeed(balancer: name, open: false, "\(path) was removed or replaced"))
                             break
                         }
@@ -166,17 +166,17 @@ extension AttachedClusterSource {
             throw AttachError("keepalived is not running: no data dump")
         }
         if case .file(let path) = data {
-            let before = fileStamp(path)
+            let before = FileFacts.stamp(path)
             try command(dump, v, what: "the data dump command")
             let deadline = ContinuousClock.now + .milliseconds(1500)
             while ContinuousClock.now < deadline {
                 usleep(5_000)
-                let stamp = fileStamp(path)
+                let stamp = FileFacts.stamp(path)
                 guard stamp != nil, stamp != before, let text = try? String(contentsOfFile: path, encoding: .utf8),
                     KeepalivedDataDump.isComplete(text)
                 else { continue }
                 usleep(5_000)
-                guard fileStamp(path) == stamp else { continue }
+                guard FileFacts.stamp(path) == stamp else { continue }
                 return KeepalivedDataDump.parse(text)
             }
             throw AttachError("keepalived wrote no data dump to \(path) within 1.5 s of `\(dump)`")
@@ -323,20 +323,6 @@ extension AttachedClusterSource {
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
         while isRunning && ContinuousClock.now < deadline { usleep(50_000) }
     }
-}
-
-/// (device, inode) of a path, to notice it was replaced.
-func fileIdentity(_ path: String) -> [UInt64]? {
-    var s = Glibc.stat()
-    guard stat(path, &s) == 0 else { return nil }
-    return [UInt64(s.st_dev), UInt64(s.st_ino)]
-}
-
-/// Modification time (ns) and size of a path.
-func fileStamp(_ path: String) -> [Int]? {
-    var s = Glibc.stat()
-    guard stat(path, &s) == 0 else { return nil }
-    return [s.st_mtim.tv_sec, s.st_mtim.tv_nsec, Int(s.st_size)]
 }
 
 /// Runs a closure once, whoever calls it first.

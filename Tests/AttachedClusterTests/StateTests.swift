@@ -221,6 +221,42 @@ func baseline() throws -> Run {
         #expect(e.map { $0.summary() } == ["lb2 BACKUP -> MASTER (priority 100, effective 100)"])
         #expect(e[0].why.contains("lb1 advertises only priority 90, below lb2's 100"))
         #expect(run.host("lb2", 7.3).masterDownDeadline == nil)
+        run.see(7.3, .notify(balancer: "lb1", notify(#"INSTANCE "VI_1" BACKUP 90"#)))
+        #expect(run.host("lb1", 7.4).masterDownDeadline == nil, "lb1 at 90 accepts lb2's adverts at 100")
+        // lb1's haproxy is back: at 150 it ignores lb2's adverts and will preempt.
+        run.see(12, .notify(balancer: "lb1", notify(#"INSTANCE "VI_1" BACKUP_PRIORITY 150"#)))
+        #expect(run.needs.contains(.dump("lb1")))
+        #expect(run.host("lb1", 12.1).masterDownDeadline == .s(12) + .microseconds(3_414_062))
+        let back = run.see(14.5, .notify(balancer: "lb1", notify(#"INSTANCE "VI_1" MASTER 150"#)))
+        #expect(back.map(\.type) == [.vrrpPriority, .vrrpState])
+        #expect(back[1].why.hasSuffix("lb2 advertises only priority 100, below lb1's 150 (lower adverts are ignored)"))
+    }
+
+    /// `kill -9` of lb1's haproxy at t=0 and its restart, as the two real FIFOs told it (times in
+    /// the fixture, from a reader on each FIFO).
+    @Test func aFailoverAndFailbackAsTheFIFOsToldIt() throws {
+        var run = try baseline()
+        run.see(0.5, .processes(balancer: "lb1", ProcessReadings(haproxy: .notRunning)))
+        for line in try fixtureLines("notify-fifo-failover.txt") {
+            let words = line.split(separator: " ", maxSplits: 2).map(String.init)
+            run.see(Double(words[0])!, .notify(balancer: words[1], notify(words[2])))
+        }
+        let vrrp = run.events.filter { [.vrrpState, .vrrpPriority].contains($0.type) }.dropFirst(2)
+        #expect(
+            vrrp.map { $0.summary() } == [
+                "lb1 effective priority 150 -> 90",
+                "lb1 MASTER -> BACKUP (priority 150, effective 90)",
+                "lb2 BACKUP -> MASTER (priority 100, effective 100)",
+                "lb1 effective priority 90 -> 150",
+                "lb2 MASTER -> BACKUP (priority 100, effective 100)",
+                "lb1 BACKUP -> MASTER (priority 150, effective 150)",
+            ])
+        let whys = vrrp.map(\.why)
+        #expect(whys[1].hasSuffix("lb2 advertises priority 100, above its 90"))
+        #expect(whys[2].hasSuffix("lb1 advertises only priority 90, below lb2's 100 (lower adverts are ignored)"))
+        #expect(whys[4].hasSuffix("lb1 advertises priority 150, above its 100"))
+        #expect(whys[5].hasSuffix("lb2 advertises only priority 100, below lb1's 150 (lower adverts are ignored)"))
+        #expect(run.snapshot(14).masters.map(\.name) == ["lb1"])
     }
 
     @Test func keepalivedKilledOrStopped() throws {

@@ -223,18 +223,8 @@ extension LabTests {
             let dir = NSTemporaryDirectory() + "hadeck-lab-scenario-\(getpid())"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            let good = dir + "/drain.scenario"
-            try """
-            name "drain and ready webB on the lab"
-            end 5s
-            at 1s expect master lb1
-            at 1s expect vip-mac lb1
-            at 1s say "webB leaves gently"
-            at 1s drain webB
-            at 2500ms expect server webB DRAIN on lb2
-            at 2500ms ready webB
-            at 4s expect server webB UP on lb1
-            """.write(toFile: good, atomically: true, encoding: .utf8)
+            // The README's example scenario for the lab.
+            let good = LabEnvironment.repositoryRoot + "/Examples/scenarios/lab-drain.scenario"
             let out = try await Blocking.run {
                 try hadeck([
                     "attach", lab.layout.attachFile, "--headless", "--script", good, "--audit-log", dir + "/audit.log",
@@ -245,7 +235,7 @@ extension LabTests {
                 $0.type == "expect"
             }
             #expect(expects.count == 4 && expects.allSatisfy { ["1", "true"].contains($0["ok"]) }, "\(expects)")
-            #expect(out.stdout.contains(#""type":"say","text":"webB leaves gently""#))
+            #expect(out.stdout.contains(#""type":"say","text":"webB leaves gently"#))
 
             let bad = dir + "/bad.scenario"
             try "at 500ms expect master lb2\nat 600ms kill lb9/haproxy\n".write(
