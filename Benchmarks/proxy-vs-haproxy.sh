@@ -39,27 +39,11 @@ if ! command -v nginx >/dev/null && [ "$(id -u)" = 0 ]; then
 fi
 
 # --- backends -------------------------------------------------------------------------------
-mkdir -p "$WORK/www"
-printf '<html><body><h1>hadeck benchmark</h1><p>a small static page</p></body></html>\n' > "$WORK/www/index.html"
-cp "$WORK/www/index.html" "$WORK/www/login"
+. "$ROOT/Benchmarks/proxy-bench-lib.sh"
+bench_www "$WORK"
 if command -v nginx >/dev/null; then
     BACKENDS="nginx $(nginx -v 2>&1 | sed 's/.*\///') (1 worker)"
-    cat > "$WORK/nginx.conf" <<NGINX
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    default_type text/html;
-    client_body_temp_path $WORK/tmp; proxy_temp_path $WORK/tmp; fastcgi_temp_path $WORK/tmp;
-    uwsgi_temp_path $WORK/tmp; scgi_temp_path $WORK/tmp;
-    server { listen 127.0.2.1:8081; root $WORK/www; location = /login { } }
-    server { listen 127.0.2.2:8888; root $WORK/www; location = /login { } }
-}
-NGINX
-    mkdir -p "$WORK/tmp"
+    bench_nginx_conf "$WORK" 127.0.2.1 127.0.2.2
     nginx -c "$WORK/nginx.conf" -g 'daemon off;' & PIDS+=($!)
 else
     BACKENDS="python3 http.server (nginx unavailable)"
@@ -69,33 +53,8 @@ fi
 sleep 0.5
 
 # --- configurations -------------------------------------------------------------------------
-write_cfg() { # $1 file, $2 cookie|plain
-    local cookie_line="" a="" b=""
-    if [ "$2" = cookie ]; then cookie_line="    cookie SRV insert indirect nocache"; a=" cookie A"; b=" cookie B"; fi
-    cat > "$1" <<CFG
-global
-    nbthread 1
-    maxconn 4096
-
-defaults
-    mode http
-    retries 3
-    option redispatch
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-
-listen web
-    bind 127.0.0.1:$PORT
-    balance roundrobin
-$cookie_line
-    option httpchk GET /login
-    server webA 127.0.2.1:8081$a check inter 2000 rise 2 fall 3
-    server webB 127.0.2.2:8888$b check inter 2000 rise 2 fall 3
-CFG
-}
-write_cfg "$WORK/plain.cfg" plain
-write_cfg "$WORK/cookie.cfg" cookie
+bench_proxy_cfg "$WORK/plain.cfg" plain "127.0.0.1:$PORT" 127.0.2.1 127.0.2.2
+bench_proxy_cfg "$WORK/cookie.cfg" cookie "127.0.0.1:$PORT" 127.0.2.1 127.0.2.2
 
 # --- runs -----------------------------------------------------------------------------------
 wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0; sleep 0.05; done; return 1; }

@@ -192,7 +192,7 @@ public final class Backend {
             if code == 404 && http.disableOn404 && servers[i].state != .stopped {
                 return (.l7OKConditional, code, "HTTP status 404 with disable-on-404")
             }
-            let pass = http.expectStatus.map { $0 == code } ?? (200...399).contains(code)
+            let pass = http.passes(status: code)
             return pass ? (.l7OK, code, "HTTP status \(code)") : (.l7Status, code, "HTTP status \(code)")
         }
     }
@@ -203,8 +203,13 @@ public final class Backend {
     public func completeCheck(server: String, outcome: CheckOutcome, duration: TimeSpan, now: Instant)
         -> [ServerTransition]
     {
-        // A check still in flight when the server went into maintenance reports to nobody.
-        guard let i = indexByName[server], servers[i].checked, servers[i].admin != .maint else { return [] }
+        guard let i = indexByName[server], servers[i].checked else { return [] }
+        // A check still in flight when the server went into maintenance counts for nothing.
+        guard servers[i].admin != .maint else {
+            servers[i].checkRunningSince = nil
+            servers[i].nextCheck = now + servers[i].config.inter
+            return []
+        }
         advanceSlowstart(now: now)
         let before = servers[i].status
         let (status, code, detail) = classify(outcome, server: i)

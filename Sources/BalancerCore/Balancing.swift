@@ -26,6 +26,14 @@ extension Backend {
         servers.indices.filter { !servers[$0].config.backup && usableForBalancing($0, now: now) }.count
     }
 
+    /// What `nbsrv(BACKEND)` returns (be_usable_srv()): the usable active servers, or when there are
+    /// none the usable backup servers.
+    public func usableServerCount(now: Instant) -> Int {
+        let active = activeUsableCount(now: now)
+        return active > 0
+            ? active : servers.indices.filter { servers[$0].config.backup && usableForBalancing($0, now: now) }.count
+    }
+
     /// The servers balancing may pick from: usable actives; else usable backups (all of them with
     /// `allbackups`, otherwise only the first one declared). Second value: whether they are backups.
     func balancingSet(now: Instant) -> ([Int], Bool) {

@@ -68,10 +68,85 @@ public struct HTTPCheckConfig: Hashable, Sendable {
     public var version = "HTTP/1.0"
     /// `http-check expect status N`: the only status that passes. `nil`: any 2xx or 3xx passes.
     public var expectStatus: Int? = nil
+    /// `http-check expect status 200-299,304`: the statuses that pass (when set, instead of `expectStatus`).
+    public var expectStatusRanges: [ClosedRange<Int>] = []
     /// `http-check disable-on-404`: a 404 puts an UP server in NOLB instead of failing the check.
     public var disableOn404 = false
 
     public init() {}
+
+    /// Whether a check answered with `status` passes.
+    public func passes(status: Int) -> Bool {
+        if !expectStatusRanges.isEmpty { return expectStatusRanges.contains { $0.contains(status) } }
+        return expectStatus.map { $0 == status } ?? (200...399).contains(status)
+    }
+}
+
+/// How a `server` line wrote its address, when it is not a plain `IP:PORT`.
+public enum ServerAddressForm: Hashable, Sendable {
+    /// `IP:PORT`.
+    case ip
+    /// `NAME:PORT`: resolved once at start-up, as HAProxy does by default (`init-addr last,libc,none`).
+    case hostname(String)
+    /// No port: HAProxy connects to the port the client connected to.
+    case clientPort
+    /// `IP:+N` / `IP:-N`: the client's port plus an offset.
+    case portOffset(Int)
+    /// `unix@PATH` or a path starting with `/`.
+    case unixSocket(String)
+    /// `abns@NAME`: a Linux abstract socket.
+    case abstractSocket(String)
+}
+
+/// A `log` target: `log ADDRESS [len N] [format F] FACILITY [LEVEL [MINLEVEL]]`.
+public struct LogTarget: Hashable, Sendable {
+    /// `/dev/log`, `127.0.0.1:514`, `stdout`, `ring@name`, ...
+    public var address: String
+    public var facility: String
+    public var level: String? = nil
+    public var minimumLevel: String? = nil
+    public var line = 0
+
+    public init(address: String, facility: String) {
+        self.address = address
+        self.facility = facility
+    }
+}
+
+/// How a proxy logs its traffic: HAProxy logs nothing without a `log` line.
+public struct LoggingConfig: Hashable, Sendable {
+    public enum Format: Hashable, Sendable {
+        /// No `option httplog`/`tcplog`/`log-format`: HAProxy's short default format.
+        case standard
+        case tcplog
+        case httplog
+        /// `option httplog clf`.
+        case httplogCLF
+        case httpslog
+        case custom(LogFormat)
+    }
+
+    /// Where lines go (a proxy's `log global` already expanded to the global targets).
+    public var targets: [LogTarget] = []
+    public var format = Format.standard
+    /// `option dontlognull`: no line for a connection that sent nothing.
+    public var dontLogNull = false
+
+    public init() {}
+
+    /// HAProxy writes a line per request or connection only when the proxy has a log target.
+    public var enabled: Bool { !targets.isEmpty }
+}
+
+/// `stats auth USER:PASSWORD`.
+public struct StatsCredential: Hashable, Sendable {
+    public var user: String
+    public var password: String
+
+    public init(user: String, password: String) {
+        self.user = user
+        self.password = password
+    }
 }
 
 /// Administrative state set by configuration, the runtime API or the dashboard.
@@ -98,8 +173,16 @@ public struct ServerConfig: Hashable, Sendable {
     /// `cookie VALUE`: the value the persistence cookie carries for this server.
     public var cookie: String? = nil
     public var slowstart: TimeSpan? = nil
-    /// `maxconn N`; 0 means unlimited.
+    /// `maxconn N`; 0 means unlimited. Requests beyond it wait in the queue (`timeout queue`).
     public var maxconn = 0
+    /// `maxqueue N`: how many requests may wait for this server; 0 means unlimited.
+    public var maxqueue = 0
+    /// `port N` / `check port N`: the port health checks connect to (the server's port when nil).
+    public var checkPort: Int? = nil
+    /// `addr A` / `check addr A`: the address health checks connect to (the server's when nil).
+    public var checkAddress: String? = nil
+    /// How the address was written; `address` holds what the embedded cluster connects to.
+    public var addressForm = ServerAddressForm.ip
     /// `disabled`: starts in MAINT (admin bit 0x04, "maint from config").
     public var disabled = false
     /// Source location of the `server` line, for messages.
@@ -108,6 +191,11 @@ public struct ServerConfig: Hashable, Sendable {
     public init(name: String, address: SocketAddress) {
         self.name = name
         self.address = address
+    }
+
+    /// The address and port health checks connect to.
+    public var checkTarget: SocketAddress {
+        SocketAddress(host: checkAddress ?? address.host, port: checkPort ?? address.port)
     }
 
     public var effectiveFastinter: TimeSpan { fastinter ?? inter }
@@ -138,6 +226,10 @@ public struct StatsPageConfig: Hashable, Sendable {
     public var realm: String? = nil
     /// `stats admin if TRUE` (any condition is accepted and treated as true).
     public var admin = false
+    /// `stats auth USER:PASSWORD`: with any, the page answers 401 with `WWW-Authenticate` to other requests.
+    public var credentials: [StatsCredential] = []
+    /// `stats hide-version`: the page does not show HAProxy's version.
+    public var hideVersion = false
 
     public init() {}
 }
@@ -160,9 +252,29 @@ public struct BackendConfig: Hashable, Sendable {
     public var timeouts = Timeouts()
     public var stats = StatsPageConfig()
     public var servers: [ServerConfig] = []
+    /// The backend's own `acl`, `http-request`, `redirect` and `http-response` rules.
+    public var rules = ProxyRules()
+    /// `errorfile CODE FILE`: the file whose bytes are sent instead of HAProxy's own error page.
+    public var errorFiles: [Int: String] = [:]
+    /// Line of the `stick-table` declaration and the `peers` section it names, if any.
+    public var stickTable: StickTableInfo? = nil
+    /// Line of the `cookie` directive that set `cookie` (0: none).
+    public var cookieLine = 0
     public var line = 0
 
     public init(name: String) { self.name = name }
+}
+
+/// Where a backend declares its `stick-table`, for the drift check between two balancers.
+public struct StickTableInfo: Hashable, Sendable {
+    public var line: Int
+    /// `peers NAME`: the table is synchronised with the other balancer through that section.
+    public var peers: String?
+
+    public init(line: Int, peers: String?) {
+        self.line = line
+        self.peers = peers
+    }
 }
 
 /// A frontend (or the frontend half of a `listen` section).
@@ -175,6 +287,10 @@ public struct FrontendConfig: Hashable, Sendable {
     public var httpKeepAlive = true
     public var timeouts = Timeouts()
     public var stats = StatsPageConfig()
+    /// The frontend's `acl`, `http-request`, `redirect`, `use_backend` and `http-response` rules.
+    public var rules = ProxyRules()
+    public var logging = LoggingConfig()
+    public var errorFiles: [Int: String] = [:]
     public var line = 0
 
     public init(name: String) { self.name = name }
@@ -210,6 +326,8 @@ public struct GlobalConfig: Hashable, Sendable {
     public var statsSockets: [StatsSocketConfig] = []
     /// `node NAME`: shown on the stats page; defaults to the host name.
     public var node: String? = nil
+    /// `log` lines of `global`, used by proxies that say `log global`.
+    public var logTargets: [LogTarget] = []
 
     public init() {}
 }

@@ -15,12 +15,104 @@ public struct RoutedRequest: Hashable, Sendable {
     }
 }
 
+/// What the request's persistence cookie did for the routing: HAProxy's `%tsc` third character
+/// (`sess_cookie[]`, from the `TX_CK_*` flags of manage_client_side_cookies()).
+///
+/// HAProxy also has `E` (expired) and `O` (old) for `maxidle`/`maxlife` dates and `U` (unused)
+/// for `use-server` rules; hadeck's cookies carry no dates and it has no `use-server`, so it never
+/// produces them.
+public enum RequestCookieStatus: Hashable, Sendable {
+    /// The backend has no `cookie` line (`-`).
+    case notConfigured
+    /// The client sent no persistence cookie (`N`).
+    case none
+    /// The cookie (`SRV=Q`, as sent) names no server (`I`).
+    case invalid(cookie: String)
+    /// The cookie names a server that is stopped (DOWN or MAINT) (`D`): the request is rebalanced,
+    /// or `option persist` sends it there anyway (`persisted`).
+    case down(cookie: String, server: String, serverStatus: String, persisted: Bool)
+    /// The cookie names a server that is not stopped, and the request goes there (`V`). It may be
+    /// draining, or have weight 0 (`weightZero`, said in the reason of an UP server): persistence keeps it.
+    case valid(cookie: String, server: String, serverStatus: String, weightZero: Bool)
+
+    /// The `%tsc` character: `-`, `N`, `I`, `D` or `V`.
+    public var logFlag: UInt8 {
+        switch self {
+        case .notConfigured: UInt8(ascii: "-")
+        case .none: UInt8(ascii: "N")
+        case .invalid: UInt8(ascii: "I")
+        case .down: UInt8(ascii: "D")
+        case .valid: UInt8(ascii: "V")
+        }
+    }
+
+    /// The start of the routing reason: what the cookie said, before the balancing part.
+    var reasonPrefix: String {
+        switch self {
+        case .notConfigured: ""
+        case .none: "no cookie: "
+        case .invalid(let cookie): "cookie \(cookie) matches no server: "
+        case .down(let cookie, let server, let status, _): "cookie \(cookie) names \(server) which is \(status): "
+        case .valid(let cookie, let server, let status, _): "cookie \(cookie) names \(server) which is \(status): "
+        }
+    }
+
+    /// The whole reason when the cookie chose the server itself (no balancing).
+    var persistenceReason: String? {
+        switch self {
+        case .notConfigured, .none, .invalid, .down(_, _, _, persisted: false): nil
+        case .down(let cookie, let server, let status, persisted: true):
+            "cookie \(cookie) names \(server) which is \(status): option persist sends it there anyway"
+        case .valid(let cookie, let server, let status, let weightZero):
+            if status.hasPrefix("UP") || status == "no check" {
+                weightZero
+                    ? "cookie \(cookie) names \(server) which has weight 0: kept on \(server)"
+                    : "cookie \(cookie) -> \(server)"
+            } else {
+                "cookie \(cookie) names \(server) which is \(status): kept on \(server)"
+            }
+        }
+    }
+}
+
+/// What happened to the persistence cookie in the response: HAProxy's `%tsc` fourth character
+/// (`sess_set_cookie[]`, from the `TX_SCK_*` flags). `U` (updated date) needs `maxidle`, which
+/// hadeck does not apply, so it is never produced.
+public enum ResponseCookieStatus: Hashable, Sendable {
+    /// The backend has no `cookie` line (`-`).
+    case notConfigured
+    /// The server set no persistence cookie and none was inserted (`N`).
+    case none
+    /// The balancer inserted its cookie (`I`), overwriting one the server set in insert mode.
+    case inserted
+    /// The server set the cookie and it went to the client as it was (`P`).
+    case provided
+    /// The server's cookie was rewritten (`cookie rewrite`) or prefixed (`cookie prefix`) (`R`).
+    case rewritten
+    /// The server's cookie was removed (`D`).
+    case deleted
+
+    /// The `%tsc` character: `-`, `N`, `I`, `P`, `R` or `D`.
+    public var logFlag: UInt8 {
+        switch self {
+        case .notConfigured: UInt8(ascii: "-")
+        case .none: UInt8(ascii: "N")
+        case .inserted: UInt8(ascii: "I")
+        case .provided: UInt8(ascii: "P")
+        case .rewritten: UInt8(ascii: "R")
+        case .deleted: UInt8(ascii: "D")
+        }
+    }
+}
+
 /// Where a request goes, why, and what the server will see.
 public struct RoutingDecision: Hashable, Sendable {
     /// The server to connect to; nil means HAProxy answers 503 itself.
     public var server: String?
-    /// The reason in plain words, e.g. `cookie SRV=A -> webA`.
+    /// The reason in plain words, e.g. `cookie SRV=A -> webA`; its cookie part comes from `requestCookie`.
     public var reason: String
+    /// What the request's persistence cookie did (the log's `%tsc` third character).
+    public var requestCookie: RequestCookieStatus
     /// True when the server was chosen from the persistence cookie (HAProxy's SF_DIRECT).
     public var persistent: Bool
     /// The `Cookie` header values to forward to the server (balancer cookie or prefix stripped);
@@ -34,8 +126,6 @@ public struct RoutingDecision: Hashable, Sendable {
     public var attempts: Int
     var method: String
     var clientAddress: String
-    /// True when the request carried the balancer's cookie at all.
-    var cookieSeen: Bool
 
     /// The HTTP status HAProxy itself returns when no server is chosen.
     public var statusCode: Int? { server == nil ? 503 : nil }
@@ -66,6 +156,8 @@ public struct ResponseCookieEdits: Hashable, Sendable {
     public var setCookies: [String]
     /// True when `Cache-control: private` is appended (`nocache` and a cookie was inserted).
     public var cacheControlPrivate: Bool
+    /// What happened to the persistence cookie (the log's `%tsc` fourth character).
+    public var cookieStatus: ResponseCookieStatus
     /// The resulting header lines, byte for byte: `Set-Cookie: ...` lines then `Cache-control: private`.
     public var headerLines: [String] {
         setCookies.map { "Set-Cookie: \($0)" } + (cacheControlPrivate ? ["Cache-control: private"] : [])
@@ -151,41 +243,36 @@ extension Backend {
             forwarded = request.cookieHeaders
         }
 
-        var decision = RoutingDecision(
-            server: nil, reason: "", persistent: false, forwardedCookieHeaders: forwarded,
-            willInsertCookie: false, retriesLeft: config.retries, attempts: 0,
-            method: request.method, clientAddress: request.clientAddress, cookieSeen: named != nil)
-        var prefix = ""
+        var cookie = RequestCookieStatus.notConfigured
         if let named {
             if let i = named.server {
                 let s = servers[i]
                 // Anything but STOPPED keeps the cookie (DRAIN, NOLB, weight 0); MAINT is STOPPED too.
-                if s.state != .stopped || config.persist {
-                    decision.server = s.name
-                    decision.persistent = true
-                    let status = s.statusText
-                    if s.state == .stopped {
-                        decision.reason =
-                            "cookie \(named.raw) names \(s.name) which is \(status): option persist sends it there anyway"
-                    } else if status.hasPrefix("UP") || status == "no check" {
-                        decision.reason =
-                            s.uweight == 0
-                            ? "cookie \(named.raw) names \(s.name) which has weight 0: kept on \(s.name)"
-                            : "cookie \(named.raw) -> \(s.name)"
-                    } else {
-                        decision.reason = "cookie \(named.raw) names \(s.name) which is \(status): kept on \(s.name)"
-                    }
-                    return decision
+                if s.state != .stopped {
+                    cookie = .valid(
+                        cookie: named.raw, server: s.name, serverStatus: s.statusText, weightZero: s.uweight == 0)
+                } else {
+                    cookie = .down(
+                        cookie: named.raw, server: s.name, serverStatus: s.statusText, persisted: config.persist)
                 }
-                prefix = "cookie \(named.raw) names \(s.name) which is \(s.statusText): "
             } else {
-                prefix = "cookie \(named.raw) matches no server: "
+                cookie = .invalid(cookie: named.raw)
             }
         } else if config.cookie != nil {
-            prefix = "no cookie: "
+            cookie = .none
         }
-        balance(
-            &decision, avoid: nil, prefix: prefix, verb: prefix.hasPrefix("cookie") ? "rebalanced by " : "", now: now)
+        var decision = RoutingDecision(
+            server: nil, reason: "", requestCookie: cookie, persistent: false, forwardedCookieHeaders: forwarded,
+            willInsertCookie: false, retriesLeft: config.retries, attempts: 0,
+            method: request.method, clientAddress: request.clientAddress)
+        if let i = named?.server, let reason = cookie.persistenceReason {
+            decision.server = servers[i].name
+            decision.persistent = true
+            decision.reason = reason
+            return decision
+        }
+        let prefix = cookie.reasonPrefix
+        balance(&decision, avoid: nil, prefix: prefix, verb: named != nil ? "rebalanced by " : "", now: now)
         return decision
     }
 
@@ -285,12 +372,14 @@ extension Backend {
         for decision: RoutingDecision, serverSetCookies: [String], responseCacheable: Bool = true
     ) -> ResponseCookieEdits {
         guard let ck = config.cookie else {
-            return ResponseCookieEdits(setCookies: serverSetCookies, cacheControlPrivate: false)
+            return ResponseCookieEdits(
+                setCookies: serverSetCookies, cacheControlPrivate: false, cookieStatus: .notConfigured)
         }
         let srv = decision.server.flatMap { indexByName[$0] }
         let srvCookie = srv.flatMap { servers[$0].config.cookie }
         var out: [String] = []
         var serverSetOurs = false
+        var status = ResponseCookieStatus.none
         for header in serverSetCookies {
             let first = header.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)
             let pairText = first.first.map(String.init) ?? ""
@@ -303,14 +392,18 @@ extension Backend {
             let value = String(pairText[pairText.index(after: eq)...]).trimmingSpaces()
             if ck.preserve {
                 out.append(header)
+                status = .provided
             } else if (srv != nil && ck.mode == .insert) || (decision.persistent && ck.indirect) {
-                continue
+                status = .deleted
             } else if let srvCookie, ck.mode == .rewrite {
                 out.append("\(ck.name)=\(srvCookie)\(rest)")
+                status = .rewritten
             } else if let srvCookie, ck.mode == .prefix {
                 out.append("\(ck.name)=\(srvCookie)~\(value)\(rest)")
+                status = .rewritten
             } else {
                 out.append(header)
+                status = .provided
             }
         }
         var cachePrivate = false
@@ -336,7 +429,8 @@ extension Backend {
                 out.append(line)
             }
             cachePrivate = ck.nocache && responseCacheable
+            status = .inserted
         }
-        return ResponseCookieEdits(setCookies: out, cacheControlPrivate: cachePrivate)
+        return ResponseCookieEdits(setCookies: out, cacheControlPrivate: cachePrivate, cookieStatus: status)
     }
 }

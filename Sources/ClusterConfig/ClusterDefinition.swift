@@ -46,6 +46,10 @@ public struct BackendServerDefinition: Hashable, Sendable {
 /// traffic: {rate: 5, clients: 5}
 /// ```
 public struct ClusterFile: Hashable, Sendable {
+    /// The most requests per second the built-in browsers send: beyond, a simulated hour would take
+    /// longer than the hour, and the live cluster would spend its loop on them.
+    public static let maximumTrafficRate = 10_000.0
+
     public var name: String
     public var vip: SocketAddress
     public var balancers: [BalancerHostDefinition]
@@ -59,6 +63,14 @@ public struct ClusterFile: Hashable, Sendable {
     /// Parses a cluster file. Errors and warnings name `file:line`.
     public static func parse(_ text: String, file: String) -> (ClusterFile?, Diagnostics) {
         var d = Diagnostics()
+        // libyaml composes nested nodes recursively: a file nested thousands deep overflows the stack.
+        if let (depthLine, depth) = deepestNesting(text), depth > maximumNesting {
+            d.error(
+                file, depthLine,
+                "the cluster file nests \(depth) levels deep here; hadeck reads at most \(maximumNesting) (a cluster file needs 3)"
+            )
+            return (nil, d)
+        }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -176,16 +188,19 @@ public struct ClusterFile: Hashable, Sendable {
                 for (k, v) in m {
                     switch k.string ?? "" {
                     case "rate":
-                        if let r = v.float, r >= 0 {
+                        if let r = v.float, r >= 0, r <= Self.maximumTrafficRate {
                             result.trafficRate = r
                         } else {
-                            d.error(file, line(v), "traffic rate must be a number of requests per second >= 0")
+                            d.error(
+                                file, line(v),
+                                "traffic rate must be a number of requests per second from 0 to \(Int(Self.maximumTrafficRate))"
+                            )
                         }
                     case "clients":
-                        if let n = v.int, n >= 1 {
+                        if let n = v.int, (1...100_000).contains(n) {
                             result.clients = n
                         } else {
-                            d.error(file, line(v), "traffic clients must be a whole number >= 1")
+                            d.error(file, line(v), "traffic clients must be a whole number from 1 to 100000")
                         }
                     case "on":
                         if let b = v.bool {
@@ -221,6 +236,62 @@ public struct ClusterFile: Hashable, Sendable {
 }
 
 private func line(_ node: Node) -> Int { node.mark?.line ?? 1 }
+
+/// How deep a cluster file may nest collections before it is refused unread.
+let maximumNesting = 64
+
+/// The deepest collection nesting of a YAML text and the line where it is reached, counted without
+/// a YAML parser: `[`/`{` outside quotes and comments, plus block levels (indentation steps and
+/// `- ` sequence entries). It may count a little more than YAML would, never less.
+func deepestNesting(_ text: String) -> (line: Int, depth: Int)? {
+    var best: (line: Int, depth: Int)? = nil
+    var indents: [Int] = []
+    var flow = 0
+    var number = 0
+    for raw in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
+        number += 1
+        var i = raw.startIndex
+        var indent = 0
+        while i < raw.endIndex, raw[i] == " " {
+            indent += 1
+            i = raw.index(after: i)
+        }
+        guard i < raw.endIndex, raw[i] != "#", raw[i] != "\r" else { continue }
+        if flow == 0 {
+            while let last = indents.last, last >= indent { indents.removeLast() }
+            indents.append(indent)
+        }
+        var dashes = 0
+        var deepestFlow = flow
+        var quote: Unicode.Scalar? = nil
+        var atEntryStart = true
+        while i < raw.endIndex {
+            let c = raw[i]
+            if let q = quote {
+                if c == q { quote = nil }
+            } else if c == "\"" || c == "'" {
+                quote = c
+                atEntryStart = false
+            } else if c == "#" {
+                break
+            } else if c == "[" || c == "{" {
+                flow += 1
+                deepestFlow = max(deepestFlow, flow)
+                atEntryStart = false
+            } else if c == "]" || c == "}" {
+                flow = max(0, flow - 1)
+            } else if c == "-" && atEntryStart {
+                dashes += 1
+            } else if c != " " {
+                atEntryStart = false
+            }
+            i = raw.index(after: i)
+        }
+        let depth = indents.count + dashes + deepestFlow
+        if depth > (best?.depth ?? 0) { best = (number, depth) }
+    }
+    return best
+}
 
 /// `IP[:PORT]` with any IPv4 address: the simulator runs production addresses; the live cluster
 /// itself refuses what is not loopback (`LiveCluster`), where it matters.

@@ -9,6 +9,18 @@ public struct LoadedCluster: Sendable {
         public var definition: BalancerHostDefinition
         public var haproxy: HAProxyConfig
         public var keepalived: KeepalivedConfig
+        /// The files as read (resolved against the cluster file's directory), for messages.
+        public var haproxyFile = ""
+        public var keepalivedFile = ""
+        /// Where each keepalived instance setting was written.
+        public var keepalivedSources = KeepalivedSources()
+
+        /// The host's files in the form the drift check takes.
+        public var files: BalancerConfigFiles {
+            BalancerConfigFiles(
+                name: definition.name, haproxyFile: haproxyFile, haproxy: haproxy, keepalivedFile: keepalivedFile,
+                keepalived: keepalived, keepalivedSources: keepalivedSources, address: definition.address)
+        }
     }
 
     public var file: ClusterFile
@@ -21,9 +33,11 @@ public enum ClusterLoader {
     public static let builtinName = "article"
 
     /// Loads a cluster through `read`, which maps a path to its text (throwing when it cannot).
-    /// Relative config paths are resolved against the cluster file's directory.
+    /// Relative config paths are resolved against the cluster file's directory. A balancer's
+    /// keepalived.conf is read with the balancer's name as keepalived's config id (`@lb1 ...` lines).
+    /// The diagnostics include ``drift(_:)``'s warnings between the balancers.
     public static func load(
-        path: String, read: (String) throws -> String
+        path: String, read: (String) throws -> String, haproxyEnvironment: [String: String] = [:]
     ) -> (LoadedCluster?, Diagnostics) {
         var diags = Diagnostics()
         let text: String
@@ -41,26 +55,46 @@ public enum ClusterLoader {
             let hp = resolve(def.haproxyFile)
             let kp = resolve(def.keepalivedFile)
             var haproxy: HAProxyConfig?
-            var keepalived: KeepalivedConfig?
+            var keepalived: KeepalivedParseResult?
             do {
-                let r = HAProxyConfigParser.parse(text: try read(hp), file: hp)
+                let r = HAProxyConfigParser.parse(
+                    text: try read(hp), file: hp, options: HAProxyParseOptions(environment: haproxyEnvironment))
                 diags.append(contentsOf: r.diagnostics)
                 haproxy = r.config
             } catch { diags.error(path, def.line, "balancer '\(def.name)': cannot read \(hp): \(error)") }
             do {
-                let r = KeepalivedConfigParser.parse(text: try read(kp), file: kp)
+                let r = KeepalivedConfigParser.parseWithSources(
+                    text: try read(kp), file: kp, options: KeepalivedParseOptions(configID: def.name))
                 diags.append(contentsOf: r.diagnostics)
-                keepalived = r.config
+                keepalived = r
             } catch { diags.error(path, def.line, "balancer '\(def.name)': cannot read \(kp): \(error)") }
             if let haproxy, let keepalived {
-                if keepalived.instances.isEmpty {
+                if keepalived.config.instances.isEmpty {
                     diags.error(kp, 1, "no vrrp_instance: balancer '\(def.name)' needs one to take part in VRRP")
                 }
-                hosts.append(.init(definition: def, haproxy: haproxy, keepalived: keepalived))
+                hosts.append(
+                    LoadedCluster.Host(
+                        definition: def, haproxy: haproxy, keepalived: keepalived.config, haproxyFile: hp,
+                        keepalivedFile: kp, keepalivedSources: keepalived.sources))
             }
         }
         if diags.hasErrors { return (nil, diags) }
-        return (LoadedCluster(file: parsed, hosts: hosts), diags)
+        let cluster = LoadedCluster(file: parsed, hosts: hosts)
+        diags.append(contentsOf: drift(cluster))
+        return (cluster, diags)
+    }
+
+    /// The drift check between every two balancers of a loaded cluster (all warnings): cookies,
+    /// servers, stick tables, and the VRRP settings that must agree for a failover to work.
+    public static func drift(_ cluster: LoadedCluster) -> Diagnostics {
+        var d = Diagnostics()
+        let hosts = cluster.hosts
+        for i in hosts.indices {
+            for j in hosts.indices where j > i {
+                d.append(contentsOf: ConfigDrift.check(hosts[i].files, hosts[j].files))
+            }
+        }
+        return d
     }
 
     /// The article's cluster, from the files compiled into hadeck.

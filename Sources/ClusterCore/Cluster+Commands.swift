@@ -45,6 +45,7 @@ extension Cluster {
             host.haproxy = nil
             if host.keepalived != nil { host.keepalivedEnded = .killed }
             host.keepalived = nil
+            host.configuredVIPs = []
             host.poweredOn = false
             emit(
                 .hostPower(node: name, on: false),
@@ -61,7 +62,9 @@ extension Cluster {
         case .partition(let a, let b):
             _ = try requireHost(a)
             _ = try requireHost(b)
-            partitions.insert([a, b].sorted())
+            guard partitions.insert([a, b].sorted()).inserted else {
+                throw CommandError("\(a) and \(b) are already cut off from each other")
+            }
             emit(
                 .link(a: a, b: b, up: false),
                 why: "\(actor) cut the network between \(a) and \(b): their VRRP adverts are lost")
@@ -74,26 +77,43 @@ extension Cluster {
             } else {
                 pairs = partitions.sorted { $0.joined() < $1.joined() }
             }
-            for pair in pairs where partitions.remove(pair) != nil {
+            let healed = pairs.filter { partitions.remove($0) != nil }
+            guard !healed.isEmpty else {
+                throw CommandError(
+                    a.map { "\($0) and \(b ?? "?") are not cut off from each other: nothing to heal" }
+                        ?? "no partition to heal: every balancer hears the others")
+            }
+            for pair in healed {
                 emit(
                     .link(a: pair[0], b: pair[1], up: true),
                     why: "\(actor) healed the network between \(pair[0]) and \(pair[1])")
             }
         case .link(let name, let up):
             let host = try requireHost(name)
+            guard host.linkUp != up else { throw CommandError("\(name)'s link is already \(up ? "up" : "down")") }
             host.linkUp = up
             emit(
                 .link(a: name, b: nil, up: up),
                 why: "\(name)'s tracked interface went \(up ? "up" : "down") (\(actor))")
             if let ka = host.keepalived { handle(ka.setLink(up: up, now: now), on: host) }
         case .setServerState(let server, let balancer, let state):
-            for host in try balancers(balancer) {
+            var changed = false
+            let targets = try balancers(balancer)
+            for host in targets {
                 guard let hp = host.haproxy else { continue }
                 let transitions: [BackendTransition]
                 do {
                     transitions = try hp.setAdminState(server: server, state, now: now, actor: actor)
                 } catch { throw CommandError(error.description) }
                 for t in transitions { emitBackendState(t, host: host) }
+                changed = changed || !transitions.isEmpty
+            }
+            guard changed else {
+                let running = targets.filter { $0.haproxy != nil }.map(\.name)
+                throw CommandError(
+                    running.isEmpty
+                        ? "no haproxy is running on \(targets.map(\.name).joined(separator: ", "))"
+                        : "\(server) is already \(state.rawValue) on \(running.joined(separator: ", "))")
             }
         case .setWeight(let server, let balancer, let change):
             for host in try balancers(balancer) {

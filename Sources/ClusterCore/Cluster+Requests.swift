@@ -46,26 +46,52 @@ extension Cluster {
         guard !busyClients.contains(index) else { return }
         requestsSent += 1
         let client = browsers[index]
-        if let dataPlane {
-            busyClients.insert(index)
-            dataPlane.sendRequest(
-                browser: index, name: client.name, address: client.address, cookieHeader: client.cookieHeader)
-            return
-        }
+        busyClients.insert(index)
+        dataPlane.sendRequest(
+            browser: index, name: client.name, address: client.address, cookieHeader: client.cookieHeader)
+    }
+
+    /// The simulated network's request: the VIP's route, the balancer's decision, the app's answer
+    /// after its service time, all in virtual time.
+    func simulateRequest(from index: Int) {
+        let client = browsers[index]
         let vip = spec.vip
         let host: BalancerHost
-        switch vipRoute() {
-        case .unanswered(let h, let reason): return requestFailed(index, via: h?.name, reason)
-        case .refused(let h, let reason): return requestFailed(index, via: h.name, reason)
+        switch routeNewConnection() {
+        case .unanswered(let h, let reason): return browserFailed(index, via: h?.name, reason: reason, latency: .zero)
+        case .refused(let h, let reason): return browserFailed(index, via: h.name, reason: reason, latency: .zero)
         case .balancer(let h, _): host = h
         }
-        guard let hp = host.haproxy, let backend = hp.backendName(forPort: vip.port) else {
-            return requestFailed(
-                index, via: host.name, "connection refused: \(host.name)'s haproxy has no backend for port \(vip.port)")
+        let facts = RequestFacts(
+            method: "GET", target: "/login",
+            headers: [("Host", vip.description)] + (client.cookieHeader.map { [("Cookie", $0)] } ?? []),
+            source: client.address)
+        guard let hp = host.haproxy, let decision = hp.decide(port: vip.port, request: facts, now: now) else {
+            return browserFailed(
+                index, via: host.name,
+                reason: "connection refused: \(host.name)'s haproxy listens on no port \(vip.port)", latency: .zero)
         }
-        let route = hp.route(
+        // The frontend's own answers (deny, redirect, return) and a missing backend end here.
+        let frontendReason = hp.hasRules(port: vip.port) ? decision.reason + "; " : ""
+        let backend: String
+        switch decision.outcome {
+        case .backend(let name): backend = name
+        case .deny(let status), .tarpit(let status), .redirect(let status, _, _), .return(let status, _, _):
+            busyClients.remove(index)
+            return finishRequest(
+                index, host: host, server: nil, status: status, session: client.session, reason: decision.reason,
+                started: now)
+        case .noBackend:
+            busyClients.remove(index)
+            return finishRequest(
+                index, host: host, server: nil, status: 503, session: client.session,
+                reason: decision.reason + ": 503", started: now)
+        }
+        var route = hp.route(
             backend: backend, cookieHeader: client.cookieHeader, clientAddress: client.address, now: now)
+        route.reason = frontendReason + route.reason
         guard route.server != nil else {
+            busyClients.remove(index)
             return finishRequest(
                 index, host: host, server: nil, status: 503, session: client.session, reason: route.reason, started: now
             )
@@ -75,7 +101,6 @@ extension Cluster {
         pending[id] = PendingRequest(
             id: id, client: index, host: host.name, pid: hp.pid, backend: backend, started: now, route: route,
             firstReason: route.reason)
-        busyClients.insert(index)
         attempt(requestID: id)
     }
 
@@ -207,6 +232,7 @@ extension Cluster {
         latency: TimeSpan, requestLine: String
     ) {
         if status >= 500 || status == 0 { requestsFailed += 1 }
+        if status > 0 { confirmVIPNeighbour(answeredBy: via) }
         record(
             RequestRecord(
                 time: now, client: client, via: via, server: server, status: status, session: session, reason: reason,
@@ -243,6 +269,7 @@ extension Cluster {
         _ client: Int, host: BalancerHost, server: String?, status: Int, session: String?, reason: String,
         started: Instant
     ) {
+        if status > 0 { confirmVIPNeighbour(answeredBy: host.name) }
         if status >= 500 || status == 0 { requestsFailed += 1 }
         let b = browsers[client]
         record(

@@ -29,7 +29,7 @@ extension Cluster {
                 partitionedFrom: partitions.compactMap { pair in
                     pair.contains(h.name) ? pair.first { $0 != h.name } : nil
                 }.sorted(),
-                heardMaster: heard, heardMasterPriority: instance?.masterPriority)
+                heardMaster: heard, heardMasterPriority: instance?.masterPriority, holdsVIP: h.holds(vip))
         }
         let (requestRate, perServer) = requestMeter.rates(at: now)
         let windowSeconds = Double(requestMeter.windowSeconds)

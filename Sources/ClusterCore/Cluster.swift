@@ -6,140 +6,6 @@ import HadeckConfig
 import VRRPCore
 import WebCore
 
-/// A balancer host: a machine with a MAC on the client segment, running a haproxy and a keepalived.
-public final class BalancerHost {
-    public let name: String
-    public let address: String
-    public let mac: MACAddress
-    public let haproxyConfig: HAProxyConfig
-    public let keepalivedConfig: KeepalivedConfig
-    public internal(set) var poweredOn = true
-    /// The running haproxy, nil while it is dead or stopped.
-    public internal(set) var haproxy: HAProxyProcess?
-    /// The running keepalived, nil while it is dead or stopped.
-    public internal(set) var keepalived: KeepalivedProcess?
-    /// Whether the interface keepalived tracks is up.
-    public internal(set) var linkUp = true
-    /// pid the next haproxy start will get.
-    var nextHAProxyPID: Int
-    var nextKeepalivedPID: Int
-
-    init(definition: ClusterHost, pidBase: Int) {
-        name = definition.name
-        address = definition.address
-        mac = definition.mac
-        haproxyConfig = definition.haproxy
-        keepalivedConfig = definition.keepalived
-        nextHAProxyPID = pidBase
-        nextKeepalivedPID = pidBase - 10
-    }
-
-    /// How the last keepalived ended (nil: it never ran, or runs now).
-    public internal(set) var keepalivedEnded: ProcessAction?
-
-    /// The VRRP state as the dashboard shows it; without keepalived, how it went.
-    public var vrrpState: HostVRRPState {
-        guard poweredOn else { return .off }
-        guard let keepalived else { return keepalivedEnded == .killed ? .killed : .stopped }
-        return keepalived.primary.map { HostVRRPState($0.state) } ?? .initialize
-    }
-}
-
-/// What a cluster is made of, ready to run: hosts with parsed configs, backends, traffic.
-public struct ClusterHost: Sendable {
-    public var name: String
-    public var address: String
-    public var mac: MACAddress
-    public var haproxy: HAProxyConfig
-    public var keepalived: KeepalivedConfig
-
-    public init(name: String, address: String, mac: MACAddress, haproxy: HAProxyConfig, keepalived: KeepalivedConfig) {
-        self.name = name
-        self.address = address
-        self.mac = mac
-        self.haproxy = haproxy
-        self.keepalived = keepalived
-    }
-}
-
-/// A whole cluster definition with parsed configurations.
-public struct ClusterSpec: Sendable {
-    public var name: String
-    public var vip: SocketAddress
-    public var hosts: [ClusterHost]
-    public var backends: [BackendServerDefinition]
-    public var trafficRate: Double
-    public var clients: Int
-    public var trafficOn: Bool
-
-    public init(
-        name: String, vip: SocketAddress, hosts: [ClusterHost], backends: [BackendServerDefinition],
-        trafficRate: Double = 5, clients: Int = 5, trafficOn: Bool = true
-    ) {
-        self.name = name
-        self.vip = vip
-        self.hosts = hosts
-        self.backends = backends
-        self.trafficRate = trafficRate
-        self.clients = clients
-        self.trafficOn = trafficOn
-    }
-}
-
-extension ClusterSpec {
-    /// The cluster with its VIP at `vip` (`--vip`): the address the clients use and the virtual
-    /// address every keepalived announces move together, or no gratuitous ARP would ever name it.
-    public func withVIP(_ vip: SocketAddress) -> ClusterSpec {
-        var moved = self
-        let old = self.vip.host
-        for h in moved.hosts.indices {
-            for i in moved.hosts[h].keepalived.instances.indices {
-                moved.hosts[h].keepalived.instances[i].virtualIPAddresses = moved.hosts[h].keepalived.instances[i]
-                    .virtualIPAddresses.map { entry in
-                        let address = entry.split(separator: "/", maxSplits: 1)
-                        guard address.first.map(String.init) == old else { return entry }
-                        return vip.host + (address.count == 2 ? "/" + address[1] : "")
-                    }
-            }
-        }
-        moved.vip = vip
-        return moved
-    }
-
-    /// With the VIP moved to `vip`: nil when some balancer's haproxy binds the VIP's port, otherwise
-    /// why no request through it could be served (the ports the configurations do bind).
-    public func vipProblem(_ vip: SocketAddress) -> String? {
-        let ports = Set(hosts.flatMap { $0.haproxy.frontends.flatMap { $0.binds.map(\.port) } })
-        guard !ports.contains(vip.port) else { return nil }
-        let bound = ports.sorted().map(String.init).joined(separator: ", ")
-        return "no balancer's haproxy binds port \(vip.port), so nothing would answer the VIP \(vip)"
-            + (bound.isEmpty ? "" : " (the haproxy.cfg files bind \(bound): keep one of those ports, or add a 'bind')")
-    }
-}
-
-/// The real network a live cluster runs on.
-///
-/// With a data plane attached the cluster stops simulating the network (adverts in flight,
-/// health checks, the browsers' requests): it hands adverts and requests to the data plane,
-/// which feeds back what really happened (`receiveAdvert`, `browserReceived`, `recordLiveRequest`...).
-/// Processes, VRRP, ARP, commands and events stay in the core.
-public protocol ClusterDataPlane: AnyObject {
-    /// A VRRP advert leaves `from` for `to` (its unicast peer, or every host for the multicast group).
-    func sendAdvert(_ bytes: [UInt8], from: BalancerHost, to: BalancerHost, destination: String)
-    /// Browser `index` sends `GET /login` to the VIP; answer with `browserReceived` or `browserFailed`.
-    func sendRequest(browser index: Int, name: String, address: String, cookieHeader: String?)
-}
-
-/// Where a connection to the VIP ends up right now, by the clients' ARP cache.
-public enum VIPRoute {
-    /// The host's haproxy accepts it on `frontend`.
-    case balancer(BalancerHost, frontend: String)
-    /// Nobody answers: no ARP entry, or the host the entry names is powered off.
-    case unanswered(host: BalancerHost?, reason: String)
-    /// The host answers with a reset: its haproxy is not running or does not listen on the port.
-    case refused(host: BalancerHost, reason: String)
-}
-
 /// The whole cluster in one deterministic model: balancer hosts, their haproxy and keepalived,
 /// the client segment's ARP cache, Tomcat-like backends and browser-like clients.
 ///
@@ -183,6 +49,8 @@ public final class Cluster {
     }
 
     var scheduler = Scheduler<Work>()
+    /// The last `vrrp.discard` event per host and reason, and how many discards it left unreported.
+    var discardReports: [String: (at: Instant, suppressed: Int)] = [:]
     var trafficGeneration = 0
     var nextClient = 0
     var pending: [Int: PendingRequest] = [:]
@@ -199,13 +67,23 @@ public final class Cluster {
     var sampledOut = 0
     var nextRequestID = 1
 
-    /// The live network, when this cluster runs for real (nil: simulated).
-    public private(set) weak var dataPlane: ClusterDataPlane?
+    /// The network the cluster runs on. A live plane owns the cluster, so it is held weakly; the
+    /// simulated one belongs to the cluster (`simulatedNetwork`).
+    public private(set) weak var dataPlane: ClusterDataPlane!
+    private let simulatedNetwork: SimulatedNetwork?
 
-    /// Builds the cluster and starts every process at time zero (`now`), on `dataPlane` if given.
+    /// Builds the cluster and starts every process at time zero (`now`), on `dataPlane` if given,
+    /// else on the simulated network.
     public init(spec: ClusterSpec, dataPlane: ClusterDataPlane? = nil, now: Instant = .zero) {
         self.spec = spec
-        self.dataPlane = dataPlane
+        if let dataPlane {
+            simulatedNetwork = nil
+            self.dataPlane = dataPlane
+        } else {
+            let network = SimulatedNetwork()
+            simulatedNetwork = network
+            self.dataPlane = network
+        }
         self.now = now
         hosts = spec.hosts.enumerated().map { i, h in BalancerHost(definition: h, pidBase: 9644 + i * 1000) }
         webServers = spec.backends.map {
@@ -218,6 +96,7 @@ public final class Cluster {
             startHAProxy(host, why: "\(host.name) booted")
             startKeepalived(host, why: "\(host.name) booted")
         }
+        simulatedNetwork?.cluster = self
         scheduleTraffic()
     }
 
@@ -228,7 +107,7 @@ public final class Cluster {
         var t = scheduler.nextTime
         for host in hosts where host.poweredOn {
             if let d = host.keepalived?.nextDeadline { t = min(t ?? d, d) }
-            if dataPlane == nil, let d = host.haproxy?.nextCheckDue { t = min(t ?? d, d) }
+            if dataPlane.simulatesHealthChecks, let d = host.haproxy?.nextCheckDue { t = min(t ?? d, d) }
         }
         return t
     }
@@ -246,7 +125,7 @@ public final class Cluster {
                     let haproxyAlive = host.haproxy != nil
                     handle(ka.advance(to: now, haproxyAlive: haproxyAlive), on: host)
                 }
-                if dataPlane == nil, let hp = host.haproxy, let d = hp.nextCheckDue, d <= now {
+                if dataPlane.simulatesHealthChecks, let hp = host.haproxy, let d = hp.nextCheckDue, d <= now {
                     for check in hp.startDueChecks(now: now) {
                         let (delay, outcome) = checkOutcome(check)
                         scheduler.schedule(
@@ -295,6 +174,36 @@ public final class Cluster {
     }
 
     /// Where a new connection to the VIP goes now, and why.
+    /// Where a new connection to the VIP goes, after the clients re-resolved a stale entry if it was due.
+    public func routeNewConnection() -> VIPRoute {
+        resolveStaleNeighbour()
+        return vipRoute()
+    }
+
+    /// The clients' entry for the VIP names a MAC that no longer answers for it (host off, or the
+    /// address removed), unconfirmed for the reachable time plus the probes: they broadcast an ARP
+    /// request, and a host holding the VIP answers it.
+    func resolveStaleNeighbour() {
+        let ip = spec.vip.host
+        guard arp.isDueForResolution(ip, at: now), let mac = arp.mac(for: ip) else { return }
+        if let owner = host(withMAC: mac), owner.holds(ip) { return }
+        guard let holder = hosts.first(where: { $0.holds(ip) }),
+            let change = arp.resolved(ip: ip, mac: holder.mac, node: holder.name, at: now)
+        else { return }
+        let previous = change.from.flatMap { self.host(withMAC: $0)?.name } ?? "nobody"
+        emit(
+            .arpUpdate(ip: ip, mac: holder.mac.description, node: holder.name),
+            why:
+                "the clients' entry for \(ip) (\(previous)'s MAC) went unanswered for \(formatSeconds((arp.reachableTime + arp.probeTime).micros)) s: "
+                + "they asked again and \(holder.name), which holds it, answered")
+    }
+
+    /// Traffic through the VIP was answered by the host its entry names: the entry stays reachable.
+    func confirmVIPNeighbour(answeredBy host: String) {
+        let ip = spec.vip.host
+        if let mac = arp.mac(for: ip), self.host(withMAC: mac)?.name == host { arp.confirm(ip, at: now) }
+    }
+
     public func vipRoute() -> VIPRoute {
         let vip = spec.vip
         guard let mac = arp.mac(for: vip.host), let host = host(withMAC: mac) else {
@@ -305,6 +214,13 @@ public final class Cluster {
             return .unanswered(
                 host: host,
                 reason: "\(host.name) is powered off but the ARP cache still maps the VIP to its MAC: request lost")
+        }
+        guard host.holds(vip.host) else {
+            return .unanswered(
+                host: host,
+                reason:
+                    "\(host.name) no longer holds \(vip.host) but the ARP cache still maps it to its MAC: packets dropped"
+            )
         }
         guard let hp = host.haproxy else {
             return .refused(host: host, reason: "connection refused: \(host.name)'s haproxy is not running")
@@ -367,17 +283,32 @@ public final class Cluster {
                     $0 !== host && ($0.address == destination || destination == VRRPCodec.multicastGroup)
                 }
                 for target in targets {
-                    if let dataPlane {
-                        dataPlane.sendAdvert(bytes, from: host, to: target, destination: destination)
-                        continue
+                    dataPlane.sendAdvert(bytes, from: host, to: target, destination: destination)
+                }
+            case .addresses(let ips, let added, let why):
+                for ip in ips {
+                    let changed =
+                        added ? host.configuredVIPs.insert(ip).inserted : host.configuredVIPs.remove(ip) != nil
+                    if changed {
+                        emit(
+                            .vipAddress(node: host.name, ip: ip, added: added),
+                            why: "\(host.name)'s keepalived \(added ? "added" : "removed") \(ip): \(why)")
                     }
-                    scheduler.schedule(
-                        .advert(to: target.name, from: host.name, destination: destination, bytes: bytes), at: now)
                 }
             case .discarded(let from, let reason):
+                // Counted always (the instance's stats); reported at most once per reason per second,
+                // with how many more came meanwhile, as keepalived rate-limits its log.
+                let key = host.name + "\u{0}" + reason
+                if let last = discardReports[key], now - last.at < .seconds(1) {
+                    discardReports[key]?.suppressed += 1
+                    continue
+                }
+                let more = discardReports[key]?.suppressed ?? 0
+                discardReports[key] = (now, 0)
                 emit(
                     .vrrpDiscard(node: host.name, from: from, reason: reason),
-                    why: "\(host.name)'s keepalived threw away a packet from \(from): \(reason)")
+                    why: "\(host.name)'s keepalived threw away a packet from \(from): \(reason)"
+                        + (more > 0 ? " (and \(more) more for the same reason in the second before)" : ""))
             case .gratuitousARP(let vip):
                 guard host.poweredOn,
                     let change = arp.receiveGratuitousARP(ip: vip, mac: host.mac, node: host.name, at: now)
@@ -416,6 +347,13 @@ public final class Cluster {
             config: host.keepalivedConfig, primaryIP: host.address, pid: pid, linkUp: host.linkUp)
         host.keepalived = ka
         host.keepalivedEnded = nil
+        // keepalived removes its virtual addresses at start-up (what a killed one left behind).
+        for ip in host.keepalivedConfig.instances.flatMap(\.virtualIPAddresses)
+        where host.configuredVIPs.remove(ip) != nil {
+            emit(
+                .vipAddress(node: host.name, ip: ip, added: false),
+                why: "\(host.name)'s keepalived removed \(ip), left by its previous run, as it started")
+        }
         emitProcess(host, .keepalived, .start, pid: pid, why: why)
         handle(ka.start(now: now), on: host)
     }
@@ -423,23 +361,4 @@ public final class Cluster {
     func emitProcess(_ host: BalancerHost, _ process: HostProcess, _ action: ProcessAction, pid: Int, why: String) {
         emit(.process(node: host.name, process: process, action: action, pid: pid), why: why)
     }
-}
-
-extension ClusterSpec {
-    /// A spec from a loaded cluster file.
-    public init(_ loaded: LoadedCluster) {
-        let f = loaded.file
-        self.init(
-            name: f.name, vip: f.vip,
-            hosts: loaded.hosts.map { h in
-                ClusterHost(
-                    name: h.definition.name, address: h.definition.address,
-                    mac: MACAddress(h.definition.mac) ?? MACAddress("02:00:00:00:00:00")!, haproxy: h.haproxy,
-                    keepalived: h.keepalived)
-            },
-            backends: f.backends, trafficRate: f.trafficRate, clients: f.clients, trafficOn: f.trafficOn)
-    }
-
-    /// The article's cluster (built in).
-    public static var article: ClusterSpec { ClusterSpec(ClusterLoader.article()) }
 }

@@ -48,11 +48,17 @@ public final class HAProxyProcess {
     /// Backends in configuration order.
     public let backends: [(name: String, backend: Backend)]
 
+    /// Each frontend's rules (`acl`, `use_backend`, `http-request`...), compiled once.
+    private let routers: [String: RequestRouter]
+
     init(config: HAProxyConfig, pid: Int, now: Instant) {
         self.pid = pid
         self.config = config
         self.startedAt = now
         backends = config.backends.map { ($0.name, Backend(config: $0, start: now)) }
+        routers = Dictionary(
+            config.frontends.map { ($0.name, RequestRouter(frontend: $0, backends: config.backends)) },
+            uniquingKeysWith: { a, _ in a })
     }
 
     func backend(_ name: String) -> Backend? { backends.first { $0.name == name }?.backend }
@@ -80,10 +86,31 @@ public final class HAProxyProcess {
         config.frontends.first { $0.binds.contains { $0.port == port } }?.name
     }
 
-    /// The backend a connection to `port` ends up in (only a backend this haproxy has).
-    func backendName(forPort port: Int) -> String? {
-        let frontend = config.frontends.first { $0.binds.contains { $0.port == port } }
-        return frontend?.defaultBackend.flatMap { backend($0) == nil ? nil : $0 }
+    /// What the frontend listening on `port` decides for `request`: its `http-request` rules, then
+    /// `use_backend`, then `default_backend` (nil: no frontend listens there). A reason naming a
+    /// backend this haproxy lacks comes back as `noBackend`.
+    func decide(port: Int, request: RequestFacts, now: Instant) -> RequestDecision? {
+        guard let frontend = config.frontends.first(where: { $0.binds.contains { $0.port == port } }),
+            let router = routers[frontend.name]
+        else { return nil }
+        var decision = router.route(request) { [backends] name in
+            backends.first { $0.name == name }?.backend.usableServerCount(now: now) ?? 0
+        }
+        if let name = decision.backend, backend(name) == nil {
+            decision.outcome = .noBackend
+            decision.reason += ": no backend \(name) in this haproxy"
+        }
+        return decision
+    }
+
+    /// Whether the frontend on `port` routes by more than a `default_backend` (then the routing
+    /// reason names the rule that matched).
+    func hasRules(port: Int) -> Bool {
+        guard let frontend = config.frontends.first(where: { $0.binds.contains { $0.port == port } }) else {
+            return false
+        }
+        let r = frontend.rules
+        return !r.switching.isEmpty || !r.httpRequest.isEmpty
     }
 
     func route(backend name: String, cookieHeader: String?, clientAddress: String, now: Instant) -> RoutingDecision {

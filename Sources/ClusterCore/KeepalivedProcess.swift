@@ -9,6 +9,8 @@ enum KeepalivedOutput {
     case stateChanged(from: VRRPState, to: VRRPState, priority: Int, effective: Int, why: String, timer: VRRPTimer?)
     case priorityChanged(from: Int, to: Int, why: String)
     case discarded(from: String, reason: String)
+    /// The host's virtual addresses change (keepalived adds them as MASTER, removes them otherwise).
+    case addresses([String], added: Bool, why: String)
 }
 
 /// One running keepalived: its VRRP instances, driven by the cluster.
@@ -81,7 +83,9 @@ public final class KeepalivedProcess {
                     timer: to == .master && from == .backup ? instance.armedTimer : nil)
             case .priorityChanged(let from, let to, let why): .priorityChanged(from: from, to: to, why: why)
             case .advertDiscarded(let from, let reason): .discarded(from: from, reason: reason.description)
-            case .vipsAdded, .vipsRemoved, .log: nil
+            case .vipsAdded(let ips, let why): .addresses(ips, added: true, why: why)
+            case .vipsRemoved(let ips, let why): .addresses(ips, added: false, why: why)
+            case .log: nil
             }
         }
     }

@@ -101,15 +101,19 @@ public enum ScenarioParser {
                 scenario.cluster = rest[0]
             case "end":
                 guard rest.count == 1, let t = parseTime(rest[0], relativeTo: previous) else {
-                    diags.error(file, lineNo, "'end' needs a time such as 60s")
+                    diags.error(file, lineNo, rest.first.flatMap(outOfRange) ?? "'end' needs a time such as 60s")
                     continue
                 }
                 scenario.end = t
             default:
                 var time: Instant? = nil
                 if first == "at" {
-                    guard let spec = rest.first, let t = parseTime(spec, relativeTo: previous) else {
-                        diags.error(file, lineNo, "'at' needs a time such as 12s, 1.5s, 800ms or +2s")
+                    guard let spec = rest.first, let t = parseTime(spec, relativeTo: previous),
+                        t.micros <= longestTime.micros
+                    else {
+                        diags.error(
+                            file, lineNo,
+                            rest.first.flatMap(outOfRange) ?? "'at' needs a time such as 12s, 1.5s, 800ms or +2s")
                         continue
                     }
                     time = t
@@ -187,9 +191,15 @@ public enum ScenarioParser {
                 } else if a == "clients", i + 1 < args.count, let n = Int(args[i + 1]), n >= 1, n <= 100_000 {
                     clients = n
                     i += 1
-                } else if a.hasSuffix("/s"), let r = Double(a.dropLast(2)), r >= 0, r <= 1_000_000 {
+                } else if a.hasSuffix("/s"), let r = Double(a.dropLast(2)), r >= 0, r <= maximumRate {
                     rate = r
                 } else {
+                    if a.hasSuffix("/s"), let r = Double(a.dropLast(2)), r > maximumRate {
+                        return .failure(
+                            Message(
+                                "'traffic' rate \(a) is above the \(formatRate(maximumRate))/s the built-in browsers send at most"
+                            ))
+                    }
                     return .failure(Message("'traffic' expects on, off, RATE/s and/or 'clients N', got '\(a)'"))
                 }
                 i += 1
@@ -304,19 +314,39 @@ public enum ScenarioParser {
         return base + span
     }
 
-    /// `12s`, `1.5s`, `800ms`, `250us`, `2m`, `1h`, or a bare number of seconds.
+    /// The most requests per second the built-in browsers send (cluster file, scenario, keys).
+    public static let maximumRate = ClusterFile.maximumTrafficRate
+
+    /// The longest time a scenario, `--until` or a duration may name: a week of cluster time.
+    public static let longestTime = TimeSpan.seconds(7 * 24 * 3600)
+
+    /// Why `s` is not a time hadeck takes, when it is a number of the right form that is too large.
+    public static func outOfRange(_ s: String) -> String? {
+        let text = s.hasPrefix("+") ? String(s.dropFirst()) : s
+        guard let micros = durationMicros(text), micros > Double(longestTime.micros) else { return nil }
+        return
+            "'\(s)' is beyond the longest time hadeck runs a cluster for (\(formatSeconds(longestTime.micros))s, a week)"
+    }
+
+    /// `12s`, `1.5s`, `800ms`, `250us`, `2m`, `1h`, or a bare number of seconds; nil beyond `longestTime`.
     public static func parseDuration(_ s: String) -> TimeSpan? {
+        // Bounded before converting: a Double beyond Int64 traps.
+        guard let micros = durationMicros(s), micros <= Double(longestTime.micros) else { return nil }
+        return TimeSpan(micros: Int64(micros.rounded()))
+    }
+
+    /// The duration's microseconds as written, however large.
+    static func durationMicros(_ s: String) -> Double? {
         let units: [(String, Double)] = [
             ("us", 1), ("ms", 1_000), ("s", 1_000_000), ("m", 60_000_000), ("h", 3_600_000_000),
         ]
         for (suffix, scale) in units where s.hasSuffix(suffix) {
-            let number = s.dropLast(suffix.count)
             // "ms" also ends in "s": only accept when the rest is a number.
-            guard let v = Double(number), v >= 0, v.isFinite else { continue }
-            return TimeSpan(micros: Int64((v * scale).rounded()))
+            guard let v = Double(s.dropLast(suffix.count)), v >= 0, v.isFinite else { continue }
+            return v * scale
         }
         guard let v = Double(s), v >= 0, v.isFinite else { return nil }
-        return TimeSpan(micros: Int64((v * 1_000_000).rounded()))
+        return v * 1_000_000
     }
 
     public struct TokenizeError: Error, CustomStringConvertible {

@@ -35,6 +35,8 @@ public enum EventKind: Hashable, Sendable {
     case vrrpPriority(node: String, from: Int, to: Int)
     case vrrpDiscard(node: String, from: String, reason: String)
     case arpUpdate(ip: String, mac: String, node: String)
+    /// A host's keepalived configured (`added`) or removed a virtual address.
+    case vipAddress(node: String, ip: String, added: Bool)
     case process(node: String, process: HostProcess, action: ProcessAction, pid: Int)
     case hostPower(node: String, on: Bool)
     /// `b` nil: the host's own interface (`segment` in JSON).
@@ -57,6 +59,7 @@ public enum EventType: String, Hashable, Sendable, CaseIterable {
     case vrrpPriority = "vrrp.priority"
     case vrrpDiscard = "vrrp.discard"
     case arpUpdate = "arp.update"
+    case vipAddress = "vip.address"
     case process
     case hostPower = "host.power"
     case link
@@ -95,6 +98,7 @@ public struct ClusterEvent: Hashable, Sendable {
         case .vrrpPriority: .vrrpPriority
         case .vrrpDiscard: .vrrpDiscard
         case .arpUpdate: .arpUpdate
+        case .vipAddress: .vipAddress
         case .process: .process
         case .hostPower: .hostPower
         case .link: .link
@@ -132,6 +136,8 @@ public struct ClusterEvent: Hashable, Sendable {
         case .vrrpDiscard(let node, let from, let reason):
             return [("node", s(node)), ("from", s(from)), ("reason", s(reason))]
         case .arpUpdate(let ip, let mac, let node): return [("ip", s(ip)), ("mac", s(mac)), ("node", s(node))]
+        case .vipAddress(let node, let ip, let added):
+            return [("node", s(node)), ("ip", s(ip)), ("state", s(added ? "added" : "removed"))]
         case .process(let node, let process, let action, let pid):
             return [
                 ("node", s(node)), ("process", s(process.rawValue)), ("action", s(action.rawValue)), ("pid", i(pid)),
@@ -199,6 +205,7 @@ public struct ClusterEvent: Hashable, Sendable {
         case .vrrpPriority(let node, let from, let to): return "\(node) effective priority \(from)\(arrow)\(to)"
         case .vrrpDiscard(let node, let from, let reason): return "\(node) from \(from): \(reason)"
         case .arpUpdate(let ip, let mac, let node): return "\(ip)\(arrow)\(mac) (\(node))"
+        case .vipAddress(let node, let ip, let added): return "\(node) \(added ? "adds" : "removes") \(ip)"
         case .process(let node, let process, let action, let pid):
             return "\(node) \(process.rawValue) \(action.rawValue) pid \(pid)"
         case .hostPower(let node, let on): return "\(node) \(on ? "on" : "off")"

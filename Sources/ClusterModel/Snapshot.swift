@@ -125,6 +125,9 @@ public struct HostSnapshot: Sendable, Hashable {
     public var masterDownInterval: TimeSpan?
     /// The hosts this one cannot reach (partition).
     public var partitionedFrom: [String]
+    /// Whether the host has the VIP configured (its keepalived added it and has not removed it): it
+    /// answers traffic for the VIP only then, whatever the clients' ARP caches say. nil: unknown.
+    public var holdsVIP: Bool?
     /// The master this host last heard, and its priority.
     public var heardMaster: String?
     public var heardMasterPriority: Int?
@@ -135,8 +138,9 @@ public struct HostSnapshot: Sendable, Hashable {
         basePriority: Int, effectivePriority: Int, haproxyPID: Int? = nil, keepalivedPID: Int? = nil,
         advertsSent: Int? = 0, advertsReceived: Int? = 0, masterDownDeadline: Instant? = nil,
         masterDownInterval: TimeSpan? = nil, partitionedFrom: [String] = [], heardMaster: String? = nil,
-        heardMasterPriority: Int? = nil
+        heardMasterPriority: Int? = nil, holdsVIP: Bool? = nil
     ) {
+        self.holdsVIP = holdsVIP
         self.name = name
         self.address = address
         self.mac = mac

@@ -166,14 +166,26 @@ extension Theme {
         func fromFile(_ path: String) -> ThemeChoice? {
             guard FileManager.default.fileExists(atPath: path) else { return nil }
             let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-            do {
-                let text = try String(contentsOfFile: path, encoding: .utf8)
-                return ThemeChoice(theme: try parse(text, name: name, file: path), message: nil, noColor: false)
-            } catch let e as ThemeError {
-                return ThemeChoice(theme: .dark, message: "\(e.description); using the dark theme", noColor: false)
-            } catch {
+            guard let data = FileManager.default.contents(atPath: path) else {
                 return ThemeChoice(
-                    theme: .dark, message: "\(path): cannot read: \(error); using the dark theme", noColor: false)
+                    theme: .dark, message: "\(path): cannot read the file; using the dark theme", noColor: false)
+            }
+            guard let text = String(validating: data, as: UTF8.self) else {
+                // Name the first line that is not UTF-8 text, as for any other mistake in the file.
+                var line = 1
+                for chunk in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
+                    if String(validating: chunk, as: UTF8.self) == nil { break }
+                    line += 1
+                }
+                return ThemeChoice(
+                    theme: .dark,
+                    message: "\(path):\(line): error: not UTF-8 text (a theme is a text file); using the dark theme",
+                    noColor: false)
+            }
+            do {
+                return ThemeChoice(theme: try parse(text, name: name, file: path), message: nil, noColor: false)
+            } catch {
+                return ThemeChoice(theme: .dark, message: "\(error.description); using the dark theme", noColor: false)
             }
         }
         if nameOrPath.contains("/") || nameOrPath.hasSuffix(".theme") {

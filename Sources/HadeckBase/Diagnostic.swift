@@ -2,7 +2,8 @@
 ///
 /// Printed like compilers and `haproxy -c` do: `FILE:LINE: warning: message`.
 public struct Diagnostic: Hashable, Sendable, CustomStringConvertible, Error {
-    public enum Severity: String, Sendable { case warning, error }
+    /// `notice` is informational (HAProxy's `.notice` lines); only `error` makes a file invalid.
+    public enum Severity: String, Sendable { case notice, warning, error }
 
     public var severity: Severity
     public var file: String
@@ -27,6 +28,10 @@ public struct Diagnostics: Sendable, Error {
     public private(set) var items: [Diagnostic] = []
 
     public init() {}
+
+    public mutating func notice(_ file: String, _ line: Int, _ message: String) {
+        items.append(Diagnostic(.notice, file: file, line: line, message))
+    }
 
     public mutating func warn(_ file: String, _ line: Int, _ message: String) {
         items.append(Diagnostic(.warning, file: file, line: line, message))

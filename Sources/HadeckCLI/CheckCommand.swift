@@ -1,11 +1,14 @@
 import ArgumentParser
+import BalancerCore
 import ClusterConfig
 import ClusterCore
 import Foundation
 import HadeckBase
 import HadeckConfig
+import VRRPCore
 
-/// `hadeck check -f FILE [-f FILE ...]`: validates haproxy.cfg and keepalived.conf files, like `haproxy -c`.
+/// `hadeck check -f FILE [-f FILE ...]`: validates haproxy.cfg and keepalived.conf files, like `haproxy -c`;
+/// given two of each (one balancer's pair, then the other's), also warns where they drift apart.
 public struct CheckCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "check",
@@ -32,7 +35,7 @@ public struct CheckCommand: ParsableCommand {
     public func run() throws {
         let outcome = Self.check(files: files)
         if !outcome.stdout.isEmpty { print(outcome.stdout, terminator: "") }
-        if !outcome.stderr.isEmpty { FileOutput.standardError(outcome.stderr) }
+        if !outcome.stderr.isEmpty { fputsStderr(outcome.stderr) }
         if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
     }
 
@@ -50,6 +53,8 @@ public struct CheckCommand: ParsableCommand {
     public static func check(files: [String], read: (String) throws -> String = ConfigFiles.read) -> Outcome {
         var stderr = ""
         var failed = false
+        var haproxyFiles: [(file: String, config: HAProxyConfig)] = []
+        var keepalivedFiles: [(file: String, result: KeepalivedParseResult)] = []
         for path in files {
             let text: String
             do {
@@ -66,11 +71,15 @@ public struct CheckCommand: ParsableCommand {
             var diagnostics: Diagnostics
             switch CheckedFileKind.detect(text: text, file: path) {
             case .haproxy:
-                diagnostics = HAProxyConfigParser.parse(text: text, file: path).diagnostics
+                let parsed = HAProxyConfigParser.parse(text: text, file: path, options: ConfigFiles.haproxyFileOptions)
+                diagnostics = parsed.diagnostics
+                haproxyFiles.append((path, parsed.config))
             case .keepalived:
-                diagnostics =
-                    KeepalivedConfigParser.parse(text: text, file: path, includeLoader: ConfigFiles.diskIncludeLoader)
-                    .diagnostics
+                let parsed = KeepalivedConfigParser.parseWithSources(
+                    text: text, file: path, includeLoader: ConfigFiles.diskIncludeLoader,
+                    options: ConfigFiles.keepalivedFileOptions)
+                diagnostics = parsed.diagnostics
+                keepalivedFiles.append((path, parsed))
             case .cluster:
                 diagnostics = ClusterLoader.load(path: path, read: read).1
             case .scenario:
@@ -84,6 +93,18 @@ public struct CheckCommand: ParsableCommand {
             }
             for item in ordered(diagnostics.items, mainFile: path) { stderr += item.description + "\n" }
             if diagnostics.hasErrors { failed = true }
+        }
+        // Two balancers' files (haproxy.cfg then keepalived.conf of each, in the order given): the drift check.
+        if haproxyFiles.count == 2, keepalivedFiles.count == 2 {
+            let pair = (0..<2).map { i in
+                BalancerConfigFiles(
+                    name: haproxyFiles[i].config.global.node ?? keepalivedFiles[i].result.config.globals.routerID
+                        ?? "balancer \(i + 1)",
+                    haproxyFile: haproxyFiles[i].file, haproxy: haproxyFiles[i].config,
+                    keepalivedFile: keepalivedFiles[i].file, keepalived: keepalivedFiles[i].result.config,
+                    keepalivedSources: keepalivedFiles[i].result.sources)
+            }
+            for item in ConfigDrift.check(pair[0], pair[1]).items { stderr += item.description + "\n" }
         }
         if failed {
             stderr += "Configuration file has errors\n"
@@ -149,12 +170,5 @@ enum CheckedFileKind {
             return .scenario
         }
         return nil
-    }
-}
-
-/// Writing to standard error.
-enum FileOutput {
-    static func standardError(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
     }
 }

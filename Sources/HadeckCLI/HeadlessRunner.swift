@@ -31,16 +31,10 @@ final class EventLines: Sendable {
 /// Set by SIGINT/SIGTERM so the headless loop ends cleanly (listeners closed, sockets removed).
 final class StopSignal {
     private let stopped = NIOLockedValueBox(false)
-    private var sources: [DispatchSourceSignal] = []
+    private let signals = SignalHandlers()
 
     init() {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [stopped] in stopped.withLockedValue { $0 = true } }
-            source.resume()
-            sources.append(source)
-        }
+        signals.on([SIGINT, SIGTERM]) { [stopped] in stopped.withLockedValue { $0 = true } }
     }
 
     var isSet: Bool { stopped.withLockedValue { $0 } }

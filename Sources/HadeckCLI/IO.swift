@@ -12,6 +12,7 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
     var offset = 0
     while offset < bytes.count {
         let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        if n < 0 && errno == EINTR { continue }  // a signal arrived mid-write: the bytes are still ours to send
         if n <= 0 { return }
         offset += n
     }

@@ -139,9 +139,18 @@ struct LabOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The lab's id (its namespaces are ID-HOST).", visibility: .hidden))
     var id = LabLayout.defaultID
 
+    @Flag(
+        help: """
+            The mixed lab: lb2 runs 'hadeck node' (hadeck's haproxy and keepalived) beside Debian's on lb1;             its own lab (namespaces hdkm-HOST), never the plain one.
+            """)
+    var mixed = false
+
+    /// The lab's id: `--id`, else a person's lab (`hdk`), or with `--mixed` a person's mixed lab (`hdkm`).
+    var labID: String { mixed && id == LabLayout.defaultID ? LabLayout.mixedID : id }
+
     /// The lab, or a one-line error and exit 1.
     func lab() throws -> Lab {
-        do { return try Lab(id: id, hadeck: Self.executablePath()) } catch { throw labFailure(error) }
+        do { return try Lab(id: labID, hadeck: Self.executablePath(), mixed: mixed) } catch { throw labFailure(error) }
     }
 
     /// This hadeck binary, which the lab runs as `hadeck app` on its app hosts.
@@ -440,19 +449,11 @@ public struct AppCommand: ParsableCommand {
             }
         }
         fputsStderr("hadeck app: \(name) (jvmRoute \(route)) listening on \(listen), pid \(getpid())\n")
-        let done = DispatchSemaphore(value: 0)
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { done.signal() }
-            source.resume()
-            sources.append(source)
-        }
-        done.wait()
+        let signals = SignalHandlers()
+        signals.waitForTermination()
         try? server.killFuture().wait()
         if let pidFile { try? FileManager.default.removeItem(atPath: pidFile) }
-        for s in sources { s.cancel() }
+        signals.cancel()
         try? group.syncShutdownGracefully()
     }
 }

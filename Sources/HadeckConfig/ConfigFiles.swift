@@ -18,7 +18,11 @@ public enum ConfigFileKind: String, Hashable, Sendable {
             "vrrp_instance", "vrrp_script", "vrrp_track_process", "global_defs", "vrrp_sync_group", "virtual_server",
         ]
         let haproxyWords: Set<String> = ["global", "defaults", "frontend", "backend", "listen"]
-        for rawLine in text.split(separator: "\n") {
+        // Scalars, not Characters: "\r\n" is one Character, and a CRLF file would read as one line.
+        var body = Substring(text)
+        if body.unicodeScalars.first == "\u{FEFF}" { body = Substring(body.unicodeScalars.dropFirst()) }
+        for rawScalars in body.unicodeScalars.split(separator: "\n") {
+            let rawLine = String(String.UnicodeScalarView(rawScalars))
             let line = rawLine.prefix { $0 != "#" }
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
             guard let first = words.first.map(String.init) else { continue }
@@ -44,7 +48,9 @@ public enum ConfigFileKind: String, Hashable, Sendable {
 
 /// Reading configuration files from disk, around the pure parsers.
 public enum ConfigFiles {
-    /// Reads a file as UTF-8 text. The error says why in plain words.
+    /// Reads a file as text: UTF-8 (a byte order mark is kept, for the parsers to judge as the real
+    /// programs do), or, when the bytes are not UTF-8, Latin-1 (every byte is a character, as HAProxy
+    /// and keepalived, which read bytes, see it). The error says why in plain words.
     public static func read(_ path: String) throws -> String {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ConfigFileError(path: path, reason: "No such file or directory")
@@ -56,10 +62,19 @@ public enum ConfigFiles {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigFileError(path: path, reason: "Permission denied")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigFileError(path: path, reason: "not valid UTF-8 text")
-        }
-        return text
+        return decode(Array(data))
+    }
+
+    /// Bytes as text: UTF-8 when valid, Latin-1 otherwise.
+    public static func decode(_ bytes: [UInt8]) -> String {
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        return String(bytes.map { Character(Unicode.Scalar($0)) })
+    }
+
+    /// How `hadeck check` and `hadeck proxy` read a haproxy.cfg file: as HAProxy 2.6 does, with
+    /// this process's environment for `"${VAR}"`.
+    public static var haproxyFileOptions: HAProxyParseOptions {
+        .file(environment: ProcessInfo.processInfo.environment)
     }
 
     /// Why a file could not be read, for `FILE: error: ...` (`no such file`, `permission denied`).
@@ -70,12 +85,19 @@ public enum ConfigFiles {
 
     /// Reads and parses a haproxy.cfg.
     public static func loadHAProxy(path: String) throws -> (config: HAProxyConfig, diagnostics: Diagnostics) {
-        HAProxyConfigParser.parse(text: try read(path), file: path)
+        HAProxyConfigParser.parse(text: try read(path), file: path, options: haproxyFileOptions)
+    }
+
+    /// How `hadeck check` reads a keepalived.conf: as keepalived does on this machine, whose host
+    /// name is the default config id for `@ID` lines.
+    public static var keepalivedFileOptions: KeepalivedParseOptions {
+        KeepalivedParseOptions(configID: ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init))
     }
 
     /// Reads and parses a keepalived.conf, following `include` relative to the including file.
     public static func loadKeepalived(path: String) throws -> (config: KeepalivedConfig, diagnostics: Diagnostics) {
-        KeepalivedConfigParser.parse(text: try read(path), file: path, includeLoader: diskIncludeLoader)
+        KeepalivedConfigParser.parse(
+            text: try read(path), file: path, includeLoader: diskIncludeLoader, options: keepalivedFileOptions)
     }
 
     /// Resolves `include PATTERN` on disk: relative patterns are taken from the including

@@ -9,15 +9,25 @@ import VRRPCore
 public enum KeepalivedConfigParser {
     /// Parses the text of a keepalived.conf. `file` is only used in diagnostics.
     /// `include` lines are followed through `includeLoader`; without one they are warned about and skipped.
-    public static func parse(text: String, file: String, includeLoader: KeepalivedIncludeLoader? = nil) -> (
-        config: KeepalivedConfig, diagnostics: Diagnostics
-    ) {
-        var lexer = KeepalivedLexer(includeLoader: includeLoader)
+    public static func parse(
+        text: String, file: String, includeLoader: KeepalivedIncludeLoader? = nil,
+        options: KeepalivedParseOptions = KeepalivedParseOptions()
+    ) -> (config: KeepalivedConfig, diagnostics: Diagnostics) {
+        let result = parseWithSources(text: text, file: file, includeLoader: includeLoader, options: options)
+        return (result.config, result.diagnostics)
+    }
+
+    /// Like ``parse(text:file:includeLoader:options:)``, with where each instance setting was written.
+    public static func parseWithSources(
+        text: String, file: String, includeLoader: KeepalivedIncludeLoader? = nil,
+        options: KeepalivedParseOptions = KeepalivedParseOptions()
+    ) -> KeepalivedParseResult {
+        var lexer = KeepalivedLexer(includeLoader: includeLoader, options: options)
         let nodes = lexer.parse(text: text, file: file)
         var parser = KeepalivedParser()
         parser.diagnostics = lexer.diagnostics
         parser.run(nodes)
-        return (parser.config, parser.diagnostics)
+        return KeepalivedParseResult(config: parser.config, diagnostics: parser.diagnostics, sources: parser.sources)
     }
 
     /// Classifies a `vrrp_script` command: `killall -0 haproxy`, `pidof haproxy`, `pgrep haproxy`
@@ -61,23 +71,69 @@ extension String {
     }
 }
 
-private struct ScriptRefSite {
+/// A place in a configuration file.
+public struct SourceLine: Hashable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String { "\(file):\(line)" }
+}
+
+/// Where a keepalived.conf wrote each setting of its instances: `sources[instance][keyword]`, with
+/// `virtual_ipaddress` and `unicast_peer` entries under `"virtual_ipaddress ADDRESS"` and
+/// `"unicast_peer ADDRESS"`.
+public struct KeepalivedSources: Hashable, Sendable {
+    public var instances: [String: [String: SourceLine]] = [:]
+
+    public init() {}
+
+    public func line(_ instance: String, _ keyword: String) -> SourceLine? { instances[instance]?[keyword] }
+}
+
+/// A parsed keepalived.conf with its diagnostics and source lines.
+public struct KeepalivedParseResult: Sendable {
+    public var config: KeepalivedConfig
+    public var diagnostics: Diagnostics
+    public var sources: KeepalivedSources
+}
+
+struct ScriptRefSite {
     var instance: String
     var ref: TrackScriptRef
     var file: String
     var line: Int
 }
 
-private struct KeepalivedParser {
+struct KeepalivedParser {
     var diagnostics = Diagnostics()
     var config = KeepalivedConfig()
     var scriptRefs: [ScriptRefSite] = []
+    var sources = KeepalivedSources()
+    var instanceFiles: [String] = []
 
     mutating func warn(_ node: KeepalivedNode, _ message: String) { diagnostics.warn(node.file, node.line, message) }
     mutating func error(_ node: KeepalivedNode, _ message: String) { diagnostics.error(node.file, node.line, message) }
 
-    mutating func unknown(_ node: KeepalivedNode, in context: String) {
-        warn(node, "unknown keyword '\(node.keyword)' in \(context); ignored")
+    /// A keyword outside what hadeck models: known to keepalived (a warning saying hadeck ignores it),
+    /// or unknown (the warning keepalived itself gives).
+    mutating func unknown(_ node: KeepalivedNode, in context: String, known: Set<String> = []) {
+        if node.keyword.hasPrefix("\u{FEFF}") {
+            let word = node.keyword.dropFirst()
+            return warn(
+                node,
+                "the file starts with a UTF-8 byte order mark, which keepalived 2.2.7 reads as part of the first keyword: '\(word)' is then unknown to it and ignored, and so it is by hadeck; save the file without the mark"
+            )
+        }
+        if known.contains(node.keyword) {
+            warn(node, "'\(node.keyword)' in \(context) is not simulated by hadeck; ignored")
+        } else {
+            warn(node, "unknown keyword '\(node.keyword)' in \(context); ignored")
+        }
     }
 
     mutating func run(_ nodes: [KeepalivedNode]) {
@@ -92,11 +148,12 @@ private struct KeepalivedParser {
                 trackProcess(node)
             case "vrrp_instance":
                 instance(node)
-            case "vrrp_sync_group", "virtual_server", "virtual_server_group", "static_ipaddress", "static_routes",
-                "static_rules", "vrrp_track_file", "track_file", "bfd_instance", "linkbeat_interfaces", "garp_group":
-                warn(node, "'\(node.keyword)' is not simulated by hadeck; ignored")
             default:
-                unknown(node, in: "the top level")
+                if keepalivedRootKeywords.contains(node.keyword) {
+                    warn(node, "'\(node.keyword)' is not simulated by hadeck; ignored")
+                } else {
+                    unknown(node, in: "the top level")
+                }
             }
         }
         // Script names are resolved once the whole file is read, as keepalived does.
@@ -161,8 +218,17 @@ private struct KeepalivedParser {
             }
         case "vrrp_garp_master_refresh_repeat":
             if let v = unsigned(node, ctx, 1...1_000_000) { config.globals.garpMasterRefreshRepeat = v }
+        case "vrrp_notify_fifo", "notify_fifo":
+            if let v = needArg(node, ctx) { config.globals.notifyFIFO = v }
+        case "vrrp_notify_priority_changes":
+            // keepalived: no value, or true/yes/on (false/no/off turn it off).
+            config.globals.notifyPriorityChanges = !["false", "no", "off"].contains(node.args.first?.lowercased() ?? "")
         default:
-            warn(node, "global_defs keyword '\(node.keyword)' is not simulated by hadeck; ignored")
+            if keepalivedGlobalKeywords.contains(node.keyword) {
+                warn(node, "global_defs keyword '\(node.keyword)' is not simulated by hadeck; ignored")
+            } else {
+                unknown(node, in: "global_defs")
+            }
         }
     }
 
@@ -219,10 +285,8 @@ private struct KeepalivedParser {
                 if let v = unsigned(child, ctx, 1...1_000_000) { entry.rise = v }
             case "fall":
                 if let v = unsigned(child, ctx, 1...1_000_000) { entry.fall = v }
-            case "user", "init_fail":
-                warn(child, "\(ctx)'\(child.keyword)' is not simulated by hadeck; ignored")
             default:
-                unknown(child, in: "vrrp_script \(name)")
+                unknown(child, in: "vrrp_script \(name)", known: keepalivedScriptKeywords)
             }
         }
         guard let scriptNode else {
@@ -257,10 +321,8 @@ private struct KeepalivedParser {
                 if let v = scriptWeight(child, ctx) { entry.weight = v }
             case "delay":
                 if let span = seconds(child, ctx, min: .zero) { entry.interval = span }
-            case "quorum", "quorum_max", "param_match", "full_command", "fork_delay", "terminate_delay":
-                warn(child, "\(ctx)'\(child.keyword)' is not simulated by hadeck; ignored")
             default:
-                unknown(child, in: "vrrp_track_process \(name)")
+                unknown(child, in: "vrrp_track_process \(name)", known: keepalivedTrackProcessKeywords)
             }
         }
         guard let processNode else {
@@ -281,257 +343,5 @@ private struct KeepalivedParser {
             return nil
         }
         return span
-    }
-
-    // MARK: vrrp_instance
-
-    mutating func instance(_ node: KeepalivedNode) {
-        guard let name = node.args.first else {
-            error(node, "'vrrp_instance' expects a name")
-            return
-        }
-        guard let children = block(node) else { return }
-        let ctx = "(\(name)) "
-        var inst = VRRPInstanceConfig(name: name, virtualRouterID: 0)
-        inst.line = node.line
-        var vridSet = false
-        var advertNode: KeepalivedNode? = nil
-        var advertText = ""
-        var advertSpan: TimeSpan? = nil
-        var nopreemptNode: KeepalivedNode? = nil
-        var preemptDelayNode: KeepalivedNode? = nil
-
-        for child in children {
-            switch child.keyword {
-            case "state":
-                guard let v = needArg(child, ctx) else { continue }
-                if let state = VRRPInstanceConfig.InitialState(rawValue: v) {
-                    inst.initialState = state
-                } else {
-                    warn(child, "\(ctx)unknown state '\(v)', defaulting to BACKUP")
-                    inst.initialState = .backup
-                }
-            case "interface":
-                if let v = needArg(child, ctx) { inst.interface = v }
-            case "virtual_router_id":
-                guard let text = needArg(child, ctx) else { continue }
-                if let v = Int(text), (1...255).contains(v) {
-                    inst.virtualRouterID = v
-                    vridSet = true
-                } else {
-                    error(child, "\(ctx)VRID '\(text)' not valid - must be between 1 & 255")
-                    vridSet = true
-                }
-            case "priority":
-                guard let text = needArg(child, ctx) else { continue }
-                if let v = Int(text), (1...255).contains(v) {
-                    inst.priority = v
-                } else {
-                    error(child, "\(ctx)Priority '\(text)' not valid! must be between 1 & 255")
-                }
-            case "advert_int":
-                guard let text = needArg(child, ctx) else { continue }
-                advertNode = child
-                advertText = text
-                if let span = DecimalSeconds.parse(text), span > .zero {
-                    advertSpan = span
-                } else {
-                    error(child, "\(ctx)Advert interval (\(text)) not valid! Must be > 0")
-                }
-            case "version":
-                guard let text = needArg(child, ctx) else { continue }
-                if text == "2" || text == "3" {
-                    inst.version = Int(text)!
-                } else {
-                    error(child, "\(ctx)Version '\(text)' not valid: must be either 2 or 3")
-                }
-            case "nopreempt":
-                inst.nopreempt = true
-                nopreemptNode = child
-            case "preempt":
-                inst.nopreempt = false
-                nopreemptNode = nil
-            case "preempt_delay":
-                guard let text = needArg(child, ctx) else { continue }
-                if let span = DecimalSeconds.parse(text), span <= .seconds(1000) {
-                    inst.preemptDelay = span
-                    preemptDelayNode = child
-                } else {
-                    error(child, "\(ctx)Preempt_delay '\(text)' not valid! must be between 0-1000")
-                }
-            case "virtual_ipaddress":
-                guard let entries = block(child) else { continue }
-                for entry in entries {
-                    inst.virtualIPAddresses.append(entry.keyword)
-                    if entry.words.count > 1 {
-                        warn(
-                            entry,
-                            "\(ctx)virtual_ipaddress options '\(entry.args.joined(separator: " "))' are not simulated by hadeck; ignored"
-                        )
-                    }
-                }
-            case "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules":
-                warn(child, "\(ctx)'\(child.keyword)' is not simulated by hadeck; ignored")
-            case "unicast_src_ip":
-                if let v = needArg(child, ctx) { inst.unicastSourceIP = v }
-            case "unicast_peer":
-                guard let entries = block(child) else { continue }
-                for entry in entries {
-                    inst.unicastPeers.append(entry.keyword)
-                    if entry.words.count > 1 {
-                        warn(
-                            entry,
-                            "\(ctx)unicast_peer options '\(entry.args.joined(separator: " "))' are not simulated by hadeck; ignored"
-                        )
-                    }
-                }
-            case "authentication":
-                guard let entries = block(child) else { continue }
-                authentication(child, entries, ctx, &inst)
-            case "track_script":
-                guard let entries = block(child) else { continue }
-                for entry in entries {
-                    var ref = TrackScriptRef(name: entry.keyword)
-                    if entry.words.count >= 2 {
-                        if entry.words[1] == "weight", entry.words.count >= 3 {
-                            let weightNode = KeepalivedNode(
-                                file: entry.file, line: entry.line, words: Array(entry.words.dropFirst()))
-                            guard let w = scriptWeight(weightNode, "\(ctx)track_script \(entry.keyword): ") else {
-                                continue
-                            }
-                            ref.weight = w
-                        } else {
-                            error(entry, "\(ctx)track_script \(entry.keyword): expected 'weight W' after the name")
-                            continue
-                        }
-                    }
-                    inst.trackScripts.append(ref)
-                    scriptRefs.append(ScriptRefSite(instance: name, ref: ref, file: entry.file, line: entry.line))
-                }
-            case "track_interface":
-                guard let entries = block(child) else { continue }
-                for entry in entries {
-                    inst.trackInterfaces.append(entry.keyword)
-                    if entry.words.count > 1 {
-                        warn(
-                            entry,
-                            "\(ctx)track_interface weights are not simulated by hadeck; a tracked interface going down always means FAULT"
-                        )
-                    }
-                }
-            case "down_timer_adverts":
-                if let v = unsigned(child, ctx, 1...100) { inst.downTimerAdverts = v }
-            case "garp_master_delay":
-                if let v = unsigned(child, ctx, 0...86_400) { inst.garpMasterDelay = .seconds(Int64(v)) }
-            case "garp_master_repeat":
-                if let v = unsigned(child, ctx, 1...1_000_000) { inst.garpMasterRepeat = v }
-            case "garp_master_refresh":
-                if let v = unsigned(child, ctx, 0...86_400) { inst.garpMasterRefresh = .seconds(Int64(v)) }
-            case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
-                guard !child.args.isEmpty else {
-                    error(child, "\(ctx)'\(child.keyword)' expects a script")
-                    continue
-                }
-                if inst.notify[child.keyword] != nil {
-                    warn(
-                        child,
-                        "\(ctx)\(child.keyword) script already specified - ignoring \(child.args.joined(separator: " "))"
-                    )
-                } else {
-                    inst.notify[child.keyword] = child.args.joined(separator: " ")
-                }
-            default:
-                unknown(child, in: "vrrp_instance \(name)")
-            }
-        }
-
-        if !vridSet {
-            error(node, "\(ctx)the virtual router id must be set")
-        }
-        if let span = advertSpan, let advertNode {
-            if inst.version == 2 {
-                if span.micros % 1_000_000 != 0 || span < .seconds(1) || span > .seconds(255) {
-                    error(
-                        advertNode,
-                        "\(ctx)advert_int '\(advertText)' not valid for VRRP version 2: must be a whole number of seconds between 1 and 255"
-                    )
-                } else {
-                    inst.advertInterval = span
-                }
-            } else {
-                if span.micros % 10_000 != 0 || span < .milliseconds(10) || span > .milliseconds(40_950) {
-                    error(
-                        advertNode,
-                        "\(ctx)advert_int '\(advertText)' not valid for VRRP version 3: must be between 0.01 and 40.95 seconds in steps of 0.01"
-                    )
-                } else {
-                    inst.advertInterval = span
-                }
-            }
-        }
-        if inst.priority == 255, inst.nopreempt, let nopreemptNode {
-            warn(nopreemptNode, "\(ctx)nopreempt is incompatible with priority 255 - resetting nopreempt")
-            inst.nopreempt = false
-        }
-        if inst.initialState == .master {
-            if inst.nopreempt, let nopreemptNode {
-                warn(nopreemptNode, "\(ctx)Warning - nopreempt will not work with initial state MASTER - clearing")
-                inst.nopreempt = false
-            }
-            if inst.preemptDelay > .zero, let preemptDelayNode {
-                warn(
-                    preemptDelayNode, "\(ctx)Warning - preempt delay will not work with initial state MASTER - clearing"
-                )
-                inst.preemptDelay = .zero
-            }
-        }
-        if inst.nopreempt, inst.preemptDelay > .zero, let preemptDelayNode {
-            warn(preemptDelayNode, "\(ctx)preempt_delay is incompatible with nopreempt mode - resetting")
-            inst.preemptDelay = .zero
-        }
-        if inst.unicastSourceIP != nil && inst.unicastPeers.isEmpty {
-            warn(node, "\(ctx)unicast_src_ip is set but there is no unicast_peer; adverts go to multicast")
-        }
-        if inst.virtualIPAddresses.isEmpty {
-            warn(node, "\(ctx)no virtual_ipaddress configured")
-        }
-        instanceFiles.append(node.file)
-        config.instances.append(inst)
-    }
-
-    var instanceFiles: [String] = []
-
-    mutating func authentication(
-        _ node: KeepalivedNode, _ entries: [KeepalivedNode], _ ctx: String, _ inst: inout VRRPInstanceConfig
-    ) {
-        var type: VRRPAuthentication.AuthType? = nil
-        var pass: String? = nil
-        for entry in entries {
-            switch entry.keyword {
-            case "auth_type":
-                guard let v = needArg(entry, ctx) else { continue }
-                guard let t = VRRPAuthentication.AuthType(rawValue: v) else {
-                    error(entry, "\(ctx)unknown authentication type '\(v)' (expected PASS or AH)")
-                    continue
-                }
-                type = t
-            case "auth_pass":
-                guard let v = needArg(entry, ctx) else { continue }
-                if v.count > 8 {
-                    warn(entry, "\(ctx)Truncating auth_pass to 8 characters")
-                }
-                pass = v
-            default:
-                unknown(entry, in: "authentication")
-            }
-        }
-        guard let type else {
-            warn(node, "\(ctx)authentication block without auth_type; no authentication is used")
-            return
-        }
-        if type == .ah {
-            warn(node, "\(ctx)AH authentication is not simulated by hadeck; it is treated like PASS")
-        }
-        inst.authentication = VRRPAuthentication(type: type, password: pass ?? "")
     }
 }

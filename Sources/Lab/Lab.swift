@@ -6,6 +6,10 @@ import RealCluster
     import Glibc
 #endif
 
+// Over ~500 lines on purpose: building, driving and removing the lab share one record of what was
+// made (namespaces, processes, files) and one lock; split by MARK sections, not by files, so
+// that `down` is seen to undo exactly what `up` does.
+
 /// The article's cluster for real, in network namespaces on this machine: Debian's haproxy and
 /// keepalived on lb1 and lb2, hadeck's Tomcat-like app server on webA and webB, a client, all on one
 /// bridge. Everything it makes is recorded in its state directory and found again by its
@@ -18,6 +22,10 @@ public final class Lab: Sendable {
     public let layout: LabLayout
     /// The hadeck binary: it runs the app servers (`hadeck app`) and the attach file's lab commands.
     public let hadeck: String
+    /// A mixed lab: `LabLayout.nodeHost` (lb2) runs `hadeck node` instead of Debian's haproxy and
+    /// keepalived, beside the real ones on lb1. Kept in the lab's record, so every later command
+    /// sees it.
+    public let mixed: Bool
     let tools: Tools
 
     struct Tools: Sendable {
@@ -27,14 +35,16 @@ public final class Lab: Sendable {
         var nft: String?
     }
 
-    /// The lab `id` (default: a person's lab, `hdk`). Throws when the id is not acceptable or the
-    /// machine lacks something the lab needs (root, iproute2, haproxy, keepalived).
-    public init(id: String = LabLayout.defaultID, hadeck: String) throws(LabError) {
+    /// The lab `id` (default: a person's lab, `hdk`); `mixed` makes (or keeps) it a mixed lab. Throws
+    /// when the id is not acceptable or the machine lacks something the lab needs (root, iproute2,
+    /// haproxy, keepalived).
+    public init(id: String = LabLayout.defaultID, hadeck: String, mixed: Bool = false) throws(LabError) {
         layout = try LabLayout.validated(id: id).get()
         let caps = LabCapabilities.current()
         try caps.requireForLab()
         self.hadeck = hadeck
         tools = Tools(ip: caps.ip!, haproxy: caps.haproxy!, keepalived: caps.keepalived!, nft: caps.nft)
+        self.mixed = mixed || Self.recordedMixed(layout)
     }
 
     // MARK: up
@@ -68,6 +78,12 @@ public final class Lab: Sendable {
                 }
             }
             for host in LabLayout.balancers {
+                if isNode(host.name) {
+                    if fresh.contains(host.name) || runningNode(host.name) == nil {
+                        progress("started \(host.name)'s hadeck node (pid \(try startNode(host.name)))")
+                    }
+                    continue
+                }
                 if runningHAProxy(host.name) == nil {
                     let pid = try startHAProxy(host.name)
                     progress("started \(host.name)'s haproxy (pid \(pid))")
@@ -94,7 +110,8 @@ public final class Lab: Sendable {
                 let name = host.name
                 try fm.createDirectory(atPath: layout.keepalivedTmp(name), withIntermediateDirectories: true)
                 try write(layout.haproxyConfigText(host), to: layout.haproxyConfig(name))
-                try write(layout.keepalivedConfigText(host), to: layout.keepalivedConfig(name))
+                try write(
+                    layout.keepalivedConfigText(host, hadeckNode: isNode(name)), to: layout.keepalivedConfig(name))
                 try write(layout.checkScriptText(host), to: layout.checkScript(name), mode: 0o755)
                 try makeFIFO(layout.notifyFIFO(name))
             }
@@ -102,7 +119,8 @@ public final class Lab: Sendable {
                 "Attach file of the hadeck lab '\(layout.id)', written by `hadeck lab up` (format: README, Attach file).",
                 "Every path and command below is this lab's; `hadeck lab down` removes them all.",
             ]
-            try write(layout.attachFileValue(hadeck: hadeck).yaml(header: header), to: layout.attachFile)
+            let node = mixed ? LabLayout.nodeHost : nil
+            try write(layout.attachFileValue(hadeck: hadeck, node: node).yaml(header: header), to: layout.attachFile)
         } catch let e as LabError {
             throw e
         } catch {
@@ -110,6 +128,7 @@ public final class Lab: Sendable {
         }
         var record = readRecord()
         record.namespaces = layout.namespaces
+        record.mixed = mixed ? true : nil
         writeRecord(record)
     }
 
@@ -317,7 +336,7 @@ public final class Lab: Sendable {
 
     /// The process of a pid file if it runs `command` inside `host`'s current namespace: one left in a
     /// namespace that was deleted and made again serves nobody.
-    private func running(_ host: String, pidFile: String, command: String) -> ProcessStat? {
+    func running(_ host: String, pidFile: String, command: String) -> ProcessStat? {
         guard let s = LinuxProcess.running(pidFile: pidFile, command: command),
             NetworkNamespace.processes(in: layout.namespace(host), among: [s.pid]) == [s.pid]
         else { return nil }
@@ -328,6 +347,7 @@ public final class Lab: Sendable {
     @discardableResult
     public func startHAProxy(_ host: String) throws(LabError) -> Int32 {
         try balancer(host)
+        if isNode(host) { return try startNode(host) }
         if let running = runningHAProxy(host) { throw .failed("\(host)'s haproxy already runs (pid \(running.pid))") }
         try killOrphan([layout.haproxyPidFile(host)], "haproxy", what: "\(host)'s old haproxy")
         let out = try runTool([
@@ -346,6 +366,7 @@ public final class Lab: Sendable {
     @discardableResult
     public func killHAProxy(_ host: String) throws(LabError) -> Int32 {
         try balancer(host)
+        if isNode(host) { throw .failed(nodeRefusal(host, "its haproxy")) }
         guard let s = runningHAProxy(host) else { throw .failed("\(host)'s haproxy is not running") }
         try kill9([s.pid], what: "\(host)'s haproxy")
         return s.pid
@@ -356,6 +377,10 @@ public final class Lab: Sendable {
     @discardableResult
     public func startKeepalived(_ host: String, replacing: Bool = false) throws(LabError) -> (Int32, Int32) {
         try balancer(host)
+        if isNode(host) {
+            let pid = try startNode(host, replacing: replacing)
+            return (pid, pid)
+        }
         if let running = runningKeepalived(host), !replacing {
             throw .failed("\(host)'s keepalived already runs (pid \(running.parent.pid))")
         }
@@ -390,6 +415,7 @@ public final class Lab: Sendable {
     @discardableResult
     public func killKeepalived(_ host: String) throws(LabError) -> [Int32] {
         try balancer(host)
+        if isNode(host) { return [try killNode(host)] }
         guard let k = runningKeepalived(host) else { throw .failed("\(host)'s keepalived is not running") }
         let pids = [k.parent.pid] + (k.vrrp.map { [$0.pid] } ?? [])
         try kill9(pids, what: "\(host)'s keepalived")
@@ -401,6 +427,7 @@ public final class Lab: Sendable {
     @discardableResult
     public func stopKeepalived(_ host: String) throws(LabError) -> Int32 {
         try balancer(host)
+        if isNode(host) { return try stopNode(host) }
         guard let k = runningKeepalived(host) else { throw .failed("\(host)'s keepalived is not running") }
         LinuxProcess.send(SIGTERM, to: k.parent.pid)
         let pids = [k.parent.pid] + (k.vrrp.map { [$0.pid] } ?? [])
@@ -476,6 +503,8 @@ public final class Lab: Sendable {
         switch h.role {
         case .app:
             if runningApp(h.name) == nil { pids.append(try startApp(h.name)) }
+        case .balancer where isNode(h.name):
+            if runningNode(h.name) == nil { pids.append(try startNode(h.name)) }
         case .balancer:
             if runningHAProxy(h.name) == nil { pids.append(try startHAProxy(h.name)) }
             if runningKeepalived(h.name) == nil {
@@ -560,10 +589,10 @@ public final class Lab: Sendable {
     /// keepalived's own view of `host`'s VRRP instance, from a fresh data dump (SIGUSR1); nil when
     /// keepalived does not run or writes none within a second.
     public func vrrpState(_ host: String) -> KeepalivedDataDump.Instance? {
-        guard let k = runningKeepalived(host) else { return nil }
+        guard let pid = keepalivedPid(host) else { return nil }
         let file = layout.dataDump(host)
         try? FileManager.default.removeItem(atPath: file)
-        LinuxProcess.send(SIGUSR1, to: k.parent.pid)
+        LinuxProcess.send(SIGUSR1, to: pid)
         let text = waitFor(timeout: .seconds(1)) { () -> String? in
             // Written with stdio: read it once its size stops changing.
             guard let a = try? String(contentsOfFile: file, encoding: .utf8), !a.isEmpty else { return nil }
@@ -604,13 +633,13 @@ public final class Lab: Sendable {
 
     /// Kills the processes pid files name, wherever they run (also in a namespace deleted since), and
     /// removes the files: a new process of that kind is about to start.
-    private func killOrphan(_ pidFiles: [String], _ command: String, what: String) throws(LabError) {
+    func killOrphan(_ pidFiles: [String], _ command: String, what: String) throws(LabError) {
         let pids = pidFiles.compactMap { LinuxProcess.running(pidFile: $0, command: command)?.pid }
         if !pids.isEmpty { try kill9(pids, what: what) }
         for file in pidFiles { try? FileManager.default.removeItem(atPath: file) }
     }
 
-    private func kill9(_ pids: [Int32], what: String) throws(LabError) {
+    func kill9(_ pids: [Int32], what: String) throws(LabError) {
         LinuxProcess.killTogether(pids)
         guard LinuxProcess.waitUntilGone(pids) else { throw .failed("\(what) (pids \(pids)) survived kill -9") }
     }
@@ -624,7 +653,7 @@ public final class Lab: Sendable {
         guard out.succeeded else { throw .failed("ip \(args.joined(separator: " ")): \(out.firstErrorLine)") }
     }
 
-    private func waitFor<T>(timeout: Duration = .seconds(5), _ probe: () -> T?) -> T? {
+    func waitFor<T>(timeout: Duration = .seconds(5), _ probe: () -> T?) -> T? {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let value = probe() { return value }
@@ -662,6 +691,8 @@ public final class Lab: Sendable {
         var id: String
         var namespaces: [String] = []
         var processes: [Started] = []
+        /// Set on a mixed lab (absent on others, and in records written before mixed labs).
+        var mixed: Bool? = nil
     }
 
     func readRecord() -> Record {
@@ -684,7 +715,7 @@ public final class Lab: Sendable {
         }
     }
 
-    private func remember(host: String, program: String, _ s: ProcessStat) {
+    func remember(host: String, program: String, _ s: ProcessStat) {
         var record = readRecord()
         record.processes.append(.init(host: host, program: program, pid: s.pid, startTime: s.startTime))
         writeRecord(record)

@@ -57,8 +57,21 @@ extension LabLayout {
             """
     }
 
-    public func keepalivedConfigText(_ host: LabHost) -> String {
+    /// `hadeckNode`: for `hadeck node`, whose track script `killall -0 haproxy` means its own
+    /// embedded haproxy (it runs no scripts and has no haproxy process to look for).
+    public func keepalivedConfigText(_ host: LabHost, hadeckNode: Bool = false) -> String {
         guard case .balancer(let state, let priority) = host.role else { return "" }
+        let check =
+            hadeckNode
+            ? [
+                "# hadeck node reads `killall -0 haproxy` as \"this host's own haproxy\": its embedded one.",
+                "script \"killall -0 haproxy\"",
+            ]
+            : [
+                "# This host's own haproxy, by its pid file: `killall -0 haproxy` would see every",
+                "# haproxy of the machine, the lab's hosts sharing one pid namespace.",
+                "script \"\(checkScript(host.name))\"",
+            ]
         return """
             ! keepalived.conf for lab balancer \(host.name), written by `hadeck lab up`: the article's
             ! Examples/article/keepalived-\(host.name).conf on the lab's network (VRRPv2 multicast on eth0).
@@ -73,9 +86,7 @@ extension LabLayout {
             }
 
             vrrp_script chk_haproxy {
-                # This host's own haproxy, by its pid file: `killall -0 haproxy` would see every
-                # haproxy of the machine, the lab's hosts sharing one pid namespace.
-                script "\(checkScript(host.name))"
+                \(check.joined(separator: "\n    "))
                 interval 2
                 weight -60
                 fall 2
@@ -140,21 +151,26 @@ extension LabLayout {
     /// power commands call (they need the lab's own sequences: private TMPDIR, logs, a boot). Killing
     /// keepalived goes through `hadeck lab kill` too: `kill -9 PARENT CHILD` lets the child see its
     /// parent die and stop gracefully (see `LinuxProcess.killTogether`).
-    public func attachFileValue(hadeck: String) -> AttachFile {
+    ///
+    /// `node`: the host that runs `hadeck node` (a mixed lab): its haproxy and keepalived are that one
+    /// process, so both pids are the node's.
+    public func attachFileValue(hadeck: String, node: String? = nil) -> AttachFile {
         func lab(_ words: String...) -> CommandTemplate {
             CommandTemplate([hadeck, "lab"] + words + (id == Self.defaultID ? [] : ["--id", id]))
         }
         let balancers = Self.balancers.map { host in
             let name = host.name
+            let haproxyPid = name == node ? nodePidFile(name) : haproxyPidFile(name)
+            let keepalivedPid = name == node ? nodePidFile(name) : keepalivedPidFile(name)
             return BalancerAccess(
                 name: name, address: host.address, mac: host.mac,
                 haproxy: HAProxyAccess(
-                    stats: .unix(statsSocket(name)), log: .unix(logSocket(name)), pid: .file(haproxyPidFile(name)),
+                    stats: .unix(statsSocket(name)), log: .unix(logSocket(name)), pid: .file(haproxyPid),
                     kill: CommandTemplate(["kill", "-9", "{pid}"]), start: lab("start", "\(name)/haproxy")),
                 keepalived: KeepalivedAccess(
                     instance: Self.instance, fifo: .file(notifyFIFO(name)), data: .file(dataDump(name)),
-                    dump: CommandTemplate(["kill", "-USR1", "{pid}"]), pid: .file(keepalivedPidFile(name)),
-                    vrrpPid: .file(vrrpPidFile(name)), kill: lab("kill", "\(name)/keepalived"),
+                    dump: CommandTemplate(["kill", "-USR1", "{pid}"]), pid: .file(keepalivedPid),
+                    vrrpPid: name == node ? nil : .file(vrrpPidFile(name)), kill: lab("kill", "\(name)/keepalived"),
                     stop: CommandTemplate(["kill", "-TERM", "{pid}"]), start: lab("start", "\(name)/keepalived")),
                 power: PowerCommands(off: lab("poweroff", name), on: lab("poweron", name)),
                 link: LinkCommands(down: lab("link", name, "down"), up: lab("link", name, "up")))

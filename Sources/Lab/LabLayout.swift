@@ -37,6 +37,10 @@ public struct LabLayout: Hashable, Sendable {
     /// Ids of labs made by the test suite start with this (then the test process's pid), so a test's
     /// lab never meets a developer's own.
     public static let testPrefix = "hdkt-"
+    /// The id of a person's mixed lab (`hadeck lab up --mixed`): its own namespaces, `hdkm-lb1`, ...
+    public static let mixedID = "hdkm"
+    /// The host a mixed lab runs as `hadeck node` instead of Debian's haproxy and keepalived.
+    public static let nodeHost = "lb2"
     /// Where every lab keeps its state directory.
     public static let root = "/run/hadeck-lab"
 
@@ -118,6 +122,12 @@ public struct LabLayout: Hashable, Sendable {
     public func dataDump(_ host: String) -> String { keepalivedTmp(host) + "/keepalived.data" }
     public func keepalivedLog(_ host: String) -> String { directory(host) + "/keepalived.log" }
     public func checkScript(_ host: String) -> String { directory(host) + "/chk_haproxy" }
+
+    /// `hadeck node`'s pid file and log, on a mixed lab's node host.
+    public func nodePidFile(_ host: String) -> String { directory(host) + "/node.pid" }
+    public func nodeLog(_ host: String) -> String { directory(host) + "/node.log" }
+    /// keepalived's stats file (SIGUSR2), in its TMPDIR.
+    public func statsDump(_ host: String) -> String { keepalivedTmp(host) + "/keepalived.stats" }
 
     // App files.
     public func appPidFile(_ host: String) -> String { directory(host) + "/app.pid" }

@@ -51,6 +51,9 @@ extension Lab {
             }
             var vrrp: KeepalivedDataDump.Instance?
             switch host.role {
+            case .balancer where isNode(name):
+                add("hadeck node", layout.nodePidFile(name), "hadeck")
+                vrrp = vrrpState(name)
             case .balancer:
                 add("haproxy", layout.haproxyPidFile(name), "haproxy")
                 add("keepalived", layout.keepalivedPidFile(name), "keepalived")

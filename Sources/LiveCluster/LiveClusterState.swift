@@ -44,8 +44,8 @@ final class LiveClusterState: ClusterDataPlane {
     var vipListener: Channel?
     /// VIP connections handed to a host's haproxy, by connection.
     var adopted: [ObjectIdentifier: (host: String, channel: Channel)] = [:]
-    /// VIP connections nobody answers (the ARP entry names a powered-off host), oldest first.
-    var held: OrderedDictionary<ObjectIdentifier, (host: String?, channel: Channel)> = [:]
+    /// VIP connections the network does not deliver now, oldest first.
+    var held: OrderedDictionary<ObjectIdentifier, HeldConnection> = [:]
     /// Built-in browsers' connections in flight.
     var browserChannels: [ObjectIdentifier: Channel] = [:]
     /// Errors of listeners that could not open, for `start()` to report.
@@ -120,6 +120,7 @@ final class LiveClusterState: ClusterDataPlane {
         let appStops = apps.values.map { $0.killFuture() }
         var channels = Array(vrrpChannels.values) + Array(browserChannels.values)
         channels += adopted.values.map(\.channel) + held.values.map(\.channel)
+        for entry in held.values { entry.blackHole?.release() }
         if let vipListener { channels.append(vipListener) }
         balancers = [:]
         vrrpChannels = [:]
@@ -169,7 +170,13 @@ final class LiveClusterState: ClusterDataPlane {
 
     private func observe(_ event: ClusterEvent) {
         onEvent?(event)
-        if event.type == .arpUpdate { vipMoved() }
+        switch event.kind {
+        case .arpUpdate: vipMoved()
+        case .vipAddress(let node, let ip, let added) where ip == spec.vip.host:
+            if !added { blackHoleConnections(of: node) }
+            rerouteHeld()
+        default: break
+        }
     }
 
     // MARK: - Reconciling sockets with the core
@@ -214,11 +221,6 @@ final class LiveClusterState: ClusterDataPlane {
             }
             appWork[web.name] = work
         }
-        // A host that is back on answers the connections it never saw with a reset.
-        for (id, entry) in held where entry.host.flatMap({ cluster.host(named: $0)?.poweredOn }) == true {
-            held[id] = nil
-            reset(entry.channel)
-        }
     }
 
     private func makeBalancer(host: BalancerHost, process: HAProxyProcess) -> Balancer {
@@ -257,7 +259,7 @@ final class LiveClusterState: ClusterDataPlane {
 
     // MARK: - What the sockets report
 
-    private func balancerAnswered(_ r: LiveEngine.RequestRecord) {
+    private func balancerAnswered(_ r: AccessLogRecord) {
         withCore { c in
             let ip = r.client.split(separator: ":").first.map(String.init) ?? r.client
             c.recordLiveRequest(
@@ -309,6 +311,9 @@ final class LiveClusterState: ClusterDataPlane {
         startBrowserRequest(index: index, name: name, address: address, cookieHeader: cookieHeader)
     }
 
+    /// Real health checks run in the live balancers, with the core's own backend objects.
+    var simulatesHealthChecks: Bool { false }
+
     /// Why a connection to the VIP fails now, and through which host.
     func vipFailureReason(_ error: String) -> (via: String?, reason: String) {
         switch cluster.vipRoute() {
@@ -319,7 +324,8 @@ final class LiveClusterState: ClusterDataPlane {
     }
 
     /// Closes a connection with a reset (what a host without a listening socket answers).
-    func reset(_ channel: Channel) {
+    func reset(_ channel: Channel, releasing hole: BlackHoleHandler? = nil) {
+        hole?.release()
         guard let provider = channel as? SocketOptionProvider else { return channel.close(promise: nil) }
         provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
     }

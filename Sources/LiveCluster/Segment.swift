@@ -78,7 +78,7 @@ extension LiveClusterState {
     private func routeVIPConnection(_ channel: Channel) {
         var outcome: (route: VIPRoute, balancer: Balancer?)?
         withCore { c in
-            let route = c.vipRoute()
+            let route = c.routeNewConnection()
             var balancer: Balancer?
             if case .balancer(let host, _) = route { balancer = balancers[host.name] }
             outcome = (route, balancer)
@@ -98,16 +98,52 @@ extension LiveClusterState {
         case .refused(let host, let reason):
             refuse(channel, via: host.name, reason: reason)
         case .unanswered(let host, let reason):
-            // Frames to a MAC nobody owns vanish: the client waits until it gives up.
+            // Frames to a MAC nobody owns, or to a host without the address, vanish: the client
+            // retransmits its SYN until it gives up.
             _ = channel.setOption(.autoRead, value: false)
-            held[id] = (host?.name, channel)
-            let bound = self.bound!
-            channel.closeFuture.whenComplete { _ in bound.value.held[id] = nil }
-            if held.count > options.maxUnansweredConnections, let oldest = held.elements.first {
-                held[oldest.key] = nil
-                oldest.value.channel.close(promise: nil)
-            }
+            hold(HeldConnection(host: host?.name, channel: channel, establishedWith: nil, blackHole: nil))
             noteStrangerFailure(channel, via: host?.name, reason: reason)
+        }
+    }
+
+    private func hold(_ entry: HeldConnection) {
+        let id = ObjectIdentifier(entry.channel)
+        held[id] = entry
+        let bound = self.bound!
+        entry.channel.closeFuture.whenComplete { _ in bound.value.held[id] = nil }
+        if held.count > options.maxUnansweredConnections, let oldest = held.elements.first {
+            held[oldest.key] = nil
+            oldest.value.blackHole?.release()
+            oldest.value.channel.close(promise: nil)
+        }
+    }
+
+    /// `host` lost the VIP: packets of its established VIP connections reach a host without the
+    /// address and are dropped both ways (no reset, no answer); its haproxy keeps the sessions.
+    func blackHoleConnections(of host: String) {
+        for (id, entry) in adopted where entry.host == host {
+            adopted[id] = nil
+            let hole = BlackHoleHandler()
+            try? entry.channel.pipeline.syncOperations.addHandler(hole, position: .first)
+            _ = entry.channel.setOption(.autoRead, value: false)
+            hold(HeldConnection(host: host, channel: entry.channel, establishedWith: host, blackHole: hole))
+        }
+    }
+
+    /// The VIP's entry or its holders changed: held connections reach a host that answers for the VIP
+    /// again. One never answered is served like a new connection (its SYN is retransmitted); an
+    /// established one is unknown to that host's kernel and is reset.
+    func rerouteHeld() {
+        let ip = spec.vip.host
+        guard let owner = cluster.vipOwner, owner.holds(ip) else { return }
+        for (id, entry) in held {
+            held[id] = nil
+            if entry.establishedWith != nil {
+                reset(entry.channel, releasing: entry.blackHole)
+            } else {
+                _ = entry.channel.setOption(.autoRead, value: true)
+                routeVIPConnection(entry.channel)
+            }
         }
     }
 
@@ -131,14 +167,7 @@ extension LiveClusterState {
             adopted[id] = nil
             reset(entry.channel)
         }
-        // Connections that waited for no entry or a dead MAC never reached anyone: the client's
-        // retransmitted SYN now reaches the new owner, which answers it like any new connection
-        // (its haproxy serves it, or a host without one resets it).
-        for (id, entry) in held where entry.host != owner {
-            held[id] = nil
-            _ = entry.channel.setOption(.autoRead, value: true)
-            routeVIPConnection(entry.channel)
-        }
+        rerouteHeld()
     }
 }
 
@@ -163,5 +192,63 @@ final class VRRPReceiver: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // A datagram error (e.g. ICMP unreachable on loopback) is not fatal for the socket.
+    }
+}
+
+/// A VIP connection the network does not deliver now: never answered (the client is still sending
+/// its SYN), or established with a host that has since lost the address.
+struct HeldConnection {
+    /// The host whose MAC the ARP entry named.
+    var host: String?
+    var channel: Channel
+    /// The host whose haproxy has the session, for an established connection.
+    var establishedWith: String?
+    /// Swallows both directions of an established connection while its packets go nowhere.
+    var blackHole: BlackHoleHandler?
+}
+
+/// First in a connection's pipeline: while closed, what the client sends is dropped, and what the
+/// haproxy behind writes (or its close) never leaves the host, as for packets to or from an address
+/// the host no longer has. The client notices only by its own timeout. `release` opens it again.
+final class BlackHoleHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    typealias InboundOut = NIOAny
+    typealias OutboundIn = NIOAny
+    typealias OutboundOut = NIOAny
+
+    private var swallowing = true
+    private var context: ChannelHandlerContext?
+    private var heldClose: (CloseMode, EventLoopPromise<Void>?)?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !swallowing { context.fireChannelRead(data) }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if swallowing { return promise?.succeed() ?? () }
+        context.write(data, promise: promise)
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        if !swallowing { context.flush() }
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard swallowing else { return context.close(mode: mode, promise: promise) }
+        if let (_, earlier) = heldClose, let earlier, let promise { earlier.futureResult.cascade(to: promise) }
+        heldClose = heldClose ?? (mode, promise)
+    }
+
+    /// Lets events through again, and performs a close that was held back.
+    func release() {
+        guard swallowing else { return }
+        swallowing = false
+        if let context, let (mode, promise) = heldClose {
+            heldClose = nil
+            context.close(mode: mode, promise: promise)
+        }
     }
 }

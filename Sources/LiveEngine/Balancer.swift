@@ -1,5 +1,6 @@
 import BalancerCore
 import HadeckBase
+import Logging
 import NIOCore
 import NIOPosix
 
@@ -33,262 +34,12 @@ public struct BalancerOptions: Sendable {
     /// Idle time after which a runtime API connection is closed (HAProxy's `stats timeout`), until
     /// the client sets its own with `set timeout cli`.
     public var cliTimeout = TimeSpan.seconds(10)
+    /// Where the balancer says what goes wrong at run time (connections that fail, sockets it
+    /// cannot open, a snapshot that could not be taken). Silent by default; `hadeck proxy` prints
+    /// HAProxy-style `[WARNING]`/`[ALERT]` lines. Per-request lines go to `onRequest`, not here.
+    public var logger = Logger(label: "hadeck.balancer", factory: { _ in SwiftLogNoOpLogHandler() })
 
     public init() {}
-}
-
-/// Where a request goes once accepted on a frontend.
-struct FrontendRuntime {
-    var config: FrontendConfig
-    var backendName: String?
-    var backend: Backend?
-    var backendConfig: BackendConfig?
-    var forwardfor: Bool
-    var keepAlive: Bool
-    var httpRequestTimeout: TimeSpan?
-    /// Between two requests of a keep-alive connection (`timeout http-keep-alive`, else http-request).
-    var keepAliveTimeout: TimeSpan? = nil
-    var clientTimeout: TimeSpan?
-    var serverTimeout: TimeSpan?
-    var connectTimeout: TimeSpan
-    /// Set up by `setUpStats`: the counters its requests feed, and its stats page if enabled.
-    var counters = RequestCounters(frontend: TrafficCounters(), backend: nil, servers: [:])
-    var statsPage: StatsPageConfig?
-}
-
-/// The idle keep-alive connections to one server, reused most recent first.
-final class IdlePool {
-    var idle: [UpstreamHandler] = []
-}
-
-/// What decides the header lines added to a response head.
-struct ResponseExtrasKey: Equatable {
-    var setCookies: [String]
-    var cachePrivate: Bool
-    var chunked: Bool
-    /// The length of the Connection value written ("close" or "keep-alive"), 0 for none.
-    var connection: Int
-}
-
-/// A server of one backend, as the data plane needs it.
-struct ServerKey: Hashable {
-    var backend: String
-    var server: String
-}
-
-/// Everything of one balancer that lives on its event loop.
-final class BalancerState {
-    let name: String
-    let pid: Int
-    let clock: LiveClock
-    let loop: EventLoop
-    let options: BalancerOptions
-    let config: HAProxyConfig
-    let backends: [(name: String, backend: Backend)]
-    var frontends: [String: FrontendRuntime] = [:]
-    var frontendOrder: [String] = []
-    var addresses: [ServerKey: NIOCore.SocketAddress] = [:]
-    var alive = false
-    var listeners: [Channel] = []
-    var clients: [ObjectIdentifier: Channel] = [:]
-    var upstreams: [ObjectIdentifier: Channel] = [:]
-    var pools: [ServerKey: IdlePool] = [:]
-    var checkChannels: [ObjectIdentifier: Channel] = [:]
-    var checkTimer: Scheduled<Void>?
-    var checkTimerDeadline: NIODeadline?
-    var checkGeneration = 0
-    let onRequest: (@Sendable (RequestRecord) -> Void)?
-    let onTransition: (@Sendable (CheckTransition) -> Void)?
-    let onAdminChange: (@Sendable (AdminChangeRecord) -> Void)?
-    let extraMetrics: (@Sendable () -> String)?
-    // Statistics and the runtime API (Stats.swift, RuntimeAPI.swift, StatsSocket.swift).
-    let node: String
-    var proxies: [StatsProxy] = []
-    var frontendCounters: [String: TrafficCounters] = [:]
-    var backendCounters: [String: TrafficCounters] = [:]
-    var serverCounters: [ServerKey: TrafficCounters] = [:]
-    var backendHealth: [String: BackendHealth] = [:]
-    var startedAt: Instant?
-    var startedWall = 0
-    var statsListeners: [(path: String, channel: Channel)] = []
-    var cliConnections: [ObjectIdentifier: Channel] = [:]
-
-    init(
-        name: String, pid: Int, config: HAProxyConfig, clock: LiveClock, loop: EventLoop, options: BalancerOptions,
-        onRequest: (@Sendable (RequestRecord) -> Void)?, onTransition: (@Sendable (CheckTransition) -> Void)?,
-        onAdminChange: (@Sendable (AdminChangeRecord) -> Void)? = nil, extraMetrics: (@Sendable () -> String)? = nil,
-        backends shared: [(name: String, backend: Backend)]? = nil
-    ) {
-        self.onAdminChange = onAdminChange
-        self.extraMetrics = extraMetrics
-        self.node = options.node ?? config.global.node ?? name
-        self.name = name
-        self.pid = pid
-        self.config = config
-        self.clock = clock
-        self.loop = loop
-        self.options = options
-        self.onRequest = onRequest
-        self.onTransition = onTransition
-        let now = clock.now()
-        backends = shared ?? config.backends.map { ($0.name, Backend(config: $0, start: now)) }
-        for fe in config.frontends {
-            let be = fe.defaultBackend.flatMap { n in backends.first { $0.name == n } }
-            let beConfig = be?.backend.config
-            let t = beConfig?.timeouts
-            frontends[fe.name] = FrontendRuntime(
-                config: fe, backendName: fe.defaultBackend, backend: be?.backend, backendConfig: beConfig,
-                forwardfor: fe.forwardfor || (beConfig?.forwardfor ?? false),
-                keepAlive: fe.httpKeepAlive && (beConfig?.httpKeepAlive ?? true),
-                httpRequestTimeout: fe.timeouts.httpRequest,
-                keepAliveTimeout: fe.timeouts.httpKeepAlive ?? fe.timeouts.httpRequest,
-                clientTimeout: fe.timeouts.client,
-                serverTimeout: t?.server, connectTimeout: t?.connect ?? options.defaultConnectTimeout)
-            frontendOrder.append(fe.name)
-        }
-        setUpStats(now: now)
-    }
-
-    /// Resolves every server address once (numeric addresses need no lookup).
-    func resolveAddresses() throws {
-        for (name, backend) in backends {
-            for s in backend.config.servers {
-                let key = ServerKey(backend: name, server: s.name)
-                if addresses[key] != nil { continue }
-                do {
-                    addresses[key] = try NIOCore.SocketAddress(ipAddress: s.address.host, port: s.address.port)
-                } catch {
-                    do {
-                        addresses[key] = try NIOCore.SocketAddress.makeAddressResolvingHost(
-                            s.address.host, port: s.address.port)
-                    } catch {
-                        throw LiveEngineError.badAddress(s.address.description)
-                    }
-                }
-            }
-        }
-    }
-
-    func bindAddress(_ a: BalancerCore.SocketAddress) -> BalancerCore.SocketAddress {
-        if let host = options.bindHost { return .init(host: host, port: a.port) }
-        if a.host == "0.0.0.0" || a.host == "*" || a.host == "::" {
-            return .init(host: options.wildcardHost, port: a.port)
-        }
-        return a
-    }
-
-    // MARK: connections
-
-    func installPipeline(on channel: Channel, frontend: String) throws {
-        guard alive, let fe = frontends[frontend] else {
-            channel.close(promise: nil)
-            return
-        }
-        // One handler: the session parses and forwards HTTP/1.1 bytes itself (no codec handlers).
-        let session = ClientSession(state: self, frontend: fe, channel: channel)
-        try channel.pipeline.syncOperations.addHandler(session)
-        let id = ObjectIdentifier(channel)
-        clients[id] = channel
-        let counters = fe.counters.frontend
-        counters.currentSessions += 1
-        counters.totalSessions += 1
-        counters.maxSessions = max(counters.maxSessions, counters.currentSessions)
-        channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in
-            self?.clients[id] = nil
-            counters.currentSessions -= 1
-        }
-    }
-
-    /// The header lines the proxy adds to a response head, and its blank line. The last set is
-    /// kept: it is the same for every response a server's cookie insertion produces.
-    private var extrasKey: ResponseExtrasKey?
-    private var extrasBytes = ByteBuffer()
-
-    func responseExtras(
-        setCookies: [String]?, cachePrivate: Bool, chunked: Bool, connection: StaticString?,
-        allocator: ByteBufferAllocator
-    ) -> ByteBuffer {
-        let key = ResponseExtrasKey(
-            setCookies: setCookies ?? [], cachePrivate: cachePrivate, chunked: chunked,
-            connection: connection?.utf8CodeUnitCount ?? 0)
-        if key == extrasKey { return extrasBytes }
-        var out = allocator.buffer(capacity: 128)
-        for c in key.setCookies {
-            out.writeStaticString("Set-Cookie: ")
-            out.writeString(c)
-            out.writeStaticString("\r\n")
-        }
-        if cachePrivate { out.writeStaticString("Cache-control: private\r\n") }
-        if chunked { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
-        if let connection {
-            out.writeStaticString("Connection: ")
-            out.writeStaticString(connection)
-            out.writeStaticString("\r\n")
-        }
-        out.writeStaticString("\r\n")
-        extrasKey = key
-        extrasBytes = out
-        return out
-    }
-
-    /// The pool of a server's idle connections (created on first use).
-    func pool(_ key: ServerKey) -> IdlePool {
-        if let pool = pools[key] { return pool }
-        let pool = IdlePool()
-        pools[key] = pool
-        return pool
-    }
-
-    func takeIdle(from pool: IdlePool) -> UpstreamHandler? {
-        while let last = pool.idle.popLast() {
-            if last.isUsable { return last }
-        }
-        return nil
-    }
-
-    func putIdle(_ upstream: UpstreamHandler) {
-        guard alive, upstream.isUsable else {
-            upstream.close()
-            return
-        }
-        // Through the connection's own pool: no dictionary lookup (hashing two strings) per request.
-        let pool = upstream.pool
-        if pool.idle.count >= options.idleConnectionsPerServer {
-            upstream.close()
-            return
-        }
-        pool.idle.append(upstream)
-    }
-
-    func removeIdle(_ upstream: UpstreamHandler) {
-        let pool = upstream.pool
-        guard let i = pool.idle.firstIndex(where: { $0 === upstream }) else { return }
-        pool.idle.remove(at: i)
-    }
-
-    /// Closes every listener and connection.
-    func shutdown() -> EventLoopFuture<Void> {
-        alive = false
-        checkGeneration += 1
-        checkTimer?.cancel()
-        checkTimer = nil
-        checkTimerDeadline = nil
-        let channels =
-            listeners + Array(clients.values) + Array(upstreams.values) + Array(checkChannels.values)
-            + statsListeners.map(\.channel) + Array(cliConnections.values)
-        listeners = []
-        // The socket files go with the process, as when HAProxy stops cleanly.
-        for (path, _) in statsListeners { unlink(path) }
-        statsListeners = []
-        for pool in pools.values { pool.idle.removeAll() }
-        pools = [:]
-        let futures = channels.map { ch -> EventLoopFuture<Void> in
-            ch.close().recover { _ in }
-        }
-        return EventLoopFuture.andAllComplete(futures, on: loop)
-    }
-
-    func report(_ record: RequestRecord) { onRequest?(record) }
 }
 
 /// A live HAProxy-like balancer: HTTP/1.1 reverse proxy with the balancer core's routing, cookie
@@ -317,17 +68,17 @@ public final class Balancer: Sendable {
     ///   - onRequest: called on `eventLoop` once per request (or failed request).
     ///   - onTransition: called on `eventLoop` when a check changes a server's status.
     ///   - onAdminChange: called on `eventLoop` after the stats socket or page changed a server.
-    ///   - extraMetrics: more Prometheus text for `/metrics`, called on `eventLoop` per scrape.
+    ///   - extraMetrics: more metric families for `/metrics` (after HAProxy's), called on `eventLoop` per scrape.
     ///   - backends: route and check with these `Backend`s, owned by someone else on the same loop
     ///     (the embedded cluster's core, so the dashboard shows exactly what routes traffic). When
     ///     given, the balancer must be built on `eventLoop`.
     public init(
         name: String, config: HAProxyConfig, pid: Int = Int(getpid()), eventLoop: EventLoop,
         clock: LiveClock = LiveClock(), options: BalancerOptions = BalancerOptions(),
-        onRequest: (@Sendable (RequestRecord) -> Void)? = nil,
+        onRequest: (@Sendable (AccessLogRecord) -> Void)? = nil,
         onTransition: (@Sendable (CheckTransition) -> Void)? = nil,
         onAdminChange: (@Sendable (AdminChangeRecord) -> Void)? = nil,
-        extraMetrics: (@Sendable () -> String)? = nil,
+        extraMetrics: (@Sendable () -> [MetricFamily])? = nil,
         sharing backends: [(name: String, backend: Backend)]? = nil
     ) {
         self.name = name
@@ -336,20 +87,20 @@ public final class Balancer: Sendable {
         self.eventLoop = eventLoop
         self.clock = clock
         self.options = options
+        let callbacks = BalancerCallbacks(
+            onRequest: onRequest, onTransition: onTransition, onAdminChange: onAdminChange, extraMetrics: extraMetrics)
         if let backends {
             eventLoop.preconditionInEventLoop()
             state = NIOLoopBoundBox(
                 BalancerState(
                     name: name, pid: pid, config: config, clock: clock, loop: eventLoop, options: options,
-                    onRequest: onRequest, onTransition: onTransition, onAdminChange: onAdminChange,
-                    extraMetrics: extraMetrics, backends: backends),
+                    callbacks: callbacks, backends: backends),
                 eventLoop: eventLoop)
         } else {
             state = NIOLoopBoundBox.makeBoxSendingValue(
                 BalancerState(
                     name: name, pid: pid, config: config, clock: clock, loop: eventLoop, options: options,
-                    onRequest: onRequest, onTransition: onTransition, onAdminChange: onAdminChange,
-                    extraMetrics: extraMetrics),
+                    callbacks: callbacks),
                 as: BalancerState.self, eventLoop: eventLoop)
         }
     }
@@ -382,14 +133,16 @@ public final class Balancer: Sendable {
         let addresses = listenAddresses
         let statsSockets = statsSocketConfigs
         let options = self.options
-        return loop.submit { () throws -> Void in
+        return loop.submit { () throws -> Bool in
             let s = state.value
-            guard !s.alive else { return }
-            try s.resolveAddresses()
-            s.alive = true
-            s.startedAt = s.clock.now()
-            s.startedWall = Int(time(nil))
-        }.flatMap { () -> EventLoopFuture<Void> in
+            guard !s.alive else { return false }
+            // A stats socket that another process serves, or a path that is no socket: refuse
+            // before anything is bound.
+            for socket in statsSockets { try StatsSocketFile.checkFree(socket.path) }
+            try s.begin()
+            return true
+        }.flatMap { (starting: Bool) -> EventLoopFuture<Void> in
+            guard starting else { return loop.makeSucceededVoidFuture() }
             var chain = loop.makeSucceededFuture(())
             for (frontend, address) in addresses {
                 chain = chain.flatMap { () -> EventLoopFuture<Void> in
@@ -399,6 +152,12 @@ public final class Balancer: Sendable {
                         .serverChannelOption(.maxMessagesPerRead, value: options.maxMessagesPerRead)
                         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                         .childChannelOption(.maxMessagesPerRead, value: options.maxMessagesPerRead)
+                        .serverChannelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    ListenerErrorLogger(logger: options.logger, listener: "\(frontend) on \(address)"))
+                            }
+                        }
                         .childChannelInitializer { channel in
                             channel.eventLoop.makeCompletedFuture {
                                 try state.value.installPipeline(on: channel, frontend: frontend)
@@ -411,7 +170,7 @@ public final class Balancer: Sendable {
                         }
                         .map { channel in
                             let s = state.value
-                            if s.alive { s.listeners.append(channel) } else { channel.close(promise: nil) }
+                            if s.alive { s.channels.addListener(channel) } else { channel.close(promise: nil) }
                         }
                 }
             }
@@ -421,7 +180,7 @@ public final class Balancer: Sendable {
             return chain.flatMapError { error in
                 state.value.shutdown().flatMapThrowing { throw error }
             }.map {
-                state.value.scheduleChecks()
+                state.value.checks.schedule()
             }
         }
     }
@@ -429,7 +188,11 @@ public final class Balancer: Sendable {
     /// Closes every listener and every connection; nothing stays bound. The process is dead
     /// (a killed balancer): new connections are refused until `start()`.
     public func stop() async {
-        try? await stopFuture().get()
+        do {
+            try await stopFuture().get()
+        } catch {
+            options.logger.error("stopping balancer \(name): \(error)")
+        }
     }
 
     /// `stop()` as a future.
@@ -457,12 +220,16 @@ public final class Balancer: Sendable {
         guard channel.eventLoop === eventLoop else { throw LiveEngineError.wrongEventLoop }
         eventLoop.preconditionInEventLoop()
         let s = state.value
-        guard let name = frontend ?? s.frontendOrder.first else {
+        guard let name = frontend ?? s.frontends.order.first else {
             channel.close(promise: nil)
             return
         }
-        try? channel.syncOptions?.setOption(.maxMessagesPerRead, value: options.maxMessagesPerRead)
-        try? channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
+        do {
+            try channel.syncOptions?.setOption(.maxMessagesPerRead, value: options.maxMessagesPerRead)
+            try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
+        } catch {
+            options.logger.debug("cannot set the options of an adopted connection: \(error)")
+        }
         try s.installPipeline(on: channel, frontend: name)
     }
 
@@ -478,15 +245,19 @@ public final class Balancer: Sendable {
         _ body: @escaping @Sendable (_ backends: [(name: String, backend: Backend)], _ now: Instant) throws -> T
     ) async throws -> T {
         let state = self.state
-        let clock = self.clock
-        return try await eventLoop.submit { try body(state.value.backends, clock.now()) }.get()
+        return try await eventLoop.submit { try body(state.value.backends, state.value.now) }.get()
     }
 
-    /// Every server's state now, per backend.
+    /// Every server's state now, per backend; empty (and logged) when the balancer's loop is gone.
     public func snapshot() async -> [(backend: String, servers: [ServerSnapshot])] {
-        (try? await withBackends { backends, now in
-            backends.map { (backend: $0.name, servers: $0.backend.snapshot(now: now)) }
-        }) ?? []
+        do {
+            return try await withBackends { backends, now in
+                backends.map { (backend: $0.name, servers: $0.backend.snapshot(now: now)) }
+            }
+        } catch {
+            options.logger.error("cannot read the servers of balancer \(name): \(error)")
+            return []
+        }
     }
 
     /// The frontends that answer the stats page (and `/metrics`) themselves, with the page's URI.
@@ -504,8 +275,37 @@ public final class Balancer: Sendable {
     public var clientConnectionCount: Int {
         get async {
             let state = self.state
-            return (try? await eventLoop.submit { state.value.clients.count }.get()) ?? 0
+            return (try? await eventLoop.submit { state.value.channels.clients.count }.get()) ?? 0
         }
+    }
+}
+
+/// Says what goes wrong on a listening socket (accept failing: out of file descriptors...), at most
+/// once a second, with how many more there were.
+final class ListenerErrorLogger: ChannelInboundHandler {
+    typealias InboundIn = Channel
+
+    let logger: Logger
+    let listener: String
+    private var lastLogged: NIODeadline?
+    private var suppressed = 0
+
+    init(logger: Logger, listener: String) {
+        self.logger = logger
+        self.listener = listener
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        let now = context.eventLoop.now
+        if let last = lastLogged, now - last < .seconds(1) {
+            suppressed += 1
+        } else {
+            let more = suppressed > 0 ? " (and \(suppressed) more in the last second)" : ""
+            logger.error("accepting a connection on frontend \(listener) failed: \(describe(error))\(more)")
+            lastLogged = now
+            suppressed = 0
+        }
+        context.fireErrorCaught(error)
     }
 }
 

@@ -1,5 +1,6 @@
 import BalancerCore
 import HadeckBase
+import Logging
 import NIOCore
 import NIOPosix
 
@@ -24,7 +25,7 @@ final class CheckRun {
         self.job = job
         self.backendName = backendName
         self.state = state
-        self.generation = state.checkGeneration
+        self.generation = state.checks.generation
     }
 
     /// The request line and headers an HTTP check sends, as HAProxy does for `option httpchk`.
@@ -40,23 +41,17 @@ final class CheckRun {
         finished = true
         for t in timers { t.cancel() }
         timers = []
-        if let channel {
-            state.checkChannels[ObjectIdentifier(channel)] = nil
-            channel.close(promise: nil)
-        }
-        guard state.alive, state.checkGeneration == generation,
-            let backend = state.backends.first(where: { $0.name == backendName })?.backend
+        channel?.close(promise: nil)
+        guard state.alive, state.checks.generation == generation, let backend = state.backend(named: backendName)
         else { return }
-        let now = state.clock.now()
+        let now = state.now
         let transitions = backend.completeCheck(
             server: job.server, outcome: outcome, duration: now - job.startedAt, now: now)
-        if !transitions.isEmpty { state.refreshBackendHealth(backendName, now: now) }
-        if let notify = state.onTransition {
-            for t in transitions {
-                notify(CheckTransition(balancer: state.name, backend: backendName, transition: t))
-            }
+        if !transitions.isEmpty { state.statistics.refreshHealth(backendName, backend: backend, now: now) }
+        for t in transitions {
+            state.callbacks.onTransition?(CheckTransition(balancer: state.name, backend: backendName, transition: t))
         }
-        state.scheduleChecks()
+        state.checks.schedule()
     }
 
     func timeout(after span: TimeSpan, _ outcome: @escaping (CheckRun) -> CheckOutcome) {
@@ -100,7 +95,11 @@ final class CheckResponseHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        run.value.finish(received.isEmpty ? .connected : .badResponse)
+        let run = self.run.value
+        run.state.logger.debug(
+            "health check connection failed",
+            metadata: ["server": "\(run.backendName)/\(run.job.server)", "error": "\(error)"])
+        run.finish(received.isEmpty ? .connected : .badResponse)
         context.close(promise: nil)
     }
 
@@ -120,43 +119,60 @@ final class CheckResponseHandler: ChannelInboundHandler {
     }
 }
 
-extension BalancerState {
-    /// Arms the check timer for the earliest due check of any backend.
-    func scheduleChecks() {
-        guard alive, let due = backends.compactMap({ $0.backend.nextCheckDue }).min() else { return }
-        let deadline = clock.deadline(of: due)
-        if checkTimer != nil, let at = checkTimerDeadline, at <= deadline { return }
-        checkTimer?.cancel()
-        checkTimerDeadline = deadline
-        let generation = checkGeneration
-        checkTimer = loop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
-            guard let self, self.checkGeneration == generation else { return }
-            self.checkTimer = nil
-            self.checkTimerDeadline = nil
-            self.runDueChecks()
+/// When each backend's next check is due, and the checks in flight: one timer for all of them.
+final class HealthCheckScheduler {
+    unowned let state: BalancerState
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    /// Bumped on stop, so that checks of a previous run report nothing.
+    private(set) var generation = 0
+
+    init(state: BalancerState) { self.state = state }
+
+    /// Arms the timer for the earliest due check of any backend.
+    func schedule() {
+        guard state.alive, let due = state.backends.compactMap({ $0.backend.nextCheckDue }).min() else { return }
+        let deadline = state.clock.deadline(of: due)
+        if timer != nil, let at = timerDeadline, at <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        let generation = self.generation
+        timer = state.loop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            guard let self, self.generation == generation else { return }
+            self.timer = nil
+            self.timerDeadline = nil
+            self.runDue()
         }
     }
 
-    func runDueChecks() {
-        guard alive else { return }
-        let now = clock.now()
-        for (name, backend) in backends {
-            for job in backend.startDueChecks(now: now) { runCheck(job, backend: name) }
-        }
-        scheduleChecks()
+    func stop() {
+        generation += 1
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
     }
 
-    func runCheck(_ job: CheckJob, backend: String) {
-        let run = CheckRun(job: job, backendName: backend, state: self)
-        guard let address = addresses[ServerKey(backend: backend, server: job.server)] else {
+    private func runDue() {
+        guard state.alive else { return }
+        let now = state.now
+        for (name, backend) in state.backends {
+            for job in backend.startDueChecks(now: now) { run(job, backend: name) }
+        }
+        schedule()
+    }
+
+    private func run(_ job: CheckJob, backend: String) {
+        let state = self.state
+        let run = CheckRun(job: job, backendName: backend, state: state)
+        guard let address = state.servers.addresses[ServerKey(backend: backend, server: job.server)] else {
             return run.finish(.socketError)
         }
         if let whole = job.wholeCheckTimeout {
             run.timeout(after: whole) { $0.connected ? .readTimeout : .connectTimeout }
         }
-        let bound = NIOLoopBound(run, eventLoop: loop)
+        let bound = NIOLoopBound(run, eventLoop: state.loop)
         let isHTTP = run.requestBytes != nil
-        ClientBootstrap(group: loop)
+        ClientBootstrap(group: state.loop)
             .connectTimeout(job.connectTimeout.timeAmount)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -169,13 +185,13 @@ extension BalancerState {
             .whenComplete { result in
                 switch result {
                 case .success(let channel):
-                    guard !run.finished, self.alive else {
+                    guard !run.finished, state.alive else {
                         channel.close(promise: nil)
                         return
                     }
                     run.connected = true
                     run.channel = channel
-                    self.checkChannels[ObjectIdentifier(channel)] = channel
+                    state.channels.add(channel, as: .check)
                     if !isHTTP { return run.finish(.connected) }
                     if let read = job.readTimeout { run.timeout(after: read) { _ in .readTimeout } }
                 case .failure(let error):

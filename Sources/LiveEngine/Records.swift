@@ -1,49 +1,6 @@
 import BalancerCore
 import HadeckBase
 
-/// One request as the balancer handled it, for the dashboard and the log.
-public struct RequestRecord: Hashable, Sendable {
-    /// The balancer's name and pid.
-    public var balancer: String
-    public var pid: Int
-    /// The frontend that accepted the connection and the backend it routed to.
-    public var frontend: String
-    public var backend: String
-    /// The client as `IP:port`.
-    public var client: String
-    /// The server that answered (or was last tried); nil when none was chosen.
-    public var server: String?
-    /// `GET /login HTTP/1.1`, or `<BADREQ>` when the request could not be parsed.
-    public var requestLine: String
-    /// The status sent to the client (0 when nothing was sent: the client or server went away).
-    public var status: Int
-    /// Why this server (the core's `RoutingDecision.reason`), or why the balancer answered itself.
-    public var reason: String
-    /// The `JSESSIONID` the server set, or else the one the client sent.
-    public var session: String?
-    /// True when the balancer inserted its persistence cookie (`Set-Cookie: SRV=A`).
-    public var insertedCookie: Bool
-    /// When the connection started waiting for this request.
-    public var start: Instant
-    /// HAProxy's timers (`%TR/%Tw/%Tc/%Tr/%Ta`): request headers, queue, connect, server response
-    /// headers, total. `nil` for a phase that never completed (HAProxy prints -1).
-    public var requestTime: TimeSpan?
-    public var connectTime: TimeSpan?
-    public var responseTime: TimeSpan?
-    /// Total time from the start of the request to the end of the response.
-    public var latency: TimeSpan
-    /// Response bytes sent to the client (headers included).
-    public var bytesOut: Int
-    /// Connection retries (`%rc`); a redispatch is shown as `+N` in the log.
-    public var retries: Int
-    public var redispatched: Bool
-    /// HAProxy's two-letter termination state (`--`, `CR`, `cR`, `SC`, `sH`, `SH`, `CD`...).
-    public var termination: String
-    /// Concurrent connections at logging time: balancer-wide, on the frontend, on the server.
-    public var activeConnections: Int
-    public var serverConnections: Int
-}
-
 /// A server state change seen by a balancer's health checks (or admin action).
 public struct CheckTransition: Hashable, Sendable {
     /// The balancer's name.
@@ -100,6 +57,12 @@ public enum LiveEngineError: Error, Hashable, Sendable, CustomStringConvertible 
     case notRunning(String)
     /// A server address could not be resolved.
     case badAddress(String)
+    /// Another process serves the stats socket at this path (a `connect()` to it succeeds): hadeck
+    /// never takes over, nor removes, another process's socket.
+    case statsSocketInUse(path: String)
+    /// Something that is not a socket is at the stats socket's path (a regular file, a directory,
+    /// a dangling symbolic link...): `what` says it, e.g. `is a regular file`.
+    case statsSocketPathTaken(path: String, what: String)
 
     public var description: String {
         switch self {
@@ -107,6 +70,10 @@ public enum LiveEngineError: Error, Hashable, Sendable, CustomStringConvertible 
         case .wrongEventLoop: "the channel belongs to another event loop than the balancer"
         case .notRunning(let what): "\(what) is not running"
         case .badAddress(let address): "cannot resolve address '\(address)'"
+        case .statsSocketInUse(let path):
+            "another process serves the stats socket \(path): hadeck does not take it over (stop that process, or give this balancer another 'stats socket' path)"
+        case .statsSocketPathTaken(let path, let what):
+            "cannot open the stats socket \(path): it \(what), not a socket; hadeck does not replace it (remove it, or choose another path)"
         }
     }
 }

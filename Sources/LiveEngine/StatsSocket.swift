@@ -1,5 +1,6 @@
 import BalancerCore
 import HadeckBase
+import Logging
 import NIOCore
 import NIOPosix
 
@@ -54,18 +55,152 @@ extension Balancer {
     }
 }
 
+/// A stats socket file this balancer put in place: its path and which file it is (device and
+/// inode), so that stopping removes it only while it is still that file.
+///
+/// It is opened as HAProxy does, but never over a live socket: bound under a temporary name in a
+/// fresh directory only this process can enter (mode 0700), given its mode there, listening, and
+/// only then renamed into place. No one can connect to it before it has its mode, and no chmod
+/// follows a path someone else controls.
+struct StatsSocketFile {
+    let path: String
+    let device: UInt64
+    let inode: UInt64
+
+    /// Throws when the path must not be used: another process serves it, or it is not a socket
+    /// (a regular file, a directory, a symbolic link to something else...). A stale socket (no one
+    /// accepts on it) or nothing at all is fine: the new socket replaces it.
+    static func checkFree(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT { return }
+            throw LiveEngineError.statsSocketPathTaken(path: path, what: "cannot be examined (\(errnoText()))")
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFSOCK:
+            if UnixSocketClient.isServed(path) { throw LiveEngineError.statsSocketInUse(path: path) }
+        case S_IFLNK:
+            if UnixSocketClient.isServed(path) { throw LiveEngineError.statsSocketInUse(path: path) }
+            let target = linkTarget(path)
+            var to = stat()
+            let what =
+                stat(path, &to) != 0
+                ? "is a symbolic link to \(target), which does not exist" : "is a symbolic link to \(target)"
+            throw LiveEngineError.statsSocketPathTaken(path: path, what: what)
+        case S_IFREG: throw LiveEngineError.statsSocketPathTaken(path: path, what: "is a regular file")
+        case S_IFDIR: throw LiveEngineError.statsSocketPathTaken(path: path, what: "is a directory")
+        default: throw LiveEngineError.statsSocketPathTaken(path: path, what: "is a special file")
+        }
+    }
+
+    /// A listening unix socket with `mode`, bound in a private temporary directory next to `path`.
+    struct Pending {
+        let fd: Int32
+        let directory: String
+        var temporaryPath: String { directory + "/s" }
+
+        /// Removes the temporary name and directory (the descriptor belongs to whoever took it).
+        func discard() {
+            unlink(temporaryPath)
+            rmdir(directory)
+        }
+    }
+
+    static func bindPending(_ path: String, mode: Int, backlog: Int32 = 64) throws -> Pending {
+        func fail(_ what: String) -> LiveEngineError { .cannotListen(address: path, reason: what) }
+        var template = Array((path + ".XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw fail("cannot create a temporary directory next to it (\(errnoText()))")
+        }
+        let directory = String(cString: made)
+        let pending = Pending(fd: -1, directory: directory)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(pending.temporaryPath.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+            rmdir(directory)
+            throw fail("the path is too long for a unix socket once the temporary name is added (at most 98 bytes)")
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+            raw[bytes.count] = 0
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else {
+            rmdir(directory)
+            throw fail(errnoText())
+        }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        // The mode is set through the private directory's descriptor, not by a path anyone else can change.
+        let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if dir >= 0 { close(dir) } }
+        guard bound == 0, dir >= 0, fchmodat(dir, "s", mode_t(mode), 0) == 0, listen(fd, backlog) == 0 else {
+            let why = errnoText()
+            close(fd)
+            Pending(fd: -1, directory: directory).discard()
+            throw fail(why)
+        }
+        return Pending(fd: fd, directory: directory)
+    }
+
+    /// Moves a listening socket into place: checks once more that no process serves `path`, renames
+    /// over a stale socket, removes the temporary directory.
+    static func install(_ pending: Pending, at path: String) throws -> StatsSocketFile {
+        defer { rmdir(pending.directory) }
+        do {
+            try checkFree(path)
+        } catch {
+            unlink(pending.temporaryPath)
+            throw error
+        }
+        guard rename(pending.temporaryPath, path) == 0 else {
+            let why = errnoText()
+            unlink(pending.temporaryPath)
+            throw LiveEngineError.cannotListen(address: path, reason: why)
+        }
+        var st = stat()
+        lstat(path, &st)
+        return StatsSocketFile(path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+
+    /// Unlinks the file if it is still the one this balancer created (not one another process put there since).
+    func removeIfStillOurs() {
+        var st = stat()
+        guard lstat(path, &st) == 0, UInt64(st.st_dev) == device, UInt64(st.st_ino) == inode else { return }
+        unlink(path)
+    }
+
+    private static func linkTarget(_ path: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n >= 0 else { return "?" }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+private func errnoText() -> String { String(cString: strerror(errno)) }
+
 extension BalancerState {
-    /// Opens one stats socket on the balancer's loop: a stale socket file is removed first, the file
-    /// gets the configured mode (0600 by default).
+    /// Opens one stats socket on the balancer's loop (see `StatsSocketFile`): 0600 by default,
+    /// or the configured mode.
     func bindStatsSocket(_ socket: StatsSocketConfig) -> EventLoopFuture<Void> {
         guard alive else { return loop.makeSucceededFuture(()) }
+        let path = socket.path
+        let pending: StatsSocketFile.Pending
+        do {
+            pending = try StatsSocketFile.bindPending(path, mode: socket.mode)
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
         let bound = NIOLoopBound(self, eventLoop: loop)
         let level = socket.level
-        let path = socket.path
         let maxLine = options.maxCLILineBytes
         let timeout = options.cliTimeout
         return ServerBootstrap(group: loop)
-            .serverChannelOption(.backlog, value: 64)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let state = bound.value
@@ -75,23 +210,26 @@ extension BalancerState {
                     }
                     let handler = StatsCLIHandler(state: state, level: level, maxLine: maxLine, timeout: timeout)
                     try channel.pipeline.syncOperations.addHandler(handler)
-                    let id = ObjectIdentifier(channel)
-                    state.cliConnections[id] = channel
-                    channel.closeFuture.assumeIsolated().whenComplete { _ in bound.value.cliConnections[id] = nil }
+                    state.channels.add(channel, as: .cli)
                 }
             }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+            .withBoundSocket(pending.fd)
             .flatMapErrorThrowing { error in
+                pending.discard()
                 throw LiveEngineError.cannotListen(address: path, reason: describe(error))
             }
-            .map { channel in
+            .flatMapThrowing { channel in
                 let state = bound.value
-                chmod(path, mode_t(socket.mode))
-                if state.alive {
-                    state.statsListeners.append((path, channel))
-                } else {
+                guard state.alive else {
+                    pending.discard()
                     channel.close(promise: nil)
-                    unlink(path)
+                    return
+                }
+                do {
+                    state.channels.addStatsListener(channel, file: try StatsSocketFile.install(pending, at: path))
+                } catch {
+                    channel.close(promise: nil)
+                    throw error
                 }
             }
     }
@@ -109,7 +247,6 @@ final class StatsCLIHandler: ChannelInboundHandler {
     private var line: [UInt8] = []
     private var closing = false
     private var idleTimer: Scheduled<Void>?
-    private weak var channel: Channel?
 
     init(state: BalancerState, level: StatsSocketConfig.Level, maxLine: Int, timeout: TimeSpan) {
         self.state = state
@@ -118,7 +255,6 @@ final class StatsCLIHandler: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        channel = context.channel
         armIdle(context: context)
     }
 
@@ -130,6 +266,7 @@ final class StatsCLIHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        state.logger.debug("runtime API connection failed", metadata: ["error": "\(error)"])
         closing = true
         context.close(promise: nil)
     }
@@ -142,7 +279,7 @@ final class StatsCLIHandler: ChannelInboundHandler {
             if byte == 10 {
                 let text = line
                 line.removeAll(keepingCapacity: true)
-                let reply = state.runCommandLine(text, session: &session)
+                let reply = RuntimeAPI.run(text, session: &session, on: state)
                 output += reply.text
                 if reply.close || !session.interactive {
                     closing = true

@@ -44,6 +44,15 @@ public enum VRRPDiscardReason: String, Hashable, Sendable, CaseIterable, Error, 
     case authMismatch
     /// VRRPv2 advert interval differs from ours (VRRPv3 only notes it).
     case intervalMismatch
+    /// Not an IPv4 packet of protocol 112 (a raw socket's neighbour, a broken header).
+    case notVRRP
+    /// Longer than its headers say (keepalived wants the exact length: "vrrp packet too long"), or an IP
+    /// total length that is not what arrived.
+    case badLength
+    /// A multicast advert whose TTL is not 255: it crossed a router (RFC 3768 7.1).
+    case badTTL
+    /// Sent to the multicast group where unicast peers are configured, or the reverse.
+    case unexpectedDestination
 
     /// A short human phrase for the reason.
     public var description: String {
@@ -55,6 +64,10 @@ public enum VRRPDiscardReason: String, Hashable, Sendable, CaseIterable, Error, 
         case .unknownVRID: "unknown virtual router id"
         case .authMismatch: "authentication mismatch"
         case .intervalMismatch: "advert interval mismatch"
+        case .notVRRP: "not an IPv4 VRRP packet"
+        case .badLength: "packet length mismatch"
+        case .badTTL: "TTL is not 255"
+        case .unexpectedDestination: "multicast and unicast mixed up"
         }
     }
 }

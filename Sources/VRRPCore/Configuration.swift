@@ -14,6 +14,11 @@ public struct KeepalivedGlobals: Hashable, Sendable {
     public var garpMasterRefresh: TimeSpan? = nil
     /// `vrrp_garp_master_refresh_repeat`, default 1.
     public var garpMasterRefreshRepeat = 1
+    /// `vrrp_notify_fifo` (or `notify_fifo`): where state changes are written as
+    /// `INSTANCE "VI_1" MASTER 150` lines; `hadeck node` writes them, the embedded cluster does not.
+    public var notifyFIFO: String? = nil
+    /// `vrrp_notify_priority_changes`: the FIFO also carries `MASTER_PRIORITY` / `BACKUP_PRIORITY` lines.
+    public var notifyPriorityChanges = false
 
     public init() {}
 }

@@ -164,3 +164,17 @@ func httpCheckRules(expect: Int?, code: Int, status: String) {
     #expect(unchecked.status(of: "webC") == "no check")
     #expect(unchecked.nextCheckDue == nil)
 }
+
+/// A check in flight when the server goes into maintenance counts for nothing, and checks go on after it.
+@Test func aCheckInFlightIntoMaintenanceDoesNotStopLaterChecks() throws {
+    let b = backend(.roundrobin, [server("webA", check: true, rise: 2, fall: 3)])
+    let jobs = b.startDueChecks(now: at(0))
+    #expect(jobs.count == 1)
+    _ = try b.setAdminState(server: "webA", .maint, now: at(1))
+    #expect(b.completeCheck(server: "webA", outcome: .connected, duration: .zero, now: at(2)).isEmpty)
+    _ = try b.setAdminState(server: "webA", .ready, now: at(3))
+    #expect(b.status(of: "webA")?.isTransition == true)
+    #expect(b.startDueChecks(now: at(2_002)).count == 1, "the next check runs after inter")
+    let up = b.completeCheck(server: "webA", outcome: .connected, duration: .zero, now: at(2_003))
+    #expect(up.first?.why.contains("passed its 1st check in a row") == true, "\(up)")
+}

@@ -71,6 +71,20 @@ import Testing
         #expect(Theme.load("/nonexistent/x.theme").message?.contains("no such theme file") == true)
     }
 
+    /// A binary file used to give a raw Foundation error; it names the first line that is not text.
+    @Test func aBinaryThemeFileNamesItsFirstBadLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hadeck-theme-bin-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("x.theme").path
+        #expect(
+            FileManager.default.createFile(
+                atPath: path, contents: Data(Array("up = red\n".utf8) + [0xFF, 0xFE, 0, 1, 0x0A])))
+        let c = Theme.load(path)
+        #expect(c.theme.name == "dark")
+        #expect(c.message == "\(path):2: error: not UTF-8 text (a theme is a text file); using the dark theme")
+    }
+
     @Test func noColorForcesMono() {
         let c = Theme.load("presenter", environment: ["NO_COLOR": "1"])
         #expect(c.theme.name == "mono" && c.noColor)

@@ -63,7 +63,7 @@ private func check(_ files: String...) -> CheckCommand.Outcome {
         #expect(
             outcome.stderr == """
                 \(f):1: error: unknown keyword 'maxconn' out of section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen')
-                \(f):2: error: frontend 'www' has no 'bind' directive; hadeck cannot send it any traffic
+                \(f):2: warning: frontend 'www' has no 'bind' directive. Please declare it as a backend if this was intended. (hadeck sends it no traffic)
                 \(f):9: error: unknown keyword 'frobnicate' in 'backend' section
                 \(f):11: error: backend 'app' has the same name as backend 'app' declared at \(f):6
                 \(f):13: error: 'cookie': 'insert' and 'rewrite' modes are mutually exclusive
@@ -72,16 +72,73 @@ private func check(_ files: String...) -> CheckCommand.Outcome {
                 """)
     }
 
+    /// `haproxy -c` accepts this file with one warning of its own (the log format without a log
+    /// address); hadeck gives that one and one per directive it does not simulate.
     @Test func haproxyWarningsStillValid() {
         let f = example("broken/haproxy-warnings.cfg")
         let outcome = check(f)
         #expect(outcome.exitCode == 0)
         #expect(outcome.stdout == "Configuration file is valid\n")
-        let lines = outcome.stderr.split(separator: "\n").map(String.init)
-        #expect(lines.contains("\(f):15: warning: 'acl' is not simulated by hadeck; directive ignored"))
-        #expect(lines.contains("\(f):16: warning: 'http-request' is not simulated by hadeck; directive ignored"))
-        #expect(lines.allSatisfy { $0.contains(": warning: ") })
-        #expect(lines.count == 9)
+        #expect(
+            outcome.stderr == """
+                \(f):5: warning: 'tune.bufsize' is not simulated by hadeck; ignored
+                \(f):14: warning: log format ignored for frontend 'www' since it has no log address.
+                \(f):18: warning: 'http-request set-var(txn.path)' is not simulated by hadeck; the rule is skipped
+                \(f):19: warning: 'compression' is not simulated by hadeck; directive ignored
+                \(f):24: warning: 'balance uri' is not simulated by hadeck; using 'roundrobin'
+                \(f):25: warning: server 'webA': keywords 'ssl', 'verify' are not simulated by hadeck; ignored
+                \(f):26: warning: backend 'app': server 'webB' has a cookie value but the backend has no 'cookie' directive; the value is ignored
+
+                """)
+    }
+
+    /// Two balancers' files: each is valid alone; together they drift, and every warning names both files' lines.
+    @Test func driftedPairGivesEveryWarningWithBothLines() {
+        let h1 = example("broken/haproxy-drift-lb1.cfg")
+        let k1 = example("broken/keepalived-drift-lb1.conf")
+        let h2 = example("broken/haproxy-drift-lb2.cfg")
+        let k2 = example("broken/keepalived-drift-lb2.conf")
+        let outcome = check(h1, k1, h2, k2)
+        #expect(outcome.exitCode == 0)
+        let drift = outcome.stderr.split(separator: "\n").map(String.init).filter { !$0.contains("not simulated") }
+        #expect(
+            drift == [
+                "\(h1):15: warning: backend 'web': cookie 'SRV' insert on lb1 differs from cookie 'SERVERID' insert on lb2 (\(h2):13): a session made on lb1 would be rebalanced on lb2",
+                "\(h1):16: warning: backend 'web': server 'webA' has cookie value 'A' on lb1 but 'A1' on lb2 (\(h2):14): a session made on lb1 would be rebalanced on lb2",
+                "\(h1):13: warning: backend 'web': server 'webC' is on lb2 (\(h2):16) but not on lb1: the two balancers share the load differently and lb1 cannot honour a cookie for it",
+                "\(h1):20: warning: backend 'api': 'stick-table' without 'peers' on lb1: its entries are not shared with lb2 (\(h2):19), so the stickiness is lost on failover",
+                "\(h2):19: warning: backend 'api': 'stick-table' without 'peers' on lb2: its entries are not shared with lb1 (\(h1):20), so the stickiness is lost on failover",
+                "\(k1):9: warning: (VI_1) virtual_router_id 51 on lb1 differs from 52 on lb2: they are two VRRP routers, and both become MASTER (lb2: \(k2):9)",
+                "\(k1):11: warning: (VI_1) advert_int 1s on lb1 differs from 2s on lb2: keepalived discards adverts with another interval (VRRPv2), so both become MASTER (lb2: \(k2):11)",
+                "\(k1):18: warning: (VI_1) auth_pass differs between lb1 and lb2: each discards the other's adverts, so both become MASTER (lb2: \(k2):18)",
+                "\(k1):20: warning: (VI_1) virtual_ipaddress 127.0.0.99 on lb1 differs from 127.0.0.98 on lb2: a failover moves other addresses than the clients use (lb2: \(k2):20)",
+                "\(k1):7: warning: (VI_1) both balancers say 'state MASTER' with priority 150: neither yields by priority, the higher primary IP wins, and a restart of either one moves the VIP (lb2: \(k2):7)",
+                "\(k1):13: warning: (VI_1) lb1's unicast_peer list (127.0.1.3) does not name lb2 (127.0.1.2, its unicast_src_ip, \(k2):12): lb2 never hears lb1's adverts and becomes MASTER too",
+            ])
+    }
+
+    @Test func articlePairHasNoDrift() {
+        let outcome = check(
+            example("article/haproxy-lb1.cfg"), example("article/keepalived-lb1.conf"),
+            example("article/haproxy-lb2.cfg"), example("article/keepalived-lb2.conf"))
+        #expect(outcome == CheckCommand.Outcome(stdout: "Configuration file is valid\n", stderr: "", exitCode: 0))
+    }
+
+    /// A CRLF haproxy.cfg was one long line ("cannot tell whether this is a haproxy.cfg"); a CRLF
+    /// keepalived.conf was "valid" with every directive ignored.
+    @Test func crlfFilesReadAsTheirLFTwins() throws {
+        for name in ["article/haproxy-lb1.cfg", "article/keepalived-lb1.conf"] {
+            let lf = try String(contentsOf: packageRoot.appendingPathComponent(example(name)), encoding: .utf8)
+            let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
+            let outcome = CheckCommand.check(files: [name]) { _ in crlf }
+            #expect(outcome == CheckCommand.Outcome(stdout: "Configuration file is valid\n", stderr: "", exitCode: 0))
+        }
+        let broken = try String(
+            contentsOf: packageRoot.appendingPathComponent(example("broken/keepalived-errors.conf")), encoding: .utf8)
+        let outcome = CheckCommand.check(files: ["k.conf"]) { _ in broken.replacingOccurrences(of: "\n", with: "\r\n") }
+        #expect(outcome.exitCode == 1)
+        #expect(outcome.stderr.contains("k.conf:9: error: (VI_1) VRID '256' not valid - must be between 1 & 255\n"))
+        #expect(!outcome.stderr.contains("\r"))
     }
 
     @Test func keepalivedErrors() {
@@ -122,7 +179,7 @@ private func check(_ files: String...) -> CheckCommand.Outcome {
                 \(f):3: warning: global_defs keyword 'notification_email' is not simulated by hadeck; ignored
                 \(f):9: warning: script "/usr/bin/curl -sf http://127.0.0.1:8080/" is not simulated; hadeck treats it as always succeeding
                 \(f):15: warning: (VI_1) Warning - nopreempt will not work with initial state MASTER - clearing
-                \(f):18: warning: unknown keyword 'smtp_alert' in vrrp_instance VI_1; ignored
+                \(f):18: warning: 'smtp_alert' in vrrp_instance VI_1 is not simulated by hadeck; ignored
 
                 """)
     }

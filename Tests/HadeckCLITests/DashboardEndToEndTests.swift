@@ -3,6 +3,7 @@ import Foundation
 import HadeckTestSupport
 import LiveCluster
 import LiveEngine
+import PlainSockets
 import Testing
 
 #if canImport(Glibc)

@@ -7,7 +7,7 @@ import Testing
 #endif
 
 /// The dashboard checks the terminal before it starts anything.
-@Suite struct TerminalCheckTests {
+@Suite(.tags(.live)) struct TerminalCheckTests {
     /// A listening TCP socket on `host:port` (closed by the caller).
     static func listen(_ host: String, _ port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

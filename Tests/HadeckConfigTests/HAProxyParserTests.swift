@@ -75,7 +75,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
 
     @Test func unmatchedQuote() {
         let (_, d) = parse("global\n    node \"lb1\n")
-        #expect(messages(d) == ["t.cfg:2: error: unmatched double quote starting at column 10"])
+        // HAProxy's words: "unmatched quote at position 10" (it counts bytes from 1, blanks included).
+        #expect(messages(d) == ["t.cfg:2: error: unmatched quote at position 10"])
     }
 }
 
@@ -86,20 +87,28 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
             global
                 nbthread 2
                 maxconn 5000
-                node "lb 1"
+                node "lb-1"
                 stats socket /tmp/a.sock mode 660 level admin
                 stats socket /tmp/b.sock
             """)
         #expect(d.items.isEmpty)
         #expect(c.global.nbthread == 2)
         #expect(c.global.maxconn == 5000)
-        #expect(c.global.node == "lb 1")
+        #expect(c.global.node == "lb-1")
         #expect(c.global.statsSockets.count == 2)
         #expect(c.global.statsSockets[0].path == "/tmp/a.sock")
         #expect(c.global.statsSockets[0].mode == 0o660)
         #expect(c.global.statsSockets[0].level == .admin)
         #expect(c.global.statsSockets[1].mode == 0o600)
         #expect(c.global.statsSockets[1].level == .operator)
+    }
+
+    /// HAProxy 2.6.12 refuses a node name with a blank (this test accepted "lb 1" before).
+    @Test func nodeNameAsHAProxy() {
+        #expect(
+            messages(parse("global\n    node \"lb 1\"\n").1) == [
+                "t.cfg:2: error: 'node' requires valid node name - non-empty string with digits(0-9), letters(A-Z, a-z), dot(.), hyphen(-) or underscode(_)."
+            ])
     }
 
     @Test func statsSocketBadLevel() {
@@ -310,8 +319,13 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
         ),
         ("inter 0", "t.cfg:2: error: server 's': 'inter' has to be > 0"),
         ("inter", "t.cfg:2: error: server 's': 'inter' expects a time value"),
-        ("frobnicate", "t.cfg:2: warning: server 's': unknown keyword 'frobnicate'; ignored"),
-        ("check port 8080", "t.cfg:2: warning: server 's': keyword 'port' is not simulated by hadeck; ignored"),
+        // HAProxy 2.6 rejects an unknown server keyword ("'server b/s' : unknown keyword 'frobnicate'.").
+        ("frobnicate", "t.cfg:2: error: server 's': unknown keyword 'frobnicate'."),
+        ("check port 0", "t.cfg:2: error: server 's': 'port' expects a valid port number (got '0')"),
+        (
+            "ssl verify none",
+            "t.cfg:2: warning: server 's': keywords 'ssl', 'verify' are not simulated by hadeck; ignored"
+        ),
     ])
     func serverProblems(params: String, message: String) {
         #expect(messages(server(params).1) == [message])
@@ -327,16 +341,20 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
                 server d [::1]:8080
                 server e localhost:80
             """)
+        // HAProxy 2.6 accepts a server without a port (or port 0): it connects to the client's port.
         #expect(
             messages(d) == [
                 "t.cfg:2: error: server 'a': missing address ('server' expects <name> and <addr>:<port>)",
-                "t.cfg:3: error: server 'b': missing port in address '127.0.0.1'",
-                "t.cfg:4: error: server 'c': invalid port '0' in address '127.0.0.1:0' (must be between 1 and 65535)",
+                "t.cfg:6: warning: server 'e': 'localhost' is a host name: hadeck resolves it once when it starts, as HAProxy does by default (init-addr last,libc), and never again",
+                "t.cfg:3: warning: server 'b' has no port: HAProxy connects to the port the client connected to; no frontend of this file routes to backend 'b', so hadeck uses 80",
+                "t.cfg:4: warning: server 'c' has no port: HAProxy connects to the port the client connected to; no frontend of this file routes to backend 'b', so hadeck uses 80",
             ])
         #expect(
             c.backends[0].servers.map(\.address) == [
+                SocketAddress(host: "127.0.0.1", port: 80), SocketAddress(host: "127.0.0.1", port: 80),
                 SocketAddress(host: "::1", port: 8080), SocketAddress(host: "localhost", port: 80),
             ])
+        #expect(c.backends[0].servers.map(\.addressForm) == [.clientPort, .clientPort, .ip, .hostname("localhost")])
     }
 
     @Test func binds() {
@@ -351,12 +369,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
             c.frontends[0].binds.map(\.description) == [
                 "0.0.0.0:8080", "127.0.0.99:80", "127.0.1.1:81", "127.0.1.1:82", "0.0.0.0:443",
             ])
-        #expect(
-            messages(d) == [
-                "t.cfg:4: warning: 'bind': parameter 'ssl' is not simulated by hadeck; ignored",
-                "t.cfg:4: warning: 'bind': parameter 'crt' is not simulated by hadeck; ignored",
-                "t.cfg:4: warning: 'bind': parameter '/x.pem' is not simulated by hadeck; ignored",
-            ])
+        // One warning naming the keywords, never a keyword's value ('/x.pem') as if it were a keyword.
+        #expect(messages(d) == ["t.cfg:4: warning: 'bind': 'ssl', 'crt' are not simulated by hadeck; ignored"])
         #expect(
             messages(parse("frontend f\n    bind 127.0.0.1:http\n").1).first
                 == "t.cfg:2: error: 'bind': invalid port 'http' in address '127.0.0.1:http' (must be between 1 and 65535)"
@@ -487,13 +501,13 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
         #expect(
             messages(d) == [
                 "t.cfg:1: error: unknown keyword 'maxconn' out of section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen')",
-                "t.cfg:5: warning: 'use_backend' is not supported by hadeck; the rule is ignored and traffic goes to the default backend",
+                "t.cfg:5: error: error detected while parsing switching rule : no such ACL : 'y'.",
                 "t.cfg:10: error: backend 'app' has two servers named 'a' (first one at line 9)",
                 "t.cfg:11: error: unknown keyword 'frobnicate' in 'backend' section",
                 "t.cfg:6: error: frontend 'www' has the same name as frontend 'www' declared at t.cfg:2",
                 "t.cfg:4: error: frontend 'www': unable to find required default_backend: 'nowhere'",
                 "t.cfg:12: warning: backend 'app': server 'b' has a cookie value but the backend has no 'cookie' directive; the value is ignored",
-                "t.cfg:13: error: frontend 'nobind' has no 'bind' directive; hadeck cannot send it any traffic",
+                "t.cfg:13: warning: frontend 'nobind' has no 'bind' directive. Please declare it as a backend if this was intended. (hadeck sends it no traffic)",
             ])
     }
 
@@ -535,13 +549,15 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
         #expect(
             messages(d) == [
                 "t.cfg:2: warning: 'daemon' is not simulated by hadeck; ignored",
-                "t.cfg:6: warning: 'acl' is not simulated by hadeck; directive ignored",
-                "t.cfg:7: warning: 'http-request' is not simulated by hadeck; directive ignored",
                 "t.cfg:8: warning: 'maxconn' is not simulated by hadeck; directive ignored",
-                "t.cfg:9: warning: 'option httplog' is not simulated by hadeck; ignored",
                 "t.cfg:14: warning: section 'peers' is not simulated by hadeck; its content is ignored",
+                "t.cfg:3: warning: log format ignored for frontend 'f' since it has no log address.",
             ])
         #expect(c.frontends.count == 1)
+        // acl, http-request and option httplog are modelled now.
+        #expect(c.frontends[0].rules.acls.map(\.name) == ["static"])
+        #expect(c.frontends[0].rules.httpRequest.first?.action == .deny(status: 403))
+        #expect(c.frontends[0].logging.format == .httplog)
     }
 
     @Test func capabilityWarnings() {

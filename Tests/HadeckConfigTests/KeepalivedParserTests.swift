@@ -125,6 +125,18 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
         #expect(inst.line == 21)
     }
 
+    /// What `hadeck node` writes to, like keepalived; the embedded cluster has no FIFO.
+    @Test func notifyFIFOSettings() {
+        let (c, d) = parse(
+            "global_defs {\n    vrrp_notify_fifo /run/k.fifo\n    vrrp_notify_priority_changes true\n}\n")
+        #expect(d.items.isEmpty)
+        #expect(c.globals.notifyFIFO == "/run/k.fifo" && c.globals.notifyPriorityChanges)
+        let (off, _) = parse("global_defs {\n    notify_fifo /run/k.fifo\n    vrrp_notify_priority_changes off\n}\n")
+        #expect(off.globals.notifyFIFO == "/run/k.fifo" && !off.globals.notifyPriorityChanges)
+        #expect(parse("global_defs {\n    vrrp_notify_priority_changes\n}\n").config.globals.notifyPriorityChanges)
+        #expect(!parse("").config.globals.notifyPriorityChanges && parse("").config.globals.notifyFIFO == nil)
+    }
+
     @Test func defaults() throws {
         let (inst, d) = instance("")
         #expect(d.items.isEmpty)
@@ -186,7 +198,10 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
             "down_timer_adverts 0",
             "k.conf:3: error: (VI_1) 'down_timer_adverts' value '0' is invalid (must be between 1 and 100)"
         ),
-        ("mcast_src_ip 1.2.3.4", "k.conf:3: warning: unknown keyword 'mcast_src_ip' in vrrp_instance VI_1; ignored"),
+        (
+            "mcast_src_ip 1.2.3.4",
+            "k.conf:3: warning: 'mcast_src_ip' in vrrp_instance VI_1 is not simulated by hadeck; ignored"
+        ),
         ("state SLAVE", "k.conf:3: warning: (VI_1) unknown state 'SLAVE', defaulting to BACKUP"),
     ])
     func instanceProblems(line: String, message: String) {
@@ -274,7 +289,7 @@ private func instance(_ line: String, vrid: Bool = true) -> (VRRPInstanceConfig?
         #expect(c.scripts.map(\.name) == ["chk"])
         #expect(
             messages(d) == [
-                "k.conf:2: error: unable to find config file(s) 'nothing.conf'",
+                "k.conf:2: error: Config files missing 'nothing.conf': keepalived 2.2.7 only logs this and runs without them; hadeck is stricter and refuses a configuration it cannot read whole",
                 "scripts.conf:3: error: vrrp_script chk: weight '500' must be between -253 and 253",
             ])
         #expect(

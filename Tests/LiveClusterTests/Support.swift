@@ -4,18 +4,50 @@ import ClusterModel
 import Foundation
 import HadeckBase
 import HadeckConfig
+import HadeckTestSupport
 import LiveCluster
 import LiveEngine
+import PlainSockets
 import Synchronization
 import Testing
 
+/// Slots 127.66.SLOT.x handed out once per test process (from 100 up; the lower ones are taken by
+/// hand), so tests running side by side never share an address.
+private let nextSlot = Mutex(100)
+
+func allocateSlot() -> Int {
+    nextSlot.withLock { slot in
+        precondition(slot < 255, "out of test slots")
+        defer { slot += 1 }
+        return slot
+    }
+}
+
+/// The addresses of a test cluster on its slot, and where its stats sockets are.
+struct TestNet: Sendable {
+    let slot: Int
+    let socketDirectory: String
+    /// `127.66.SLOT`
+    var prefix: String { "127.66.\(slot)" }
+    var vip: String { prefix + ".99" }
+    var loginURL: String { "http://\(vip):8080/login" }
+    /// A balancer's own address: lb1 is .1, lb2 .2.
+    func balancer(_ n: Int) -> String { prefix + ".\(n)" }
+    /// A balancer's stats socket (`socket("lb1")`).
+    func socket(_ host: String) -> String { socketDirectory + "/\(host).sock" }
+}
+
 /// The article's cluster moved to loopback addresses of its own (`127.66.SLOT.x`), so tests run side
 /// by side and beside a running `hadeck`: balancers .1 and .2, webA .11, webB .12, VIP .99:8080.
-func articleSpec(slot: Int, trafficOn: Bool = false, rate: Double = 4, clients: Int = 4) -> ClusterSpec {
+/// Stats sockets go to `socketDirectory` (default: `/tmp/hadeck-testSLOT-lbN.sock`).
+func articleSpec(
+    slot: Int, trafficOn: Bool = false, rate: Double = 4, clients: Int = 4, socketDirectory: String? = nil
+) -> ClusterSpec {
     let replacements = [
         ("127.0.1.1", "127.66.\(slot).1"), ("127.0.1.2", "127.66.\(slot).2"),
         ("127.0.2.1", "127.66.\(slot).11"), ("127.0.2.2", "127.66.\(slot).12"),
-        ("127.0.0.99", "127.66.\(slot).99"), ("/tmp/hadeck-lb", "/tmp/hadeck-test\(slot)-lb"),
+        ("127.0.0.99", "127.66.\(slot).99"),
+        ("/tmp/hadeck-lb", socketDirectory.map { $0 + "/lb" } ?? "/tmp/hadeck-test\(slot)-lb"),
     ]
     let (loaded, diags) = ClusterLoader.load(path: "article/cluster.yaml") { path in
         let name = String(path.split(separator: "/").last ?? "")
@@ -46,15 +78,30 @@ func eventually(
     return try await condition()
 }
 
-/// A started live cluster on `slot`, with lb1 MASTER and owning the VIP.
-func startArticle(slot: Int, trafficOn: Bool = false, rate: Double = 4, clients: Int = 4) async throws -> LiveCluster {
-    let live = try LiveCluster(spec: articleSpec(slot: slot, trafficOn: trafficOn, rate: rate, clients: clients))
-    try await live.start()
-    let ready = try await eventually(within: .seconds(8)) {
-        try await live.withCore { $0.vipOwner?.name == "lb1" && $0.masters.map(\.name) == ["lb1"] }
+/// The article's cluster live on a slot of its own, started with lb1 MASTER and owning the VIP; it is
+/// shut down (and its stats sockets removed) however `body` ends, a failed expectation included.
+func withArticle<T: Sendable>(
+    trafficOn: Bool = false, rate: Double = 4, clients: Int = 4,
+    _ body: (LiveCluster, TestNet) async throws -> T
+) async throws -> T {
+    let sockets = try TemporaryDirectory("live")
+    let net = TestNet(slot: allocateSlot(), socketDirectory: sockets.path)
+    let live = try LiveCluster(
+        spec: articleSpec(
+            slot: net.slot, trafficOn: trafficOn, rate: rate, clients: clients, socketDirectory: sockets.path))
+    do {
+        try await live.start()
+        let ready = try await eventually(within: .seconds(8)) {
+            try await live.withCore { $0.vipOwner?.name == "lb1" && $0.masters.map(\.name) == ["lb1"] }
+        }
+        #expect(ready, "lb1 never became MASTER with the VIP")
+        let result = try await body(live, net)
+        await live.shutdown()
+        return withExtendedLifetime(sockets) { result }
+    } catch {
+        await live.shutdown()
+        throw error
     }
-    #expect(ready, "lb1 never became MASTER with the VIP")
-    return live
 }
 
 /// What curl printed and exited with.
@@ -74,16 +121,15 @@ struct CurlResult {
     }
 }
 
-let curlPath = ["/usr/bin/curl", "/bin/curl", "/usr/local/bin/curl"].first {
-    FileManager.default.isExecutableFile(atPath: $0)
-}
+let curlPath = which("curl")
 
 /// Runs `curl -s -c JAR -b JAR -D FILE URL` (the README's way of playing a browser).
 func curl(_ url: String, jar: String, extra: [String] = []) throws -> CurlResult {
     let headerFile = NSTemporaryDirectory() + "hadeck-curl-\(UUID().uuidString).headers"
     defer { try? FileManager.default.removeItem(atPath: headerFile) }
     let body = try runProgram(
-        curlPath!, ["-s", "--max-time", "5", "-c", jar, "-b", jar, "-D", headerFile] + extra + [url])
+        [curlPath!, "-s", "--max-time", "5", "-c", jar, "-b", jar, "-D", headerFile] + extra + [url]
+    ).stdout
     let headers = (try? String(contentsOfFile: headerFile, encoding: .utf8)) ?? ""
     // curl's exit status is not needed: a response without headers is the failure the tests see.
     return CurlResult(status: headers.isEmpty ? 1 : 0, headers: headers, body: body)
@@ -102,90 +148,20 @@ func rawExchange(host: String, port: Int, _ bytes: String) -> String {
 func isListening(host: String, port: Int) -> Bool { LoopbackTCP.isListening(host: host, port: port) }
 
 /// Sends one line to a unix stream socket (the stats socket) and returns the reply until it closes.
-func unixSocketCommand(_ path: String, _ line: String) -> String? {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var addr = sockaddr_un()
-    addr.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
-    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-        for (i, b) in bytes.enumerated() { raw[i] = b }
-    }
-    let connected = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-        }
-    }
-    guard connected == 0 else { return nil }
-    var timeout = timeval(tv_sec: 3, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    let request = Array((line + "\n").utf8)
-    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = recv(fd, &buffer, buffer.count, 0)
-        if n <= 0 { break }
-        out += buffer[0..<n]
-    }
-    return String(decoding: out, as: UTF8.self)
-}
+func unixSocketCommand(_ path: String, _ line: String) -> String? { UnixSocketClient.command(path, line, timeout: 3) }
 
-let chromiumPath = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
-    FileManager.default.isExecutableFile(atPath: $0)
-}
-
-/// The repository root (for docs/).
-let repositoryRoot: String = {
-    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(3)
-    return parts.joined(separator: "/")
-}()
-
-/// Runs a program to its end and returns its standard output (children get none of our sockets).
-/// Without `capture` its output goes to /dev/null: a daemon it starts (a tmux server) would hold a
-/// pipe open forever. posix_spawn + waitpid: Foundation's Process relies on SIGCHLD, which a
-/// double-forking tmux leaves it waiting for.
-func runProgram(_ path: String, _ arguments: [String], capture: Bool = true) throws -> String {
-    let outFile = NSTemporaryDirectory() + "hadeck-run-\(UUID().uuidString)"
-    defer { try? FileManager.default.removeItem(atPath: outFile) }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(
-        &actions, 1, capture ? outFile : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    defer { for p in argv { free(p) } }
-    Descriptors.markCloseOnExec()
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
-    guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return capture ? ((try? String(contentsOfFile: outFile, encoding: .utf8)) ?? "") : ""
-}
-
-/// The path of an installed program, if any.
-func installed(_ name: String) -> String? {
-    ["/usr/bin/", "/bin/", "/usr/local/bin/"].map { $0 + name }.first {
-        FileManager.default.isExecutableFile(atPath: $0)
-    }
-}
+let chromiumPath = which("chromium") ?? which("chromium-browser")
 
 /// The stats page as headless Chromium renders it: the serving node and pid, each server's status.
 func statsPageInChromium(_ url: String) throws -> (node: String, pid: Int, servers: [String: String])? {
     let profile = NSTemporaryDirectory() + "hadeck-chromium-\(UUID().uuidString)"
     defer { try? FileManager.default.removeItem(atPath: profile) }
     let html = try runProgram(
-        chromiumPath!,
-        [
+        [chromiumPath!] + [
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(profile)",
             "--dump-dom", url,
-        ])
+        ]
+    ).stdout
     func span(_ id: String) -> String? {
         guard let r = html.range(of: "<span id=\"\(id)\">") else { return nil }
         let rest = html[r.upperBound...]

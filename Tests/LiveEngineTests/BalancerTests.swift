@@ -82,6 +82,8 @@ struct PersistenceTests {
     }
 }
 
+/// Timeouts, retries and failing servers are tested in virtual time (VirtualTimeTests); these
+/// stay on real sockets, end to end.
 @Suite("Live balancer: malformed requests and failures get HAProxy's answers", .serialized)
 struct ErrorResponseTests {
     static let net = 3
@@ -122,84 +124,6 @@ struct ErrorResponseTests {
         #expect(await bystander.readResponse()?.status == 200)
         #expect(cluster.records.all.map(\.status).filter { $0 == 400 }.count == 3)
         await bystander.close()
-    }
-
-    @Test func aRequestThatNeverEndsGets408AndOthersAreServed() async throws {
-        let net = 9
-        let cluster = try await TestCluster.start(
-            net: net, config: articleConfig(net: net, extraDefaults: "    timeout http-request 300ms"))
-        defer { Task { await cluster.stop() } }
-        // Slow request: headers never finish. Others are served meanwhile.
-        let slow = try await cluster.client()
-        try await slow.send("GET /login HTTP/1.1\r\nHost: x\r\n")
-        let other = try await cluster.client()
-        try await other.send(get("/login"))
-        #expect(await other.readResponse()?.status == 200)
-        let timedOut = String(decoding: await slow.readToClose(), as: UTF8.self)
-        #expect(timedOut == HAProxyErrorResponse.requestTimeout.wireText)
-        // An idle keep-alive connection is closed silently after timeout http-request.
-        #expect(await other.readToClose().isEmpty)
-        #expect(cluster.records.all.map(\.status).contains(408))
-    }
-
-    @Test func keepAliveConnectionsWaitForTimeoutHttpKeepAliveBetweenRequests() async throws {
-        let net = 14
-        let cluster = try await TestCluster.start(
-            net: net,
-            config: articleConfig(
-                net: net, extraDefaults: "    timeout http-request 300ms\n    timeout http-keep-alive 1500ms"))
-        defer { Task { await cluster.stop() } }
-        let c = try await cluster.client()
-        try await c.send(get("/login"))
-        #expect(await c.readResponse()?.status == 200)
-        // Longer than http-request, shorter than http-keep-alive: the connection is still there.
-        try await Task.sleep(for: .milliseconds(700))
-        try await c.send(get("/login"))
-        #expect(await c.readResponse()?.status == 200)
-        // Idle past http-keep-alive: closed without a word, as HAProxy does.
-        let start = ContinuousClock.now
-        #expect(await c.readToClose().isEmpty)
-        #expect(ContinuousClock.now - start >= .milliseconds(1200))
-    }
-
-    @Test func backendFailuresGive502And504And503() async throws {
-        let net = 4
-        let config = articleConfig(net: net, serverOptions: "").replacingOccurrences(
-            of: "timeout server 5s", with: "timeout server 300ms")
-        let cluster = try await TestCluster.start(net: net, config: config)
-        defer { Task { await cluster.stop() } }
-
-        // Pin requests with the cookie so we know which server answers.
-        await cluster.webA.setFault(.garbage)
-        var c = try await cluster.client()
-        try await c.send(get("/login", cookies: "SRV=A"))
-        #expect(String(decoding: await c.readToClose(), as: UTF8.self) == HAProxyErrorResponse.badGateway.wireText)
-
-        await cluster.webA.setFault(.delay(.milliseconds(1500)))
-        c = try await cluster.client()
-        try await c.send(get("/login", cookies: "SRV=A"))
-        #expect(String(decoding: await c.readToClose(), as: UTF8.self) == HAProxyErrorResponse.gatewayTimeout.wireText)
-        await cluster.webA.setFault(.none)
-
-        // webB still serves.
-        c = try await cluster.client()
-        try await c.send(get("/login", cookies: "SRV=B"))
-        #expect(await c.readResponse()?.status == 200)
-        await c.close()
-
-        // Nothing listens anywhere: retries, then 503.
-        await cluster.webA.kill()
-        await cluster.webB.kill()
-        c = try await cluster.client()
-        try await c.send(get("/login"))
-        #expect(
-            String(decoding: await c.readToClose(), as: UTF8.self) == HAProxyErrorResponse.serviceUnavailable.wireText)
-        let last = try #require(cluster.records.all.last)
-        #expect(last.status == 503)
-        #expect(last.retries == 3)
-        #expect(last.termination == "SC")
-        let codes = cluster.records.all.map(\.status)
-        #expect(codes == [502, 504, 200, 503])
     }
 
     @Test func noUsableServerIs503AtOnce() async throws {

@@ -70,7 +70,7 @@ final class RawBackendHandler: ChannelInboundHandler {
 
 @Suite("Live balancer: byte-level forwarding, rewrites and re-framing", .serialized)
 struct ByteLevelProxyTests {
-    static func start(net: Int) async throws -> (Balancer, RawBackend, Channel, Collector<RequestRecord>) {
+    static func start(net: Int) async throws -> (Balancer, RawBackend, Channel, Collector<AccessLogRecord>) {
         let text = """
             defaults
                 mode http
@@ -85,7 +85,7 @@ struct ByteLevelProxyTests {
             """
         let backend = RawBackend()
         let listener = try await backend.start(host: "127.77.\(net).2", port: 18081)
-        let records = Collector<RequestRecord>()
+        let records = Collector<AccessLogRecord>()
         let balancer = Balancer(
             name: "lb", config: parseConfig(text), eventLoop: testGroup.next(), onRequest: { records.append($0) })
         try await balancer.start()

@@ -8,8 +8,9 @@ import Testing
 struct MetricsTests {
     @Test func metricsAreValidExpositionWithServerStatesCountersAndTheExtraHook() async throws {
         let c = try await StatsCluster.start(net: 72) {
-            "# HELP hadeck_vrrp_state VRRP state of this host.\n# TYPE hadeck_vrrp_state gauge\n"
-                + "hadeck_vrrp_state{instance=\"VI_1\",state=\"MASTER\"} 1\n"
+            var state = MetricFamily("hadeck_vrrp_state", .gauge, "VRRP state of this host.")
+            state.add(["instance": "VI_1", "state": "MASTER"], 1)
+            return [state]
         }
         defer { Task { await c.stop() } }
         #expect(await c.waitFor(server: "webA", status: "UP"))

@@ -206,7 +206,7 @@ struct StatsSocketTests {
         #expect(await cli(socket, garbage)?.hasPrefix("Unknown command") == true)
         let binary: [UInt8] = (0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7 + 1) }.filter { $0 != 10 && $0 != 59 }
         let binaryReply = await Task.detached { () -> String? in
-            guard let u = UnixClient(path: socket) else { return nil }
+            guard let u = UnixSocketClient(path: socket) else { return nil }
             u.send(binary + [10])
             return u.readToEnd()
         }.value
@@ -216,14 +216,14 @@ struct StatsSocketTests {
         #expect(tooLong == "")
         // A client that goes away mid-command.
         await Task.detached {
-            if let u = UnixClient(path: socket) {
+            if let u = UnixSocketClient(path: socket) {
                 u.send("set server web/webA sta")
             }
         }.value
 
         // Interactive mode, as hatop uses it.
         let transcript = await Task.detached { () -> [String?] in
-            guard let u = UnixClient(path: socket) else { return [] }
+            guard let u = UnixSocketClient(path: socket) else { return [] }
             var out: [String?] = []
             u.send("prompt\n")
             out.append(u.read(until: "> "))

@@ -38,7 +38,7 @@ struct StatsCluster {
     let transitions: Collector<CheckTransition>
 
     static func start(
-        net: Int, level: String = "admin", admin: Bool = true, extraMetrics: (@Sendable () -> String)? = nil
+        net: Int, level: String = "admin", admin: Bool = true, extraMetrics: (@Sendable () -> [MetricFamily])? = nil
     )
         async throws -> StatsCluster
     {
@@ -89,85 +89,9 @@ struct StatsCluster {
     }
 }
 
-// MARK: - Unix socket client (blocking, with timeouts; runs off the event loops)
-
-/// A connected unix stream socket with a receive timeout.
-final class UnixClient {
-    let fd: Int32
-
-    init?(path: String, timeout: Double = 5) {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-            raw[bytes.count] = 0
-        }
-        let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
-            }
-        }
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        if !ok {
-            close(fd)
-            return nil
-        }
-    }
-
-    deinit { close(fd) }
-
-    @discardableResult
-    func send(_ text: String) -> Bool { send(Array(text.utf8)) }
-
-    @discardableResult
-    func send(_ bytes: [UInt8]) -> Bool {
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return false }
-            sent += n
-        }
-        return true
-    }
-
-    /// Reads until the peer closes (or the timeout passes); nil on timeout.
-    func readToEnd() -> String? {
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n == 0 { return String(decoding: out, as: UTF8.self) }
-            if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK ? nil : String(decoding: out, as: UTF8.self) }
-            out += buffer[0..<n]
-        }
-    }
-
-    /// Reads until the received text ends with `suffix`; nil on timeout or close.
-    func read(until suffix: String) -> String? {
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        let want = Array(suffix.utf8)
-        while !(out.count >= want.count && Array(out.suffix(want.count)) == want) {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { return nil }
-            out += buffer[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}
-
 /// `echo LINE | socat - UNIX-CONNECT:path`: one line, the whole reply until the server closes.
 func cli(_ path: String, _ line: String) async -> String? {
-    await Task.detached {
-        guard let c = UnixClient(path: path) else { return nil }
-        c.send(line + "\n")
-        return c.readToEnd()
-    }.value
+    await Task.detached { UnixSocketClient.command(path, line) }.value
 }
 
 // MARK: - Outside programs

@@ -61,14 +61,14 @@ struct TestCluster {
     let balancer: Balancer
     let webA: AppServer
     let webB: AppServer
-    let records: Collector<RequestRecord>
+    let records: Collector<AccessLogRecord>
     let transitions: Collector<CheckTransition>
     let host: String
 
     static func start(net: Int, config text: String) async throws -> TestCluster {
         let loop = testGroup.next()
         let (webA, webB) = try await startArticleApps(net: net)
-        let records = Collector<RequestRecord>()
+        let records = Collector<AccessLogRecord>()
         let transitions = Collector<CheckTransition>()
         let balancer = Balancer(
             name: "lb\(net)", config: parseConfig(text), pid: 9000 + net, eventLoop: loop,

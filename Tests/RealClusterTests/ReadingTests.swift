@@ -56,6 +56,19 @@ private func fixture(_ name: String) throws -> String {
         #expect(vi.state == "MASTER" && vi.masterRouter == nil && vi.basePriority == 150 && vi.effectivePriority == 150)
     }
 
+    /// lb1's real keepalived after hadeck's lb2 (`hadeck node`) was MASTER for 20 adverts.
+    @Test func statsFileCountsAndErrors() throws {
+        let stats = KeepalivedStats.parse(try fixture("keepalived-lb1.keepalived-stats.txt"))
+        let vi = try #require(stats.instance("VI_1"))
+        #expect(vi.advertsReceived == 20 && vi.advertsSent == 23)
+        #expect(vi.counters["Became master"] == 2 && vi.counters["Released master"] == 1)
+        #expect(vi.counters["Priority Zero/Sent"] == 0 && vi.counters["Priority Zero/Received"] == 0)
+        #expect(vi.errors.count == 8 && vi.errors.values.allSatisfy { $0 == 0 }, "\(vi.errors)")
+        #expect(
+            vi.errors.keys.contains("Packet Errors/TTL") && vi.errors.keys.contains("Authentication Errors/Failure"))
+        #expect(KeepalivedStats.parse("").instances.isEmpty)
+    }
+
     @Test func showStatRows() throws {
         let rows = ShowStatRow.parse(try fixture("show-stat-lb1.csv"))
         #expect(rows.map(\.server) == ["FRONTEND", "webA", "webB", "BACKEND"])

@@ -1,5 +1,6 @@
 import Foundation
 import LiveEngine
+import Testing
 
 #if canImport(Glibc)
     import Glibc
@@ -111,4 +112,10 @@ public func runProgram(
         capture ? ((try? String(contentsOfFile: dir.file(name), encoding: .utf8)) ?? "") : ""
     }
     return ProgramResult(status: exit, stdout: read("out"), stderr: read("err"))
+}
+
+extension Tag {
+    /// Runs on real sockets in real time (seconds each): the fast loop leaves these out with
+    /// `swift test --skip "Live|Lab|EndToEnd|TerminalCheck"`.
+    @Tag public static var live: Self
 }

@@ -13,4 +13,12 @@ int hadeck_pipe_cloexec(int fds[2]);
 /// `actions` is a posix_spawn_file_actions_t *.
 int hadeck_spawn_file_actions_closefrom(void *actions, int from);
 
+/// socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(protocol)) bound to interface `ifindex` (frames
+/// of that Ethernet type on it, or every frame with ETH_P_ALL 0x0003). -1 with errno on failure.
+int hadeck_packet_socket(int ifindex, unsigned short protocol);
+
+/// sendto(fd, frame, length) out of interface `ifindex` to link-layer address `mac` (6 bytes): the
+/// frame is sent as given, Ethernet header included. Returns sendto's result.
+long hadeck_packet_send(int fd, int ifindex, const unsigned char *mac, const void *frame, unsigned long length);
+
 #endif

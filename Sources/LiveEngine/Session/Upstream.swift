@@ -1,4 +1,5 @@
 import HadeckBase
+import Logging
 import NIOCore
 import NIOPosix
 
@@ -37,7 +38,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     init(key: ServerKey, state: BalancerState) {
         self.key = key
         self.state = state
-        self.pool = state.pool(key)
+        self.pool = state.servers.pool(key)
     }
 
     var isUsable: Bool { !closing && (context?.channel.isActive ?? false) }
@@ -45,12 +46,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        let id = ObjectIdentifier(context.channel)
-        state.upstreams[id] = context.channel
+        state.channels.add(context.channel, as: .server)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        state.upstreams[ObjectIdentifier(context.channel)] = nil
+        state.channels.remove(context.channel, as: .server)
         self.context = nil
     }
 
@@ -188,7 +188,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
-        state.removeIdle(self)
+        state.servers.removeIdle(self)
         if let owner {
             if inBody && framing == .untilClose {
                 // The server's close ends a body it did not delimit.
@@ -202,6 +202,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        state.logger.debug(
+            "server connection failed", metadata: ["server": "\(key.backend)/\(key.server)", "error": "\(error)"])
         if let owner {
             self.owner = nil
             closing = true
@@ -221,30 +223,5 @@ final class UpstreamHandler: ChannelDuplexHandler {
             return
         }
         context.read()
-    }
-}
-
-extension BalancerState {
-    /// Opens a new connection to a server on this loop.
-    func connect(_ key: ServerKey, timeout: TimeSpan) -> EventLoopFuture<UpstreamHandler> {
-        guard let address = addresses[key] else {
-            return loop.makeFailedFuture(LiveEngineError.badAddress("\(key.backend)/\(key.server)"))
-        }
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        let maxReads = options.maxMessagesPerRead
-        return ClientBootstrap(group: loop)
-            .connectTimeout(timeout.timeAmount)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.maxMessagesPerRead, value: maxReads)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // Raw bytes both ways: the handler parses responses itself.
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(key: key, state: bound.value))
-                }
-            }
-            .connect(to: address)
-            .flatMapThrowing { channel in
-                try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-            }
     }
 }

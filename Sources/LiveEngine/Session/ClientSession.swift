@@ -1,0 +1,570 @@
+// A little over ~500 lines on purpose: the handler's I/O state (buffers, flush flags, the timer) is
+// private to it, and it performs every action of `ClientStateMachine`; the decisions themselves are
+// in the machine and in Framing.swift.
+
+import BalancerCore
+import HadeckBase
+import Logging
+import NIOCore
+
+/// One client connection of a balancer: the I/O around `ClientStateMachine`. It reads request
+/// bytes, hands the machine each event with the event loop's time, and performs what the machine
+/// says: route with the core, connect, forward, answer, time out, close.
+///
+/// HTTP/1.1 is handled at the byte level (`HTTP1.swift`): the request head is parsed in the received
+/// buffer, forwarded as-is when nothing must change (a slice, no copy) or rewritten only where
+/// needed (`Framing.swift`); bodies pass through unchanged with their framing tracked.
+final class ClientSession: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Strong: an `unowned` reference costs a checked retain/release on every access of the hot
+    /// path. No leak: the state drops its channels and pools on shutdown, which ends the cycle.
+    let state: BalancerState
+    let frontend: FrontendRuntime
+    private let loop: EventLoop
+    private var machine: ClientStateMachine
+    private var context: ChannelHandlerContext?
+    private var clientIP = "0.0.0.0"
+    private var clientText = "0.0.0.0:0"
+
+    /// Received bytes not consumed yet: a partial head, or what follows the current request.
+    private var inbound: ByteBuffer?
+    private var parsed = ParsedHead()
+    private var readPending = false
+    /// Writes not flushed yet, to the server and to the client: a flush with nothing pending
+    /// still walks the pipeline, so read-complete events flush only when needed.
+    private var upstreamUnflushed = false
+    private var clientUnflushed = false
+    /// The response body is re-framed as chunks (a copy of the machine's plan, read per body part).
+    private var chunkEncode = false
+    /// Bytes received on the connection, and those already counted in a finished request (`bin`).
+    private var bytesReceived = 0
+    private var countedIn = 0
+    /// A request the balancer answers itself: its target.
+    private var localTarget: String?
+
+    /// One lazily re-armed timer for the machine's earliest deadline.
+    private var timer: Scheduled<Void>?
+    private var timerAt: NIODeadline?
+
+    init(state: BalancerState, frontend: FrontendRuntime) {
+        self.state = state
+        self.frontend = frontend
+        self.loop = state.loop
+        machine = ClientStateMachine(
+            timeouts: .init(
+                frontend: frontend.name, httpRequest: frontend.httpRequestTimeout,
+                keepAlive: frontend.keepAliveTimeout, client: frontend.clientTimeout),
+            now: state.loop.now)
+    }
+
+    var clientWritable: Bool { context?.channel.isWritable ?? false }
+
+    // MARK: channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let remote = context.channel.remoteAddress {
+            clientIP = remote.ipAddress ?? "0.0.0.0"
+            clientText = "\(clientIP):\(remote.port ?? 0)"
+        }
+        armTimer()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        teardown()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        teardown()
+        context.fireChannelInactive()
+    }
+
+    private func teardown() {
+        if let ending = machine.closed() { perform(ending) }
+        cancelTimer()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        bytesReceived &+= buffer.readableBytes
+        if inbound != nil {
+            inbound!.writeBuffer(&buffer)
+        } else {
+            inbound = buffer
+        }
+        process()
+        armTimer()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if upstreamUnflushed, let upstream = machine.upstream {
+            upstreamUnflushed = false
+            upstream.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        state.logger.debug("client connection failed", metadata: ["client": "\(clientText)", "error": "\(error)"])
+        if let ending = machine.abort(termination: "CD") { perform(ending) }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { machine.upstream?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readAllowed {
+            context.read()
+        } else {
+            readPending = true
+        }
+    }
+
+    private var readAllowed: Bool {
+        machine.readAllowed(nothingBuffered: (inbound?.readableBytes ?? 0) == 0) { $0.isWritable }
+    }
+
+    private func resumeClientRead() {
+        guard readPending, readAllowed, let context else { return }
+        readPending = false
+        context.read()
+    }
+
+    // MARK: the request
+
+    /// Consumes what `inbound` holds as far as the transaction allows: a head when idle, body bytes
+    /// while the request lasts. Bytes of a next (pipelined) request wait until idle.
+    private func process() {
+        while var buffer = inbound, buffer.readableBytes > 0 {
+            inbound = nil
+            let now = loop.now
+            switch machine.bytesArrived(now: now) {
+            case .head:
+                let result = buffer.withUnsafeReadableBytes { parseHead($0, request: true, into: &parsed) }
+                switch result {
+                case .incomplete:
+                    inbound = buffer
+                    if buffer.readableBytes > state.options.maxHeaderBytes { headersTooLarge(now) }
+                    return
+                case .invalid(let why):
+                    if let ending = machine.requestRejected(reason: "invalid request (\(why)): 400", now: now) {
+                        perform(ending)
+                    }
+                    return
+                case .complete:
+                    if parsed.length > state.options.maxHeaderBytes { return headersTooLarge(now) }
+                    let head = buffer.readSlice(length: parsed.length)!
+                    if buffer.readableBytes > 0 { inbound = buffer }
+                    begin(head, now: now)
+                }
+            case .body:
+                switch machine.requestBody(&buffer, now: now) {
+                case .forward(let part, let upstream, let ended):
+                    upstream.send(part)
+                    if ended { upstream.flush() } else { upstreamUnflushed = true }
+                case .held: break
+                case .answerLocally: answerLocally()
+                case .end(let ending): perform(ending)
+                case .none:
+                    // Not in a request: these bytes are the next one's.
+                    inbound = buffer
+                    return
+                }
+                if buffer.readableBytes > 0 && !machine.isClosed { inbound = buffer }
+            case .later:
+                inbound = buffer
+                return
+            case .drop:
+                return
+            }
+        }
+    }
+
+    private func headersTooLarge(_ now: NIODeadline) {
+        let reason = "request headers larger than \(state.options.maxHeaderBytes) bytes: 400"
+        if let ending = machine.requestRejected(reason: reason, now: now) { perform(ending) }
+    }
+
+    private func begin(_ head: ByteBuffer, now: NIODeadline) {
+        let h = parsed
+        var cookies: [String] = []
+        var target: String?
+        var line = ""
+        var method = ""
+        let localURI = frontend.localURI
+        head.withUnsafeReadableBytes { p in
+            line = string(p, h.lineStart, h.lineEnd)
+            method = string(p, h.lineStart, h.methodEnd)
+            if localURI != nil { target = string(p, h.methodEnd + 1, h.targetEnd) }
+            if h.cookieCount > 0 {
+                for header in h.headers where header.kind == .cookie {
+                    cookies.append(string(p, header.valueStart, header.valueEnd))
+                }
+            }
+        }
+        let route = frontend.route(for: RequestFacts(method: method, clientIP: clientIP))
+        var local = false
+        if let localURI, let target { local = target.hasPrefix(localURI) || target.hasPrefix("/metrics") }
+        let clientIP = self.clientIP
+        let state = self.state
+        let context = self.context
+        let action = machine.requestHead(
+            line: line, method: method, head: h, route: route, keepAlive: route?.keepAlive ?? frontend.keepAlive,
+            local: local, now: now
+        ) { route in
+            let d = route.backend.route(
+                request: RoutedRequest(method: method, cookieHeaders: cookies, clientAddress: clientIP),
+                now: state.clock.instant(at: now))
+            let cookiesChanged = cookies != d.forwardedCookieHeaders
+            let forwardHead =
+                requestHeadIsForwardable(h, cookiesChanged: cookiesChanged, forwardfor: route.forwardfor)
+                ? head  // nothing to change: the head goes out as it came
+                : rewriteRequestHead(
+                    head, h, cookies: cookiesChanged ? d.forwardedCookieHeaders : nil,
+                    forwardedFor: route.forwardfor ? clientIP : nil,
+                    allocator: context?.channel.allocator ?? ByteBufferAllocator())
+            let session = state.callbacks.onRequest != nil ? jsessionID(inCookieHeaders: cookies) : nil
+            return (d, forwardHead, session)
+        }
+        switch action {
+        case .end(let ending):
+            perform(ending)
+        case .answerLocally:
+            localTarget = target
+            answerLocally()
+        case .awaitLocalBody:
+            localTarget = target
+            machine.startLocalBody(context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
+        case .connect(let key, let allowPool, let attempt):
+            obtainUpstream(key, allowPool: allowPool, attempt: attempt, now: now)
+        }
+    }
+
+    // MARK: answered by the balancer itself
+
+    /// Answers a stats page or metrics request once its body (if any) has arrived.
+    private func answerLocally() {
+        guard let context, let uri = localTarget, let page = frontend.statsPage else { return }
+        localTarget = nil
+        frontend.counters.frontend.counts.intercepted += 1
+        let extra = state.callbacks.extraMetrics
+        let method = machine.txn.method
+        let r = StatsPageHTTP.respond(
+            uri: uri, method: method, body: machine.txn.localBody, page: page, host: state,
+            extraMetrics: { extra?() ?? [] })
+        let wire = r.wire(
+            http11: machine.txn.clientHTTP11, close: machine.txn.closeAfterResponse, head: method == "HEAD",
+            allocator: context.channel.allocator)
+        let now = loop.now
+        let close = machine.answeredLocally(status: r.statusCode, bytes: wire.readableBytes, reason: r.reason, now: now)
+        finishRecord(status: r.statusCode, termination: "LR", at: now)
+        if close {
+            writeThenClose(wire)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(wire), promise: nil)
+            nextRequest()
+        }
+    }
+
+    // MARK: the server connection
+
+    private func obtainUpstream(_ key: ServerKey, allowPool: Bool, attempt: Int, now: NIODeadline) {
+        if allowPool, let idle = state.servers.takeIdle(from: idlePool(key)) {
+            _ = attach(idle, attempt: attempt, now: now)
+            return
+        }
+        // The machine's own `timeout connect` decides; the socket's is a backstop a second later.
+        let timeout = (machine.txn.route?.connectTimeout ?? state.options.defaultConnectTimeout) + .seconds(1)
+        state.connect(key, timeout: timeout).assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .success(let up):
+                if !attach(up, attempt: attempt, now: loop.now) { state.putIdle(up) }
+            case .failure(let error):
+                state.logger.debug(
+                    "connection to a server failed",
+                    metadata: ["server": "\(key.backend)/\(key.server)", "error": "\(describe(error))"])
+                connectFailed(attempt: attempt, timedOut: false)
+            }
+            armTimer()
+        }
+    }
+
+    /// The pools this connection's requests went to, found by server name without hashing a
+    /// `ServerKey` per request.
+    private var knownPools: [(key: ServerKey, pool: IdlePool)] = []
+
+    private func idlePool(_ key: ServerKey) -> IdlePool {
+        for known in knownPools where known.key.server == key.server && known.key.backend == key.backend {
+            return known.pool
+        }
+        let pool = state.servers.pool(key)
+        knownPools.append((key, pool))
+        return pool
+    }
+
+    /// Sends the request on a connection; false when the machine no longer wants it (a late one).
+    private func attach(_ up: UpstreamHandler, attempt: Int, now: NIODeadline) -> Bool {
+        guard let sent = machine.connected(up, attempt: attempt, now: now) else { return false }
+        up.owner = self
+        up.uses += 1
+        up.expectResponse(toHEAD: sent.toHEAD)
+        sent.backend?.connectionOpened(server: up.key.server)
+        if let head = sent.head { up.send(head) }
+        for part in sent.pending { up.send(part) }
+        up.flush()
+        upstreamUnflushed = false
+        up.resumeReading()
+        resumeClientRead()
+        return true
+    }
+
+    private func connectFailed(attempt: Int, timedOut: Bool) {
+        let now = loop.now
+        guard let backend = machine.txn.route?.backend else { return }
+        let instant = state.clock.instant(at: now)
+        let action = machine.connectFailed(attempt: attempt, timedOut: timedOut, now: now) {
+            backend.connectFailed($0, now: instant)
+        }
+        if case .end(let ending) = action { perform(ending) }
+    }
+
+    /// Lets go of a server connection: kept idle for the next request, or closed. `backend` (the
+    /// request's, by default) counts it.
+    private func release(_ up: UpstreamHandler, reuse: Bool, backend: Backend?? = nil) {
+        (backend ?? machine.txn.route?.backend)?.connectionClosed(server: up.key.server)
+        up.owner = nil
+        if reuse {
+            state.putIdle(up)
+            up.resumeReading()
+        } else {
+            up.close()
+        }
+    }
+
+    // MARK: the response (called by the server connection)
+
+    /// An interim (1xx) response: forwarded as it came.
+    func upstreamInformational(_ head: ByteBuffer, from up: UpstreamHandler) {
+        guard machine.isCurrent(up), let context else { return }
+        clientUnflushed = true
+        context.write(wrapOutboundOut(head), promise: nil)
+    }
+
+    /// The server's response head; returns true when the body must reach the client de-chunked
+    /// (an HTTP/1.0 client cannot take chunked framing).
+    func upstreamHead(_ r: ParsedHead, _ head: ByteBuffer, framing: BodyFraming, from up: UpstreamHandler) -> Bool {
+        guard let context else { return false }
+        var setCookies: [String] = []
+        if r.setCookieCount > 0 {
+            head.withUnsafeReadableBytes { p in
+                for line in r.headers where line.kind == .setCookie {
+                    setCookies.append(string(p, line.valueStart, line.valueEnd))
+                }
+            }
+        }
+        let session =
+            state.callbacks.onRequest != nil && !setCookies.isEmpty ? jsessionID(inSetCookies: setCookies) : nil
+        guard
+            let (plan, edits, clientHTTP11) = machine.responseHead(
+                from: up, status: r.status, head: r, framing: framing, session: session, now: loop.now,
+                cookies: { route, decision in
+                    route.config.cookie == nil
+                        ? nil : route.backend.responseHeaders(for: decision, serverSetCookies: setCookies)
+                })
+        else { return false }
+        let replace = edits.flatMap { $0.setCookies != setCookies ? $0.setCookies : nil }
+        let extras = ResponseExtras(
+            setCookies: replace ?? [], cachePrivate: edits?.cacheControlPrivate ?? false, chunked: plan.chunkEncode,
+            connection: plan.connection)
+        let allocator = context.channel.allocator
+        let state = self.state
+        let out =
+            rewriteResponseHead(
+                head, r, plan: plan, clientHTTP11: clientHTTP11, replaceSetCookies: replace != nil, extras: extras,
+                extraBytes: { state.responseExtras.bytes(for: $0, allocator: allocator) }, allocator: allocator)
+            ?? head
+        chunkEncode = plan.chunkEncode
+        clientUnflushed = true
+        machine.sent(out.readableBytes)
+        context.write(wrapOutboundOut(out), promise: nil)
+        return plan.dechunk
+    }
+
+    /// Response body bytes (as the server framed them, or chunk data when de-chunking).
+    func upstreamBody(_ buffer: ByteBuffer, from up: UpstreamHandler) {
+        guard buffer.readableBytes > 0, let context, machine.bodySent(from: up, bytes: buffer.readableBytes) else {
+            return
+        }
+        clientUnflushed = true
+        if chunkEncode {
+            context.write(
+                wrapOutboundOut(chunkSizeLine(buffer.readableBytes, allocator: context.channel.allocator)),
+                promise: nil)
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            context.write(wrapOutboundOut(chunkEnd), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        }
+    }
+
+    /// The response is complete.
+    func upstreamEnd(from up: UpstreamHandler) {
+        let now = loop.now
+        guard let context, let end = machine.responseEnded(from: up, serverClosing: up.closing, now: now) else {
+            return
+        }
+        release(end.upstream, reuse: end.reuse, backend: end.backend)
+        finishRecord(status: end.status, termination: "--", at: now)
+        clientUnflushed = false
+        chunkEncode = false
+        if end.close {
+            writeThenClose(end.lastChunk ? lastChunk : nil)
+        } else {
+            if end.lastChunk { context.write(wrapOutboundOut(lastChunk), promise: nil) }
+            context.flush()
+            nextRequest()
+        }
+        armTimer()
+    }
+
+    /// Once per read of the server's socket: flush what it produced and push the server deadline.
+    func upstreamReadComplete() {
+        guard clientUnflushed, let context else { return }
+        clientUnflushed = false
+        machine.serverActive(now: loop.now)
+        context.flush()
+    }
+
+    func upstreamBecameWritable() {
+        resumeClientRead()
+    }
+
+    func upstreamClosed(_ up: UpstreamHandler) {
+        switch machine.upstreamClosed(up, reused: up.uses > 1, now: loop.now) {
+        case .retryFresh(let key, let attempt):
+            machine.txn.route?.backend.connectionClosed(server: up.key.server)
+            obtainUpstream(key, allowPool: false, attempt: attempt, now: loop.now)
+        case .end(let ending):
+            perform(ending)
+        case nil:
+            return
+        }
+        armTimer()
+    }
+
+    func upstreamFailed(_ up: UpstreamHandler, error: Error) {
+        state.logger.debug(
+            "invalid response from a server",
+            metadata: ["server": "\(up.key.backend)/\(up.key.server)", "error": "\(error)"])
+        if let ending = machine.upstreamFailed(up) { perform(ending) }
+    }
+
+    // MARK: endings
+
+    /// The connection waits for its next request: a pipelined one may be there already.
+    private func nextRequest() {
+        if let buffered = inbound, buffered.readableBytes > 0 { process() }
+        resumeClientRead()
+    }
+
+    private func perform(_ ending: ClientStateMachine.Ending) {
+        if let up = ending.upstream { release(up, reuse: false) }
+        if let record = ending.record { finishRecord(status: record.status, termination: record.termination) }
+        inbound = nil
+        if let error = ending.error {
+            var wire = context?.channel.allocator.buffer(capacity: 256) ?? ByteBuffer()
+            wire.writeString(error.wireText)
+            writeThenClose(wire)
+        } else if ending.close {
+            cancelTimer()
+            context?.close(promise: nil)
+        }
+    }
+
+    private func writeThenClose(_ last: ByteBuffer?) {
+        guard let context else { return }
+        cancelTimer()
+        inbound = nil
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(last ?? context.channel.allocator.buffer(capacity: 0)), promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// Counts the request and reports it (`onRequest`): its record is the machine's transaction.
+    private func finishRecord(status: Int, termination: String, at now: NIODeadline? = nil) {
+        let end = now ?? loop.now
+        let received = bytesReceived - countedIn
+        countedIn = bytesReceived
+        let state = self.state
+        let frontend = self.frontend
+        let clientText = self.clientText
+        machine.withTransaction { t in
+            (t.route?.counters ?? frontend.counters).requestFinished(
+                server: t.decision?.server, status: status, bytesIn: received, bytesOut: t.bytesOut,
+                retries: t.retries, redispatched: t.redispatched, termination: termination,
+                now: state.clock.instant(at: end))
+            guard let report = state.callbacks.onRequest else { return }
+            func span(_ a: NIODeadline?, _ b: NIODeadline?) -> TimeSpan? {
+                guard let a, let b else { return nil }
+                return TimeSpan(micros: (b - a).nanoseconds / 1000)
+            }
+            var serverConnections = 0
+            if let s = t.decision?.server { serverConnections = t.route?.backend.connections(of: s) ?? 0 }
+            report(
+                AccessLogRecord(
+                    balancer: state.name, pid: state.pid, frontend: frontend.name,
+                    backend: t.route?.name ?? frontend.defaultRoute?.name ?? "", client: clientText,
+                    server: t.decision?.server, requestLine: t.requestLine, status: status,
+                    reason: t.reason ?? t.decision?.reason ?? "no request",
+                    session: t.responseSession ?? t.requestSession, requestCookie: t.decision?.requestCookie,
+                    responseCookie: t.decision.map {
+                        if let cookie = t.responseCookie { return cookie }
+                        if case .notConfigured = $0.requestCookie { return .notConfigured }
+                        return ResponseCookieStatus.none
+                    },
+                    start: state.clock.instant(at: t.start), requestTime: span(t.start, t.head),
+                    connectTime: span(t.connectStart, t.connected), responseTime: span(t.connected, t.response),
+                    latency: span(t.start, end) ?? .zero, bytesOut: t.bytesOut, retries: t.retries,
+                    redispatched: t.redispatched, termination: termination,
+                    activeConnections: state.channels.clients.count, serverConnections: serverConnections))
+        }
+    }
+
+    // MARK: the timer
+
+    /// Keeps a timer armed for the machine's earliest deadline. Lazy: a timer due earlier than the
+    /// deadline stays (it re-arms when it fires), so moving a deadline later costs nothing.
+    private func armTimer() {
+        // Closed: no deadline left.
+        guard let due = machine.nextDeadline else { return }
+        if timer != nil, let at = timerAt, at <= due { return }
+        timer?.cancel()
+        timerAt = due
+        timer = loop.assumeIsolated().scheduleTask(deadline: due) { [weak self] in self?.timerFired() }
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+        timerAt = nil
+    }
+
+    private func timerFired() {
+        timer = nil
+        timerAt = nil
+        let now = loop.now
+        switch machine.timerFired(now: now) {
+        case .end(let ending): perform(ending)
+        case .connect(let key, let attempt): obtainUpstream(key, allowPool: true, attempt: attempt, now: now)
+        case .connectTimedOut(let attempt): connectFailed(attempt: attempt, timedOut: true)
+        case .none: break
+        }
+        armTimer()
+    }
+}

@@ -1,0 +1,195 @@
+import NIOCore
+
+// How messages are framed and which heads are rewritten on the way through the proxy: pure
+// functions of the parsed heads, tested on their own (FramingTests).
+
+/// How the server's response body is delimited, from its status and headers.
+func responseBodyFraming(status: Int, toHEAD: Bool, chunked: Bool, contentLength: Int?) -> BodyFraming {
+    if toHEAD || status == 204 || status == 304 || (status >= 100 && status < 200) { return .none }
+    if chunked { return .chunked }
+    if let length = contentLength { return length > 0 ? .length : .none }
+    return .untilClose
+}
+
+/// How a request body is delimited, or nil for a request HAProxy refuses (Content-Length and
+/// Transfer-Encoding together).
+func requestBodyFraming(_ h: ParsedHead) -> RequestBody? {
+    if h.hasTE && h.contentLength != nil { return nil }
+    if h.chunked { return .chunked(ChunkedScanner()) }
+    if let length = h.contentLength, length > 0 { return .length(length) }
+    return .complete
+}
+
+/// What is left of a request body.
+enum RequestBody {
+    /// Every byte has arrived (or there was none).
+    case complete
+    /// This many bytes of a Content-Length body.
+    case length(Int)
+    /// Chunked: the scanner follows the framing.
+    case chunked(ChunkedScanner)
+
+    var isComplete: Bool {
+        if case .complete = self { return true }
+        return false
+    }
+
+    /// The body bytes at the front of `buffer`, as they came (framing included): how many belong to
+    /// the body, and whether they end it; nil when the chunked framing is broken.
+    mutating func take(from buffer: ByteBuffer) -> (count: Int, ended: Bool)? {
+        switch self {
+        case .complete:
+            return (0, true)
+        case .length(let left):
+            let n = min(left, buffer.readableBytes)
+            self = n == left ? .complete : .length(left - n)
+            return (n, n == left)
+        case .chunked(var scanner):
+            let step = buffer.withUnsafeReadableBytes { scanner.scan($0) { _, _ in } }
+            switch step {
+            case .more:
+                self = .chunked(scanner)
+                return (buffer.readableBytes, false)
+            case .done(let end):
+                self = .complete
+                return (end, true)
+            case .invalid:
+                return nil
+            }
+        }
+    }
+}
+
+/// How a response reaches the client: its framing and connection handling, decided from what
+/// the client asked and how the server framed the body.
+struct ResponsePlan: Hashable {
+    /// The server's body is delimited by its close: re-framed as chunked for an HTTP/1.1 client.
+    var chunkEncode = false
+    /// The server's body is chunked and the client speaks HTTP/1.0: the chunks' data only.
+    var dechunk = false
+    /// The `Connection` value written to the client, if any.
+    var connection: ConnectionToken? = nil
+    /// The client connection ends after this response.
+    var closeAfter: Bool
+
+    /// - Parameters:
+    ///   - clientHTTP11: the request was HTTP/1.1 (else 1.0).
+    ///   - closeAfter: the client connection already ends after this response (the client or the
+    ///     configuration asked for it).
+    ///   - clientKeepAlive: an HTTP/1.0 client asked for keep-alive (and the configuration allows it).
+    static func make(
+        clientHTTP11: Bool, closeAfter: Bool, clientKeepAlive: Bool, serverChunked: Bool, serverHasLength: Bool,
+        framing: BodyFraming
+    ) -> ResponsePlan {
+        var plan = ResponsePlan(closeAfter: closeAfter)
+        if clientHTTP11 {
+            plan.chunkEncode = framing == .untilClose
+            if closeAfter { plan.connection = .close }
+            return plan
+        }
+        // An HTTP/1.0 client: no chunked framing; keep-alive only with a known length.
+        if serverChunked {
+            plan.dechunk = true
+            plan.closeAfter = true
+        }
+        if clientKeepAlive && serverHasLength && !serverChunked {
+            plan.connection = .keepAlive
+        } else {
+            plan.closeAfter = true
+        }
+        return plan
+    }
+}
+
+/// Whether a request head can go to the server as it came.
+func requestHeadIsForwardable(_ h: ParsedHead, cookiesChanged: Bool, forwardfor: Bool) -> Bool {
+    !cookiesChanged && !h.hasHopHeaders && !forwardfor && h.minor == 1 && !h.bareLF && !h.repeatedContentLength
+}
+
+/// The request head for the server: HTTP/1.1, CRLF line endings, without hop-by-hop headers, with
+/// `cookies` in place of the client's Cookie headers when given, and X-Forwarded-For when given.
+func rewriteRequestHead(
+    _ head: ByteBuffer, _ h: ParsedHead, cookies: [String]?, forwardedFor: String?, allocator: ByteBufferAllocator
+) -> ByteBuffer {
+    var out = allocator.buffer(capacity: head.readableBytes + 64)
+    head.withUnsafeReadableBytes { p in
+        out.writeBytes(p, h.lineStart, h.targetEnd)
+        out.writeStaticString(" HTTP/1.1\r\n")
+        var lengthWritten = false
+        for line in h.headers {
+            switch line.kind {
+            case .connection, .keepAlive, .proxyConnection: continue
+            case .cookie where cookies != nil: continue
+            case .contentLength where lengthWritten: continue
+            case .contentLength: lengthWritten = true
+            default: break
+            }
+            out.writeBytes(p, line.start, line.valueEnd)
+            out.writeStaticString("\r\n")
+        }
+    }
+    for c in cookies ?? [] where !c.isEmpty {
+        out.writeStaticString("Cookie: ")
+        out.writeString(c)
+        out.writeStaticString("\r\n")
+    }
+    if let forwardedFor {
+        out.writeStaticString("X-Forwarded-For: ")
+        out.writeString(forwardedFor)
+        out.writeStaticString("\r\n")
+    }
+    out.writeStaticString("\r\n")
+    return out
+}
+
+/// The response head for the client, or nil when the server's head goes out as it came.
+///
+/// - Parameters:
+///   - replaceSetCookies: the server's Set-Cookie headers are dropped (their replacements are in `extras`).
+///   - extras: the lines the proxy adds; `extraBytes` renders them with the blank line (from a cache).
+func rewriteResponseHead(
+    _ head: ByteBuffer, _ r: ParsedHead, plan: ResponsePlan, clientHTTP11: Bool, replaceSetCookies: Bool,
+    extras: ResponseExtras, extraBytes: (ResponseExtras) -> ByteBuffer, allocator: ByteBufferAllocator
+) -> ByteBuffer? {
+    let versionMatches = r.minor == (clientHTTP11 ? 1 : 0)
+    let addsNothing = !replaceSetCookies && !extras.cachePrivate && extras.connection == nil && !extras.chunked
+    if addsNothing && !r.hasHopHeaders && !plan.dechunk && versionMatches && !r.bareLF { return nil }
+    let extraLines = extraBytes(extras)
+    var out = allocator.buffer(capacity: head.readableBytes + extraLines.readableBytes)
+    let removes = (replaceSetCookies && r.setCookieCount > 0) || r.hasHopHeaders || plan.dechunk
+    head.withUnsafeReadableBytes { p in
+        if !removes && !r.bareLF && versionMatches {
+            // Only additions: the server's head up to its blank line in one copy.
+            out.writeBytes(p, 0, r.length - 2)
+            return
+        }
+        out.writeStaticString(clientHTTP11 ? "HTTP/1.1" : "HTTP/1.0")
+        out.writeBytes(p, r.lineStart + 8, r.lineEnd)
+        out.writeStaticString("\r\n")
+        for line in r.headers {
+            switch line.kind {
+            case .connection, .keepAlive, .proxyConnection: continue
+            case .setCookie where replaceSetCookies: continue
+            case .transferEncoding where plan.dechunk: continue
+            default: break
+            }
+            out.writeBytes(p, line.start, line.valueEnd)
+            out.writeStaticString("\r\n")
+        }
+    }
+    out.writeImmutableBuffer(extraLines)
+    return out
+}
+
+/// The chunk-size line that precedes `size` bytes of chunk data.
+func chunkSizeLine(_ size: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
+    var line = allocator.buffer(capacity: 18)
+    line.writeString(String(size, radix: 16))
+    line.writeStaticString("\r\n")
+    return line
+}
+
+/// The last chunk and the empty trailer.
+let lastChunk = ByteBuffer(staticString: "0\r\n\r\n")
+/// What ends a chunk's data.
+let chunkEnd = ByteBuffer(staticString: "\r\n")
