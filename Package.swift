@@ -139,6 +139,8 @@ let package = Package(
         // NIO on purpose: with NIO's C modules visible, release builds resolve sockaddr_in's members
         // to CNIOLinux and MemberImportVisibility then refuses them.
         .target(name: "PlainSockets"),
+        // `hadeck conform`: a real run and an embedded one compared, event by event (pure).
+        .target(name: "Conformance", dependencies: ["HadeckBase", "BalancerCore", "ClusterModel"]),
         // Command-line front end (a library so tests can drive it).
         .target(
             name: "HadeckCLI",
@@ -146,7 +148,7 @@ let package = Package(
                 "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterConfig", "ClusterModel",
                 "ClusterCore", "Dashboard", "CursesTerminal",
                 "LiveEngine", "LiveCluster", "Lab", "PlainSockets", "ClusterNode", "HostNetwork", "AttachConfig",
-                "AttachedCluster",
+                "AttachedCluster", "Conformance",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -189,6 +191,9 @@ let package = Package(
             ],
             exclude: ["Fixtures"]
         ),
+        .testTarget(
+            name: "ConformanceTests",
+            dependencies: ["Conformance", "ClusterCore", "ClusterModel", "HadeckBase", "BalancerCore"]),
         .testTarget(name: "BalancerCoreTests", dependencies: ["HadeckBase", "BalancerCore"]),
         .testTarget(
             name: "HostNetworkTests",

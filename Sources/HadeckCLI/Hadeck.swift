@@ -16,7 +16,7 @@ public struct Hadeck: ParsableCommand {
         version: "0.2.0",
         subcommands: [
             DashboardCommand.self, CheckCommand.self, SimulateCommand.self, ProxyCommand.self, BenchCommand.self,
-            LabCommand.self, NodeCommand.self, AttachCommand.self, AppCommand.self,
+            LabCommand.self, NodeCommand.self, AttachCommand.self, ConformCommand.self, AppCommand.self,
         ],
         defaultSubcommand: DashboardCommand.self
     )
