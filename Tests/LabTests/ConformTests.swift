@@ -17,13 +17,16 @@ extension LabTests {
             let run = try await Blocking.run {
                 try hadeck(["conform", "--id", lab.layout.id, "--json", scenario], timeout: .seconds(90))
             }
-            #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+            // Exit 1 only for rows out of tolerance; the failback (line 8) may lose one request on the
+            // real side (real-cluster.md: 0-1 failed request), which the model does not: checked below.
+            #expect([0, 1].contains(run.status), "\(run.stdout)\n\(run.stderr)")
             let json = try #require(
                 try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
             let rows = try #require((json["runs"] as? [[String: Any]])?.first?["rows"] as? [[String: Any]])
             func row(_ line: Int, _ event: String) -> [String: Any]? {
                 rows.first { $0["line"] as? Int == line && $0["event"] as? String == event }
             }
+            #expect(rows.filter { $0["line"] as? Int == 7 }.allSatisfy { $0["ok"] as? Bool == true }, "\(rows)")
             let master = try #require(row(7, "lb2 MASTER"), "\(rows)")
             #expect((master["real"] as? Double).map { $0 > 0.5 && $0 < 0.8 } == true, "\(master)")
             let outage = try #require(row(7, "client outage"), "\(rows)")
