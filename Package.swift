@@ -134,17 +134,30 @@ let package = Package(
             name: "Lab",
             dependencies: ["AttachConfig", "RealCluster"]
         ),
+        // `hadeck attach`: a real cluster as a dashboard source, read and driven as its attach file says.
+        .target(
+            name: "AttachedCluster",
+            dependencies: [
+                "HadeckBase", "BalancerCore", "ClusterModel", "ClusterCore", "AttachConfig", "RealCluster",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Blocking loopback TCP for the failover probe and tests that play an outside client. Apart from
         // NIO on purpose: with NIO's C modules visible, release builds resolve sockaddr_in's members
         // to CNIOLinux and MemberImportVisibility then refuses them.
         .target(name: "PlainSockets"),
+        // `hadeck conform`: a real run and an embedded one compared, event by event (pure).
+        .target(name: "Conformance", dependencies: ["HadeckBase", "BalancerCore", "ClusterModel"]),
         // Command-line front end (a library so tests can drive it).
         .target(
             name: "HadeckCLI",
             dependencies: [
+                "RealCluster",
                 "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterConfig", "ClusterModel",
                 "ClusterCore", "Dashboard", "CursesTerminal",
-                "LiveEngine", "LiveCluster", "Lab", "PlainSockets", "ClusterNode", "HostNetwork",
+                "LiveEngine", "LiveCluster", "Lab", "PlainSockets", "ClusterNode", "HostNetwork", "AttachConfig",
+                "AttachedCluster", "Conformance",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -179,6 +192,17 @@ let package = Package(
         .testTarget(
             name: "LabTests",
             dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase", "HostNetwork", "HadeckTestSupport"]),
+        .testTarget(
+            name: "AttachedClusterTests",
+            dependencies: [
+                "AttachedCluster", "AttachConfig", "RealCluster", "ClusterModel", "ClusterCore", "BalancerCore",
+                "HadeckBase", "HadeckTestSupport",
+            ],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "ConformanceTests",
+            dependencies: ["Conformance", "ClusterCore", "ClusterModel", "HadeckBase", "BalancerCore"]),
         .testTarget(name: "BalancerCoreTests", dependencies: ["HadeckBase", "BalancerCore"]),
         .testTarget(
             name: "HostNetworkTests",
@@ -255,7 +279,8 @@ let uncheckedExclusivityInRelease: Set<String> = [
     "HadeckBase", "BalancerCore", "WebCore", "ClusterModel", "ClusterCore", "LiveEngine", "Dashboard",
 ]
 for target in package.targets where uncheckedExclusivityInRelease.contains(target.name) {
-    target.swiftSettings = (target.swiftSettings ?? []) + [
-        .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
-    ]
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+        ]
 }

@@ -58,7 +58,13 @@ extension Cluster {
         let vip = spec.vip
         let host: BalancerHost
         switch routeNewConnection() {
-        case .unanswered(let h, let reason): return browserFailed(index, via: h?.name, reason: reason, latency: .zero)
+        case .unanswered(let h, let reason):
+            if let timeout = clientTimeout {
+                scheduler.schedule(
+                    .clientGaveUp(client: index, via: h?.name, reason: reason, after: timeout), at: now + timeout)
+                return
+            }
+            return browserFailed(index, via: h?.name, reason: reason, latency: .zero)
         case .refused(let h, let reason): return browserFailed(index, via: h.name, reason: reason, latency: .zero)
         case .balancer(let h, _): host = h
         }

@@ -39,6 +39,10 @@ public final class Cluster {
     public internal(set) var lastCaption: String?
     /// How many times a client that had a session was given a different one.
     public internal(set) var sessionChanges = 0
+    /// How long a simulated client waits for an answer that never comes (the VIP's MAC names a host
+    /// that is off or no longer holds the address: its packets are dropped) before it gives up, as a
+    /// real client's connect timeout does. nil: it fails at once (the built-in browsers).
+    public var clientTimeout: TimeSpan?
 
     enum Work {
         case clientRequest(generation: Int)
@@ -46,6 +50,8 @@ public final class Cluster {
         case respond(requestID: Int)
         case checkDone(host: String, pid: Int, check: PendingCheck, outcome: CheckOutcome)
         case advert(to: String, from: String, destination: String, bytes: [UInt8])
+        /// A simulated client gives up on a request nobody answered (`clientTimeout`).
+        case clientGaveUp(client: Int, via: String?, reason: String, after: TimeSpan)
     }
 
     var scheduler = Scheduler<Work>()
@@ -161,6 +167,10 @@ public final class Cluster {
         case .advert(let to, let from, let destination, let bytes):
             guard let source = host(named: from) else { return }
             receiveAdvert(bytes, to: to, fromAddress: source.address, destination: destination)
+        case .clientGaveUp(let client, let via, let reason, let after):
+            browserFailed(
+                client, via: via, reason: reason + " (no answer within \(formatSeconds(after.micros)) s)",
+                latency: after)
         }
     }
 

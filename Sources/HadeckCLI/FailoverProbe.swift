@@ -181,10 +181,12 @@ final class Probe {
     private(set) var jar: [String: String] = [:]
     var session: String? { jar["JSESSIONID"] }
 
-    init(host: String, port: Int, clock: @escaping () -> Instant) {
+    /// `cookies`: what the jar holds before the first request (e.g. `SRV=A`, to start on a known server).
+    init(host: String, port: Int, clock: @escaping () -> Instant, cookies: [String: String] = [:]) {
         self.host = host
         self.port = port
         self.clock = clock
+        jar = cookies
     }
 
     /// One `GET /login`; ok when a 200 came back within 100 ms.

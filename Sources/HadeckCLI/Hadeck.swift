@@ -16,7 +16,8 @@ public struct Hadeck: ParsableCommand {
         version: "0.2.0",
         subcommands: [
             DashboardCommand.self, CheckCommand.self, SimulateCommand.self, ProxyCommand.self, BenchCommand.self,
-            LabCommand.self, NodeCommand.self, AppCommand.self, ReplayCommand.self,
+            LabCommand.self, NodeCommand.self, AttachCommand.self, ConformCommand.self, ReplayCommand.self,
+            AppCommand.self,
         ],
         defaultSubcommand: DashboardCommand.self
     )

@@ -1,11 +1,16 @@
 import ArgumentParser
+import AttachedCluster
 import BalancerCore
+import ClusterCore
+import CursesTerminal
 import Dispatch
 import Foundation
+import HadeckBase
 import Lab
 import LiveEngine
 import NIOCore
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -24,15 +29,109 @@ public struct LabCommand: ParsableCommand {
             addresses exist only inside the lab's namespaces (hdk-HOST); nothing is added to this \
             machine's own network. State, configs, sockets and logs: /run/hadeck-lab/hdk/. \
             Example: hadeck lab up && hadeck lab exec client curl -c jar -b jar http://10.77.0.10/login. \
-            Without a subcommand this help is printed: the dashboard over the lab comes with 'hadeck attach'.
+            Without a subcommand: the lab is built, the dashboard attached to it, and the lab removed when \
+            the dashboard ends (q, Ctrl-C, SIGTERM or a closed terminal); --keep leaves it up.
             """,
         subcommands: [
-            LabUp.self, LabDown.self, LabStatusCommand.self, LabExec.self, LabKill.self, LabStop.self, LabStart.self,
+            LabDashboard.self, LabUp.self, LabDown.self, LabStatusCommand.self, LabExec.self, LabKill.self,
+            LabStop.self, LabStart.self,
             LabPowerOff.self, LabPowerOn.self, LabLink.self, LabPartition.self, LabHeal.self,
-        ]
+        ],
+        defaultSubcommand: LabDashboard.self
     )
 
     public init() {}
+}
+
+/// `hadeck lab` alone (`hadeck lab dashboard`): the lab is built, the dashboard attached to it, and the
+/// lab removed when the dashboard ends, however it ends.
+struct LabDashboard: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dashboard",
+        abstract: "Build the lab, attach the dashboard, remove the lab when it ends (what 'hadeck lab' alone does).")
+
+    @OptionGroup var options: LabOptions
+
+    @Option(help: "Theme: dark, light, presenter, mono, or a path to a .theme file.")
+    var theme: String?
+
+    @Option(help: "How often the runtime API and the processes are polled (e.g. 1s, 500ms).")
+    var refresh = "1s"
+
+    @Option(help: "Where every action is recorded (default: ~/.local/state/hadeck/audit.log).")
+    var auditLog: String?
+
+    @Flag(help: "Leave the lab up when the dashboard ends.")
+    var keep = false
+
+    func validate() throws {
+        guard let r = ScenarioParser.parseTime(refresh), r.micros >= 100_000, r.micros <= 60_000_000 else {
+            throw ValidationError("--refresh '\(refresh)' is not a time between 100ms and 60s")
+        }
+    }
+
+    /// `hadeck lab` alone: up, the dashboard attached, down when it ends.
+    func run() throws {
+        do { try CursesTerminal.preflight() } catch { throw failure("\(error)") }
+        let lab = try options.lab()
+        // Until the dashboard takes over (and after it), a signal must not leave a half-built lab:
+        // it is noted and acted on between the steps.
+        LabSignals.install()
+        defer { LabSignals.restore() }
+        fputsStdout("hadeck lab: building lab \(lab.layout.id) (hadeck lab down removes it)...\n")
+        do { _ = try lab.up { fputsStdout($0 + "\n") } } catch {
+            let e = labFailure(error)
+            if !keep { _ = try? lab.down() }
+            throw e
+        }
+        var status: Int32 = LabSignals.pending.map { 128 + $0 } ?? 0
+        if status == 0 {
+            let file = try AttachCommand.load(lab.layout.attachFile)
+            let attach = AttachOptions(
+                refresh: TimeSpan(micros: ScenarioParser.parseTime(refresh)!.micros),
+                auditLog: auditLog ?? AuditLog.defaultPath())
+            do {
+                status = try AttachCommand.attach(file, options: attach, headless: false, until: nil, theme: theme)
+            } catch {
+                if !keep { _ = try? lab.down() }
+                throw error
+            }
+        }
+        if keep {
+            fputsStdout("hadeck lab: lab \(lab.layout.id) stays up (hadeck lab down removes it)\n")
+        } else {
+            do {
+                let r = try lab.down()
+                fputsStdout(
+                    "hadeck lab: lab \(lab.layout.id) removed (\(r.namespaces.count) namespaces, \(r.processes.count) processes)\n"
+                )
+            } catch {
+                throw labFailure(error)
+            }
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP while `hadeck lab` builds or removes the lab: noted, not fatal.
+enum LabSignals {
+    static let received = Atomic<Int32>(0)
+    nonisolated(unsafe) static var previous: [Int32: sighandler_t?] = [:]
+
+    static func install() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            previous[sig] = signal(sig) { s in LabSignals.received.store(s, ordering: .relaxed) }
+        }
+    }
+
+    static func restore() {
+        for (sig, handler) in previous { signal(sig, handler) }
+    }
+
+    static var pending: Int32? {
+        let s = received.load(ordering: .relaxed)
+        return s == 0 ? nil : s
+    }
 }
 
 /// The options every `lab` subcommand shares.

@@ -148,7 +148,7 @@ public enum ProgramRunner {
 
     // MARK: Internals
 
-    private static func spawn(
+    static func spawn(
         _ argv: [String], environment: [String: String]?,
         _ configure: (inout posix_spawn_file_actions_t) -> Void
     ) throws(ProgramError) -> pid_t {
@@ -189,7 +189,7 @@ public enum ProgramRunner {
         return pid
     }
 
-    private static func drain(_ fd: Int32, into bytes: inout [UInt8]) {
+    static func drain(_ fd: Int32, into bytes: inout [UInt8]) {
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
             let n = read(fd, &buffer, buffer.count)
@@ -198,13 +198,13 @@ public enum ProgramRunner {
         }
     }
 
-    private static func exitStatus(_ status: Int32) -> Int32 {
+    static func exitStatus(_ status: Int32) -> Int32 {
         // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import as functions.
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
-    private static func error(_ argv: [String], _ code: Int32) -> ProgramError {
+    static func error(_ argv: [String], _ code: Int32) -> ProgramError {
         ProgramError(program: argv.first ?? "", reason: String(cString: strerror(code)))
     }
 }

@@ -61,3 +61,141 @@ public struct ShowStatRow: Hashable, Sendable {
         return rows
     }
 }
+
+extension RuntimeAPI {
+    /// The one line hadeck polls with: three commands in one connection.
+    public static let statusCommand = "show info;show stat;show servers state"
+
+    /// `show info`, `show stat` and `show servers state` in one round trip.
+    public static func status(_ address: StatsSocketAddress, timeout: Duration = .seconds(3)) throws(SocketError)
+        -> HAProxyStatus
+    {
+        HAProxyStatus.parse(try send(statusCommand, to: address, timeout: timeout))
+    }
+}
+
+/// What one poll of a haproxy's runtime API says: its process (`show info`), its proxies and
+/// servers with their counters and checks (`show stat`), and the servers' admin state and weights
+/// as numbers (`show servers state`).
+public struct HAProxyStatus: Hashable, Sendable {
+    public var info: ShowInfo
+    public var stat: [ShowStatRow]
+    public var servers: [ServerStateRow]
+
+    public init(info: ShowInfo, stat: [ShowStatRow], servers: [ServerStateRow]) {
+        self.info = info
+        self.stat = stat
+        self.servers = servers
+    }
+
+    /// Splits the reply to `RuntimeAPI.statusCommand`: each command's answer ends with an empty
+    /// line. Sections are told apart by their content, so an answer haproxy refuses (a socket
+    /// without `level admin` or `operator`) leaves that part empty rather than misread.
+    public static func parse(_ text: String) -> HAProxyStatus {
+        var info = ShowInfo(fields: [:])
+        var stat: [ShowStatRow] = []
+        var servers: [ServerStateRow] = []
+        for section in text.components(separatedBy: "\n\n") {
+            let trimmed = section.drop { $0 == "\n" }
+            if trimmed.hasPrefix("# pxname") {
+                stat = ShowStatRow.parse(String(trimmed))
+            } else if trimmed.hasPrefix("1\n# be_id") {
+                servers = ServerStateRow.parse(String(trimmed))
+            } else if trimmed.hasPrefix("Name: ") || trimmed.contains("\nPid: ") {
+                info = ShowInfo.parse(String(trimmed))
+            }
+        }
+        return HAProxyStatus(info: info, stat: stat, servers: servers)
+    }
+}
+
+/// `show info`: `Key: value` lines.
+public struct ShowInfo: Hashable, Sendable {
+    public var fields: [String: String]
+
+    public init(fields: [String: String]) { self.fields = fields }
+
+    public subscript(_ key: String) -> String? { fields[key] }
+
+    /// The haproxy process answering.
+    public var pid: Int32? { fields["Pid"].flatMap { Int32($0) } }
+    /// Its `node` name (global `node`, else the host name).
+    public var node: String? { fields["node"] }
+    public var version: String? { fields["Version"] }
+    public var uptimeSeconds: Int? { fields["Uptime_sec"].flatMap { Int($0) } }
+
+    public static func parse(_ text: String) -> ShowInfo {
+        var fields: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = String(line[..<colon])
+            fields[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return ShowInfo(fields: fields)
+    }
+}
+
+/// One line of `show servers state` (format version 1): numeric states that `show stat` only shows
+/// as words.
+public struct ServerStateRow: Hashable, Sendable {
+    /// `srv_admin_state` bits (HAProxy's `enum srv_admin`).
+    public struct AdminBits: OptionSet, Hashable, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// `set server ... state maint` (or `disable server`).
+        public static let forcedMaint = AdminBits(rawValue: 0x01)
+        /// Inherited from a tracked server.
+        public static let inheritedMaint = AdminBits(rawValue: 0x02)
+        /// `disabled` in the configuration.
+        public static let configMaint = AdminBits(rawValue: 0x04)
+        /// `set server ... state drain`.
+        public static let forcedDrain = AdminBits(rawValue: 0x08)
+        public static let inheritedDrain = AdminBits(rawValue: 0x10)
+        /// DNS resolution failed.
+        public static let resolutionMaint = AdminBits(rawValue: 0x20)
+        /// The address is not set.
+        public static let hostnameMaint = AdminBits(rawValue: 0x40)
+    }
+
+    public var backend: String
+    public var server: String
+    public var address: String
+    public var port: Int?
+    /// `srv_op_state`: 0 stopped, 1 starting, 2 running, 3 stopping.
+    public var operationalState: Int
+    public var admin: AdminBits
+    /// The weight in force and the configured one.
+    public var weight: Int
+    public var initialWeight: Int
+    public var secondsSinceChange: Int
+    /// HAProxy's health counter (0 ... rise + fall - 1).
+    public var checkHealth: Int
+
+    public static func parse(_ text: String) -> [ServerStateRow] {
+        var header: [String]?
+        var rows: [ServerStateRow] = []
+        for line in text.split(whereSeparator: \.isNewline) {
+            if line.hasPrefix("# ") {
+                header = line.dropFirst(2).split(separator: " ").map(String.init)
+                continue
+            }
+            guard let header else { continue }
+            let values = line.split(separator: " ").map(String.init)
+            guard values.count >= header.count - 1 else { continue }
+            var f: [String: String] = [:]
+            for (name, value) in zip(header, values) { f[name] = value }
+            guard let backend = f["be_name"], let server = f["srv_name"] else { continue }
+            rows.append(
+                ServerStateRow(
+                    backend: backend, server: server, address: f["srv_addr"] ?? "",
+                    port: f["srv_port"].flatMap { Int($0) },
+                    operationalState: f["srv_op_state"].flatMap { Int($0) } ?? 0,
+                    admin: AdminBits(rawValue: f["srv_admin_state"].flatMap { Int($0) } ?? 0),
+                    weight: f["srv_uweight"].flatMap { Int($0) } ?? 0,
+                    initialWeight: f["srv_iweight"].flatMap { Int($0) } ?? 0,
+                    secondsSinceChange: f["srv_time_since_last_change"].flatMap { Int($0) } ?? 0,
+                    checkHealth: f["srv_check_health"].flatMap { Int($0) } ?? 0))
+        }
+        return rows
+    }
+}

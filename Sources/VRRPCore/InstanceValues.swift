@@ -52,8 +52,8 @@ public struct VRRPOutgoingAdvert: Hashable, Sendable {
 
 /// A master-down or skew timer with the numbers it was computed from, so that a screen can show the
 /// formula beside the value (`Master_Down_Interval = 3 x 1 s + (256 - 100)/256 s = 3.609375 s`).
-public struct VRRPTimer: Hashable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Hashable, Sendable {
+public struct VRRPTimer: Hashable, Sendable, CustomStringConvertible, Codable {
+    public enum Kind: String, Hashable, Sendable, Codable {
         /// down_timer_adverts x Master_Adver_Interval + Skew_Time.
         case masterDown = "Master_Down_Interval"
         /// (256 - priority) x Master_Adver_Interval / 256: after a priority-0 advert.
@@ -140,7 +140,7 @@ public struct VRRPStats: Hashable, Sendable {
 }
 
 /// The live status of one tracked script, for display.
-public struct TrackedScriptStatus: Hashable, Sendable {
+public struct TrackedScriptStatus: Hashable, Sendable, Codable {
     /// The script's name.
     public var name: String
     /// What it checks.
@@ -171,7 +171,7 @@ public struct TrackedScriptStatus: Hashable, Sendable {
     var streakStart: Instant? = nil
 
     /// A change of a script's state, and the runs that made it.
-    public struct Flip: Hashable, Sendable {
+    public struct Flip: Hashable, Sendable, Codable {
         /// The first run of the streak (the flip's own run when `rise`/`fall` is 1 or it was the first run).
         public var firstRun: Instant
         /// The run that completed the streak.

@@ -18,6 +18,7 @@ let remoteExample = """
     vip: 192.0.2.10:80
     client:
       neighbours: [ip, -j, neigh, show, "{vip}"]
+      neighbour_events: [ip, monitor, neigh]
     balancers:
       lb1:
         address: 192.0.2.11
@@ -25,15 +26,15 @@ let remoteExample = """
         haproxy:
           stats: ipv4@192.0.2.11:9999
           log: udp@192.0.2.5:5141
-          pid: {command: [ssh, lb1, cat, /run/haproxy.pid]}
-          kill: [ssh, lb1, kill, -9, "{pid}"]
+          pid: {command: [ssh, lb1, pgrep, -o, -x, haproxy]}
+          kill: [ssh, lb1, pkill, -KILL, -x, haproxy]
           start: [ssh, lb1, systemctl, start, haproxy]
         keepalived:
           instance: VI_1
           fifo: {command: [ssh, lb1, cat, /run/keepalived.fifo]}
           data: {command: [ssh, lb1, cat, /tmp/keepalived.data]}
           dump: [ssh, lb1, kill, -USR1, "{pid}"]
-          pid: {command: [ssh, lb1, cat, /run/keepalived.pid]}
+          pid: {command: [ssh, lb1, pgrep, -o, -x, keepalived]}
           kill: [ssh, lb1, "pkill -STOP -x keepalived; pkill -KILL -x keepalived"]
           stop: [ssh, lb1, systemctl, stop, keepalived]
           start: [ssh, lb1, systemctl, start, keepalived]
@@ -64,8 +65,8 @@ let remoteExample = """
             Issue.record("lb1's haproxy pid should be a command")
             return
         }
-        #expect(pidCommand.arguments == ["ssh", "lb1", "cat", "/run/haproxy.pid"] && pidCommand.line == 13)
-        #expect(lb1.haproxy?.kill?.arguments == ["ssh", "lb1", "kill", "-9", "{pid}"])
+        #expect(pidCommand.arguments == ["ssh", "lb1", "pgrep", "-o", "-x", "haproxy"] && pidCommand.line == 14)
+        #expect(lb1.haproxy?.kill?.arguments == ["ssh", "lb1", "pkill", "-KILL", "-x", "haproxy"])
         #expect(lb1.keepalived?.instance == "VI_1")
         #expect(lb1.power?.off?.arguments.last == "off")
         #expect(f.client?.neighbours?.placeholders == ["vip"])

@@ -34,8 +34,20 @@ private func fixture(_ name: String) throws -> String {
         let vi = try #require(dump.instance("VI_1"))
         #expect(vi.state == "BACKUP" && vi.masterRouter == "10.77.0.11" && vi.masterPriority == 150)
         #expect(vi.basePriority == 100 && vi.effectivePriority == 100)
-        #expect(dump.scripts == [KeepalivedDataDump.Script(name: "chk_haproxy", status: "GOOD")])
+        #expect(
+            dump.scripts == [
+                KeepalivedDataDump.Script(name: "chk_haproxy", status: "GOOD", weight: -60, rise: 1, fall: 2)
+            ])
         #expect(dump.instance(nil) == vi && dump.instance("VI_9") == nil)
+        // The timers a watcher needs: when it last changed state and when its Master_Down_Timer fires.
+        #expect(vi.lastTransition == 1_796_179_910.752448 && vi.readTimeout == 1_796_179_926.715701)
+        #expect(vi.masterDownTimer == 3_609_375 && vi.advertInterval == 1_000_000)
+        #expect(vi.interface == "eth0" && vi.sourceAddress == "10.77.0.12" && vi.virtualAddresses == ["10.77.0.10"])
+        #expect(vi.trackedScripts == [KeepalivedDataDump.TrackedScript(name: "chk_haproxy", weight: -60)])
+        #expect(dump.interface("eth0")?.mac == "02:77:00:00:00:12" && dump.interface("eth0")?.address == "10.77.0.12")
+        #expect(KeepalivedDataDump.isComplete(try fixture("keepalived-lb2-backup.keepalived-data.txt")))
+        #expect(!KeepalivedDataDump.isComplete("------< VRRP Topology >------\n VRRP Instance = VI_1\n"))
+        #expect(KeepalivedDataDump.microseconds("100 centi-sec") == 1_000_000)
     }
 
     @Test func dataDumpOfAMaster() throws {
@@ -64,6 +76,25 @@ private func fixture(_ name: String) throws -> String {
         let webA = try #require(rows.first { $0.server == "webA" })
         #expect(webA.status == "UP" && webA["addr"] == "10.77.0.21:8081" && webA["cookie"] == "A")
         #expect(ShowStatRow.parse("Unknown command.\n").isEmpty)
+    }
+
+    @Test func oneRoundTripOfInfoStatAndServersState() throws {
+        // What `show info;show stat;show servers state` answers, split by content.
+        let status = HAProxyStatus.parse(
+            try fixture("show-info-stat-servers-state-lb1.txt"))
+        #expect(status.info.pid == 1508 && status.info.node == "lb1" && status.info.version == "2.6.12-1+deb12u4")
+        #expect(status.stat.map(\.server) == ["FRONTEND", "webA", "webB", "BACKEND"])
+        #expect(status.servers.map(\.server) == ["webA", "webB"])
+        let webA = try #require(status.servers.first)
+        #expect(webA.backend == "web" && webA.operationalState == 2 && webA.admin.isEmpty && webA.port == 8081)
+        #expect(webA.weight == 1 && webA.initialWeight == 1 && webA.checkHealth == 4)
+        // A refused command leaves its part empty.
+        let refused = HAProxyStatus.parse("Permission denied\n\n")
+        #expect(refused.stat.isEmpty && refused.servers.isEmpty && refused.info.pid == nil)
+        let drained = ServerStateRow.parse(
+            "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight\n2 web 1 webA 10.0.0.1 2 8 1\n"
+        )
+        #expect(drained.first?.admin == .forcedDrain)
     }
 
     @Test func neighbourEntries() throws {
