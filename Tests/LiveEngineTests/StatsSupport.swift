@@ -26,7 +26,16 @@ func statsConfig(net: Int, socket: String, level: String = "admin", admin: Bool 
 }
 
 /// A short socket path (unix socket paths are limited to 107 bytes) unique to this test process.
-func testSocketPath(_ tag: String) -> String { "/tmp/hadeck-test-\(getpid())-\(tag).sock" }
+/// This test process's stats sockets, in a directory removed when the process exits: a test's
+/// deferred `stop()` runs in a task of its own that the last tests' exit may cut short.
+let testSocketDirectory: String = {
+    let dir = "/tmp/hadeck-test-sockets-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: "/tmp/hadeck-test-sockets-\(getpid())") }
+    return dir
+}()
+
+func testSocketPath(_ tag: String) -> String { "\(testSocketDirectory)/\(tag).sock" }
 
 /// A balancer with a stats socket and page in front of two app servers.
 struct StatsCluster {
