@@ -105,7 +105,8 @@ import VRRPCore
                 "ip", "netns", "exec", pair.a, hadeck, "node", "-f", cfg, "-k", conf, "--pid-file",
                 dir.file("node.pid"),
             ], environment: ["TMPDIR": dir.path], logFile: dir.file("node.log"))
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Generous: what is tested is the node's behaviour, not how fast a loaded machine starts it.
+        let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if let pid = LinuxProcess.readPidFile(dir.file("node.pid")), LinuxProcess.isRunning(pid) {
                 return RunningNode(dir: dir, pid: pid)

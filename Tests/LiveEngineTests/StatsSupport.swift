@@ -25,7 +25,6 @@ func statsConfig(net: Int, socket: String, level: String = "admin", admin: Bool 
         extraListen: listen)
 }
 
-/// A short socket path (unix socket paths are limited to 107 bytes) unique to this test process.
 /// This test process's stats sockets, in a directory removed when the process exits: a test's
 /// deferred `stop()` runs in a task of its own that the last tests' exit may cut short.
 let testSocketDirectory: String = {
@@ -35,6 +34,7 @@ let testSocketDirectory: String = {
     return dir
 }()
 
+/// A short socket path (unix socket paths are limited to 107 bytes) unique to this test process.
 func testSocketPath(_ tag: String) -> String { "\(testSocketDirectory)/\(tag).sock" }
 
 /// A balancer with a stats socket and page in front of two app servers.

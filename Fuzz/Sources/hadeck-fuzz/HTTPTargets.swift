@@ -18,8 +18,10 @@ func fuzzHTTPRequestHead(_ data: UnsafeRawBufferPointer) {
         forwardedFor: "127.0.0.1", allocator: ByteBufferAllocator())
     let again = rewritten.withUnsafeReadableBytes { completeHead($0, request: true) }
     precondition(again?.length == rewritten.readableBytes, "the rewritten request head does not parse")
+    // Content-Length beside chunked is dropped on the way (as haproxy does): the chunks frame the body.
+    let expectedLength = h.lengthAndChunked ? nil : h.contentLength
     precondition(
-        again?.contentLength == h.contentLength && again?.chunked == h.chunked, "rewriting changed the framing")
+        again?.contentLength == expectedLength && again?.chunked == h.chunked, "rewriting changed the framing")
 }
 
 func fuzzHTTPResponseHead(_ data: UnsafeRawBufferPointer) {
