@@ -108,10 +108,8 @@ func cli(_ path: String, _ line: String) async -> String? {
 
 /// Runs a program off the cooperative pool (it blocks on the child): its status and standard output.
 func runDetached(_ argv: [String], timeout: Double = 30) async -> (status: Int32, output: String) {
-    await Task.detached {
-        guard let result = try? runProgram(argv, timeout: timeout) else { return (Int32(-1), "") }
-        return (result.status, result.stdout)
-    }.value
+    guard let result = try? await awaitProgram(argv, timeout: timeout) else { return (-1, "") }
+    return (result.status, result.stdout)
 }
 
 // MARK: - Prometheus text format, strictly

@@ -56,14 +56,12 @@ public var chromiumPath: String? { which("chromium") ?? which("chromium-browser"
 /// The stats page at `url` as headless Chromium renders it (`--dump-dom`), read by `parseStatsDOM`.
 public func statsPageInChromium(_ url: String) async -> StatsPageDOM? {
     guard let chromium = chromiumPath else { return nil }
-    return await Task.detached {
-        let profile = NSTemporaryDirectory() + "hadeck-chromium-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: profile) }
-        let html = try? runProgram(
-            [
-                chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--user-data-dir=\(profile)", "--dump-dom", url,
-            ], timeout: 60)
-        return html.flatMap { parseStatsDOM($0.stdout) }
-    }.value
+    let profile = NSTemporaryDirectory() + "hadeck-chromium-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: profile) }
+    let html = try? await awaitProgram(
+        [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--user-data-dir=\(profile)", "--dump-dom", url,
+        ], timeout: 60)
+    return html.flatMap { parseStatsDOM($0.stdout) }
 }

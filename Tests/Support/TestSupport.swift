@@ -1,5 +1,6 @@
 import Foundation
 import LiveEngine
+import RealCluster
 import Testing
 
 #if canImport(Glibc)
@@ -127,12 +128,7 @@ public func awaitProgram(
     _ argv: [String], input: String? = nil, capture: Bool = true, timeout: Double = 120,
     environment: [String: String]? = nil
 ) async throws -> ProgramResult {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProgramResult, Error>) in
-        Thread {
-            continuation.resume(
-                with: Result {
-                    try runProgram(argv, input: input, capture: capture, timeout: timeout, environment: environment)
-                })
-        }.start()
+    try await Blocking.run {
+        try runProgram(argv, input: input, capture: capture, timeout: timeout, environment: environment)
     }
 }
