@@ -90,6 +90,7 @@ let package = Package(
                 "ClusterConfig", "WebCore",
                 "HadeckBase", "BalancerCore", "VRRPCore", "ClusterModel", "ClusterCore", "LiveEngine",
                 .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -6,9 +6,14 @@
 # every second meanwhile, so every screen has something to show. hadeck's figure counts its
 # children too (`ip monitor neigh`, and every `ip` or `kill` it ran and reaped).
 # Needs root, tmux, hatop, and the lab's programs (haproxy, keepalived, iproute2).
-# Usage: Benchmarks/attach-vs-hatop.sh [path/to/hadeck]   (default: .build/release/hadeck)
+# Usage: Benchmarks/attach-vs-hatop.sh [path/to/hadeck ...]   (default: .build/release/hadeck)
+# With several binaries (e.g. a build from before a change, then the current one), each gets a
+# round of its own in the same run, beside fresh hatops: before and after measured alike. The lab
+# is built by the last one.
 set -euo pipefail
-bin=$(realpath "${1:-.build/release/hadeck}")
+bins=()
+for b in "${@:-.build/release/hadeck}"; do bins+=("$(realpath "$b")"); done
+bin=${bins[-1]}
 seconds=${SECONDS_TO_MEASURE:-60}
 id=hdkbench
 sock=hadeck-bench-$$
@@ -46,30 +51,41 @@ cpu_ticks() {
     echo "$total"
 }
 
-tmux -L "$sock" new-session -d -s bench -x 120 -y 40 -n hadeck \
-    "taskset -c 0 $bin attach $file --refresh 1s --audit-log $work/audit.log"
-tmux -L "$sock" new-window -t bench -n hatop1 "taskset -c 1 hatop -s $stats -i 1"
-tmux -L "$sock" new-window -t bench -n hatop3 "taskset -c 1 hatop -s $stats"
 (while true; do "$bin" lab exec --id "$id" client curl -s -o /dev/null -c "$work/jar" -b "$work/jar" http://10.77.0.10/login; sleep 1; done) &
 load_pid=$!
-sleep 5
-declare -A pid start
-for w in hadeck hatop1 hatop3; do
-    pid[$w]=$(pane_program "bench:$w")
-    start[$w]=$(cpu_ticks "${pid[$w]}")
-done
-sleep "$seconds"
-echo "$(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, ${seconds} s"
-for w in hadeck hatop1 hatop3; do
-    p=${pid[$w]}
-    used=$(($(cpu_ticks "$p") - ${start[$w]}))
-    rss=$(awk '/VmRSS/ {print $2}' "/proc/$p/status")
-    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$p/status")
-    case $w in
-        hadeck) label="hadeck attach (--refresh 1s)" ;;
-        hatop1) label="hatop 0.8.2 -i 1" ;;
-        hatop3) label="hatop 0.8.2 (default -i 3)" ;;
-    esac
-    awk -v l="$label" -v d="$used" -v t="$ticks" -v s="$seconds" -v r="$rss" -v h="$hwm" \
-        'BEGIN { printf "%-30s CPU %.2f%% of one core (%.2f s), RSS %.1f MB (peak %.1f MB)\n", l, 100 * d / t / s, d / t, r / 1024, h / 1024 }'
+
+round() {
+    local hadeck=$1
+    tmux -L "$sock" new-session -d -s bench -x 120 -y 40 -n hadeck \
+        "taskset -c 0 $hadeck attach $file --refresh 1s --audit-log $work/audit.log"
+    tmux -L "$sock" new-window -t bench -n hatop1 "taskset -c 1 hatop -s $stats -i 1"
+    tmux -L "$sock" new-window -t bench -n hatop3 "taskset -c 1 hatop -s $stats"
+    sleep 5
+    declare -A pid start
+    for w in hadeck hatop1 hatop3; do
+        pid[$w]=$(pane_program "bench:$w")
+        start[$w]=$(cpu_ticks "${pid[$w]}")
+    done
+    sleep "$seconds"
+    echo "$(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, ${seconds} s"
+    for w in hadeck hatop1 hatop3; do
+        p=${pid[$w]}
+        used=$(($(cpu_ticks "$p") - ${start[$w]}))
+        rss=$(awk '/VmRSS/ {print $2}' "/proc/$p/status")
+        hwm=$(awk '/VmHWM/ {print $2}' "/proc/$p/status")
+        case $w in
+            hadeck) label="hadeck attach (--refresh 1s)" ;;
+            hatop1) label="hatop 0.8.2 -i 1" ;;
+            hatop3) label="hatop 0.8.2 (default -i 3)" ;;
+        esac
+        awk -v l="$label" -v d="$used" -v t="$ticks" -v s="$seconds" -v r="$rss" -v h="$hwm" \
+            'BEGIN { printf "%-30s CPU %.2f%% of one core (%.2f s), RSS %.1f MB (peak %.1f MB)\n", l, 100 * d / t / s, d / t, r / 1024, h / 1024 }'
+    done
+    tmux -L "$sock" kill-server 2>/dev/null || true
+    sleep 1
+}
+
+for b in "${bins[@]}"; do
+    echo "== $b"
+    round "$b"
 done

@@ -57,6 +57,11 @@ public final class AttachedClusterSource: ClusterSource, @unchecked Sendable {
     var statsWake: [String: DispatchSemaphore] = [:]
     var dumpWake: [String: DispatchSemaphore] = [:]
     let processWake = DispatchSemaphore(value: 0)
+    /// Signalled (broadcast) at shutdown: the readers' waits end at once instead of polling a flag.
+    let stopping = NSCondition()
+    /// Grows with every observation and every event (read under `lock`): the dashboard takes a
+    /// snapshot only when it moved, or once a second for the clocks.
+    private var changes = 0
     let streamsLock = NSLock()
     var streams: [ProgramStream] = []
     private var player: ScenarioPlayer?
@@ -143,6 +148,9 @@ public final class AttachedClusterSource: ClusterSource, @unchecked Sendable {
         isRunningValue = false
         runningFlag.unlock()
         if was {
+            stopping.lock()
+            stopping.broadcast()
+            stopping.unlock()
             for s in statsWake.values { s.signal() }
             for s in dumpWake.values { s.signal() }
             processWake.signal()
@@ -167,6 +175,7 @@ public final class AttachedClusterSource: ClusterSource, @unchecked Sendable {
     func deliver(_ o: Observation) {
         lock.lock()
         let (events, needs) = state.observe(o, at: now())
+        changes += 1
         if let onEvent { for e in events { onEvent(e) } }
         lock.unlock()
         for n in needs {
@@ -190,9 +199,16 @@ public final class AttachedClusterSource: ClusterSource, @unchecked Sendable {
         let t = now()
         lock.lock()
         let events = state.tick(at: t)
+        if !events.isEmpty { changes += 1 }
         if let onEvent { for e in events { onEvent(e) } }
         lock.unlock()
         if let player { player.advance(to: t, source: self) }
+    }
+
+    public var changeSequence: Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        return changes
     }
 
     public func snapshot(requestLimit: Int, eventLimit: Int) -> ClusterSnapshot {

@@ -147,8 +147,8 @@ extension AttachedClusterSource {
                 pendingFirst = false
                 first()
             }
-            // Wait for the next request; several at once make one dump.
-            while isRunning, dumpWake[b.name]!.wait(timeout: .now() + 0.5) == .timedOut {}
+            // Wait for the next request (shutdown signals too); several at once make one dump.
+            while isRunning, dumpWake[b.name]!.wait(timeout: .now() + 5) == .timedOut {}
             usleep(20_000)
             while dumpWake[b.name]!.wait(timeout: .now()) == .success {}
         }
@@ -318,10 +318,13 @@ extension AttachedClusterSource {
         streamsLock.unlock()
     }
 
-    /// Sleeps up to `seconds`, waking early when the source shuts down.
+    /// Sleeps up to `seconds`, waking at once when the source shuts down (no polling: an
+    /// attached dashboard that wakes 20 times a second per thread costs more than hatop).
     private func sleep(seconds: Double) {
-        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        while isRunning && ContinuousClock.now < deadline { usleep(50_000) }
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        stopping.lock()
+        while isRunning && Date() < deadline { _ = stopping.wait(until: deadline) }
+        stopping.unlock()
     }
 }
 

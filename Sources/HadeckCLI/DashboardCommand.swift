@@ -8,6 +8,7 @@ import Foundation
 import HadeckBase
 import LiveCluster
 import LiveEngine
+import Logging
 
 /// `hadeck [dashboard]`: the cluster live on loopback (or `--simulate`d) in the dashboard, or headless.
 public struct DashboardCommand: ParsableCommand {
@@ -55,6 +56,16 @@ public struct DashboardCommand: ParsableCommand {
             "Save the session (events and keyframes) for 'hadeck replay FILE'.", valueName: "file.session"))
     public var saveSession: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Write hadeck's own diagnostics as HAProxy-style [NOTICE]/[WARNING]/[ALERT] lines to this file (live cluster; the screen stays clean).",
+            valueName: "file"))
+    public var logFile: String?
+
+    @Option(
+        help: "With --log-file: the least severe lines written (trace, debug, info, notice, warning, error, critical).")
+    public var logLevel: ProxyLogLevel = .notice
+
     public init() {}
 
     public func validate() throws {
@@ -66,6 +77,9 @@ public struct DashboardCommand: ParsableCommand {
         }
         if scale != 1 && !simulate {
             throw ValidationError("--scale needs --simulate: the live cluster runs in real time")
+        }
+        if logFile != nil && simulate {
+            throw ValidationError("--log-file is for the live cluster: the simulator's diagnostics are its events")
         }
         if let vip {
             guard let address = SocketAddress(ipv4: vip) else {
@@ -114,8 +128,19 @@ public struct DashboardCommand: ParsableCommand {
     func runLive(spec: ClusterSpec, scenario: Scenario?, until end: Instant?) throws {
         let recorder: SessionRecorder?
         do { recorder = try sessionRecorder(spec: spec, source: "live") } catch { throw failure("\(error)") }
+        var options = LiveClusterOptions()
+        if let logFile {
+            do { options.logger = try DiagnosticsFile.logger(path: logFile, level: logLevel.level) } catch {
+                throw failure("hadeck: --log-file \(logFile): \(error)")
+            }
+            options.logger.notice("hadeck \(headless ? "headless" : "dashboard") on the live cluster '\(spec.name)'")
+        }
         let live: LiveCluster
-        do { live = try LiveCluster(spec: spec, scenario: scenario) } catch { throw failure("hadeck: \(error)") }
+        do { live = try LiveCluster(spec: spec, scenario: scenario, options: options) } catch {
+            options.logger.error("\(error)")
+            throw failure("hadeck: \(error)")
+        }
+        defer { options.logger.notice("stopped.") }
         let lines = EventLines()
         if headless { live.onEvent { lines.append($0) } }
         if let recorder { live.onEvent { recorder.record($0) } }

@@ -157,6 +157,8 @@ struct HAProxyStyleLogHandler: LogHandler {
     let pid: Int
     var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]
+    /// Where the lines go: standard error (`hadeck proxy`), or a log file (the dashboard's `--log-file`).
+    var write: @Sendable (String) -> Void = { fputsStderr($0) }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -166,7 +168,7 @@ struct HAProxyStyleLogHandler: LogHandler {
     func log(event: LogEvent) {
         var all = metadata
         if let more = event.metadata { all.merge(more) { _, new in new } }
-        fputsStderr(Self.line(level: event.level, pid: pid, message: "\(event.message)", metadata: all))
+        write(Self.line(level: event.level, pid: pid, message: "\(event.message)", metadata: all))
     }
 
     /// One line: HAProxy's label padded to 11 columns, the pid, the message, then any metadata

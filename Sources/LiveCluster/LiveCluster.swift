@@ -4,6 +4,7 @@ import ClusterCore
 import ClusterModel
 import HadeckBase
 import LiveEngine
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -20,6 +21,9 @@ public struct LiveClusterOptions: Sendable {
     public var browserTimeout = TimeSpan.seconds(2)
     /// Connections to a dead MAC kept waiting at most (the oldest is dropped beyond).
     public var maxUnansweredConnections = 256
+    /// hadeck's own diagnostics (a balancer that cannot bind, a failed connection at debug level):
+    /// nowhere by default; the dashboard's `--log-file` gives it a file, the screen staying clean.
+    public var logger = Logger(label: "hadeck.live", factory: { _ in SwiftLogNoOpLogHandler() })
 
     public init() {}
 }

@@ -4,6 +4,7 @@ import ClusterCore
 import ClusterModel
 import HadeckBase
 import LiveEngine
+import Logging
 import NIOCore
 import NIOPosix
 import OrderedCollections
@@ -230,6 +231,7 @@ final class LiveClusterState: ClusterDataPlane {
         let bound = self.bound!
         var options = BalancerOptions()
         options.bindHost = host.address
+        options.logger = self.options.logger
         let hostName = host.name
         return Balancer(
             name: host.name, config: host.haproxyConfig, pid: process.pid, eventLoop: loop, clock: clock,
@@ -243,6 +245,7 @@ final class LiveClusterState: ClusterDataPlane {
 
     private func balancerFailed(_ host: String, pid: Int, error: Error) {
         let text = "\(error)"
+        options.logger.error("\(host)'s haproxy (pid \(pid)) cannot start: \(text)")
         if booting { startErrors.append("\(host)'s haproxy: \(text)") }
         withCore { c in
             // The process could not bind: it exits, as haproxy does.
@@ -253,6 +256,7 @@ final class LiveClusterState: ClusterDataPlane {
     }
 
     private func appFailed(_ name: String, error: Error) {
+        options.logger.error("\(name) cannot start: \(error)")
         if booting { startErrors.append("\(name): \(error)") }
         withCore { c in
             guard c.webServer(named: name)?.running == true else { return }

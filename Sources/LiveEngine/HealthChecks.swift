@@ -195,6 +195,9 @@ final class HealthCheckScheduler {
                     if !isHTTP { return run.finish(.connected) }
                     if let read = job.readTimeout { run.timeout(after: read) { _ in .readTimeout } }
                 case .failure(let error):
+                    state.logger.debug(
+                        "health check connect failed",
+                        metadata: ["server": "\(run.backendName)/\(run.job.server)", "error": "\(error)"])
                     run.finish(checkOutcome(ofConnectError: error))
                 }
             }

@@ -89,8 +89,10 @@ final class EventBox: @unchecked Sendable {
         // haproxy sends from an unnamed socket: the request shows with its route and reason.
         let line =
             #"<134>Dec  2 03:56:20 localhost haproxy[28785]: 10.77.0.50:41302 [02/Dec/2026:03:56:20.391] web web/webB 0/0/0/1/1 200 391 - - --NI 1/1/0/0/0 0/0 {} {JSESSIONID=6BDEC4DCC2C90AF1BACA689A968A6DA0.jvm2; Path=/; HttpOnly} "GET /login HTTP/1.1""#
+        let before = try #require(source.changeSequence, "an attached cluster says when it changed")
         #expect(sendDatagram(line, to: dir.file("log.sock")))
         #expect(waitUntil { source.snapshot(requestLimit: 10, eventLimit: 10).requests.count == 1 })
+        #expect(try #require(source.changeSequence) > before, "a log line is a change the dashboard must show")
         let snap = source.snapshot(requestLimit: 10, eventLimit: 10)
         #expect(snap.requests.first?.server == "webB" && snap.requests.first?.via == "lb1")
         #expect(snap.source.name == "attached" && snap.source.confirmsDestructive && !snap.source.canPause)
@@ -125,7 +127,10 @@ final class EventBox: @unchecked Sendable {
         #expect(
             lines[1].contains(#""action":"drain webX","result":"refused: no balancer's haproxy has a server 'webX'"#))
 
+        // The readers wait on a condition, not a polled flag: shutdown ends them at once.
+        let stopStart = ContinuousClock.now
         source.shutdown()
+        #expect(ContinuousClock.now - stopStart < .seconds(2), "shutdown waited for sleeping readers")
         #expect(!FileManager.default.fileExists(atPath: dir.file("log.sock")), "the socket file goes with hadeck")
         #expect(!FileManager.default.fileExists(atPath: dir.file("log.sock.lock")))
     }

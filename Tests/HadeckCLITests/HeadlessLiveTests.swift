@@ -48,6 +48,41 @@ import Testing
     }
 }
 
+extension HeadlessLiveTests {
+    /// `--log-file`: hadeck's own diagnostics go to the file as HAProxy-style lines, never to the
+    /// screen or the JSON events; a file that cannot be written stops everything before it starts.
+    @Test(.enabled(if: available, "needs a built .build/debug/hadeck"))
+    func diagnosticsGoToTheLogFile() async throws {
+        let (files, cluster, _) = try DashboardEndToEndTests.articleClusterFile(net: 45)
+        defer { withExtendedLifetime(files) {} }
+        let log = files.path + "/hadeck.log"
+        let (status, out, err) = try await Self.run(
+            ["--headless", "--cluster", cluster, "--until", "5s", "--log-file", log, "--log-level", "debug"],
+            input: "kill webA\n")
+        #expect(status == 0, "\(err)")
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(
+            lines.first?.hasPrefix("[NOTICE]   (") == true
+                && lines.first?.hasSuffix(" : hadeck headless on the live cluster 'article'") == true, "\(text)")
+        // webA is dead: each balancer's checks of it fail to connect, and say so at debug level.
+        #expect(
+            lines.contains {
+                $0.hasPrefix("[DEBUG]    (") && $0.contains("health check connect failed") && $0.contains("webA")
+            }, "\(text)")
+        #expect(lines.last?.hasSuffix(" : stopped.") == true, "\(text)")
+        #expect(!out.contains("[DEBUG]") && !err.contains("[DEBUG]"), "diagnostics stay in the file")
+        let attributes = try FileManager.default.attributesOfItem(atPath: log)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+
+        let (badStatus, badOut, badErr) = try await Self.run(
+            ["--headless", "--cluster", cluster, "--until", "5s", "--log-file", files.path + "/no/such/dir/x.log"],
+            input: "")
+        #expect(badStatus == 1 && badOut.isEmpty, "\(badOut)")
+        #expect(badErr.contains("--log-file \(files.path)/no/such/dir/x.log: No such file or directory"), "\(badErr)")
+    }
+}
+
 /// The article's three demonstrations run in virtual time, where they prove the same thing in a
 /// fraction of a second (ClusterCoreTests' ArticleScenarioTests: every expect line holds). Live, one
 /// short scenario proves that `--headless --script` plays real sockets to its end and exits 0 when

@@ -206,24 +206,24 @@ struct StatsSocketTests {
         let garbage = String(repeating: "x", count: 10_000)
         #expect(await cli(socket, garbage)?.hasPrefix("Unknown command") == true)
         let binary: [UInt8] = (0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7 + 1) }.filter { $0 != 10 && $0 != 59 }
-        let binaryReply = await Task.detached { () -> String? in
+        let binaryReply = await offPool { () -> String? in
             guard let u = UnixSocketClient(path: socket) else { return nil }
             u.send(binary + [10])
             return u.readToEnd()
-        }.value
+        }
         #expect(binaryReply?.hasPrefix("Unknown command") == true)
         // A line longer than the buffer: closed without a reply, like HAProxy.
         let tooLong = await cli(socket, String(repeating: "y", count: 20_000))
         #expect(tooLong == "")
         // A client that goes away mid-command.
-        await Task.detached {
+        await offPool {
             if let u = UnixSocketClient(path: socket) {
                 u.send("set server web/webA sta")
             }
-        }.value
+        }
 
         // Interactive mode, as hatop uses it.
-        let transcript = await Task.detached { () -> [String?] in
+        let transcript = await offPool { () -> [String?] in
             guard let u = UnixSocketClient(path: socket) else { return [] }
             var out: [String?] = []
             u.send("prompt\n")
@@ -237,7 +237,7 @@ struct StatsSocketTests {
             u.send("quit\n")
             out.append(u.readToEnd())
             return out
-        }.value
+        }
         #expect(transcript.count == 5)
         if transcript.count == 5 {
             #expect(transcript[0] == "\n> ")

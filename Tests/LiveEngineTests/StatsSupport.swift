@@ -101,7 +101,7 @@ struct StatsCluster {
 
 /// `echo LINE | socat - UNIX-CONNECT:path`: one line, the whole reply until the server closes.
 func cli(_ path: String, _ line: String) async -> String? {
-    await Task.detached { UnixSocketClient.command(path, line) }.value
+    await offPool { UnixSocketClient.command(path, line) }
 }
 
 // MARK: - Outside programs (HadeckTestSupport runs them)

@@ -88,6 +88,12 @@ private func fixture(_ name: String) throws -> String {
         let webA = try #require(status.servers.first)
         #expect(webA.backend == "web" && webA.operationalState == 2 && webA.admin.isEmpty && webA.port == 8081)
         #expect(webA.weight == 1 && webA.initialWeight == 1 && webA.checkHealth == 4)
+        // Each answer ends with an empty line; extra newlines between them are not a section.
+        let sections = blankLineSections("Name: HAProxy\nPid: 7\n\n\n# pxname,svname\nweb,webA\n\n1\n# be_id\n\n")
+        #expect(sections == ["Name: HAProxy\nPid: 7", "\n# pxname,svname\nweb,webA", "1\n# be_id", ""])
+        #expect(blankLineSections("") == [""] && blankLineSections("a\n\n") == ["a", ""])
+        #expect(
+            ShowInfo.parse("Name: HAProxy\nPid:  7 \t\nnode:\n").fields == ["Name": "HAProxy", "Pid": "7", "node": ""])
         // A refused command leaves its part empty.
         let refused = HAProxyStatus.parse("Permission denied\n\n")
         #expect(refused.stat.isEmpty && refused.servers.isEmpty && refused.info.pid == nil)

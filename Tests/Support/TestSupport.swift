@@ -132,3 +132,10 @@ public func awaitProgram(
         try runProgram(argv, input: input, capture: capture, timeout: timeout, environment: environment)
     }
 }
+
+/// Runs blocking work (a socket read with a timeout, a wait) on a thread of its own, for async
+/// tests: `Task.detached` would still hold one of the few cooperative threads for the whole wait.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    // `body` does not throw, so neither does the wait.
+    try! await Blocking.run(body)
+}
