@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "ClusterConfig",
             dependencies: [
-                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig",
+                "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "YAMLDocument",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -99,8 +99,11 @@ let package = Package(
         // The attach file (YAML): how to reach a real cluster's haproxy and keepalived from outside.
         .target(
             name: "AttachConfig",
-            dependencies: ["HadeckBase", .product(name: "Yams", package: "Yams")]
+            dependencies: ["HadeckBase", "YAMLDocument", .product(name: "Yams", package: "Yams")]
         ),
+        // Reading a YAML document as hadeck's YAML files do: the nesting bounded before Yams, its
+        // errors as a line and a sentence.
+        .target(name: "YAMLDocument", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Reading and driving real haproxy / keepalived from outside: programs as argument vectors, the
         // runtime API, the notify FIFO and data dump, neighbour tables, network namespaces.
         .target(
@@ -218,7 +221,10 @@ let package = Package(
             exclude: ["Corpus"]),
         .testTarget(name: "WebCoreTests", dependencies: ["WebCore"]),
         .testTarget(
-            name: "ClusterConfigTests", dependencies: ["HadeckBase", "ClusterConfig", "HadeckConfig", "VRRPCore"]),
+            name: "ClusterConfigTests",
+            dependencies: ["HadeckBase", "ClusterConfig", "HadeckConfig", "VRRPCore", "YAMLDocument"]),
+        .testTarget(
+            name: "YAMLDocumentTests", dependencies: ["YAMLDocument", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "ClusterModelTests", dependencies: ["VRRPCore", "ClusterModel", "BalancerCore", "HadeckBase"]),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import HadeckBase
+import YAMLDocument
 import Yams
 
 extension AttachFile {
@@ -44,18 +45,15 @@ struct AttachFileReader {
 
     mutating func read(_ text: String) -> AttachFile? {
         let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                error(1, "the attach file is empty: it needs version, vip and balancers")
-                return nil
-            }
+        switch YAMLDocument.compose(text, kind: "the attach file", needs: "an attach file needs 5") {
+        case .failure(let problem):
+            error(problem.line, problem.message)
+            return nil
+        case .success(nil):
+            error(1, "the attach file is empty: it needs version, vip and balancers")
+            return nil
+        case .success(let node?):
             root = node
-        } catch let e as YamlError {
-            error(yamlErrorLine(e), "not valid YAML: \(yamlProblem(e))")
-            return nil
-        } catch {
-            self.error(1, "not valid YAML: \(error)")
-            return nil
         }
         guard let top = root.mapping else {
             error(line(root), "the attach file must be a mapping with version, vip and balancers")
@@ -432,18 +430,4 @@ func parseLogAddress(_ s: String) -> LogSocketAddress? {
     return parseHostPort(rest, defaultPort: nil).map { .udp(host: $0.0, port: $0.1) }
 }
 
-private func line(_ node: Node) -> Int { node.mark?.line ?? 1 }
-
-private func yamlErrorLine(_ e: YamlError) -> Int {
-    switch e {
-    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
-    default: 1
-    }
-}
-
-private func yamlProblem(_ e: YamlError) -> String {
-    switch e {
-    case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): problem
-    default: "\(e)"
-    }
-}
+private func line(_ node: Node) -> Int { YAMLDocument.line(node) }

@@ -2,6 +2,7 @@ import BalancerCore
 import HadeckBase
 import HadeckConfig
 import VRRPCore
+import YAMLDocument
 import Yams
 
 /// One balancer host of a cluster file: where it lives and which configs it runs.
@@ -64,26 +65,16 @@ public struct ClusterFile: Hashable, Sendable {
     public static func parse(_ text: String, file: String) -> (ClusterFile?, Diagnostics) {
         var d = Diagnostics()
         // libyaml composes nested nodes recursively: a file nested thousands deep overflows the stack.
-        if let (depthLine, depth) = deepestNesting(text), depth > maximumNesting {
-            d.error(
-                file, depthLine,
-                "the cluster file nests \(depth) levels deep here; hadeck reads at most \(maximumNesting) (a cluster file needs 3)"
-            )
-            return (nil, d)
-        }
         let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                d.error(file, 1, "the cluster file is empty")
-                return (nil, d)
-            }
+        switch YAMLDocument.compose(text, kind: "the cluster file", needs: "a cluster file needs 3") {
+        case .failure(let problem):
+            d.error(file, problem.line, problem.message)
+            return (nil, d)
+        case .success(nil):
+            d.error(file, 1, "the cluster file is empty")
+            return (nil, d)
+        case .success(let node?):
             root = node
-        } catch let error as YamlError {
-            d.error(file, yamlErrorLine(error), "not valid YAML: \(yamlProblem(error))")
-            return (nil, d)
-        } catch {
-            d.error(file, 1, "not valid YAML: \(error)")
-            return (nil, d)
         }
         guard let top = root.mapping else {
             d.error(file, line(root), "the cluster file must be a mapping with name, vip, balancers and backends")
@@ -237,63 +228,7 @@ public struct ClusterFile: Hashable, Sendable {
     }
 }
 
-private func line(_ node: Node) -> Int { node.mark?.line ?? 1 }
-
-/// How deep a cluster file may nest collections before it is refused unread.
-let maximumNesting = 64
-
-/// The deepest collection nesting of a YAML text and the line where it is reached, counted without
-/// a YAML parser: `[`/`{` outside quotes and comments, plus block levels (indentation steps and
-/// `- ` sequence entries). It may count a little more than YAML would, never less.
-func deepestNesting(_ text: String) -> (line: Int, depth: Int)? {
-    var best: (line: Int, depth: Int)? = nil
-    var indents: [Int] = []
-    var flow = 0
-    var number = 0
-    for raw in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
-        number += 1
-        var i = raw.startIndex
-        var indent = 0
-        while i < raw.endIndex, raw[i] == " " {
-            indent += 1
-            i = raw.index(after: i)
-        }
-        guard i < raw.endIndex, raw[i] != "#", raw[i] != "\r" else { continue }
-        if flow == 0 {
-            while let last = indents.last, last >= indent { indents.removeLast() }
-            indents.append(indent)
-        }
-        var dashes = 0
-        var deepestFlow = flow
-        var quote: Unicode.Scalar? = nil
-        var atEntryStart = true
-        while i < raw.endIndex {
-            let c = raw[i]
-            if let q = quote {
-                if c == q { quote = nil }
-            } else if c == "\"" || c == "'" {
-                quote = c
-                atEntryStart = false
-            } else if c == "#" {
-                break
-            } else if c == "[" || c == "{" {
-                flow += 1
-                deepestFlow = max(deepestFlow, flow)
-                atEntryStart = false
-            } else if c == "]" || c == "}" {
-                flow = max(0, flow - 1)
-            } else if c == "-" && atEntryStart {
-                dashes += 1
-            } else if c != " " {
-                atEntryStart = false
-            }
-            i = raw.index(after: i)
-        }
-        let depth = indents.count + dashes + deepestFlow
-        if depth > (best?.depth ?? 0) { best = (number, depth) }
-    }
-    return best
-}
+private func line(_ node: Node) -> Int { YAMLDocument.line(node) }
 
 /// `IP[:PORT]` with any IPv4 address: the simulator runs production addresses; the live cluster
 /// itself refuses what is not loopback (`LiveCluster`), where it matters.
@@ -321,18 +256,4 @@ private func ipv4Address(_ node: Node, file: String, defaultPort: Int?, into d: 
         return nil
     }
     return SocketAddress(host: ip.description, port: port)
-}
-
-private func yamlErrorLine(_ e: YamlError) -> Int {
-    switch e {
-    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
-    default: 1
-    }
-}
-
-private func yamlProblem(_ e: YamlError) -> String {
-    switch e {
-    case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): problem
-    default: "\(e)"
-    }
 }

@@ -161,6 +161,18 @@ let remoteExample = """
         #expect(b == nil && d2.errors.first?.line == 1)
     }
 
+    /// Yams recurses per level: an attach file 20,000 levels deep would overflow the stack. It is
+    /// refused unread, as a cluster file is.
+    @Test func aDeepFileIsRefusedUnread() {
+        let deep = "version: 1\nvip: " + String(repeating: "[", count: 20_000) + String(repeating: "]", count: 20_000)
+        let (file, d) = AttachFile.parse(deep + "\n", file: "deep.yaml")
+        #expect(file == nil)
+        #expect(
+            d.errors.map(\.description) == [
+                "deep.yaml:2: error: the attach file nests 20001 levels deep here; hadeck reads at most 64 (an attach file needs 5)"
+            ])
+    }
+
     @Test func writtenFilesReadBackTheSame() throws {
         let (parsed, _) = AttachFile.parse(remoteExample, file: "shop.yaml")
         let original = try #require(parsed)
