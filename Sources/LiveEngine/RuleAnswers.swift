@@ -15,10 +15,13 @@ struct RuleAnswer: Equatable {
     var body: String
     /// HAProxy's own 400 and 408 end the connection (their message says `Connection: close`).
     var closes: Bool
+    /// The `errorfile` page sent instead (a denial's status has one).
+    var page: ErrorFilePage? = nil
 
     static func == (a: RuleAnswer, b: RuleAnswer) -> Bool {
         a.status == b.status && a.reasonPhrase == b.reasonPhrase && a.body == b.body && a.closes == b.closes
             && a.headers.map(\.name) == b.headers.map(\.name) && a.headers.map(\.value) == b.headers.map(\.value)
+            && a.page == b.page
     }
 
     /// The answer for a decision the balancer makes itself; nil for one that goes to a backend.
@@ -58,6 +61,12 @@ struct RuleAnswer: Equatable {
             ], body: error.body, closes: error == .badRequest || error == .requestTimeout)
     }
 
+    /// A denial answered with an `errorfile` page.
+    init(page: ErrorFilePage) {
+        self.init(status: page.status, reasonPhrase: "", headers: [], body: "", closes: page.closes)
+        self.page = page
+    }
+
     init(status: Int, reasonPhrase: String, headers: [(name: String, value: String)], body: String, closes: Bool) {
         self.status = status
         self.reasonPhrase = reasonPhrase
@@ -70,6 +79,7 @@ struct RuleAnswer: Equatable {
     /// `http10KeepAlive`: an HTTP/1.0 client that keeps the connection (`connection: keep-alive`);
     /// `head`: the request was HEAD (no body).
     func wire(close: Bool, http10KeepAlive: Bool, head: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
+        if let page { return page.wire(close: close, allocator: allocator) }
         var out = allocator.buffer(capacity: 128 + body.utf8.count)
         out.writeStaticString("HTTP/1.1 ")
         out.writeString(String(status))

@@ -32,7 +32,9 @@ final class NamedBackend: @unchecked Sendable {
         inet_pton(AF_INET, host, &addr.sin_addr)
         let fd = listener
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(listener, 64) == 0 else {
             close(listener)
@@ -194,14 +196,16 @@ func parseOutcome(_ response: String) -> RoutingOutcome {
         if name == "x-backend" { outcome.answeredBy = value }
         if watchedResponse.contains(name) { outcome.responseHeaders[name] = value }
     }
-    if outcome.answeredBy == nil, !body.isEmpty, (outcome.status ?? 0) < 300 { outcome.answeredBy = "answer: \(body)" }
+    // An answer the proxy made itself (`return`, an error page): its body.
+    if outcome.answeredBy == nil, !body.isEmpty { outcome.answeredBy = "answer: \(body)" }
     // The request head the backend echoed after its name.
     let watchedRequest: Set<String> = ["x-routed-by", "x-client", "x-secret", "x-api"]
     for line in body.components(separatedBy: "\r\n").dropFirst() {
         guard let colon = line.firstIndex(of: ":") else { continue }
         let name = line[..<colon].lowercased()
         if watchedRequest.contains(name) {
-            outcome.requestHeaders[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+            outcome.requestHeaders[name] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespacesAndNewlines)
         }
     }
     return outcome
@@ -218,7 +222,7 @@ func parseOutcome(_ response: String) -> RoutingOutcome {
     static let backendHost = "127.87.0.2"
     static let internalClient = "127.87.9.9"
 
-    static func config(port: Int, backends: [String: Int], deadPort: Int) -> String {
+    static func config(port: Int, backends: [String: Int], deadPort: Int, errorFiles dir: String) -> String {
         func server(_ name: String) -> String { "    server \(name)1 \(backendHost):\(backends[name]!)" }
         return #"""
             global
@@ -230,6 +234,7 @@ func parseOutcome(_ response: String) -> RoutingOutcome {
                 timeout server 5s
             frontend www
                 bind \#(proxyHost):\#(port)
+                errorfile 429 \#(dir)/429.http
                 acl is_api path_beg /api
                 acl host_admin hdr(host) -i admin.example.com
                 acl host_static hdr_beg(host) -i static.
@@ -257,6 +262,7 @@ func parseOutcome(_ response: String) -> RoutingOutcome {
                 use_backend beta if beta
                 use_backend fallback if { path_beg /dead } { nbsrv(dead) lt 1 }
                 use_backend dead if { path_beg /dead }
+                use_backend down if { path_beg /down }
                 use_backend %[req.hdr(X-Pick),lower] if { req.hdr(X-Pick) -m found }
                 use_backend api unless { path_beg / }
                 default_backend app
@@ -275,6 +281,9 @@ func parseOutcome(_ response: String) -> RoutingOutcome {
             \#(server("fallback"))
             backend admin
                 http-request return status 200 content-type text/plain string admin-page
+            backend down
+                errorfile 503 \#(dir)/503.http
+                server down1 \#(backendHost):\#(deadPort) disabled
             backend dead
                 server dead1 \#(backendHost):\#(deadPort) check inter 100ms fall 1 rise 1
 
@@ -284,7 +293,8 @@ func parseOutcome(_ response: String) -> RoutingOutcome {
     static let cases: [RoutingCase] = [
         RoutingCase(name: "default backend", target: "/"),
         RoutingCase(name: "path_beg", target: "/api/users"),
-        RoutingCase(name: "path_beg and method", method: "POST", target: "/api/users", headers: [("Content-Length", "0")]),
+        RoutingCase(
+            name: "path_beg and method", method: "POST", target: "/api/users", headers: [("Content-Length", "0")]),
         RoutingCase(name: "hdr(host) -i", target: "/", headers: [("Host", "ADMIN.example.com")]),
         RoutingCase(name: "|| anonymous acl", target: "/", headers: [("X-Role", "admin")]),
         RoutingCase(name: "hdr(X-Role) other value", target: "/", headers: [("X-Role", "administrator")]),
@@ -300,10 +310,12 @@ func parseOutcome(_ response: String) -> RoutingOutcome {
         RoutingCase(name: "src exempts from deny", target: "/private/x", source: internalClient),
         RoutingCase(name: "deny_status 429", target: "/", headers: [("User-Agent", "BadBot/1.0")]),
         RoutingCase(name: "redirect prefix", target: "/old/page?a=1"),
-        RoutingCase(name: "redirect scheme", target: "/a?b=c", headers: [("X-Proto", "http"), ("Host", "example.com")]),
+        RoutingCase(
+            name: "redirect scheme", target: "/a?b=c", headers: [("X-Proto", "http"), ("Host", "example.com")]),
         RoutingCase(name: "return", target: "/ping"),
         RoutingCase(name: "redirect location", target: "/here"),
         RoutingCase(name: "nbsrv", target: "/dead/x"),
+        RoutingCase(name: "errorfile of the backend", target: "/down"),
         RoutingCase(name: "dynamic use_backend", target: "/", headers: [("X-Pick", "API")]),
         RoutingCase(name: "dynamic use_backend, no such backend", target: "/", headers: [("X-Pick", "nope")]),
         RoutingCase(name: "del-header", target: "/", headers: [("X-Secret", "s3cret")]),
@@ -322,6 +334,12 @@ func parseOutcome(_ response: String) -> RoutingOutcome {
     func theSameRequestsReachTheSameBackendsThroughHAProxyAndHadeck() async throws {
         let haproxy = try #require(Self.haproxy)
         let dir = try TemporaryDirectory("routing-diff")
+        try dir.write(
+            "429.http",
+            "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nslow down")
+        try dir.write(
+            "503.http",
+            "HTTP/1.0 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<p>down</p>\n")
         let names = ["app", "api", "write", "static", "beta", "fallback"]
         let servers = try names.map { try NamedBackend(name: $0, host: Self.backendHost) }
         defer { for s in servers { s.stop() } }
@@ -330,7 +348,7 @@ func parseOutcome(_ response: String) -> RoutingOutcome {
             "haproxy.cfg",
             Self.config(
                 port: port, backends: Dictionary(uniqueKeysWithValues: servers.map { ($0.name, $0.port) }),
-                deadPort: freePort(host: Self.backendHost)))
+                deadPort: freePort(host: Self.backendHost), errorFiles: dir.path))
         func run(_ argv: [String]) async throws -> [RoutingOutcome] {
             let program = try BackgroundProgram(argv)
             defer { withExtendedLifetime(program) {} }

@@ -85,7 +85,9 @@ struct RoutingRulesTests {
         let p = try EmbeddedProxy(Self.config)
         let c = try p.client()
         try c.receive(get("/old/page?a=1"))
-        #expect(try c.sent() == "HTTP/1.1 301 Moved Permanently\r\ncontent-length: 0\r\nlocation: /new/old/page?a=1\r\n\r\n")
+        #expect(
+            try c.sent() == "HTTP/1.1 301 Moved Permanently\r\ncontent-length: 0\r\nlocation: /new/old/page?a=1\r\n\r\n"
+        )
         try c.receive(get("/loc"))
         #expect(
             try c.sent()

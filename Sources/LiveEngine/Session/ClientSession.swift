@@ -305,9 +305,13 @@ final class ClientSession: ChannelDuplexHandler {
                 route = nil
             case .deny, .tarpit, .redirect, .return:
                 route = nil
-                ruleAnswer = RuleAnswer(decision.outcome, answerHeaders: decision.answerHeaders).map {
-                    ($0, decision.reason, decision.outcome.isDenial ? "PR" : "LR")
+                var answer = RuleAnswer(decision.outcome, answerHeaders: decision.answerHeaders)
+                if decision.outcome.isDenial, let status = answer?.status,
+                    let page = state.errorFiles.page(status, backend: nil, frontend: frontend.name)
+                {
+                    answer = RuleAnswer(page: page)
                 }
+                ruleAnswer = answer.map { ($0, decision.reason, decision.outcome.isDenial ? "PR" : "LR") }
             }
             if frontend.hasResponseRules { requestFacts = facts }
         }
@@ -535,7 +539,8 @@ final class ClientSession: ChannelDuplexHandler {
         let out =
             rewriteResponseHead(
                 head, r, plan: plan, clientHTTP11: clientHTTP11, replaceSetCookies: replace != nil, extras: extras,
-                edits: responseEdits, extraBytes: { state.responseExtras.bytes(for: $0, allocator: allocator) }, allocator: allocator)
+                edits: responseEdits, extraBytes: { state.responseExtras.bytes(for: $0, allocator: allocator) },
+                allocator: allocator)
             ?? head
         chunkEncode = plan.chunkEncode
         clientUnflushed = true
@@ -624,9 +629,21 @@ final class ClientSession: ChannelDuplexHandler {
 
     private func perform(_ ending: ClientStateMachine.Ending) {
         if let up = ending.upstream { release(up, reuse: false) }
+        // A request's processing answers with the proxy's `errorfile` page when it has one; what
+        // the HTTP/1 layer refuses (`<BADREQ>`: unreadable, incomplete in time) keeps HAProxy's own.
+        var page: ByteBuffer?
+        if let error = ending.error, !state.errorFiles.isEmpty, machine.txn.requestLine != "<BADREQ>",
+            let file = state.errorFiles.page(error.rawValue, backend: machine.txn.route?.name, frontend: frontend.name)
+        {
+            let wire = file.wire(close: true, allocator: context?.channel.allocator ?? ByteBufferAllocator())
+            machine.withTransaction { $0.bytesOut = wire.readableBytes }
+            page = wire
+        }
         if let record = ending.record { finishRecord(status: record.status, termination: record.termination) }
         inbound = nil
-        if let error = ending.error {
+        if let page {
+            writeThenClose(page)
+        } else if let error = ending.error {
             var wire = context?.channel.allocator.buffer(capacity: 256) ?? ByteBuffer()
             wire.writeString(error.wireText)
             writeThenClose(wire)

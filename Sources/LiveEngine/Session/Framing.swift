@@ -112,8 +112,7 @@ struct ResponsePlan: Hashable {
 }
 
 /// Whether a request head can go to the server as it came (`edited`: rules change its headers).
-func requestHeadIsForwardable(_ h: ParsedHead, cookiesChanged: Bool, forwardfor: Bool, edited: Bool = false) -> Bool
-{
+func requestHeadIsForwardable(_ h: ParsedHead, cookiesChanged: Bool, forwardfor: Bool, edited: Bool = false) -> Bool {
     !cookiesChanged && !h.hasHopHeaders && !forwardfor && h.minor == 1 && !h.bareLF && !h.repeatedContentLength
         && !h.lengthAndChunked && !edited
 }
