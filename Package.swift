@@ -238,7 +238,7 @@ let package = Package(
             dependencies: [
                 "HadeckConfig", "PlainSockets",
                 "HadeckCLI", "LiveCluster", "LiveEngine", "ClusterConfig", "HadeckTestSupport", "ClusterCore",
-                "ClusterModel", "Dashboard", "HadeckBase",
+                "ClusterModel", "Dashboard", "HadeckBase", "RealCluster",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(

@@ -28,10 +28,17 @@ http {
 NGINX
 }
 
-# bench_proxy_cfg FILE cookie|plain BIND HOST_A HOST_B: the configuration both proxies run.
+# bench_proxy_cfg FILE cookie|plain|rules BIND HOST_A HOST_B: the configuration both proxies run
+# (rules: plain with two ACLs, a deny that never matches and a set-header on every request).
 bench_proxy_cfg() {
     local cookie_line="" a="" b=""
     if [ "$2" = cookie ]; then cookie_line="    cookie SRV insert indirect nocache"; a=" cookie A"; b=" cookie B"; fi
+    if [ "$2" = rules ]; then
+        cookie_line="    acl is_api path_beg /api
+    acl host_admin hdr(host) -i admin.example.com
+    http-request deny if is_api host_admin
+    http-request set-header X-Routed yes"
+    fi
     cat > "$1" <<CFG
 global
     nbthread 1

@@ -73,6 +73,8 @@ public struct RequestDecision: Hashable, Sendable {
     public var requestHeaderEdits: [HeaderEdit]
     /// Which rule decided, in words: `acl is_api (path_beg /api) -> backend api`.
     public var reason: String
+    /// The headers of an `http-request return` answer (`hdr NAME FMT`), evaluated, in order.
+    public var answerHeaders: [HeaderEdit] = []
 
     /// The backend's name when the request is forwarded.
     public var backend: String? { if case .backend(let name) = outcome { name } else { nil } }
@@ -106,7 +108,8 @@ public struct RequestRouter: @unchecked Sendable {
         var edits: [HeaderEdit] = []
         let feContext = SampleContext(request: request, proxy: frontend.name, usableServers: usableServers)
         if let final = runRequestRules(frontend.rules, label: "", feContext, &edits) {
-            return RequestDecision(outcome: final.0, requestHeaderEdits: edits, reason: final.1)
+            return RequestDecision(
+                outcome: final.0, requestHeaderEdits: edits, reason: final.1, answerHeaders: final.2)
         }
         var chosen: String? = nil
         var reason = ""
@@ -138,7 +141,9 @@ public struct RequestRouter: @unchecked Sendable {
         if backend != frontend.name, let rules = backendRules[backend] {
             let beContext = SampleContext(request: request, proxy: backend, usableServers: usableServers)
             if let final = runRequestRules(rules, label: "backend \(backend): ", beContext, &edits) {
-                return RequestDecision(outcome: final.0, requestHeaderEdits: edits, reason: reason + "; " + final.1)
+                return RequestDecision(
+                    outcome: final.0, requestHeaderEdits: edits, reason: reason + "; " + final.1,
+                    answerHeaders: final.2)
             }
         }
         return RequestDecision(outcome: .backend(backend), requestHeaderEdits: edits, reason: reason)
@@ -183,22 +188,26 @@ public struct RequestRouter: @unchecked Sendable {
 
     private func runRequestRules(
         _ rules: ProxyRules, label: String, _ context: SampleContext, _ edits: inout [HeaderEdit]
-    ) -> (RequestDecision.Outcome, String)? {
+    ) -> (RequestDecision.Outcome, String, [HeaderEdit])? {
         for rule in rules.httpRequest {
             guard let why = conditionHolds(rule.condition, context) else { continue }
             let cause = label + rule.text + " (line \(rule.line))" + (why.isEmpty ? "" : " if \(why)")
             switch rule.action {
             case .allow:
-                return runRedirects(rules, label: label, context)
-            case .deny(let status): return (.deny(status: status), cause + " -> \(status)")
-            case .tarpit(let status): return (.tarpit(status: status), cause + " -> tarpit, \(status)")
+                return runRedirects(rules, label: label, context).map { ($0.0, $0.1, []) }
+            case .deny(let status): return (.deny(status: status), cause + " -> \(status)", [])
+            case .tarpit(let status): return (.tarpit(status: status), cause + " -> tarpit, \(status)", [])
             case .redirect(let r):
                 let outcome = redirect(r, context)
-                return (outcome, cause + " -> redirect")
+                return (outcome, cause + " -> redirect", [])
             case .return(let r):
                 let body = r.body.map { evaluate($0, context) } ?? ""
+                let headers = r.headers.map {
+                    HeaderEdit(kind: .add, name: $0.name, value: evaluate($0.value, context), line: rule.line)
+                }
                 return (
-                    .return(status: r.status, contentType: r.contentType, body: body), cause + " -> return \(r.status)"
+                    .return(status: r.status, contentType: r.contentType, body: body),
+                    cause + " -> return \(r.status)", headers
                 )
             case .header(let edit):
                 edits.append(headerEdit(edit, context, line: rule.line))
@@ -206,7 +215,7 @@ public struct RequestRouter: @unchecked Sendable {
                 continue
             }
         }
-        return runRedirects(rules, label: label, context)
+        return runRedirects(rules, label: label, context).map { ($0.0, $0.1, []) }
     }
 
     private func runRedirects(_ rules: ProxyRules, label: String, _ context: SampleContext) -> (

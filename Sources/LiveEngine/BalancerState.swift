@@ -73,9 +73,13 @@ final class BalancerState {
 
     func backend(named name: String) -> Backend? { backends.first { $0.name == name }?.backend }
 
-    /// Marks the process alive: addresses resolved, start time taken.
+    /// The `errorfile` pages, read by `begin()`.
+    private(set) var errorFiles = ErrorFiles()
+
+    /// Marks the process alive: addresses resolved, error files read, start time taken.
     func begin() throws {
         try servers.resolve(backends)
+        errorFiles = try ErrorFiles(config: config)
         alive = true
         statistics.startedAt = now
         statistics.startedWall = Int(time(nil))

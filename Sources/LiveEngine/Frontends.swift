@@ -46,11 +46,26 @@ final class FrontendRuntime {
     let defaultRoute: BackendRoute?
     /// The stats page's URI when there is one (what the hot path reads: no copy of the whole page configuration).
     let localURI: String?
+    /// The frontend's routing rules (`acl`, `use_backend`, `http-request`, `redirect`,
+    /// `http-response`, and the chosen backend's own `http-request` and `http-response` rules),
+    /// compiled once. Nil when every request goes to `default_backend` as it came: the hot path then
+    /// builds no request facts and evaluates nothing.
+    let router: RequestRouter?
+    /// The backends the rules may choose, by name (dynamic `use_backend` names included).
+    let routes: [String: BackendRoute]
+    /// Some `http-response` rule may apply (the frontend's or a backend's): response heads are read for it.
+    let hasResponseRules: Bool
 
-    init(config: FrontendConfig, defaultRoute: BackendRoute?, counters: RequestCounters) {
+    init(
+        config: FrontendConfig, defaultRoute: BackendRoute?, counters: RequestCounters, router: RequestRouter? = nil,
+        routes: [String: BackendRoute] = [:], hasResponseRules: Bool = false
+    ) {
         self.config = config
         self.defaultRoute = defaultRoute
         self.counters = defaultRoute?.counters ?? counters
+        self.router = router
+        self.routes = routes
+        self.hasResponseRules = hasResponseRules
         httpRequestTimeout = config.timeouts.httpRequest
         keepAliveTimeout = config.timeouts.httpKeepAlive ?? config.timeouts.httpRequest
         clientTimeout = config.timeouts.client
@@ -66,19 +81,6 @@ final class FrontendRuntime {
 
     /// Whether the frontend keeps client connections open between requests, before a backend is chosen.
     var keepAlive: Bool { config.httpKeepAlive && (defaultRoute?.keepAlive ?? true) }
-
-    /// The backend a request goes to. The one place that decides it: `default_backend` today;
-    /// `use_backend` rules (with their `acl`s and `http-request` lines) belong here.
-    @inline(__always)
-    func route(for request: RequestFacts) -> BackendRoute? { defaultRoute }
-}
-
-/// What a frontend may look at to choose a backend. Today's only rule (`default_backend`) needs
-/// nothing; the change that brings `use_backend` adds what its ACLs read (path, Host...) here, so the
-/// hot path computes only what some rule uses.
-struct RequestFacts {
-    var method: String
-    var clientIP: String
 }
 
 /// Every frontend of a balancer, in configuration order.
@@ -91,14 +93,36 @@ struct FrontendTable {
         defaultConnectTimeout: TimeSpan
     ) {
         for fe in config.frontends where byName[fe.name] == nil {
-            let route = fe.defaultBackend.flatMap { name in backends.first { $0.name == name } }.map {
+            func route(_ b: (name: String, backend: Backend)) -> BackendRoute {
                 BackendRoute(
-                    name: $0.name, backend: $0.backend, frontend: fe, defaultConnectTimeout: defaultConnectTimeout,
-                    counters: statistics.requestCounters(frontend: fe.name, backend: $0.name))
+                    name: b.name, backend: b.backend, frontend: fe, defaultConnectTimeout: defaultConnectTimeout,
+                    counters: statistics.requestCounters(frontend: fe.name, backend: b.name))
             }
+            let defaultRoute = fe.defaultBackend.flatMap { name in backends.first { $0.name == name } }.map(route)
+            // Rules matter when the frontend has some, or when a backend it reaches has its own.
+            let reachable: [BackendConfig] =
+                fe.rules.switching.isEmpty
+                ? config.backends.filter { $0.name == fe.defaultBackend && $0.name != fe.name } : config.backends
+            let backendRules = reachable.contains { !$0.rules.isEmpty && $0.name != fe.name }
+            guard !fe.rules.isEmpty || backendRules else {
+                byName[fe.name] = FrontendRuntime(
+                    config: fe, defaultRoute: defaultRoute,
+                    counters: statistics.requestCounters(frontend: fe.name, backend: nil))
+                order.append(fe.name)
+                continue
+            }
+            var routes: [String: BackendRoute] = [:]
+            for b in backends where routes[b.name] == nil {
+                routes[b.name] = b.name == defaultRoute?.name ? defaultRoute : route(b)
+            }
+            let hasResponseRules =
+                !fe.rules.httpResponse.isEmpty
+                || reachable.contains { !$0.rules.httpResponse.isEmpty && $0.name != fe.name }
             byName[fe.name] = FrontendRuntime(
-                config: fe, defaultRoute: route,
-                counters: statistics.requestCounters(frontend: fe.name, backend: nil))
+                config: fe, defaultRoute: defaultRoute,
+                counters: statistics.requestCounters(frontend: fe.name, backend: nil),
+                router: RequestRouter(frontend: fe, backends: config.backends), routes: routes,
+                hasResponseRules: hasResponseRules)
             order.append(fe.name)
         }
     }

@@ -164,7 +164,7 @@ final class HealthCheckScheduler {
     private func run(_ job: CheckJob, backend: String) {
         let state = self.state
         let run = CheckRun(job: job, backendName: backend, state: state)
-        guard let address = state.servers.addresses[ServerKey(backend: backend, server: job.server)] else {
+        guard let address = state.servers.checkAddress(ServerKey(backend: backend, server: job.server)) else {
             return run.finish(.socketError)
         }
         if let whole = job.wholeCheckTimeout {

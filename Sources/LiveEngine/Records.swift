@@ -63,6 +63,8 @@ public enum LiveEngineError: Error, Hashable, Sendable, CustomStringConvertible 
     /// Something that is not a socket is at the stats socket's path (a regular file, a directory,
     /// a dangling symbolic link...): `what` says it, e.g. `is a regular file`.
     case statsSocketPathTaken(path: String, what: String)
+    /// An `errorfile` that cannot be read, or that is not an HTTP response.
+    case badErrorFile(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -74,6 +76,7 @@ public enum LiveEngineError: Error, Hashable, Sendable, CustomStringConvertible 
             "another process serves the stats socket \(path): hadeck does not take it over (stop that process, or give this balancer another 'stats socket' path)"
         case .statsSocketPathTaken(let path, let what):
             "cannot open the stats socket \(path): it \(what), not a socket; hadeck does not replace it (remove it, or choose another path)"
+        case .badErrorFile(let path, let reason): "errorfile : \(reason) <\(path)>."
         }
     }
 }

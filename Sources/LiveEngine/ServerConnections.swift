@@ -24,6 +24,8 @@ final class ServerConnections {
     >
 
     private(set) var addresses: [ServerKey: NIOCore.SocketAddress] = [:]
+    /// Where health checks connect when it is not the server's address (`port N`, `addr A`).
+    private(set) var checkAddresses: [ServerKey: NIOCore.SocketAddress] = [:]
     private var pools: [ServerKey: IdlePool] = [:]
     let idleLimit: Int
     var connector: Connector?
@@ -36,16 +38,23 @@ final class ServerConnections {
             for s in backend.config.servers {
                 let key = ServerKey(backend: name, server: s.name)
                 if addresses[key] != nil { continue }
-                do {
-                    addresses[key] = try NIOCore.SocketAddress(ipAddress: s.address.host, port: s.address.port)
-                } catch {
-                    do {
-                        addresses[key] = try NIOCore.SocketAddress.makeAddressResolvingHost(
-                            s.address.host, port: s.address.port)
-                    } catch {
-                        throw LiveEngineError.badAddress(s.address.description)
-                    }
-                }
+                addresses[key] = try Self.address(s.address)
+                if s.checkPort != nil || s.checkAddress != nil { checkAddresses[key] = try Self.address(s.checkTarget) }
+            }
+        }
+    }
+
+    /// The address health checks of a server connect to.
+    func checkAddress(_ key: ServerKey) -> NIOCore.SocketAddress? { checkAddresses[key] ?? addresses[key] }
+
+    private static func address(_ a: BalancerCore.SocketAddress) throws -> NIOCore.SocketAddress {
+        do {
+            return try NIOCore.SocketAddress(ipAddress: a.host, port: a.port)
+        } catch {
+            do {
+                return try NIOCore.SocketAddress.makeAddressResolvingHost(a.host, port: a.port)
+            } catch {
+                throw LiveEngineError.badAddress(a.description)
             }
         }
     }

@@ -48,6 +48,14 @@ final class ClientSession: ChannelDuplexHandler {
     private var localTarget: String?
     /// The `Authorization` value of a request the balancer answers itself (`stats auth`).
     private var localAuthorization: String?
+    /// The answer the frontend's rules make for the request in progress, with the routing reason
+    /// and the termination state for the log.
+    private var ruleAnswer: (answer: RuleAnswer, reason: String, termination: String)?
+    /// The request's facts, kept for `http-response` rules (only when the frontend has some).
+    private var requestFacts: RequestFacts?
+    /// The client's address and port as the rules read them (`src`, `src_port`).
+    private var clientAddress: IPAddress?
+    private var clientPort = 0
 
     /// One lazily re-armed timer for the machine's earliest deadline.
     private var timer: Scheduled<Void>?
@@ -73,6 +81,10 @@ final class ClientSession: ChannelDuplexHandler {
         if let remote = context.channel.remoteAddress {
             clientIP = remote.ipAddress ?? "0.0.0.0"
             clientText = "\(clientIP):\(remote.port ?? 0)"
+            if frontend.router != nil {
+                clientAddress = IPAddress(clientIP)
+                clientPort = remote.port ?? 0
+            }
         }
         armTimer()
     }
@@ -270,26 +282,62 @@ final class ClientSession: ChannelDuplexHandler {
                 }
             }
         }
-        let route = frontend.route(for: RequestFacts(method: method, clientIP: clientIP))
+        // Without rules the route is default_backend and nothing of the request is looked at.
+        var route = frontend.defaultRoute
+        var ruleReason: String?
+        var edits: [HeaderEdit] = []
+        if let router = frontend.router {
+            ruleAnswer = nil
+            requestFacts = nil
+            let facts = head.withUnsafeReadableBytes {
+                LiveEngine.requestFacts($0, h, source: clientAddress, sourcePort: clientPort)
+            }
+            let state = self.state
+            let instant = state.clock.instant(at: now)
+            let decision = router.route(facts) { state.backend(named: $0)?.usableServerCount(now: instant) ?? 0 }
+            ruleReason = decision.reason
+            edits = decision.requestHeaderEdits
+            switch decision.outcome {
+            case .backend(let name):
+                route = frontend.routes[name]
+                if route == nil { ruleReason = decision.reason + ": no backend \(name)" }
+            case .noBackend:
+                route = nil
+            case .deny, .tarpit, .redirect, .return:
+                route = nil
+                var answer = RuleAnswer(decision.outcome, answerHeaders: decision.answerHeaders)
+                if decision.outcome.isDenial, let status = answer?.status,
+                    let page = state.errorFiles.page(status, backend: nil, frontend: frontend.name)
+                {
+                    answer = RuleAnswer(page: page)
+                }
+                ruleAnswer = answer.map { ($0, decision.reason, decision.outcome.isDenial ? "PR" : "LR") }
+            }
+            if frontend.hasResponseRules { requestFacts = facts }
+        }
         var local = false
-        if let localURI, let target { local = target.hasPrefix(localURI) || target.hasPrefix("/metrics") }
+        if ruleAnswer == nil, let localURI, let target {
+            local = target.hasPrefix(localURI) || target.hasPrefix("/metrics")
+        }
         let clientIP = self.clientIP
         let state = self.state
         let context = self.context
         let action = machine.requestHead(
             line: line, method: method, head: h, route: route, keepAlive: route?.keepAlive ?? frontend.keepAlive,
-            local: local, now: now
+            local: local, ruleAnswer: ruleAnswer != nil, ruleReason: ruleReason, now: now
         ) { route in
-            let d = route.backend.route(
+            var d = route.backend.route(
                 request: RoutedRequest(method: method, cookieHeaders: cookies, clientAddress: clientIP),
                 now: state.clock.instant(at: now))
+            if let ruleReason { d.reason = ruleReason + "; " + d.reason }
             let cookiesChanged = cookies != d.forwardedCookieHeaders
             let forwardHead =
-                requestHeadIsForwardable(h, cookiesChanged: cookiesChanged, forwardfor: route.forwardfor)
+                requestHeadIsForwardable(
+                    h, cookiesChanged: cookiesChanged, forwardfor: route.forwardfor, edited: !edits.isEmpty)
                 ? head  // nothing to change: the head goes out as it came
                 : rewriteRequestHead(
                     head, h, cookies: cookiesChanged ? d.forwardedCookieHeaders : nil,
-                    forwardedFor: route.forwardfor ? clientIP : nil,
+                    forwardedFor: route.forwardfor ? clientIP : nil, edits: edits,
                     allocator: context?.channel.allocator ?? ByteBufferAllocator())
             let session = state.callbacks.onRequest != nil ? jsessionID(inCookieHeaders: cookies) : nil
             return (d, forwardHead, session)
@@ -304,7 +352,9 @@ final class ClientSession: ChannelDuplexHandler {
         case .awaitLocalBody:
             localTarget = target
             localAuthorization = authorization
-            machine.startLocalBody(context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
+            if ruleAnswer == nil {
+                machine.startLocalBody(context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
+            }
         case .connect(let key, let allowPool, let attempt):
             obtainUpstream(key, allowPool: allowPool, attempt: attempt, now: now)
         }
@@ -312,8 +362,29 @@ final class ClientSession: ChannelDuplexHandler {
 
     // MARK: answered by the balancer itself
 
-    /// Answers a stats page or metrics request once its body (if any) has arrived.
+    /// Answers a request the rules answer (`deny`, `redirect`, `return`), or a stats page or
+    /// metrics request, once its body (if any) has arrived.
     private func answerLocally() {
+        if let (answer, reason, termination) = ruleAnswer, let context {
+            ruleAnswer = nil
+            localTarget = nil
+            localAuthorization = nil
+            let close = machine.txn.closeAfterResponse || answer.closes
+            let wire = answer.wire(
+                close: close, http10KeepAlive: !machine.txn.clientHTTP11, head: machine.txn.method == "HEAD",
+                allocator: context.channel.allocator)
+            let now = loop.now
+            let closing = machine.answeredLocally(
+                status: answer.status, bytes: wire.readableBytes, reason: reason, close: answer.closes, now: now)
+            finishRecord(status: answer.status, termination: termination, at: now)
+            if closing {
+                writeThenClose(wire)
+            } else {
+                context.writeAndFlush(wrapOutboundOut(wire), promise: nil)
+                nextRequest()
+            }
+            return
+        }
         guard let context, let uri = localTarget, let page = frontend.statsPage else { return }
         localTarget = nil
         frontend.counters.frontend.counts.intercepted += 1
@@ -435,6 +506,22 @@ final class ClientSession: ChannelDuplexHandler {
         }
         let session =
             state.callbacks.onRequest != nil && !setCookies.isEmpty ? jsessionID(inSetCookies: setCookies) : nil
+        var responseEdits: [HeaderEdit] = []
+        if frontend.hasResponseRules, let router = frontend.router, let facts = requestFacts, machine.isCurrent(up),
+            let backend = machine.txn.route?.name
+        {
+            let headers = head.withUnsafeReadableBytes { responseHeaderList($0, r) }
+            let state = self.state
+            let instant = state.clock.instant(at: loop.now)
+            let result = router.responseEdits(request: facts, backend: backend, status: r.status, headers: headers) {
+                state.backend(named: $0)?.usableServerCount(now: instant) ?? 0
+            }
+            if let status = result.denyStatus {
+                if let ending = machine.responseDenied(from: up, status: status) { perform(ending) }
+                return false
+            }
+            responseEdits = result.edits
+        }
         guard
             let (plan, edits, clientHTTP11) = machine.responseHead(
                 from: up, status: r.status, head: r, framing: framing, session: session, now: loop.now,
@@ -452,7 +539,8 @@ final class ClientSession: ChannelDuplexHandler {
         let out =
             rewriteResponseHead(
                 head, r, plan: plan, clientHTTP11: clientHTTP11, replaceSetCookies: replace != nil, extras: extras,
-                extraBytes: { state.responseExtras.bytes(for: $0, allocator: allocator) }, allocator: allocator)
+                edits: responseEdits, extraBytes: { state.responseExtras.bytes(for: $0, allocator: allocator) },
+                allocator: allocator)
             ?? head
         chunkEncode = plan.chunkEncode
         clientUnflushed = true
@@ -541,9 +629,21 @@ final class ClientSession: ChannelDuplexHandler {
 
     private func perform(_ ending: ClientStateMachine.Ending) {
         if let up = ending.upstream { release(up, reuse: false) }
+        // A request's processing answers with the proxy's `errorfile` page when it has one; what
+        // the HTTP/1 layer refuses (`<BADREQ>`: unreadable, incomplete in time) keeps HAProxy's own.
+        var page: ByteBuffer?
+        if let error = ending.error, !state.errorFiles.isEmpty, machine.txn.requestLine != "<BADREQ>",
+            let file = state.errorFiles.page(error.rawValue, backend: machine.txn.route?.name, frontend: frontend.name)
+        {
+            let wire = file.wire(close: true, allocator: context?.channel.allocator ?? ByteBufferAllocator())
+            machine.withTransaction { $0.bytesOut = wire.readableBytes }
+            page = wire
+        }
         if let record = ending.record { finishRecord(status: record.status, termination: record.termination) }
         inbound = nil
-        if let error = ending.error {
+        if let page {
+            writeThenClose(page)
+        } else if let error = ending.error {
             var wire = context?.channel.allocator.buffer(capacity: 256) ?? ByteBuffer()
             wire.writeString(error.wireText)
             writeThenClose(wire)

@@ -172,11 +172,13 @@ struct ClientStateMachine {
     typealias Routed = (decision: RoutingDecision, forwardHead: ByteBuffer, session: String?)
 
     /// A complete request head: its line, how it is framed, whether the client keeps the connection,
-    /// the backend the frontend chose and whether the balancer answers it itself. `routing` asks the
-    /// core where it goes (called once, only for a request that goes to a backend).
+    /// the backend the frontend chose and whether the balancer answers it itself (`local`: the stats
+    /// page; `ruleAnswer`: the frontend's rules answer it, `deny`, `redirect`, `return`).
+    /// `ruleReason`: which routing rule decided, when the frontend has rules. `routing` asks the core
+    /// where it goes (called once, only for a request that goes to a backend).
     mutating func requestHead(
         line: String, method: String, head h: ParsedHead, route: BackendRoute?, keepAlive: Bool, local: Bool,
-        now: NIODeadline, routing: (BackendRoute) -> Routed
+        ruleAnswer: Bool = false, ruleReason: String? = nil, now: NIODeadline, routing: (BackendRoute) -> Routed
     ) -> HeadAction {
         guard case .idle(let idle) = state else {
             return .end(Ending(upstream: nil, record: nil, error: nil, close: false))
@@ -195,9 +197,9 @@ struct ClientStateMachine {
         let body = requestBodyFraming(h)
         txn.request = body
         if body.isComplete { clientDeadline = nil }
-        if local { return body.isComplete ? .answerLocally : .awaitLocalBody }
+        if local || ruleAnswer { return body.isComplete ? .answerLocally : .awaitLocalBody }
         guard let route else {
-            txn.reason = "frontend \(timeouts.frontend) has no backend: 503"
+            txn.reason = ruleReason.map { "\($0): 503" } ?? "frontend \(timeouts.frontend) has no backend: 503"
             return .end(sendError(.serviceUnavailable, termination: "SC")!)
         }
         let (decision, forwardHead, session) = routing(route)
@@ -284,8 +286,12 @@ struct ClientStateMachine {
 
     /// The balancer answered the request itself (its status, bytes and reason): the connection
     /// waits for the next request, or closes when this answer is its last (returns true then).
-    mutating func answeredLocally(status: Int, bytes: Int, reason: String, now: NIODeadline) -> Bool {
+    /// `close`: this answer ends the connection whatever the client asked (HAProxy's own 400).
+    mutating func answeredLocally(status: Int, bytes: Int, reason: String, close: Bool = false, now: NIODeadline)
+        -> Bool
+    {
         guard case .active(.local) = state else { return true }
+        if close { txn.closeAfterResponse = true }
         txn.localBody = nil
         txn.request = .complete
         txn.responseStarted = true
@@ -469,6 +475,14 @@ struct ClientStateMachine {
         }
         txn.reason = "server \(txn.server?.server ?? "?") closed the connection without a response: 502"
         return .end(sendError(.badGateway, termination: "SH")!)
+    }
+
+    /// An `http-response deny` refused the server's response head: HAProxy's error for `status`
+    /// (502 by default) instead, and the connection closes.
+    mutating func responseDenied(from up: Upstream, status: Int) -> Ending? {
+        guard isCurrent(up) else { return nil }
+        txn.reason = "http-response deny: \(status)"
+        return sendError(HAProxyErrorResponse(status: status) ?? .badGateway, termination: "PH")
     }
 
     /// The server sent something that is not HTTP, or its connection failed.

@@ -1,3 +1,4 @@
+import BalancerCore
 import NIOCore
 
 // How messages are framed and which heads are rewritten on the way through the proxy: pure
@@ -110,25 +111,35 @@ struct ResponsePlan: Hashable {
     }
 }
 
-/// Whether a request head can go to the server as it came.
-func requestHeadIsForwardable(_ h: ParsedHead, cookiesChanged: Bool, forwardfor: Bool) -> Bool {
+/// Whether a request head can go to the server as it came (`edited`: rules change its headers).
+func requestHeadIsForwardable(_ h: ParsedHead, cookiesChanged: Bool, forwardfor: Bool, edited: Bool = false) -> Bool {
     !cookiesChanged && !h.hasHopHeaders && !forwardfor && h.minor == 1 && !h.bareLF && !h.repeatedContentLength
-        && !h.lengthAndChunked
+        && !h.lengthAndChunked && !edited
 }
 
 /// The request head for the server: HTTP/1.1, CRLF line endings, without hop-by-hop headers (but
 /// `Connection: upgrade` for a request that asks to switch protocols), without Content-Length when
-/// the body is chunked, with `cookies` in place of the client's Cookie headers when given, and
+/// the body is chunked, with `cookies` in place of the client's Cookie headers when given, with the
+/// routing rules' header `edits` (`http-request set-header|add-header|del-header`) applied, and
 /// X-Forwarded-For when given.
 func rewriteRequestHead(
-    _ head: ByteBuffer, _ h: ParsedHead, cookies: [String]?, forwardedFor: String?, allocator: ByteBufferAllocator
+    _ head: ByteBuffer, _ h: ParsedHead, cookies: [String]?, forwardedFor: String?, edits: [HeaderEdit] = [],
+    allocator: ByteBufferAllocator
 ) -> ByteBuffer {
     var out = allocator.buffer(capacity: head.readableBytes + 64)
+    var added: [(name: String, value: String)] = []
     head.withUnsafeReadableBytes { p in
         out.writeBytes(p, h.lineStart, h.targetEnd)
         out.writeStaticString(" HTTP/1.1\r\n")
+        var keep: [Bool] = []
+        if !edits.isEmpty {
+            (keep, added) = applyHeaderEdits(edits, count: h.headers.count) { i, name in
+                headerName(p, at: h.headers[i].start, is: name)
+            }
+        }
         var lengthWritten = h.lengthAndChunked
-        for line in h.headers {
+        for (index, line) in h.headers.enumerated() {
+            if !keep.isEmpty && !keep[index] { continue }
             switch line.kind {
             case .connection, .keepAlive, .proxyConnection: continue
             case .cookie where cookies != nil: continue
@@ -143,6 +154,12 @@ func rewriteRequestHead(
     for c in cookies ?? [] where !c.isEmpty {
         out.writeStaticString("Cookie: ")
         out.writeString(c)
+        out.writeStaticString("\r\n")
+    }
+    for (name, value) in added {
+        out.writeString(name)
+        out.writeStaticString(": ")
+        out.writeString(value)
         out.writeStaticString("\r\n")
     }
     if let forwardedFor {
@@ -160,12 +177,15 @@ func rewriteRequestHead(
 /// - Parameters:
 ///   - replaceSetCookies: the server's Set-Cookie headers are dropped (their replacements are in `extras`).
 ///   - extras: the lines the proxy adds; `extraBytes` renders them with the blank line (from a cache).
+///   - edits: the `http-response set-header|add-header|del-header` edits, in order.
 func rewriteResponseHead(
     _ head: ByteBuffer, _ r: ParsedHead, plan: ResponsePlan, clientHTTP11: Bool, replaceSetCookies: Bool,
-    extras: ResponseExtras, extraBytes: (ResponseExtras) -> ByteBuffer, allocator: ByteBufferAllocator
+    extras: ResponseExtras, edits: [HeaderEdit] = [], extraBytes: (ResponseExtras) -> ByteBuffer,
+    allocator: ByteBufferAllocator
 ) -> ByteBuffer? {
     let versionMatches = r.minor == (clientHTTP11 ? 1 : 0)
-    let addsNothing = !replaceSetCookies && !extras.cachePrivate && extras.connection == nil && !extras.chunked
+    let addsNothing =
+        !replaceSetCookies && !extras.cachePrivate && extras.connection == nil && !extras.chunked && edits.isEmpty
     if addsNothing && !r.hasHopHeaders && !plan.dechunk && versionMatches && !r.bareLF && !r.lengthAndChunked {
         return nil
     }
@@ -173,16 +193,25 @@ func rewriteResponseHead(
     var out = allocator.buffer(capacity: head.readableBytes + extraLines.readableBytes)
     let removes =
         (replaceSetCookies && r.setCookieCount > 0) || r.hasHopHeaders || plan.dechunk || r.lengthAndChunked
+        || !edits.isEmpty
+    var added: [(name: String, value: String)] = []
     head.withUnsafeReadableBytes { p in
         if !removes && !r.bareLF && versionMatches {
             // Only additions: the server's head up to its blank line in one copy.
             out.writeBytes(p, 0, r.length - 2)
             return
         }
+        var keep: [Bool] = []
+        if !edits.isEmpty {
+            (keep, added) = applyHeaderEdits(edits, count: r.headers.count) { i, name in
+                headerName(p, at: r.headers[i].start, is: name)
+            }
+        }
         out.writeStaticString(clientHTTP11 ? "HTTP/1.1" : "HTTP/1.0")
         out.writeBytes(p, r.lineStart + 8, r.lineEnd)
         out.writeStaticString("\r\n")
-        for line in r.headers {
+        for (index, line) in r.headers.enumerated() {
+            if !keep.isEmpty && !keep[index] { continue }
             switch line.kind {
             case .connection, .keepAlive, .proxyConnection: continue
             case .setCookie where replaceSetCookies: continue
@@ -194,6 +223,12 @@ func rewriteResponseHead(
             out.writeBytes(p, line.start, line.valueEnd)
             out.writeStaticString("\r\n")
         }
+    }
+    for (name, value) in added {
+        out.writeString(name)
+        out.writeStaticString(": ")
+        out.writeString(value)
+        out.writeStaticString("\r\n")
     }
     out.writeImmutableBuffer(extraLines)
     return out
