@@ -309,6 +309,11 @@ public enum Conformance {
                 "one request lost to the failback's advert-to-GARP race: one probe timeout "
                     + "\(ms(t.probeTimeout)) + one probe period \(ms(t.probeInterval))"
             )
+        case .kill(.backend), .stop(.backend):
+            // A client sent to the failed server by its cookie waits out haproxy's retries until the
+            // checks mark the server DOWN: the outage ends with that event, whose phase is one inter.
+            let (down, why) = tolerance(for: .backend, after: command, t)
+            return (down + t.probeTimeout, why + " + one probe timeout \(ms(t.probeTimeout))")
         default:
             break
         }

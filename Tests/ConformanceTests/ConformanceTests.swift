@@ -67,6 +67,9 @@ private let timers = ConformanceTimers(advert: .seconds(1), script: .seconds(2),
         let (f, fwhy) = Conformance.outageTolerance(after: .link(host: "lb1", up: true), timers)
         #expect(f == .milliseconds(110) && fwhy.contains("advert-to-GARP race"))
         #expect(Conformance.outageTolerance(after: .start(.process(host: "lb1", .keepalived)), timers).0 == f)
+        // A killed backend: the outage ends when the checks mark it DOWN (one inter of phase).
+        let (k, kwhy) = Conformance.outageTolerance(after: .kill(.backend("webA")), timers)
+        #expect(k == .milliseconds(2_200) && kwhy.contains("check phase (one inter) 2000 ms"))
     }
 
     @Test func outageRunsFromTheFirstFailureToTheFirstAnswerAfterIt() {
