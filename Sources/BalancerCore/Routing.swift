@@ -338,10 +338,17 @@ extension Backend {
         }
     }
 
-    /// A connection attempt to `decision.server` failed. Follows sess_update_st_cer() and
-    /// stream_choose_redispatch(): retry the same server after min(timeout connect, 1 s), or with
-    /// `option redispatch` move to another server, or give up with 503 once retries are spent.
-    public func connectFailed(_ decision: RoutingDecision, now: Instant) -> ConnectRetry {
+    /// A connection attempt to `decision.server` failed. Follows haproxy 2.6's back_handle_st_cer()
+    /// and stream_choose_redispatch() (include/haproxy/stream.h): give up with 503 once `retries`
+    /// retries are spent (`conn_retries >= retries`, checked before counting this one, so
+    /// `retries 3` makes 4 attempts); otherwise count the retry and, with `option redispatch`, move
+    /// the request to another server when its server is not running, on the last retry
+    /// (`conn_retries % retries == 0`, the default `redispatch -1`), or at once for a request
+    /// without persistence under round robin with more than one active server; else retry the same
+    /// server. After a refused or reset connect (`timedOut` false: SE_FL_ERROR, `must_tar`) the
+    /// next attempt waits the turn-around min(timeout connect, 1 s), except a redispatch under
+    /// round robin with more than one active server; after `timeout connect` expired it follows at once.
+    public func connectFailed(_ decision: RoutingDecision, now: Instant, timedOut: Bool = false) -> ConnectRetry {
         advanceSlowstart(now: now)
         var d = decision
         d.attempts += 1
@@ -370,6 +377,7 @@ extension Backend {
                 || (!d.persistent && srvAct > 1 && isRR))
         var delay = TimeSpan.milliseconds(1000)
         if let c = config.timeouts.connect, c > .zero, c < delay { delay = c }
+        if timedOut { delay = .zero }
         if redispatch {
             let wait = (!isRR || srvAct <= 1) ? delay : .zero
             let why0 =
@@ -380,8 +388,9 @@ extension Backend {
             if d.server == nil { return ConnectRetry(action: .giveUp, decision: d, why: d.reason) }
             return ConnectRetry(action: .redispatch(after: wait), decision: d, why: d.reason)
         }
+        let when = delay == .zero ? "at once (timeout connect: no turn-around)" : "in \(delay.haproxyText)"
         let why =
-            "connection to \(name) failed (attempt \(d.attempts)): retrying \(name) in \(delay.haproxyText), \(d.retriesLeft) retr\(d.retriesLeft == 1 ? "y" : "ies") left"
+            "connection to \(name) failed (attempt \(d.attempts)): retrying \(name) \(when), \(d.retriesLeft) retr\(d.retriesLeft == 1 ? "y" : "ies") left"
         return ConnectRetry(action: .retry(after: delay), decision: d, why: why)
     }
 

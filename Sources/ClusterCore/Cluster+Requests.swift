@@ -16,6 +16,10 @@ struct PendingRequest {
     var firstReason: String
     /// The app serving it, once connected.
     var webIndex: Int? = nil
+    /// The client gave up on it (`clientTimeout`) and closed its connection: haproxy carries on
+    /// (retrying, redispatching, forwarding), but its answer reaches nobody, so the client's jar
+    /// takes none of its cookies.
+    var abandoned = false
 }
 
 extension Cluster {
@@ -107,13 +111,31 @@ extension Cluster {
         pending[id] = PendingRequest(
             id: id, client: index, host: host.name, pid: hp.pid, backend: backend, started: now, route: route,
             firstReason: route.reason)
+        if let timeout = clientTimeout {
+            scheduler.schedule(.clientAbandoned(requestID: id, after: timeout), at: now + timeout)
+        }
         attempt(requestID: id)
+    }
+
+    /// The client's timeout passed with request `id` still in haproxy (waiting for a connect
+    /// retry, typically): the client counts it failed and sends its next one; haproxy carries on.
+    func abandon(requestID id: Int, after timeout: TimeSpan) {
+        guard var p = pending[id], !p.abandoned else { return }
+        p.abandoned = true
+        pending[id] = p
+        let retrying = p.route.attempts > 0 ? ", haproxy still retrying (\(p.route.attempts) failed connects)" : ""
+        browserFailed(
+            p.client, via: p.host,
+            reason: p.firstReason
+                + "; no answer within \(formatSeconds(timeout.micros)) s\(retrying): the client gave up",
+            latency: timeout)
     }
 
     func attempt(requestID id: Int) {
         guard var p = pending[id] else { return }
         guard let host = host(named: p.host), host.poweredOn, let hp = host.haproxy, hp.pid == p.pid else {
             pending[id] = nil
+            if p.abandoned { return }
             busyClients.remove(p.client)
             return requestFailed(p.client, via: p.host, "\(p.host)'s haproxy went away while the request was in flight")
         }
@@ -141,6 +163,7 @@ extension Cluster {
             scheduler.schedule(.attempt(requestID: id), at: now + delay)
         case .giveUp(let status, let reason):
             pending[id] = nil
+            if p.abandoned { return }
             busyClients.remove(p.client)
             finishRequest(
                 p.client, host: host, server: p.route.server, status: status, session: browsers[p.client].session,
@@ -181,12 +204,13 @@ extension Cluster {
         guard let p = pending.removeValue(forKey: id), let webIndex = p.webIndex, let serverName = p.route.server else {
             return
         }
-        busyClients.remove(p.client)
+        if !p.abandoned { busyClients.remove(p.client) }
         guard let host = host(named: p.host), host.poweredOn, let hp = host.haproxy, hp.pid == p.pid else {
+            if p.abandoned { return }
             return requestFailed(p.client, via: p.host, "\(p.host)'s haproxy went away while the request was in flight")
         }
         hp.connectionClosed(backend: p.backend, server: serverName)
-        guard p.client < browsers.count else { return }
+        guard p.client < browsers.count, !p.abandoned else { return }
         guard webServers[webIndex].running else {
             // The app died with the request inside: haproxy sees the server close and answers 502.
             return finishRequest(

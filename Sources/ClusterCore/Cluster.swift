@@ -39,9 +39,12 @@ public final class Cluster {
     public internal(set) var lastCaption: String?
     /// How many times a client that had a session was given a different one.
     public internal(set) var sessionChanges = 0
-    /// How long a simulated client waits for an answer that never comes (the VIP's MAC names a host
-    /// that is off or no longer holds the address: its packets are dropped) before it gives up, as a
-    /// real client's connect timeout does. nil: it fails at once (the built-in browsers).
+    /// How long a simulated client waits for an answer before it gives up, as a real client's
+    /// timeout does: for one that never comes (the VIP's MAC names a host that is off or no longer
+    /// holds the address: its packets are dropped), and for one haproxy holds back (a connect
+    /// retry's turn-around), whose late answer then reaches nobody. nil: a client waits for
+    /// haproxy's answer however long it takes, and one nobody answers fails at once (the built-in
+    /// browsers).
     public var clientTimeout: TimeSpan?
 
     enum Work {
@@ -52,6 +55,9 @@ public final class Cluster {
         case advert(to: String, from: String, destination: String, bytes: [UInt8])
         /// A simulated client gives up on a request nobody answered (`clientTimeout`).
         case clientGaveUp(client: Int, via: String?, reason: String, after: TimeSpan)
+        /// A simulated client gives up on a request haproxy accepted but has not answered
+        /// (`clientTimeout`), e.g. one waiting for a connect retry.
+        case clientAbandoned(requestID: Int, after: TimeSpan)
     }
 
     var scheduler = Scheduler<Work>()
@@ -171,6 +177,8 @@ public final class Cluster {
             browserFailed(
                 client, via: via, reason: reason + " (no answer within \(formatSeconds(after.micros)) s)",
                 latency: after)
+        case .clientAbandoned(let id, let after):
+            abandon(requestID: id, after: after)
         }
     }
 

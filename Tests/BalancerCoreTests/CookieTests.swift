@@ -242,6 +242,29 @@ func killA(_ b: Backend) {
     #expect(servers == ["webA", "webA", "webB", nil])
 }
 
+@Test func theTurnAroundFollowsTimeoutConnectUpToOneSecondAndOnlyAfterAConnectionError() {
+    // haproxy 2.6 back_handle_st_cer(): delay = 1000 ms, lowered to timeout connect; only when the
+    // attempt ended in a connection error (must_tar = SE_FL_ERROR), not when timeout connect expired.
+    let b = backend(
+        .roundrobin, [server("webA", cookie: "A", check: true), server("webB", cookie: "B", check: true)],
+        cookie: cookieConfig()
+    ) {
+        $0.redispatch = true
+        $0.timeouts.connect = .seconds(5)
+    }
+    var d = b.route(request: RoutedRequest(cookieHeaders: ["SRV=A"]), now: .zero)
+    var r = b.connectFailed(d, now: .zero)
+    #expect(r.action == .retry(after: .seconds(1)))
+    #expect(r.why == "connection to webA failed (attempt 1): retrying webA in 1s, 2 retries left")
+    d = r.decision
+    r = b.connectFailed(d, now: Instant(micros: 1_000_000), timedOut: true)
+    #expect(r.action == .retry(after: .zero))
+    #expect(r.why.contains("retrying webA at once (timeout connect: no turn-around), 1 retry left"))
+    // The last retry (conn_retries 3 % retries 3 == 0) redispatches; round robin, two active: at once.
+    r = b.connectFailed(r.decision, now: Instant(micros: 2_000_000))
+    #expect(r.action == .redispatch(after: .zero) && r.decision.server == "webB")
+}
+
 /// `Cookie:` and `Set-Cookie:` values and client addresses as they are read (on the bytes).
 @Suite struct CookieAndAddressParsingTests {
     @Test func cookieHeadersSplitIntoTrimmedPairs() {

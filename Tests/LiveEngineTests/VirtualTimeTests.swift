@@ -130,12 +130,16 @@ struct VirtualTimeTests {
         let c = try p.client()
         try c.receive(get("/login"))
         #expect(p.attempts == ["webA"])
-        // Each attempt waits timeout connect (200 ms), then the retry waits min(timeout connect, 1 s).
-        p.advance(ms: 399)
+        // Each attempt waits timeout connect (200 ms); the retry follows at once: haproxy 2.6's
+        // back_handle_st_cer() waits its turn-around only after a connection error
+        // (`must_tar = sc_ep_test(sc, SE_FL_ERROR)`), and an expired connect sets SF_CONN_EXP only.
+        p.advance(ms: 199)
         #expect(p.attempts.count == 1)
         p.advance(ms: 1)
         #expect(p.attempts.count == 2)
-        p.advance(ms: 400)
+        p.advance(ms: 199)
+        #expect(p.attempts.count == 2)
+        p.advance(ms: 1)
         #expect(p.attempts.count == 3)
         p.advance(ms: 199)
         #expect(try c.sent() == "")
@@ -208,6 +212,37 @@ struct VirtualTimeTests {
         #expect(r.server == "webB" && r.retries == 2 && r.redispatched)
         #expect(r.requestCookie == .valid(cookie: "SRV=A", server: "webA", serverStatus: "no check", weightZero: false))
         #expect(r.responseCookie == .inserted)
+    }
+
+    /// The article's backend (retries 3, option redispatch, timeout connect 5 s) and demonstration 1's
+    /// client (SRV=A, webA's app dead, webA still UP): webA again after 1 s and after 2 s (the
+    /// turn-around min(timeout connect, 1 s)); the third failure is the last retry
+    /// (conn_retries 3 % retries 3 == 0): webB, at once (round robin, two servers active).
+    @Test func theArticlesBackendRetriesADeadServerEverySecondAndRedispatchesOnTheLastRetry() throws {
+        let p = try EmbeddedProxy(
+            virtualConfig(
+                "    retries 3\n    option redispatch\n    timeout connect 5s\n    timeout client 5s\n    timeout server 5s",
+                servers:
+                    "cookie SRV insert indirect nocache\n    server webA 127.80.1.2:18081 cookie A\n    server webB 127.80.1.3:18081 cookie B"
+            ))
+        p.connect = { $0.server == "webA" ? .refuse : .accept }
+        let c = try p.client()
+        try c.receive(get("/login", cookies: "SRV=A"))
+        #expect(p.attempts == ["webA"])
+        p.advance(ms: 999)
+        #expect(p.attempts == ["webA"])
+        p.advance(ms: 1)
+        #expect(p.attempts == ["webA", "webA"])
+        p.advance(ms: 999)
+        #expect(p.attempts == ["webA", "webA"])
+        #expect(try c.sent() == "")
+        p.advance(ms: 1)
+        #expect(p.attempts == ["webA", "webA", "webA", "webB"])
+        try p.server(0)?.receive(ok())
+        #expect(try c.sent().contains("Set-Cookie: SRV=B; path=/\r\n"))
+        let r = try #require(p.records.last)
+        #expect(r.server == "webB" && r.retries == 3 && r.redispatched)
+        #expect(HTTPLogLine.text(r, wallAtStart: 0).contains("/+3 0/0 "))
     }
 
     @Test func aReusedConnectionTheServerClosedIsRetriedOnceOnAFreshOne() throws {

@@ -465,7 +465,7 @@ final class ClientSession: ChannelDuplexHandler {
         guard let backend = machine.txn.route?.backend else { return }
         let instant = state.clock.instant(at: now)
         let action = machine.connectFailed(attempt: attempt, timedOut: timedOut, now: now) {
-            backend.connectFailed($0, now: instant)
+            backend.connectFailed($0, now: instant, timedOut: timedOut)
         }
         if case .end(let ending) = action { perform(ending) }
     }
