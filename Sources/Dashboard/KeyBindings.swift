@@ -183,7 +183,7 @@ public enum KeyMap {
         KeyBinding(.normal, [.escape], .clearFilter, "clear the requests filter"),
         KeyBinding(
             .normal, [.char("e")], .exportEvents,
-            "save the events (.jsonl) and the kept history (.session, for hadeck replay)"),
+            "save events (.jsonl) and history (.session)"),
         KeyBinding(
             .normal, [.char("R")], .startReplay, "instant replay of the last failover at 0.25x",
             bar: ("R", "replay")),
@@ -240,7 +240,7 @@ public enum KeyMap {
         KeyBinding(.detail, [.pageUp], .scrollPageUp, "scroll a page up", group: "scroll"),
         KeyBinding(.detail, [.pageDown], .scrollPageDown, "scroll a page down", group: "scroll"),
         KeyBinding(.detail, [.home], .scrollHome, "back to the top", group: "scroll"),
-        KeyBinding(.detail, [.char("e")], .exportEvents, "save the events (.jsonl) and the kept history (.session)"),
+        KeyBinding(.detail, [.char("e")], .exportEvents, "save events (.jsonl) and history (.session)"),
         KeyBinding(.detail, [.char("?")], .help, "every key (this help)", bar: ("?", "help")),
         KeyBinding(.detail, [.char("q")], .quit, "quit", bar: ("q", "quit")),
         // Instant replay.
