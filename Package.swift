@@ -195,7 +195,10 @@ let package = Package(
         .testTarget(name: "RealClusterTests", dependencies: ["RealCluster", "AttachConfig"], exclude: ["Fixtures"]),
         .testTarget(
             name: "LabTests",
-            dependencies: ["Lab", "RealCluster", "AttachConfig", "HadeckBase", "HostNetwork", "HadeckTestSupport"]),
+            dependencies: [
+                "Lab", "RealCluster", "AttachConfig", "HadeckBase", "HostNetwork", "HadeckTestSupport", "HadeckCLI",
+                "AttachedCluster", "ClusterModel",
+            ]),
         .testTarget(
             name: "AttachedClusterTests",
             dependencies: [

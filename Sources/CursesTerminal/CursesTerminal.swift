@@ -134,19 +134,24 @@ public final class CursesTerminal: TerminalBackend {
         if isatty(STDIN_FILENO) == 0 { throw CursesError.notATerminal("stdin") }
         let termName = term ?? getenv("TERM").map { String(cString: $0) } ?? ""
         guard !termName.isEmpty else { throw CursesError.unknownTerminal("(unset)") }
+        let known = knows(term: termName)
+        if !known { throw CursesError.unknownTerminal(termName) }
+    }
+
+    /// Whether ncurses finds a terminfo entry for `term` (what `hadeck doctor` checks).
+    public static func knows(term termName: String) -> Bool {
         // A screen on /dev/null loads the terminfo entry as the real one would, and shows nothing.
-        guard let out = fopen("/dev/null", "w") else { return }
+        guard let out = fopen("/dev/null", "w") else { return true }
         defer { fclose(out) }
-        guard let inp = fopen("/dev/null", "r") else { return }
+        guard let inp = fopen("/dev/null", "r") else { return true }
         defer { fclose(inp) }
-        let known = cursesActive.withLock { active -> Bool in
+        return cursesActive.withLock { active -> Bool in
             if active { return true }  // a screen is already up: its TERM was fine
             guard let scr = termName.withCString({ newterm($0, out, inp) }) else { return false }
             endwin()
             delscreen(scr)
             return true
         }
-        if !known { throw CursesError.unknownTerminal(termName) }
     }
 
     public var size: (width: Int, height: Int) {

@@ -41,8 +41,10 @@ public struct DashboardOptions: Sendable {
     public var eventLimit: Int
     /// Stop after this many ticks (tests); nil: until q or a signal.
     public var maxTicks: Int?
-    /// Where `e` writes the events (the current directory by default).
+    /// Where `e` writes the events and the session (the current directory by default).
     public var exportDirectory: String
+    /// What the session files `e` writes name as their writer (`hadeck 0.2.0`).
+    public var sessionWriter = "hadeck"
 
     public init(
         theme: String? = nil, themeDirectories: [String]? = nil, environment: [String: String] = [:],
@@ -319,28 +321,52 @@ public final class DashboardApp {
         state.detailScroll = min(state.detailScroll, limits.detail)
     }
 
-    /// `e`: the events panel's history, oldest first, one JSON line each, in a file named by the time.
+    /// `e`: the events panel's history, oldest first, one JSON line each, in a file named by the
+    /// time; and the whole kept history as a session file beside it, for `hadeck replay`.
     func export(_ snap: ClusterSnapshot) {
         let stamp = DateFormatter()
         stamp.locale = Locale(identifier: "en_US_POSIX")
         stamp.dateFormat = "yyyyMMdd-HHmmss"
-        let base = "hadeck-events-\(stamp.string(from: Date()))"
+        let time = stamp.string(from: Date())
         let dir = options.exportDirectory
-        var name = base + ".jsonl"
-        var n = 2
-        while FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent(name)) {
-            name = "\(base)-\(n).jsonl"
-            n += 1
-        }
+        let name = Self.freeName("hadeck-events-\(time)", ".jsonl", in: dir)
         let text = snap.events.reversed().map { $0.jsonLine + "\n" }.joined()
         do {
             try text.write(toFile: (dir as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
-            state.status = "saved \(snap.events.count) events to \(name)"
-            state.statusIsError = false
         } catch {
             state.status = "cannot save the events to \(name): \(error.localizedDescription)"
             state.statusIsError = true
+            return
         }
+        let session = Self.freeName("hadeck-session-\(time)", ".session", in: dir)
+        do {
+            guard let whole = try history.sessionText(writer: options.sessionWriter) else {
+                state.status = "saved \(snap.events.count) events to \(name) (no history kept yet for a session)"
+                state.statusIsError = false
+                return
+            }
+            try whole.write(
+                toFile: (dir as NSString).appendingPathComponent(session), atomically: true, encoding: .utf8)
+            let span = (history.frames.last?.time ?? .zero) - (history.frames.first?.time ?? .zero)
+            state.status =
+                "saved \(session) (hadeck replay \(session): \(history.count) frames, \(fixed(span.seconds, 1))s) "
+                + "and \(snap.events.count) events to \(name)"
+            state.statusIsError = false
+        } catch {
+            state.status = "saved \(snap.events.count) events to \(name); cannot save \(session): \(error)"
+            state.statusIsError = true
+        }
+    }
+
+    /// `BASE.EXT` in `dir`, or `BASE-2.EXT`, `BASE-3.EXT`... when it exists.
+    static func freeName(_ base: String, _ ext: String, in dir: String) -> String {
+        var name = base + ext
+        var n = 2
+        while FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent(name)) {
+            name = "\(base)-\(n)\(ext)"
+            n += 1
+        }
+        return name
     }
 
     func draw(_ snap: ClusterSnapshot, terminal: TerminalBackend, full: Bool) throws {

@@ -181,7 +181,9 @@ public enum KeyMap {
             needsVirtualTime: true),
         KeyBinding(.normal, [.char("/")], .filter, "filter the requests by client or server", bar: ("/", "filter")),
         KeyBinding(.normal, [.escape], .clearFilter, "clear the requests filter"),
-        KeyBinding(.normal, [.char("e")], .exportEvents, "save the events to a JSON lines file"),
+        KeyBinding(
+            .normal, [.char("e")], .exportEvents,
+            "save events (.jsonl) and history (.session)"),
         KeyBinding(
             .normal, [.char("R")], .startReplay, "instant replay of the last failover at 0.25x",
             bar: ("R", "replay")),
@@ -238,7 +240,7 @@ public enum KeyMap {
         KeyBinding(.detail, [.pageUp], .scrollPageUp, "scroll a page up", group: "scroll"),
         KeyBinding(.detail, [.pageDown], .scrollPageDown, "scroll a page down", group: "scroll"),
         KeyBinding(.detail, [.home], .scrollHome, "back to the top", group: "scroll"),
-        KeyBinding(.detail, [.char("e")], .exportEvents, "save the events as JSON lines"),
+        KeyBinding(.detail, [.char("e")], .exportEvents, "save events (.jsonl) and history (.session)"),
         KeyBinding(.detail, [.char("?")], .help, "every key (this help)", bar: ("?", "help")),
         KeyBinding(.detail, [.char("q")], .quit, "quit", bar: ("q", "quit")),
         // Instant replay.

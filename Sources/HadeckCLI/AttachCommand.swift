@@ -48,6 +48,11 @@ public struct AttachCommand: ParsableCommand {
     @Option(help: "With --headless: stop this long after attaching (e.g. 30s).")
     public var until: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Save the session (events and keyframes) for 'hadeck replay FILE'.", valueName: "file.session"))
+    public var saveSession: String?
+
     public init() {}
 
     public func validate() throws {
@@ -71,7 +76,7 @@ public struct AttachCommand: ParsableCommand {
             auditLog: auditLog ?? AuditLog.defaultPath(), scenario: scenario)
         let status = try Self.attach(
             attach, options: options, headless: headless, until: until.flatMap { ScenarioParser.parseTime($0) },
-            theme: theme)
+            theme: theme, saveSession: saveSession)
         if status != 0 { throw ExitCode(status) }
     }
 
@@ -133,24 +138,40 @@ public struct AttachCommand: ParsableCommand {
     }
 
     /// Attaches, runs the dashboard or the headless loop, and detaches; returns the exit status.
+    /// `saveSession`: the session file (`source` names what it recorded: `attached`, `lab`);
+    /// `ended` gets the screen's snapshot the session ends on (nil without one).
     static func attach(
         _ attach: AttachFile, options: AttachOptions, headless: Bool, until: Instant?, theme: String?,
-        started: (AttachedClusterSource) -> Void = { _ in }
+        saveSession: String? = nil, sessionSource: String = "attached",
+        started: (AttachedClusterSource) -> Void = { _ in }, ended: (ClusterSnapshot?) -> Void = { _ in }
     ) throws -> Int32 {
+        let recorder: SessionRecorder?
+        do { recorder = try SessionRecorder.open(saveSession, cluster: attach.name, source: sessionSource) } catch {
+            throw failure("\(error)")
+        }
         let source = AttachedClusterSource(file: attach, options: options)
         let lines = EventLines()
-        if headless { source.onEvent = { lines.append($0) } }
+        source.onEvent = { event in
+            recorder?.record(event)
+            if headless { lines.append(event) }
+        }
         do { try source.start() } catch {
+            recorder?.close()
             throw failure("hadeck attach: \(error)")
         }
-        defer { source.shutdown() }
+        // The session's last keyframe once nothing reads the cluster any more: no event after it.
+        defer {
+            source.shutdown()
+            ended(recorder?.finish(source))
+        }
         started(source)
         var err = StandardError()
+        let watched = recorded(source, recorder)
         if headless {
             let audit = options.readOnly ? "read-only: nothing is sent" : "audit log \(options.auditLog)"
             print("hadeck: attached to \(attach.name) (\(attach.balancers.count) balancers); \(audit)", to: &err)
             var status = HeadlessRunner.run(
-                source: source, lines: lines, now: { source.now() }, until: until ?? source.scenarioEnd)
+                source: watched, lines: lines, now: { source.now() }, until: until ?? source.scenarioEnd)
             let problems = source.finishScenario()
             lines.drain(into: StandardOutput())
             for line in problems { print(line, to: &err) }
@@ -159,7 +180,8 @@ public struct AttachCommand: ParsableCommand {
         }
         var dashboard = DashboardOptions(theme: theme, environment: ProcessInfo.processInfo.environment)
         dashboard.actor = "key"
-        do { return try runDashboard(source: source, options: dashboard) } catch {
+        dashboard.sessionWriter = "hadeck \(Hadeck.configuration.version)"
+        do { return try runDashboard(source: watched, options: dashboard) } catch {
             print("\(error)", to: &err)
             return 1
         }

@@ -212,27 +212,12 @@ public struct DashboardCommand: ParsableCommand {
 
     /// The `--save-session` file's writer, its header written.
     func sessionRecorder(spec: ClusterSpec, source: String) throws -> SessionRecorder? {
-        guard let saveSession else { return nil }
-        return try SessionRecorder(
-            path: saveSession,
-            header: SessionFile.Header(
-                cluster: spec.name, source: source, writer: "hadeck \(Hadeck.configuration.version)"))
-    }
-
-    /// The source, writing keyframes as it is advanced when a session is saved.
-    func recorded(_ source: ClusterSource, _ recorder: SessionRecorder?) -> ClusterSource {
-        recorder.map { KeyframingSource(source, recorder: $0) } ?? source
+        try SessionRecorder.open(saveSession, cluster: spec.name, source: source)
     }
 
     /// The last keyframe (the screen as it ends) and the file closed; a problem writing it is said.
     func finish(_ recorder: SessionRecorder?, _ source: ClusterSource) {
-        guard let recorder, !recorder.closed else { return }
-        recorder.keyframe(source, force: true)
-        recorder.close()
-        if let problem = recorder.problem {
-            var err = StandardError()
-            print(problem, to: &err)
-        }
+        recorder?.finish(source)
     }
 
     /// Runs the dashboard; a terminal that cannot host it is a one-line error (exit 1). A scripted
@@ -240,6 +225,7 @@ public struct DashboardCommand: ParsableCommand {
     func dashboard(_ source: ClusterSource) -> Int32 {
         var options = DashboardOptions(theme: theme, environment: ProcessInfo.processInfo.environment)
         options.actor = "key"
+        options.sessionWriter = "hadeck \(Hadeck.configuration.version)"
         return capture.run(source: source, options: options, untilScenarioEnds: script != nil)
     }
 }

@@ -17,6 +17,7 @@ public struct Hadeck: ParsableCommand {
         subcommands: [
             DashboardCommand.self, CheckCommand.self, SimulateCommand.self, ProxyCommand.self, BenchCommand.self,
             LabCommand.self, NodeCommand.self, AttachCommand.self, ConformCommand.self, ReplayCommand.self,
+            DoctorCommand.self,
             AppCommand.self,
         ],
         defaultSubcommand: DashboardCommand.self

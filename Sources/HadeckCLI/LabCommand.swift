@@ -64,6 +64,11 @@ struct LabDashboard: ParsableCommand {
     @Flag(help: "Leave the lab up when the dashboard ends.")
     var keep = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Save the session (events and keyframes) for 'hadeck replay FILE'.", valueName: "file.session"))
+    var saveSession: String?
+
     func validate() throws {
         guard let r = ScenarioParser.parseTime(refresh), r.micros >= 100_000, r.micros <= 60_000_000 else {
             throw ValidationError("--refresh '\(refresh)' is not a time between 100ms and 60s")
@@ -91,7 +96,9 @@ struct LabDashboard: ParsableCommand {
                 refresh: TimeSpan(micros: ScenarioParser.parseTime(refresh)!.micros),
                 auditLog: auditLog ?? AuditLog.defaultPath())
             do {
-                status = try AttachCommand.attach(file, options: attach, headless: false, until: nil, theme: theme)
+                status = try AttachCommand.attach(
+                    file, options: attach, headless: false, until: nil, theme: theme, saveSession: saveSession,
+                    sessionSource: "lab")
             } catch {
                 if !keep { _ = try? lab.down() }
                 throw error

@@ -65,6 +65,7 @@ public struct ReplayCommand: ParsableCommand {
             let source = ReplaySource(session: session)
             var options = DashboardOptions(theme: theme, environment: ProcessInfo.processInfo.environment)
             options.actor = "key"
+            options.sessionWriter = "hadeck \(Hadeck.configuration.version)"
             let status = capture.run(source: source, options: options, untilScenarioEnds: false) {
                 source.finished
             }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import ClusterModel
 import Foundation
 import HadeckBase
@@ -54,6 +55,31 @@ final class SessionRecorder: Sendable {
 
     var closed: Bool { state.withLockedValue { $0.handle == nil } }
 
+    /// The `--save-session` file's writer with its header written; nil without a path.
+    static func open(_ path: String?, cluster: String, source: String) throws -> SessionRecorder? {
+        guard let path else { return nil }
+        return try SessionRecorder(
+            path: path,
+            header: SessionFile.Header(
+                cluster: cluster, source: source, writer: "hadeck \(Hadeck.configuration.version)"))
+    }
+
+    /// Writes the last keyframe (the screen as the run ends) and closes the file; a problem writing
+    /// it is said on stderr. Returns the snapshot that keyframe came from, with its event and request
+    /// lists (the screen the run ended on), or nil when the file was already closed.
+    @discardableResult
+    func finish(_ source: ClusterSource) -> ClusterSnapshot? {
+        guard !closed else { return nil }
+        let snap = source.snapshot(requestLimit: header.requestLimit, eventLimit: header.eventLimit)
+        if let line = try? SessionFile.line(.keyframe(snap)) { write(line) }
+        close()
+        if let problem {
+            var err = StandardError()
+            print(problem, to: &err)
+        }
+        return snap
+    }
+
     func close() {
         state.withLockedValue { s in
             try? s.handle?.close()
@@ -81,6 +107,11 @@ enum SessionRecorderError: Error, CustomStringConvertible {
         case .cannotCreate(let path): "hadeck: cannot create the session file \(path)"
         }
     }
+}
+
+/// The source, writing keyframes into the session as it is advanced when one is saved.
+func recorded(_ source: ClusterSource, _ recorder: SessionRecorder?) -> ClusterSource {
+    recorder.map { KeyframingSource(source, recorder: $0) } ?? source
 }
 
 /// A source that writes a keyframe into the session whenever one is due as the dashboard advances it.

@@ -62,7 +62,7 @@ extension Balancer {
 /// fresh directory only this process can enter (mode 0700), given its mode there, listening, and
 /// only then renamed into place. No one can connect to it before it has its mode, and no chmod
 /// follows a path someone else controls.
-struct StatsSocketFile {
+public struct StatsSocketFile {
     let path: String
     let device: UInt64
     let inode: UInt64
@@ -318,5 +318,14 @@ final class StatsCLIHandler: ChannelInboundHandler {
         idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: session.timeout.timeAmount) {
             channel.close(promise: nil)
         }
+    }
+}
+
+extension StatsSocketFile {
+    /// Why a balancer could not put its stats socket at `path` now (another process serves it, or
+    /// something else is there), or nil when it could (nothing there, or a socket nobody serves).
+    public static func problem(at path: String) -> String? {
+        do { try checkFree(path) } catch { return "\(error)" }
+        return nil
     }
 }

@@ -137,11 +137,15 @@ final class ScriptedTerminal: TerminalBackend {
         let term = ScriptedTerminal([.key(.char("e")), .idle, .key(.char("e")), .idle])
         _ = try app(source, exportTo: dir).run(terminal: term)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
-        #expect(files.count == 2, "\(files)")
+        // Each press: the events and a session, under names of their own.
+        #expect(files.filter { $0.hasSuffix(".jsonl") }.count == 2, "\(files)")
+        #expect(files.filter { $0.hasSuffix(".session") }.count == 2, "\(files)")
         let name = try #require(files.first)
         #expect(name.hasPrefix("hadeck-events-") && name.hasSuffix(".jsonl"))
+        let session = try #require(files.first { $0.hasSuffix(".session") })
         let status = term.frames.map { $0.textLines[22] }
-        #expect(status.contains { $0.contains("saved 3 events to \(name)") })
+        // At 80 columns the result bar shows the session file it wrote.
+        #expect(status.contains { $0.contains("saved \(session)") }, "\(status)")
         let lines = try String(contentsOfFile: dir + "/" + name, encoding: .utf8).split(separator: "\n")
         // Oldest first, each the event's own JSON line.
         #expect(lines == source.snap.events.reversed().map { Substring($0.jsonLine) })

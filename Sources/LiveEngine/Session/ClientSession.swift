@@ -670,19 +670,20 @@ final class ClientSession: ChannelDuplexHandler {
         let state = self.state
         let frontend = self.frontend
         let clientText = self.clientText
+        var record: AccessLogRecord?
         machine.withTransaction { t in
             (t.route?.counters ?? frontend.counters).requestFinished(
                 server: t.decision?.server, status: status, bytesIn: received, bytesOut: t.bytesOut,
                 retries: t.retries, redispatched: t.redispatched, termination: termination,
                 now: state.clock.instant(at: end))
-            guard let report = state.callbacks.onRequest else { return }
+            guard state.callbacks.onRequest != nil else { return }
             func span(_ a: NIODeadline?, _ b: NIODeadline?) -> TimeSpan? {
                 guard let a, let b else { return nil }
                 return TimeSpan(micros: (b - a).nanoseconds / 1000)
             }
             var serverConnections = 0
             if let s = t.decision?.server { serverConnections = t.route?.backend.connections(of: s) ?? 0 }
-            report(
+            record =
                 AccessLogRecord(
                     balancer: state.name, pid: state.pid, frontend: frontend.name,
                     backend: t.route?.name ?? frontend.defaultRoute?.name ?? "", client: clientText,
@@ -698,8 +699,11 @@ final class ClientSession: ChannelDuplexHandler {
                     connectTime: span(t.connectStart, t.connected), responseTime: span(t.connected, t.response),
                     latency: span(t.start, end) ?? .zero, bytesOut: t.bytesOut, retries: t.retries,
                     redispatched: t.redispatched, termination: termination,
-                    activeConnections: state.channels.clients.count, serverConnections: serverConnections))
+                    activeConnections: state.channels.clients.count, serverConnections: serverConnections)
         }
+        // Reported once the machine is no longer accessed: the callback may close the connection,
+        // whose teardown reads the machine (an overlapping access is a fatal exclusivity conflict).
+        if let record, let report = state.callbacks.onRequest { report(record) }
     }
 
     // MARK: the timer
