@@ -104,7 +104,10 @@ extension DashboardEndToEndTests {
         try Self.tmux("send-keys", "-t", session, "e")
         let (saved, afterSave) = try await Self.waitForScreen(session, timeout: 3) { $0.contains("saved ") }
         #expect(saved, "\(afterSave)")
-        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: work.path).first)
+        // Two files: the events, and the kept history as a session for hadeck replay.
+        let exported = try FileManager.default.contentsOfDirectory(atPath: work.path)
+        #expect(exported.contains { $0.hasPrefix("hadeck-session-") && $0.hasSuffix(".session") }, "\(exported)")
+        let name = try #require(exported.first { $0.hasSuffix(".jsonl") })
         let events = try String(contentsOfFile: work.file(name), encoding: .utf8).split(separator: "\n")
         let takeover = try #require(
             events.first { $0.contains("\"type\":\"vrrp.state\",\"node\":\"lb1\"") && $0.contains("\"to\":\"MASTER\"") }
