@@ -57,6 +57,28 @@ final class BackgroundProgram {
     }
 }
 
+/// A TCP socket listening on `host:port` (0: a free port), for the tests' plain-socket servers.
+func listeningSocket(host: String, port: Int, backlog: Int32) throws -> Int32 {
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var one: Int32 = 1
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    inet_pton(AF_INET, host, &addr.sin_addr)
+    let bound = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard bound == 0, listen(listener, backlog) == 0 else {
+        let code = errno
+        close(listener)
+        throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+    }
+    return listener
+}
+
 /// A backend on plain sockets that records every byte proxies send it and answers each request
 /// line it sees (` HTTP/1.1\r\n`) with the response a test chooses.
 final class RecordingBackend: @unchecked Sendable {
@@ -67,22 +89,7 @@ final class RecordingBackend: @unchecked Sendable {
     private var stopped = false
 
     init(host: String, port: Int) throws {
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, host, &addr.sin_addr)
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, listen(listener, 128) == 0 else {
-            close(listener)
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-        }
+        listener = try listeningSocket(host: host, port: port, backlog: 128)
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }
