@@ -8,24 +8,6 @@ import Testing
 
 /// The dashboard checks the terminal before it starts anything.
 @Suite(.tags(.live)) struct TerminalCheckTests {
-    /// A listening TCP socket on `host:port` (closed by the caller).
-    static func listen(_ host: String, _ port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, host, &addr.sin_addr)
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, Glibc.listen(fd, 8) == 0 else { throw POSIXError(.EADDRINUSE) }
-        return fd
-    }
-
     /// `hadeck > file` with the VIP's port taken: the terminal is the problem named, and it is named
     /// at once, before the cluster would have found the port in use.
     @Test(
@@ -35,7 +17,7 @@ import Testing
     func noTerminalIsSaidBeforeAnythingStarts() throws {
         let (files, cluster, vip) = try DashboardEndToEndTests.articleClusterFile(net: 90)
         defer { withExtendedLifetime(files) {} }
-        let blocker = try Self.listen(vip, 8080)
+        let blocker = try listeningSocket(host: vip, port: 8080, backlog: 8)
         defer { close(blocker) }
         let result = try runProgram([DashboardEndToEndTests.binary, "--cluster", cluster], timeout: 20)
         #expect(result.status == 1)
@@ -53,7 +35,7 @@ import Testing
     func aPortInUseIsOneClearSentence() throws {
         let (files, cluster, vip) = try DashboardEndToEndTests.articleClusterFile(net: 92)
         defer { withExtendedLifetime(files) {} }
-        let blocker = try Self.listen(vip, 8080)
+        let blocker = try listeningSocket(host: vip, port: 8080, backlog: 8)
         defer { close(blocker) }
         let result = try runProgram(
             [DashboardEndToEndTests.binary, "--headless", "--cluster", cluster, "--until", "1s"], timeout: 20)
