@@ -192,7 +192,9 @@ let package = Package(
             path: "Tests/Support"),
         .testTarget(name: "HadeckBaseTests", dependencies: ["HadeckBase"]),
         .testTarget(name: "AttachConfigTests", dependencies: ["AttachConfig", "HadeckBase"]),
-        .testTarget(name: "RealClusterTests", dependencies: ["RealCluster", "AttachConfig"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "RealClusterTests", dependencies: ["RealCluster", "AttachConfig", "HadeckTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "LabTests",
             dependencies: [
@@ -220,12 +222,15 @@ let package = Package(
         .testTarget(
             name: "VRRPCoreTests", dependencies: ["VRRPCore", "HadeckBase", "HadeckTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
-            name: "HadeckConfigTests", dependencies: ["BalancerCore", "HadeckBase", "VRRPCore", "HadeckConfig"],
+            name: "HadeckConfigTests",
+            dependencies: ["BalancerCore", "HadeckBase", "VRRPCore", "HadeckConfig", "HadeckTestSupport"],
             exclude: ["Corpus"]),
         .testTarget(name: "WebCoreTests", dependencies: ["WebCore"]),
         .testTarget(
             name: "ClusterConfigTests",
-            dependencies: ["HadeckBase", "ClusterConfig", "HadeckConfig", "VRRPCore", "YAMLDocument"]),
+            dependencies: [
+                "HadeckBase", "ClusterConfig", "HadeckConfig", "VRRPCore", "YAMLDocument", "HadeckTestSupport",
+            ]),
         .testTarget(
             name: "YAMLDocumentTests", dependencies: ["YAMLDocument", .product(name: "Yams", package: "Yams")]),
         .testTarget(
@@ -234,7 +239,7 @@ let package = Package(
             name: "ClusterCoreTests",
             dependencies: [
                 "BalancerCore", "ClusterModel", "HadeckBase", "VRRPCore", "ClusterCore", "HadeckConfig",
-                "ClusterConfig", "WebCore",
+                "ClusterConfig", "WebCore", "HadeckTestSupport",
             ]),
         .testTarget(
             name: "HadeckCLITests",
@@ -246,12 +251,16 @@ let package = Package(
             ]),
         .testTarget(
             name: "DashboardTests",
-            dependencies: ["Dashboard", "ClusterModel", "HadeckBase", "BalancerCore", "VRRPCore"],
+            dependencies: [
+                "Dashboard", "ClusterModel", "HadeckBase", "BalancerCore", "VRRPCore", "HadeckTestSupport",
+            ],
             exclude: ["__Snapshots__"]
         ),
         .testTarget(
             name: "CursesTerminalTests",
-            dependencies: ["CursesTerminal", "Dashboard", "ClusterModel", "HadeckBase", "BalancerCore"]
+            dependencies: [
+                "CursesTerminal", "Dashboard", "ClusterModel", "HadeckBase", "BalancerCore", "HadeckTestSupport",
+            ]
         ),
         .testTarget(
             name: "LiveEngineTests",

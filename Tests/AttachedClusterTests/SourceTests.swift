@@ -56,7 +56,7 @@ final class EventBox: @unchecked Sendable {
 
 /// The shell around the state, on sockets and files of its own (no root, no lab): the log socket it
 /// binds, the lock a second hadeck meets, an action and its audit line, read-only.
-@Suite struct SourceTests {
+@Suite(.onItsOwnThread) struct SourceTests {
     @Test func logSocketActionsAuditAndTheOneReaderLock() throws {
         let dir = try TemporaryDirectory("attach")
         let app = try ProgramStream(["sleep", "30"])

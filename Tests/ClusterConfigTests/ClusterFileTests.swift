@@ -1,5 +1,6 @@
 import HadeckBase
 import HadeckConfig
+import HadeckTestSupport
 import Testing
 import YAMLDocument
 
@@ -11,7 +12,7 @@ private let repositoryRoot: String = {
     return parts.joined(separator: "/")
 }()
 
-@Suite struct ClusterFileDepthTests {
+@Suite(.inTheBackground) struct ClusterFileDepthTests {
     /// Each of these overflowed the stack inside the YAML parser (a crash of the whole program)
     /// before the depth was bounded.
     @Test(arguments: [

@@ -1,6 +1,7 @@
 import BalancerCore
 import ClusterModel
 import HadeckBase
+import HadeckTestSupport
 import Testing
 import VRRPCore
 import WebCore
@@ -8,7 +9,7 @@ import WebCore
 @testable import ClusterCore
 
 /// Each command the dashboard (or a scenario, or stdin) can send, and the core change it must make.
-@Suite struct CommandEffectTests {
+@Suite(.inTheBackground) struct CommandEffectTests {
     /// A cluster that has settled: lb1 MASTER, both servers UP, traffic flowing.
     func settled() -> SimulatedClusterSource {
         let source = SimulatedClusterSource(cluster: Cluster(spec: .article))

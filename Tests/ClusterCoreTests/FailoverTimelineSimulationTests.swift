@@ -1,5 +1,6 @@
 import ClusterModel
 import HadeckBase
+import HadeckTestSupport
 import Testing
 import VRRPCore
 
@@ -7,7 +8,7 @@ import VRRPCore
 
 /// The second demonstration in virtual time: every change of master's timeline, each phase's
 /// measured duration against keepalived's formula.
-@Suite struct FailoverTimelineSimulationTests {
+@Suite(.inTheBackground) struct FailoverTimelineSimulationTests {
     /// demo2 run to its end, every event kept (requests too).
     func demo2() throws -> [FailoverTimeline] {
         let text = try readRepositoryFile("Examples/scenarios/demo2-balancer-failover.scenario")

@@ -1,13 +1,14 @@
 import BalancerCore
 import ClusterModel
 import HadeckBase
+import HadeckTestSupport
 import Testing
 import VRRPCore
 
 @testable import ClusterCore
 
 /// Inputs that used to crash or run away, and commands that did nothing without a word.
-@Suite struct HardeningTests {
+@Suite(.inTheBackground) struct HardeningTests {
     @Test(arguments: [
         (
             "at 1e13s kill webA",

@@ -8,7 +8,7 @@ import Testing
 @testable import VRRPCore
 
 /// What `hadeck node` writes for watchers, against what the real keepalived 2.2.7 wrote in the lab.
-@Suite struct KeepalivedFilesTests {
+@Suite(.onItsOwnThread) struct KeepalivedFilesTests {
     static func status(state: VRRPState = .backup) -> NodeVRRPStatus {
         var stats = VRRPStats()
         stats.advertsReceived = 20

@@ -14,7 +14,7 @@ import VRRPCore
 
 /// `hadeck node` on real interfaces, in two namespaces of the test's own: the node on one side of a
 /// veth pair, the test on the other, sending what a neighbour may send.
-@Suite(.serialized) struct NodeTests {
+@Suite(.serialized, .onItsOwnThread) struct NodeTests {
     static let hadeck: String = {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)

@@ -2,6 +2,7 @@ import BalancerCore
 import ClusterModel
 import Dashboard
 import HadeckBase
+import HadeckTestSupport
 import Testing
 
 @testable import CursesTerminal
@@ -11,7 +12,7 @@ import Testing
 #endif
 
 /// ncurses state is global: these tests run one at a time.
-@Suite(.serialized) struct CursesTerminalTests {
+@Suite(.serialized, .onItsOwnThread) struct CursesTerminalTests {
     @Test func unknownTermIsAClearError() {
         #expect(throws: CursesError.unknownTerminal("no-such-terminal-hadeck")) {
             _ = try CursesTerminal(

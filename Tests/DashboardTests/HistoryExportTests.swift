@@ -2,12 +2,13 @@ import ClusterModel
 import Dashboard
 import Foundation
 import HadeckBase
+import HadeckTestSupport
 import Synchronization
 import Testing
 
 /// `e` writes, besides the events, the whole kept history as a session file that `hadeck replay`
 /// reads: every frame the dashboard kept comes back as it was.
-@Suite struct HistoryExportTests {
+@Suite(.inTheBackground) struct HistoryExportTests {
     @Test func eSavesTheKeptHistoryAsASessionThatReplaysEveryFrameAsItWas() throws {
         let dir = NSTemporaryDirectory() + "hadeck-history-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HadeckConfig
+import HadeckTestSupport
 import LiveEngine
 import Testing
 
@@ -19,7 +20,7 @@ private func check(_ files: String...) -> CheckCommand.Outcome {
     }
 }
 
-@Suite struct CheckCommandTests {
+@Suite(.onItsOwnThread) struct CheckCommandTests {
     @Test(arguments: [
         "article/haproxy-lb1.cfg", "article/haproxy-lb2.cfg", "article/keepalived-lb1.conf",
         "article/keepalived-lb2.conf",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HadeckTestSupport
 import Testing
 
 @testable import HadeckCLI
@@ -85,7 +86,7 @@ func instantiate(_ synopsis: String) -> [String] {
     return words
 }
 
-@Suite struct CommandLineTests {
+@Suite(.inTheBackground) struct CommandLineTests {
     @Test func everyReadmeCommandLineParses() throws {
         let lines = try readmeCommandLines()
         #expect(lines.count >= 10, "found only \(lines.map(\.line))")

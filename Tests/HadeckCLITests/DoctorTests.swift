@@ -36,7 +36,7 @@ struct FakeDoctorProbes: DoctorProbes {
     func bindProblem(_ listener: LiveListener) -> String? { taken[listener.address] }
 }
 
-@Suite struct DoctorTests {
+@Suite(.onItsOwnThread) struct DoctorTests {
     static let listeners = LiveCluster.listeners(spec: .article)
 
     func check(_ checks: [DoctorCheck], _ name: String) -> DoctorCheck? { checks.first { $0.check == name } }

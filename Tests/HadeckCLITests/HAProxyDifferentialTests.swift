@@ -199,7 +199,7 @@ enum DifferentialCases {
 /// hadeck accepts, when a request hadeck refuses reaches the backend, when hadeck lets more hidden
 /// `/smuggled` requests through than HAProxy, or when hadeck refuses what HAProxy accepts without the
 /// README saying so.
-@Suite(.tags(.live), .serialized) struct HAProxyDifferentialTests {
+@Suite(.tags(.live), .serialized, .onItsOwnThread) struct HAProxyDifferentialTests {
     static let haproxy = which("haproxy")
     static var available: Bool { haproxy != nil && HeadlessLiveTests.available }
     static let backendHost = "127.82.1.10"

@@ -9,7 +9,7 @@ import Testing
 #endif
 
 /// `hadeck --headless` on the live cluster, as a script would run it.
-@Suite(.tags(.live)) struct HeadlessLiveTests {
+@Suite(.tags(.live), .onItsOwnThread) struct HeadlessLiveTests {
     static var available: Bool { FileManager.default.isExecutableFile(atPath: DashboardEndToEndTests.binary) }
 
     /// Runs the binary with `args`, stdin from `input` (a file), stdout and stderr to files; waits for it.
@@ -87,7 +87,7 @@ extension HeadlessLiveTests {
 /// fraction of a second (ClusterCoreTests' ArticleScenarioTests: every expect line holds). Live, one
 /// short scenario proves that `--headless --script` plays real sockets to its end and exits 0 when
 /// every expectation holds, 1 naming the line when one does not.
-@Suite(.tags(.live)) struct LiveScenarioSmokeTests {
+@Suite(.tags(.live), .onItsOwnThread) struct LiveScenarioSmokeTests {
     @Test(.enabled(if: HeadlessLiveTests.available, "needs a built .build/debug/hadeck"))
     func aShortFailoverScenarioHoldsOnRealSockets() async throws {
         let (files, cluster, _) = try DashboardEndToEndTests.articleClusterFile(net: 40)

@@ -9,7 +9,7 @@ import Testing
     import Glibc
 #endif
 
-@Suite struct NodeCommandTests {
+@Suite(.onItsOwnThread) struct NodeCommandTests {
     static let binary = repositoryRoot + "/.build/debug/hadeck"
 
     @Test(arguments: [

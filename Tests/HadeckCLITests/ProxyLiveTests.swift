@@ -8,7 +8,7 @@ import Testing
 #endif
 
 /// `hadeck proxy` as a process, as clients and the machine's limits treat it.
-@Suite(.tags(.live), .serialized) struct ProxyLiveTests {
+@Suite(.tags(.live), .serialized, .onItsOwnThread) struct ProxyLiveTests {
     static let backendHost = "127.82.2.10"
     static let proxyHost = "127.82.2.11"
 

@@ -1,4 +1,5 @@
 import Foundation
+import HadeckTestSupport
 import LiveEngine
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
 
 /// `hadeck proxy` opens the configuration's stats socket and removes it on SIGTERM; it never takes
 /// over a stats socket another balancer serves (issue 10, item 4).
-@Suite(.serialized) struct ProxyStatsSocketTests {
+@Suite(.serialized, .onItsOwnThread) struct ProxyStatsSocketTests {
     static let binary = DashboardEndToEndTests.binary
     static let root = DashboardEndToEndTests.root
     static let lb1Socket = "/tmp/hadeck-lb1.sock"

@@ -9,7 +9,7 @@ import Testing
 
 /// `--headless --save-session FILE` then `hadeck replay FILE`: the replay ends on the screen the
 /// dashboard had. The second demonstration simulated at 20x (3.5 s), so the screen is deterministic.
-@Suite struct ReplayTests {
+@Suite(.onItsOwnThread) struct ReplayTests {
     static let root: String = {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)

@@ -199,7 +199,7 @@ func parseOutcome(_ response: String) -> RoutingOutcome {
 /// haproxy 2.6 and then by `hadeck proxy` (the same file, loopback ports found free); every request
 /// goes to both, and the same backend must answer with the same status, `Location`, and headers
 /// added or removed on the request and the response.
-@Suite(.tags(.live), .serialized) struct RoutingDifferentialTests {
+@Suite(.tags(.live), .serialized, .onItsOwnThread) struct RoutingDifferentialTests {
     static let haproxy = which("haproxy")
     static var available: Bool { haproxy != nil && HeadlessLiveTests.available }
     static let proxyHost = "127.87.0.1"

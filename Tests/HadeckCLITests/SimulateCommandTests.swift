@@ -10,7 +10,7 @@ private let root: String = {
     return parts.joined(separator: "/")
 }()
 
-@Suite struct SimulateCommandTests {
+@Suite(.onItsOwnThread) struct SimulateCommandTests {
     func run(_ path: String, json: Bool = false, until: String? = nil) -> (Int32, String, String) {
         var out = ""
         var err = ""

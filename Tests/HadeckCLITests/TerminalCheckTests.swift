@@ -7,7 +7,7 @@ import Testing
 #endif
 
 /// The dashboard checks the terminal before it starts anything.
-@Suite(.tags(.live)) struct TerminalCheckTests {
+@Suite(.tags(.live), .onItsOwnThread) struct TerminalCheckTests {
     /// `hadeck > file` with the VIP's port taken: the terminal is the problem named, and it is named
     /// at once, before the cluster would have found the port in use.
     @Test(

@@ -7,7 +7,7 @@ import VRRPCore
 
 @testable import HostNetwork
 
-@Suite(.serialized) struct HostNetworkTests {
+@Suite(.serialized, .onItsOwnThread) struct HostNetworkTests {
     // MARK: rtnetlink messages (no root needed)
 
     @Test func addressMessageIsTheKernelsLayout() throws {

@@ -1,11 +1,12 @@
 import Foundation
+import HadeckTestSupport
 import RealCluster
 import Testing
 
 @testable import Lab
 
 /// `hadeck lab` as a person runs it, where it must refuse.
-@Suite struct LabCommandTests {
+@Suite(.onItsOwnThread) struct LabCommandTests {
     static let setpriv = ProgramRunner.which("setpriv")
 
     @Test(

@@ -1,13 +1,14 @@
 import AttachConfig
 import Foundation
 import HadeckBase
+import HadeckTestSupport
 import RealCluster
 import Testing
 
 @testable import Lab
 
 /// The texts `hadeck lab up` writes, checked without building a lab.
-@Suite struct LabFilesTests {
+@Suite(.onItsOwnThread) struct LabFilesTests {
     let layout = LabLayout(id: "hdk")
 
     @Test func namesFollowTheID() {

@@ -1,6 +1,7 @@
 import AttachConfig
 import Foundation
 import HadeckBase
+import HadeckTestSupport
 import RealCluster
 import Testing
 
@@ -32,7 +33,7 @@ func expectSilentDeath(_ took: Duration?, sourceLocation: SourceLocation = #_sou
 
 /// The lab for real: Debian's haproxy and keepalived in network namespaces. One serialized suite,
 /// so the capability probe runs first and the tests never drive the shared lab at the same time.
-@Suite(.serialized, .tags(.lab))
+@Suite(.serialized, .tags(.lab), .onItsOwnThreadWithoutASlot)
 struct LabTests {
     static let lb1MAC = LabLayout.host("lb1")!.mac!
     static let lb2MAC = LabLayout.host("lb2")!.mac!

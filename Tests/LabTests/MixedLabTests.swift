@@ -125,7 +125,7 @@ extension LabTests {
 }
 
 /// The files a mixed lab writes for its node host.
-@Suite struct MixedLabFilesTests {
+@Suite(.onItsOwnThread) struct MixedLabFilesTests {
     let layout = LabLayout(id: LabLayout.mixedID)
 
     @Test func nodeHostsTrackScriptIsHaproxyLiveness() {

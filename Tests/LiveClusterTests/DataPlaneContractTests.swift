@@ -11,7 +11,7 @@ import WebCore
 
 /// The same checks against both data planes: the simulated network (virtual time) and the live
 /// sockets (real time). What the dashboard, scenarios and conformance runs rely on holds for either.
-@Suite("Data plane contract: simulated network and live sockets", .tags(.live))
+@Suite("Data plane contract: simulated network and live sockets", .tags(.live), .onItsOwnThread)
 struct DataPlaneContractTests {
     enum Plane: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case simulated, live

@@ -3,12 +3,13 @@ import ClusterCore
 import ClusterModel
 import Foundation
 import HadeckBase
+import HadeckTestSupport
 import LiveCluster
 import Synchronization
 import Testing
 
 /// The live cluster as the dashboard sees it (addresses 127.68.20.x and up: the dashboard's own).
-@Suite struct LiveClusterSourceTests {
+@Suite(.onItsOwnThread) struct LiveClusterSourceTests {
     func start(slot: Int, scenario: String? = nil) async throws -> (LiveCluster, LiveClusterSource) {
         var parsed: Scenario?
         if let scenario {

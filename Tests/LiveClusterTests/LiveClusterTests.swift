@@ -10,7 +10,7 @@ import PlainSockets
 import Testing
 import WebCore
 
-@Suite("Live cluster: sessions through the VIP with curl", .tags(.live))
+@Suite("Live cluster: sessions through the VIP with curl", .tags(.live), .onItsOwnThread)
 struct StickySessionTests {
     @Test(.enabled(if: curlPath != nil, "needs curl"))
     func curlKeepsItsSessionAndTheBackendNeverSeesSRV() async throws {
@@ -68,7 +68,7 @@ enum LB1Failure: String, CaseIterable, Sendable, CustomTestStringConvertible {
     var testDescription: String { command.text }
 }
 
-@Suite("Live cluster: lb1 fails, the VIP moves to lb2's MAC, sessions survive", .tags(.live))
+@Suite("Live cluster: lb1 fails, the VIP moves to lb2's MAC, sessions survive", .tags(.live), .onItsOwnThread)
 struct FailoverTests {
     @Test(arguments: LB1Failure.allCases)
     func vipMovesToLB2AndSessionsSurvive(_ failure: LB1Failure) async throws {
@@ -120,7 +120,7 @@ struct FailoverTests {
     }
 }
 
-@Suite("Live cluster: bad input and shutdown", .tags(.live))
+@Suite("Live cluster: bad input and shutdown", .tags(.live), .onItsOwnThread)
 struct LiveClusterRobustnessTests {
     @Test func malformedRequestsThroughTheVIPGetHAProxysAnswersAndServiceGoesOn() async throws {
         try await withArticle { live, net in
@@ -207,7 +207,7 @@ struct LiveClusterRobustnessTests {
     }
 }
 
-@Suite("Live cluster: partition", .tags(.live))
+@Suite("Live cluster: partition", .tags(.live), .onItsOwnThread)
 struct LivePartitionTests {
     @Test func cuttingVRRPBetweenTheHostsMakesTwoMastersAndTheLastGARPWins() async throws {
         try await withArticle { live, net in
@@ -263,7 +263,7 @@ struct LivePartitionTests {
     }
 }
 
-@Suite("Live cluster: a clean start", .tags(.live))
+@Suite("Live cluster: a clean start", .tags(.live), .onItsOwnThread)
 struct CleanStartTests {
     /// The browsers wait for the VIP's first announcement (no "no ARP entry" failures), and the
     /// connections made meanwhile are answered by the first master rather than reset.

@@ -8,7 +8,7 @@ import LiveCluster
 import PlainSockets
 import Testing
 
-@Suite("Live cluster: HAProxy's stats socket, stats page and metrics on each balancer", .tags(.live))
+@Suite("Live cluster: HAProxy's stats socket, stats page and metrics on each balancer", .tags(.live), .onItsOwnThread)
 struct LiveRuntimeAPITests {
     @Test func aStatsSocketChangeIsTheSameChangeAsTheDashboardKeyWithItsWhy() async throws {
         let socket = try await withArticle { live, net in
@@ -87,7 +87,7 @@ struct LiveRuntimeAPITests {
     }
 }
 
-@Suite("Live cluster: the real hatop on lb1's socket", .tags(.live))
+@Suite("Live cluster: the real hatop on lb1's socket", .tags(.live), .onItsOwnThread)
 struct LiveHatopTests {
     static let tmuxPath = which("tmux")
     static let hatopPath = which("hatop")

@@ -1,12 +1,13 @@
 import BalancerCore
 import Foundation
 import HadeckBase
+import HadeckTestSupport
 import LiveEngine
 import NIOCore
 import NIOPosix
 import Testing
 
-@Suite("Live balancer: cookie persistence and failover over loopback", .serialized)
+@Suite("Live balancer: cookie persistence and failover over loopback", .serialized, .onItsOwnThread)
 struct PersistenceTests {
     @Test func newClientGetsSessionAndServerCookieThenSticks() async throws {
         let cluster = try await TestCluster.start(net: 1, config: articleConfig(net: 1))
@@ -84,7 +85,7 @@ struct PersistenceTests {
 
 /// Timeouts, retries and failing servers are tested in virtual time (VirtualTimeTests); these
 /// stay on real sockets, end to end.
-@Suite("Live balancer: malformed requests and failures get HAProxy's answers", .serialized)
+@Suite("Live balancer: malformed requests and failures get HAProxy's answers", .serialized, .onItsOwnThread)
 struct ErrorResponseTests {
     static let net = 3
 
@@ -146,7 +147,7 @@ struct ErrorResponseTests {
     }
 }
 
-@Suite("Live balancer: streaming, keep-alive and sockets", .serialized)
+@Suite("Live balancer: streaming, keep-alive and sockets", .serialized, .onItsOwnThread)
 struct StreamingTests {
     @Test func chunkedAndContentLengthBodiesStreamThroughAndConnectionsAreReused() async throws {
         let net = 6

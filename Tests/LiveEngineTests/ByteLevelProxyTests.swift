@@ -1,5 +1,6 @@
 import BalancerCore
 import HadeckBase
+import HadeckTestSupport
 import LiveEngine
 import NIOCore
 import NIOPosix
@@ -68,7 +69,7 @@ final class RawBackendHandler: ChannelInboundHandler {
     }
 }
 
-@Suite("Live balancer: byte-level forwarding, rewrites and re-framing", .serialized)
+@Suite("Live balancer: byte-level forwarding, rewrites and re-framing", .serialized, .onItsOwnThread)
 struct ByteLevelProxyTests {
     static func start(net: Int) async throws -> (Balancer, RawBackend, Channel, Collector<AccessLogRecord>) {
         let text = """
@@ -171,7 +172,7 @@ struct ByteLevelProxyTests {
     }
 }
 
-@Suite("Live balancer: what the byte-level request parser accepts and rejects", .serialized)
+@Suite("Live balancer: what the byte-level request parser accepts and rejects", .serialized, .onItsOwnThread)
 struct RequestParsingLiveTests {
     @Test func pipelinedBareLFAndMalformedRequests() async throws {
         let net = 10

@@ -1,11 +1,12 @@
 import BalancerCore
+import HadeckTestSupport
 import Testing
 
 @testable import LiveEngine
 
 /// `check port N` and `check addr A` on real sockets: the health checks go where they say, not to
 /// the server's traffic address.
-@Suite("Live balancer: check port and check addr", .serialized)
+@Suite("Live balancer: check port and check addr", .serialized, .onItsOwnThread)
 struct CheckTargetTests {
     static let net = 90
 

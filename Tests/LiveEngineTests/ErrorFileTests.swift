@@ -9,7 +9,7 @@ import Testing
 /// `errorfile` pages on the live balancer, as HAProxy 2.6.12 sends them (measured on the real
 /// binary: the file's status line as written, lowercase header names, hop-by-hop headers dropped,
 /// the backend's page before the frontend's, and HAProxy's own page for what its HTTP/1 layer refuses).
-@Suite("Live balancer: errorfile")
+@Suite("Live balancer: errorfile", .onItsOwnThread)
 struct ErrorFileTests {
     static func files(_ dir: TemporaryDirectory) throws -> (forbidden: String, unavailable: String, bad: String) {
         (

@@ -1,3 +1,4 @@
+import HadeckTestSupport
 import Testing
 
 @testable import LiveEngine
@@ -36,7 +37,7 @@ private func scanChunked(_ text: String, step: Int = .max) -> (end: Int?, invali
     return (nil, false, data)
 }
 
-@Suite("HTTP/1.1 byte-level parser: what it accepts and rejects, like HAProxy 2.6")
+@Suite("HTTP/1.1 byte-level parser: what it accepts and rejects, like HAProxy 2.6", .inTheBackground)
 struct HTTP1ParserTests {
     @Test func requestHeadIsFoundWithTheHeadersTheProxyActsOn() {
         let text =

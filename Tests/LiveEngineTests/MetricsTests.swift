@@ -1,10 +1,11 @@
 import BalancerCore
 import Foundation
 import HadeckBase
+import HadeckTestSupport
 import LiveEngine
 import Testing
 
-@Suite("Metrics: Prometheus text on the stats listener", .serialized)
+@Suite("Metrics: Prometheus text on the stats listener", .serialized, .onItsOwnThread)
 struct MetricsTests {
     @Test func metricsAreValidExpositionWithServerStatesCountersAndTheExtraHook() async throws {
         let c = try await StatsCluster.start(net: 72) {

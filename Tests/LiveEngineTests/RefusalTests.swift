@@ -1,3 +1,4 @@
+import HadeckTestSupport
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -20,7 +21,7 @@ private func fields(_ n: Int) -> String { (0..<n).map { "X-\($0): a\r\n" }.joine
 
 /// What HAProxy 2.6.12 refuses (each case measured on the real binary with the same bytes: see
 /// `HAProxyDifferentialTests` for the side-by-side run), and the near misses it accepts.
-@Suite("What HAProxy 2.6 refuses, hadeck refuses: requests 400/413/422, responses 502, at once")
+@Suite("What HAProxy 2.6 refuses, hadeck refuses: requests 400/413/422, responses 502, at once", .onItsOwnThread)
 struct RefusalTests {
     static let refusedRequests: [(String, [UInt8])] = [
         ("two different Host headers", Array("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".utf8)),

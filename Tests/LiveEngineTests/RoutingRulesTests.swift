@@ -1,5 +1,6 @@
 import BalancerCore
 import HadeckBase
+import HadeckTestSupport
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -10,7 +11,7 @@ import Testing
 /// `use_backend` chooses, the answers `deny`, `redirect` and `return` make without a server, the
 /// header edits on the request and the response, and the reason in the access log. The bytes of
 /// each answer are HAProxy 2.6.12's (captured from the real binary, see RoutingDifferentialTests).
-@Suite("Live balancer: acl, use_backend, http-request and http-response rules")
+@Suite("Live balancer: acl, use_backend, http-request and http-response rules", .onItsOwnThread)
 struct RoutingRulesTests {
     static let config = """
         defaults

@@ -1,3 +1,4 @@
+import HadeckTestSupport
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -6,7 +7,7 @@ import Testing
 
 /// `stats auth`, `stats realm` and `stats hide-version` on the page the balancer serves, as
 /// haproxy 2.6.12 answers them (401 with its body and `WWW-Authenticate`, the connection kept).
-@Suite("Stats page: stats auth answers 401 without and 200 with the credentials")
+@Suite("Stats page: stats auth answers 401 without and 200 with the credentials", .onItsOwnThread)
 struct StatsAuthTests {
     static let config = """
         defaults

@@ -9,7 +9,7 @@ import Testing
     import Glibc
 #endif
 
-@Suite("Stats page: HTML, CSV and the admin form, served by the balancer", .serialized)
+@Suite("Stats page: HTML, CSV and the admin form, served by the balancer", .serialized, .onItsOwnThread)
 struct StatsPageTests {
     @Test func pageShowsNodePidAndServerStatesAndCSVMatchesShowStat() async throws {
         let c = try await StatsCluster.start(net: 68)

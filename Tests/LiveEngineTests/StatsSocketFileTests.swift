@@ -1,6 +1,7 @@
 import BalancerCore
 import Foundation
 import HadeckBase
+import HadeckTestSupport
 import LiveEngine
 import NIOPosix
 import Testing
@@ -64,7 +65,7 @@ func frontendListens(host: Int) async -> Bool {
     (try? await RawClient.connect(host: "127.80.2.\(host)", port: 18080).close()) != nil
 }
 
-@Suite("Stats socket files: never taken over, never someone else's removed", .serialized)
+@Suite("Stats socket files: never taken over, never someone else's removed", .serialized, .onItsOwnThread)
 struct StatsSocketFileTests {
     @Test func aPathAnotherBalancerServesIsRefusedAndItsSocketKeepsWorking() async throws {
         let dir = try SocketDirectory()

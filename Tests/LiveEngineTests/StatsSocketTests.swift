@@ -47,7 +47,7 @@ func statRows(_ reply: String) -> [[String: String]] {
     }
 }
 
-@Suite("Stats socket: HAProxy's runtime API on each balancer", .serialized)
+@Suite("Stats socket: HAProxy's runtime API on each balancer", .serialized, .onItsOwnThread)
 struct StatsSocketTests {
     @Test func showInfoShowStatAndServersStateHaveHAProxysLayout() async throws {
         let c = try await StatsCluster.start(net: 60)
@@ -269,7 +269,7 @@ struct StatsSocketTests {
 }
 
 /// Runs the real haproxy 2.6 on an equivalent configuration and compares what clients parse.
-@Suite("Stats socket: compared with the real haproxy", .serialized)
+@Suite("Stats socket: compared with the real haproxy", .serialized, .onItsOwnThread)
 struct HAProxyComparisonTests {
     static var haproxy: String? { which("haproxy") }
 
@@ -355,7 +355,7 @@ struct HAProxyComparisonTests {
 }
 
 /// hatop 0.8.2, the curses client of HAProxy's stats socket, driving a hadeck balancer in tmux.
-@Suite("Stats socket: the real hatop", .serialized)
+@Suite("Stats socket: the real hatop", .serialized, .onItsOwnThread)
 struct HatopTests {
     static var available: Bool { which("hatop") != nil && which("tmux") != nil }
 

@@ -1,10 +1,11 @@
 import AttachConfig
 import Foundation
+import HadeckTestSupport
 import Testing
 
 @testable import RealCluster
 
-@Suite struct ProgramRunnerTests {
+@Suite(.onItsOwnThread) struct ProgramRunnerTests {
     @Test func capturesOutputAndStatusWithoutAShell() throws {
         let out = try ProgramRunner.run(["printf", "%s|%s", "a b", "$(echo no)"])
         #expect(out.succeeded && out.stdout == "a b|$(echo no)", "arguments reach the program as they are")

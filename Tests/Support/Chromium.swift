@@ -60,7 +60,9 @@ public func statsPageInChromium(_ url: String) async -> StatsPageDOM? {
     defer { try? FileManager.default.removeItem(atPath: profile) }
     let html = try? await awaitProgram(
         [
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            // nice: the browser is the test's client, and must not take the cores from the
+            // programs under test.
+            "nice", "-n", "10", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--user-data-dir=\(profile)", "--dump-dom", url,
         ], timeout: 60)
     return html.flatMap { parseStatsDOM($0.stdout) }

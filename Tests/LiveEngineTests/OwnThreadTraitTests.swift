@@ -1,0 +1,94 @@
+import Foundation
+import HadeckTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The trait the live suites run under (`HadeckTestSupport.OwnThreadTrait`): a test's body, the
+/// resumptions after its awaits and its child tasks all run on the test's own thread, never on one
+/// of the cooperative pool's.
+@Suite(.onItsOwnThread) struct OwnThreadTraitTests {
+    @Test func theBodyItsResumptionsAndItsChildTasksRunOnTheTestsOwnThread() async throws {
+        let thread = currentThread()
+        #expect(thread.isATestsOwn)
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(currentThread() == thread)
+        async let child = currentThread()
+        #expect(await child == thread)
+        let fromGroup = await withTaskGroup(of: ThreadIdentity.self) { group in
+            group.addTask { currentThread() }
+            return await group.next()!
+        }
+        #expect(fromGroup == thread)
+    }
+
+    @Test func aSynchronousBodyRunsThereToo() {
+        #expect(currentThread().isATestsOwn)
+    }
+}
+
+@Suite struct WithoutTheOwnThreadTraitTests {
+    @Test func aTestWithoutTheTraitRunsOnTheCooperativePool() async {
+        #expect(!currentThread().isATestsOwn)
+    }
+}
+
+struct ThreadIdentity: Equatable, Sendable {
+    var id: UInt
+    var isATestsOwn: Bool
+}
+
+/// The thread running this (synchronous) function.
+private func currentThread() -> ThreadIdentity {
+    ThreadIdentity(id: UInt(pthread_self()), isATestsOwn: DedicatedThreadExecutor.isCurrentThread)
+}
+
+@Suite(.inTheBackground) struct BackgroundTraitTests {
+    @Test func aCPUHeavyTestRunsOnItsOwnThreadAtNiceNineteen() {
+        #expect(currentThread().isATestsOwn)
+        #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == 19)
+    }
+
+    @Test func itsBudgetIsTheThreadsCPUTimeNotTheWallClock() async throws {
+        let cpu = threadCPUTime()
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(threadCPUTime() - cpu < .milliseconds(100))
+    }
+}
+
+@Suite struct LiveTestSlotsTests {
+    final class Occupancy: @unchecked Sendable {
+        private let lock = NSLock()
+        private var now = 0
+        private(set) var most = 0
+        func enter() {
+            lock.withLock {
+                now += 1
+                most = max(most, now)
+            }
+        }
+        func leave() { lock.withLock { now -= 1 } }
+    }
+
+    @Test func noMoreThanTheCountRunAtOnceAndEveryoneGetsATurn() async {
+        let slots = LiveTestSlots(count: 2)
+        let occupancy = Occupancy()
+        let finished = await withTaskGroup(of: Int.self) { group in
+            for index in 0..<7 {
+                group.addTask {
+                    await slots.take()
+                    occupancy.enter()
+                    try? await Task.sleep(for: .milliseconds(15))
+                    occupancy.leave()
+                    slots.give()
+                    return index
+                }
+            }
+            return await group.reduce(into: Set<Int>()) { $0.insert($1) }
+        }
+        #expect(finished == Set(0..<7))
+        #expect(occupancy.most == 2)
+    }
+}

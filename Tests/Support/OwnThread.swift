@@ -1,0 +1,182 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A task executor with one thread of its own, which runs the jobs given to it in order.
+///
+/// Swift concurrency runs every test on its cooperative pool, which has as many threads as cores
+/// (two on CI) and never preempts a job. One test that parses for seconds, or blocks in `waitpid`,
+/// holds a thread; two of them stall every other test, and a live test's socket or deadline times
+/// out behind them. A test on a thread of its own is scheduled by the kernel instead, which shares
+/// the cores fairly and wakes a sleeper at once.
+public final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var jobs: [UnownedJob] = []
+    private var head = 0
+    private var finishing = false
+    private var threadRunning = true
+
+    private static let marker = "hadeck.DedicatedThreadExecutor"
+
+    /// Whether the calling (synchronous) code runs on one of these executors' threads.
+    public static var isCurrentThread: Bool { Thread.current.threadDictionary[marker] != nil }
+
+    /// `niceness` is the thread's nice value (0 to 19): on Linux it is per thread.
+    public init(niceness: Int32 = 0) {
+        Thread { [self] in
+            Thread.current.threadDictionary[Self.marker] = true
+            if niceness != 0 { setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
+            runJobs()
+        }.start()
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        if threadRunning {
+            jobs.append(job)
+            condition.signal()
+            condition.unlock()
+            return
+        }
+        condition.unlock()
+        // A job for a task that outlived its scope (a continuation resumed late): it still runs,
+        // on a thread of its own, so that nothing waits forever.
+        Thread { job.runSynchronously(on: self.asUnownedTaskExecutor()) }.start()
+    }
+
+    /// Lets the thread end once the jobs already given have run.
+    public func finish() {
+        condition.lock()
+        finishing = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func runJobs() {
+        while true {
+            condition.lock()
+            while head == jobs.count && !finishing { condition.wait() }
+            if head == jobs.count {
+                threadRunning = false
+                condition.unlock()
+                return
+            }
+            let job = jobs[head]
+            head += 1
+            if head == jobs.count {
+                jobs.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+}
+
+/// Runs each test case of the suite or test it is on with a thread of its own as its preferred
+/// executor: the test body, its awaits' resumptions and its child tasks run there, off the
+/// cooperative pool.
+public struct OwnThreadTrait: SuiteTrait, TestTrait, TestScoping {
+    public enum Kind: Sendable {
+        /// A test that waits on real time (sockets, programs, timers): it first takes one of the
+        /// run's `LiveTestSlots`, so that only a few run at once.
+        case live
+        /// A live test that takes no slot: the lab's suite, which is serialized already and is the
+        /// run's longest chain, so it never waits behind the others.
+        case liveWithoutASlot
+        /// A test that burns seconds of CPU: nice 19, so the kernel gives the cores to the live
+        /// tests (and the programs they run) first. Such a test budgets CPU time (`threadCPUTime`),
+        /// never wall time.
+        case background
+    }
+
+    public var kind: Kind
+    public var isRecursive: Bool { true }
+
+    public func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
+        guard testCase != nil else { return try await function() }
+        if kind == .live { await LiveTestSlots.shared.take() }
+        let executor = DedicatedThreadExecutor(niceness: kind == .background ? 19 : 0)
+        defer {
+            executor.finish()
+            if kind == .live { LiveTestSlots.shared.give() }
+        }
+        try await withTaskExecutorPreference(executor) { try await function() }
+    }
+}
+
+extension Trait where Self == OwnThreadTrait {
+    /// Each test case runs on a thread of its own, at most `LiveTestSlots.shared.count` of them at
+    /// once (see `OwnThreadTrait`).
+    public static var onItsOwnThread: Self { Self(kind: .live) }
+    /// Each test case runs on a thread of its own, without waiting for a live-test slot.
+    public static var onItsOwnThreadWithoutASlot: Self { Self(kind: .liveWithoutASlot) }
+    /// Each test case runs on a thread of its own at the lowest priority (see `OwnThreadTrait`).
+    public static var inTheBackground: Self { Self(kind: .background) }
+}
+
+/// How many live tests run at once, across every test target of the run (they share one process).
+///
+/// Every suite starts at the same moment. Unbounded, the first half minute has a dozen embedded
+/// clusters, tmux dashboards, proxies and real haproxies on two cores at once: a health check
+/// with `inter 100` or a 3.6 s VRRP takeover measured against keepalived's then misses its mark for
+/// want of CPU, not for a fault. `HADECK_LIVE_TEST_SLOTS` sets the count (default: cores + 1).
+public final class LiveTestSlots: @unchecked Sendable {
+    public static let shared = LiveTestSlots(
+        count: ProcessInfo.processInfo.environment["HADECK_LIVE_TEST_SLOTS"].flatMap { Int($0) }
+            ?? ProcessInfo.processInfo.activeProcessorCount + 1)
+
+    public let count: Int
+    private let lock = NSLock()
+    // Guarded by `lock`.
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    public init(count: Int) {
+        self.count = max(1, count)
+        free = self.count
+    }
+
+    /// Waits (suspended, holding no thread) until a slot is free, and takes it.
+    public func take() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if free > 0 {
+                free -= 1
+                lock.unlock()
+                continuation.resume()
+            } else {
+                waiting.append(continuation)
+                lock.unlock()
+            }
+        }
+    }
+
+    /// Gives a slot back: to the longest waiter, if any.
+    public func give() {
+        lock.lock()
+        if waiting.isEmpty {
+            free += 1
+            lock.unlock()
+        } else {
+            let next = waiting.removeFirst()
+            lock.unlock()
+            next.resume()
+        }
+    }
+}
+
+/// The CPU time the calling thread has used: what a CPU-heavy test budgets, since its wall time
+/// depends on everything else the machine runs.
+public func threadCPUTime() -> Duration {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
+}
