@@ -204,6 +204,25 @@ public enum Conformance {
         return rows
     }
 
+    /// Which of the embedded runs to compare a real run with: the first whose key events after each
+    /// action are the real run's (the same kinds, nodes and details, whatever their times); the
+    /// first run when none is.
+    ///
+    /// Some outcomes are races the real programs run afresh each time: after a partition heals, the
+    /// two masters' advert clocks decide which node hears the other first, and so whether lb1 sends a
+    /// gratuitous ARP or the clients stay on lb2's MAC. The embedded cluster plays the scenario once
+    /// per branch (`EmbeddedConformance.branches`), and the real run is held to the branch it took.
+    public static func matchingBranch(real: ConformanceRun, among candidates: [ConformanceRun]) -> Int {
+        let wanted = outcome(real)
+        return candidates.firstIndex { outcome($0) == wanted } ?? 0
+    }
+
+    /// The key events after each action, without their times: what tells one branch of a race from
+    /// another.
+    public static func outcome(_ run: ConformanceRun) -> [[String]] {
+        run.actions.indices.map { i in keyEvents(run, in: window(run, i)).map(\.label).sorted() }
+    }
+
     /// Whether the probe's last session before `time` is the one it holds at the end.
     static func sessionKept(_ samples: [ProbeSample], from time: Instant) -> Bool {
         let before = samples.last { $0.ok && $0.end <= time }?.session
@@ -212,7 +231,7 @@ public enum Conformance {
     }
 
     /// The i-th action's window on a side: from it to the next action (or the run's end).
-    static func window(_ run: ConformanceRun, _ i: Int) -> Range<Instant> {
+    public static func window(_ run: ConformanceRun, _ i: Int) -> Range<Instant> {
         let start = run.actions[i].time
         let end = i + 1 < run.actions.count ? run.actions[i + 1].time : run.end
         return start..<max(start, end)

@@ -208,6 +208,7 @@ public final class Lab: Sendable {
         while true {
             last = baselineProblem(master: lb1) ?? ""
             if last.isEmpty { break }
+            repairClientNeighbour(master: lb1)
             if ContinuousClock.now > deadline {
                 throw .failed(
                     "the lab is built but not ready: \(last) (logs: \(layout.keepalivedLog("lb1")), \(layout.appLog("webA")))"
@@ -216,6 +217,22 @@ public final class Lab: Sendable {
             usleep(100_000)
         }
         progress("lb1 is MASTER with \(LabLayout.vip); the client reaches it at \(lb1.mac!)")
+    }
+
+    /// After a healed split brain in which the old master stepped down before hearing the other's
+    /// lower advert, the master sends no gratuitous ARP and the client's entry keeps the MAC of a host
+    /// that no longer holds the VIP, for as long as Linux keeps re-probing it (the real behaviour,
+    /// which `hadeck conform partition` measures). When only `master` holds the VIP and the entry
+    /// names another MAC, the entry is deleted: the client's next packet resolves the VIP afresh and
+    /// the master answers.
+    func repairClientNeighbour(master: LabHost) {
+        guard interface(master.name)?.addresses.contains(LabLayout.vip) == true,
+            LabLayout.balancers.allSatisfy({
+                $0 == master || interface($0.name)?.addresses.contains(LabLayout.vip) != true
+            }),
+            let entry = clientNeighbour(), let mac = entry.mac, mac != master.mac
+        else { return }
+        _ = try? runTool([tools.ip, "-n", layout.namespace("client"), "neigh", "del", LabLayout.vip, "dev", "eth0"])
     }
 
     /// What is not yet as the baseline wants it, or nil.
@@ -489,7 +506,10 @@ public final class Lab: Sendable {
     /// gone, as after a real reboot) and an empty neighbour table, its link comes up and its
     /// programs start. Returns the pids started.
     @discardableResult
-    public func powerOn(_ host: String) throws(LabError) -> [Int32] {
+    /// `keepalivedStarting` is called just before the host's keepalived (or `hadeck node`) is
+    /// started, after its addresses, its link and its haproxy: `hadeck conform` times a power-on's
+    /// rows from there, as the embedded host starts both programs at the same instant.
+    public func powerOn(_ host: String, keepalivedStarting: () -> Void = {}) throws(LabError) -> [Int32] {
         let h = try attached(host)
         let ns = layout.namespace(h.name)
         if !NetworkNamespace.processes(in: ns).isEmpty, linkIsUp(h.name) == true {
@@ -504,10 +524,14 @@ public final class Lab: Sendable {
         case .app:
             if runningApp(h.name) == nil { pids.append(try startApp(h.name)) }
         case .balancer where isNode(h.name):
-            if runningNode(h.name) == nil { pids.append(try startNode(h.name)) }
+            if runningNode(h.name) == nil {
+                keepalivedStarting()
+                pids.append(try startNode(h.name))
+            }
         case .balancer:
             if runningHAProxy(h.name) == nil { pids.append(try startHAProxy(h.name)) }
             if runningKeepalived(h.name) == nil {
+                keepalivedStarting()
                 let (parent, vrrp) = try startKeepalived(h.name)
                 pids += [parent, vrrp]
             }

@@ -53,6 +53,30 @@ private let timers = ConformanceTimers(advert: .seconds(1), script: .seconds(2),
         #expect(problems[0].hasPrefix("s.scenario:3: error: after `stop lb1/keepalived`, VIP -> lb2's MAC"))
     }
 
+    /// A real run is held to the embedded run with its outcome (its events after each action, times
+    /// aside); to the first one when none has it.
+    @Test func aRealRunIsHeldToTheEmbeddedBranchItTook() {
+        let heal = ClusterCommand.heal(nil, nil)
+        func run(_ events: [ClusterEvent], at t: Double) -> ConformanceRun {
+            ConformanceRun(
+                actions: [PlayedAction(line: 8, command: heal, time: at(t))], events: events, samples: [],
+                end: at(t + 8))
+        }
+        let answered = run([state(10.109, "lb2", .master, .backup), vip(10.109, "lb1")], at: 10)
+        let silent = run([state(10.5, "lb2", .master, .backup)], at: 10.2)
+        let candidates = [answered, silent]
+        #expect(
+            Conformance.matchingBranch(real: run([state(20.4, "lb2", .master, .backup)], at: 20), among: candidates)
+                == 1)
+        #expect(
+            Conformance.matchingBranch(
+                real: run([vip(20.2, "lb1"), state(20.3, "lb2", .master, .backup)], at: 20), among: candidates) == 0)
+        #expect(
+            Conformance.matchingBranch(real: run([state(20.4, "lb2", .master, .fault)], at: 20), among: candidates) == 0
+        )
+        #expect(Conformance.outcome(answered) == [["VIP -> lb1's MAC", "lb2 BACKUP"]])
+    }
+
     /// A kill -9 of haproxy waits for the track script and for a Master_Down_Timer: both phases count.
     @Test func tolerancesSayWhy() {
         let kill = ClusterCommand.kill(.process(host: "lb1", .haproxy))

@@ -262,7 +262,16 @@ struct LabTests {
         expectSilentDeath(took)
         #expect(try await eventually(within: .seconds(1)) { lab.clientNeighbour()?.mac == Self.lb2MAC })
         let lb1Master = try watchFIFO("lb1", for: "MASTER", within: .seconds(3) + Bounds.masterDown)
-        let started = try await Blocking.run { try lab.powerOn("lb1") }
+        // `hadeck conform` times a power-on from keepalived's start: the hook runs once haproxy runs,
+        // before keepalived does.
+        let (started, atHook) = try await Blocking.run {
+            var seen: (haproxy: Bool, keepalived: Bool)?
+            let pids = try lab.powerOn("lb1") {
+                seen = (lab.runningHAProxy("lb1") != nil, lab.runningKeepalived("lb1") != nil)
+            }
+            return (pids, seen)
+        }
+        #expect(atHook?.haproxy == true && atHook?.keepalived == false)
         #expect(started.count == 3 && lab.linkIsUp("lb1") == true)
         #expect(lab.interface("lb1")?.addresses == ["10.77.0.11"], "it boots with its own address only")
         #expect(try await lb1Master.value != nil, "lb1 did not take the VIP back after booting")
