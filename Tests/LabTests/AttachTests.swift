@@ -188,9 +188,12 @@ extension LabTests {
                         $0.type == "backend.state" && $0["balancer"] == b && $0["to"] == "DRAIN"
                     }
                 }
+                // Whichever of haproxy's log line and the next `show stat` poll reaches hadeck first
+                // tells it; both say the change and the command that made it.
+                let sent = "; after stdin (line 1) sent `set server web/webA state drain`"
                 #expect(
-                    e?.why
-                        == "haproxy on \(b) logged: Server web/webA enters drain state; after stdin (line 1) sent `set server web/webA state drain`",
+                    e?.why == "haproxy on \(b) logged: Server web/webA enters drain state" + sent
+                        || e?.why == "show stat on \(b): web/webA UP -> DRAIN (last check: Layer7 check passed)" + sent,
                     "\(attach.events)")
                 let rows = try RuntimeAPI.showStat(.unix(lab.layout.statsSocket(b)))
                 #expect(
