@@ -12,7 +12,7 @@ extension AttachedState {
     ) -> ClusterSnapshot {
         var s = ClusterSnapshot(
             time: now, clusterName: file.name, scenarioName: scenarioName, caption: caption,
-            vip: SocketAddress(host: file.vip, port: file.port), source: source,
+            vip: HostPort(host: file.vip, port: file.port), source: source,
             requestsPerSecond: requestsPerSecond(now),
             hosts: order.compactMap { balancers[$0].map { host($0, now) } },
             arp: ARPSnapshot(

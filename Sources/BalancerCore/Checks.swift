@@ -80,7 +80,7 @@ public enum CheckKind: Hashable, Sendable {
 /// One health check the driver must run now, and the limits it must respect.
 public struct CheckJob: Hashable, Sendable {
     public var server: String
-    public var address: SocketAddress
+    public var address: HostPort
     public var kind: CheckKind
     /// Bound on establishing the connection.
     public var connectTimeout: TimeSpan

@@ -4,7 +4,7 @@ import HadeckBase
 // Defaults are HAProxy 2.6's (include/haproxy/defaults.h and the configuration manual).
 
 /// A host and port, as written on a `bind` or `server` line.
-public struct SocketAddress: Hashable, Sendable, CustomStringConvertible, Codable {
+public struct HostPort: Hashable, Sendable, CustomStringConvertible, Codable {
     public var host: String
     public var port: Int
 
@@ -157,7 +157,7 @@ public enum AdminState: String, Hashable, Sendable, Codable {
 /// A `server` line.
 public struct ServerConfig: Hashable, Sendable {
     public var name: String
-    public var address: SocketAddress
+    public var address: HostPort
     /// `check`: health-check this server. Without it the server is always available (`no check`).
     public var check = false
     public var inter = TimeSpan.milliseconds(2000)
@@ -188,14 +188,14 @@ public struct ServerConfig: Hashable, Sendable {
     /// Source location of the `server` line, for messages.
     public var line = 0
 
-    public init(name: String, address: SocketAddress) {
+    public init(name: String, address: HostPort) {
         self.name = name
         self.address = address
     }
 
     /// The address and port health checks connect to.
-    public var checkTarget: SocketAddress {
-        SocketAddress(host: checkAddress ?? address.host, port: checkPort ?? address.port)
+    public var checkTarget: HostPort {
+        HostPort(host: checkAddress ?? address.host, port: checkPort ?? address.port)
     }
 
     public var effectiveFastinter: TimeSpan { fastinter ?? inter }
@@ -281,7 +281,7 @@ public struct StickTableInfo: Hashable, Sendable {
 public struct FrontendConfig: Hashable, Sendable {
     public var name: String
     public var mode = ProxyMode.http
-    public var binds: [SocketAddress] = []
+    public var binds: [HostPort] = []
     public var defaultBackend: String? = nil
     public var forwardfor = false
     public var httpKeepAlive = true

@@ -4,7 +4,7 @@ import HadeckBase
 public struct ServerSnapshot: Hashable, Sendable {
     public var name: String
     public var id: Int
-    public var address: SocketAddress
+    public var address: HostPort
     public var cookie: String?
     /// `UP`, `DOWN 1/2`, `MAINT`, `no check`...
     public var state: ServerStatus

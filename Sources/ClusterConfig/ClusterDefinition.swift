@@ -20,12 +20,12 @@ public struct BalancerHostDefinition: Hashable, Sendable {
 /// One web backend of a cluster file.
 public struct BackendServerDefinition: Hashable, Sendable {
     public var name: String
-    public var address: SocketAddress
+    public var address: HostPort
     /// Tomcat's `jvmRoute`: the suffix of the session ids this server issues.
     public var jvmRoute: String
     public var line: Int
 
-    public init(name: String, address: SocketAddress, jvmRoute: String, line: Int) {
+    public init(name: String, address: HostPort, jvmRoute: String, line: Int) {
         self.name = name
         self.address = address
         self.jvmRoute = jvmRoute
@@ -52,7 +52,7 @@ public struct ClusterFile: Hashable, Sendable {
     public static let maximumTrafficRate = 10_000.0
 
     public var name: String
-    public var vip: SocketAddress
+    public var vip: HostPort
     public var balancers: [BalancerHostDefinition]
     public var backends: [BackendServerDefinition]
     /// Requests per second the built-in browsers send in total when traffic is on.
@@ -81,7 +81,7 @@ public struct ClusterFile: Hashable, Sendable {
             return (nil, d)
         }
         var result = ClusterFile(
-            name: "cluster", vip: SocketAddress(host: "127.0.0.99", port: 8080), balancers: [], backends: [])
+            name: "cluster", vip: HostPort(host: "127.0.0.99", port: 8080), balancers: [], backends: [])
         var declared: [String: Int] = [:]
         for (keyNode, value) in top {
             let key = keyNode.string ?? ""
@@ -150,7 +150,7 @@ public struct ClusterFile: Hashable, Sendable {
                         d.error(file, line(server), "backend '\(name)' must be a mapping")
                         continue
                     }
-                    var address: SocketAddress?
+                    var address: HostPort?
                     var route: String?
                     var badAddress = false
                     for (k, v) in fields {
@@ -232,7 +232,7 @@ private func line(_ node: Node) -> Int { YAMLDocument.line(node) }
 
 /// `IP[:PORT]` with any IPv4 address: the simulator runs production addresses; the live cluster
 /// itself refuses what is not loopback (`LiveCluster`), where it matters.
-private func ipv4Address(_ node: Node, file: String, defaultPort: Int?, into d: inout Diagnostics) -> SocketAddress? {
+private func ipv4Address(_ node: Node, file: String, defaultPort: Int?, into d: inout Diagnostics) -> HostPort? {
     guard let text = node.string else {
         d.error(file, line(node), "expected an address")
         return nil
@@ -255,5 +255,5 @@ private func ipv4Address(_ node: Node, file: String, defaultPort: Int?, into d: 
         d.error(file, line(node), "'\(host)' is not an IPv4 address such as 127.0.1.1")
         return nil
     }
-    return SocketAddress(host: ip.description, port: port)
+    return HostPort(host: ip.description, port: port)
 }

@@ -72,7 +72,7 @@ public struct ClusterHost: Sendable {
 /// A whole cluster definition with parsed configurations.
 public struct ClusterSpec: Sendable {
     public var name: String
-    public var vip: SocketAddress
+    public var vip: HostPort
     public var hosts: [ClusterHost]
     public var backends: [BackendServerDefinition]
     public var trafficRate: Double
@@ -80,7 +80,7 @@ public struct ClusterSpec: Sendable {
     public var trafficOn: Bool
 
     public init(
-        name: String, vip: SocketAddress, hosts: [ClusterHost], backends: [BackendServerDefinition],
+        name: String, vip: HostPort, hosts: [ClusterHost], backends: [BackendServerDefinition],
         trafficRate: Double = 5, clients: Int = 5, trafficOn: Bool = true
     ) {
         self.name = name
@@ -96,7 +96,7 @@ public struct ClusterSpec: Sendable {
 extension ClusterSpec {
     /// The cluster with its VIP at `vip` (`--vip`): the address the clients use and the virtual
     /// address every keepalived announces move together, or no gratuitous ARP would ever name it.
-    public func withVIP(_ vip: SocketAddress) -> ClusterSpec {
+    public func withVIP(_ vip: HostPort) -> ClusterSpec {
         var moved = self
         let old = self.vip.host
         for h in moved.hosts.indices {
@@ -115,7 +115,7 @@ extension ClusterSpec {
 
     /// With the VIP moved to `vip`: nil when some balancer's haproxy binds the VIP's port, otherwise
     /// why no request through it could be served (the ports the configurations do bind).
-    public func vipProblem(_ vip: SocketAddress) -> String? {
+    public func vipProblem(_ vip: HostPort) -> String? {
         let ports = Set(hosts.flatMap { $0.haproxy.frontends.flatMap { $0.binds.map(\.port) } })
         guard !ports.contains(vip.port) else { return nil }
         let bound = ports.sorted().map(String.init).joined(separator: ", ")

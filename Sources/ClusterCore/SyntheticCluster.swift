@@ -9,7 +9,7 @@ extension ClusterSpec {
         var spec = ClusterSpec.article
         let defs = (0..<count).map { i in
             BackendServerDefinition(
-                name: "web\(i + 1)", address: SocketAddress(host: "127.0.\(10 + i / 250).\(i % 250 + 1)", port: 8080),
+                name: "web\(i + 1)", address: HostPort(host: "127.0.\(10 + i / 250).\(i % 250 + 1)", port: 8080),
                 jvmRoute: "jvm\(i + 1)", line: 0)
         }
         spec.backends = defs

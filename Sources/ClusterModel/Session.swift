@@ -215,7 +215,7 @@ public final class ReplaySource: ClusterSource {
         var s =
             session.snapshot(at: now, requestLimit: requestLimit, eventLimit: eventLimit)
             ?? ClusterSnapshot(
-                time: now, clusterName: session.header.cluster, vip: SocketAddress(host: "0.0.0.0", port: 0),
+                time: now, clusterName: session.header.cluster, vip: HostPort(host: "0.0.0.0", port: 0),
                 arp: ARPSnapshot(ip: "0.0.0.0"))
         s.source = SourceCapabilities(name: "replay", canPause: true, acceptsCommands: false)
         s.timeScale = timeScale

@@ -11,7 +11,7 @@ public struct ClusterSnapshot: Sendable, Codable {
     public var scenarioName: String?
     /// The latest `say` line of a scenario, for the presenter's caption bar.
     public var caption: String?
-    public var vip: SocketAddress
+    public var vip: HostPort
     /// 1 = real time; 0.25 = slow motion. Ignored by live sources.
     public var timeScale: Double
     public var paused: Bool
@@ -37,7 +37,7 @@ public struct ClusterSnapshot: Sendable, Codable {
     public var scenario: ScenarioStatus? = nil
 
     public init(
-        time: Instant, clusterName: String, scenarioName: String? = nil, caption: String? = nil, vip: SocketAddress,
+        time: Instant, clusterName: String, scenarioName: String? = nil, caption: String? = nil, vip: HostPort,
         timeScale: Double = 1, paused: Bool = false, source: SourceCapabilities = .simulated,
         requestsPerSecond: Double = 0,
         traffic: TrafficSnapshot = TrafficSnapshot(), hosts: [HostSnapshot] = [], arp: ARPSnapshot,

@@ -223,7 +223,7 @@ enum RealConformance {
         do { path = try lab.up() } catch { throw Failure(description: "\(error)") }
         let (loaded, diags) = AttachFile.load(path: path)
         guard let file = loaded else { throw Failure(description: "\(path): \(diags.items.map(\.description))") }
-        let vip = SocketAddress(host: file.vip, port: file.port)
+        let vip = HostPort(host: file.vip, port: file.port)
         let audit = NSTemporaryDirectory() + "hadeck-conform-\(getpid()).audit"
         defer { try? FileManager.default.removeItem(atPath: audit) }
         let source = AttachedClusterSource(file: file, options: AttachOptions(auditLog: audit))
@@ -353,7 +353,7 @@ final class ProbeThread: @unchecked Sendable {
     private let recorded = Locked<(samples: [ProbeSample], stopped: Bool)>(([], false))
     private let finished = DispatchSemaphore(value: 0)
 
-    init(namespace: String, vip: SocketAddress, clock: @escaping @Sendable () -> Instant) {
+    init(namespace: String, vip: HostPort, clock: @escaping @Sendable () -> Instant) {
         let recorded = self.recorded
         let finished = self.finished
         DispatchQueue.global().async {

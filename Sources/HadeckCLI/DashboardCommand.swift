@@ -82,7 +82,7 @@ public struct DashboardCommand: ParsableCommand {
             throw ValidationError("--log-file is for the live cluster: the simulator's diagnostics are its events")
         }
         if let vip {
-            guard let address = SocketAddress(ipv4: vip) else {
+            guard let address = HostPort(ipv4: vip) else {
                 throw ValidationError("--vip '\(vip)' is not IP:PORT (e.g. 127.0.0.98:8080)")
             }
             if !simulate && address.ipv4?.isLoopback != true {
@@ -101,7 +101,7 @@ public struct DashboardCommand: ParsableCommand {
         case .success(let (sc, sp)): (scenario, spec) = (sc, sp)
         case .failure(let diags): throw failure(diags)
         }
-        if let vip, let address = SocketAddress(ipv4: vip) {
+        if let vip, let address = HostPort(ipv4: vip) {
             if let problem = spec.vipProblem(address) { throw failure("hadeck: --vip \(vip): \(problem)") }
             spec = spec.withVIP(address)
         }

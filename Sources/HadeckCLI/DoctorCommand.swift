@@ -37,7 +37,7 @@ public struct DoctorCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        if let vip, SocketAddress(ipv4: vip)?.ipv4?.isLoopback != true {
+        if let vip, HostPort(ipv4: vip)?.ipv4?.isLoopback != true {
             throw ValidationError("--vip '\(vip)' is not a loopback IP:PORT (e.g. 127.0.0.98:8080)")
         }
     }
@@ -48,7 +48,7 @@ public struct DoctorCommand: ParsableCommand {
         case .success(let s): spec = s
         case .failure(let diags): throw failure(diags)
         }
-        if let vip, let address = SocketAddress(ipv4: vip) {
+        if let vip, let address = HostPort(ipv4: vip) {
             if let problem = spec.vipProblem(address) { throw failure("hadeck: --vip \(vip): \(problem)") }
             spec = spec.withVIP(address)
         }

@@ -44,7 +44,7 @@ struct FailoverBench: ParsableCommand {
         }
         spec.trafficOn = false
         var options = LiveClusterOptions()
-        options.vip = vip.flatMap { SocketAddress(ipv4: $0) }
+        options.vip = vip.flatMap { HostPort(ipv4: $0) }
         let live = try LiveCluster(spec: spec, options: options)
         // Every answered request's balancer by client port: the request history samples under this
         // load, the events do not.

@@ -437,11 +437,11 @@ public struct AppCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard SocketAddress(ipv4: listen) != nil else { throw ValidationError("--listen '\(listen)' is not IP:PORT") }
+        guard HostPort(ipv4: listen) != nil else { throw ValidationError("--listen '\(listen)' is not IP:PORT") }
     }
 
     public func run() throws {
-        let address = SocketAddress(ipv4: listen)!
+        let address = HostPort(ipv4: listen)!
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = AppServer(
             name: name, host: address.host, port: address.port, jvmRoute: route, eventLoop: group.next())

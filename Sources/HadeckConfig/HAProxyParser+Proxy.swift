@@ -85,7 +85,7 @@ extension HAProxyParser {
             if let server = parseServer(w, n, defaults: proxy.settings.defaultServer) { proxy.servers.append(server) }
         case "default-server":
             guard requires(proxy, backend: true, "default-server", n) else { return }
-            var probe = ServerConfig(name: "default-server", address: SocketAddress(host: "0.0.0.0", port: 0))
+            var probe = ServerConfig(name: "default-server", address: HostPort(host: "0.0.0.0", port: 0))
             if applyServerParameters(Array(w.dropFirst()), to: &probe, label: "'default-server'", n, forDefault: true) {
                 proxy.settings.defaultServer += Array(w.dropFirst())
             }

@@ -131,7 +131,7 @@ extension HAProxyParser {
                     warn(n, "'bind': '\(host)' is a host name: hadeck listens on what it resolves to when it starts")
                 }
                 for port in ports {
-                    proxy.binds.append(SocketAddress(host: host, port: port))
+                    proxy.binds.append(HostPort(host: host, port: port))
                 }
             case .unix(let path), .abstract(let path):
                 warn(n, "'bind': the embedded cluster listens only on TCP addresses; '\(path)' is not opened")
@@ -176,11 +176,11 @@ extension HAProxyParser {
             let address = parseAddress(
                 w[2], n, what: label, portMandatory: false, rangeAllowed: false, offsetAllowed: true)
         else { return nil }
-        var server = ServerConfig(name: name, address: SocketAddress(host: "0.0.0.0", port: 0))
+        var server = ServerConfig(name: name, address: HostPort(host: "0.0.0.0", port: 0))
         server.line = n
         switch address {
         case .inet(let host, let isName, let ports, let offset):
-            server.address = SocketAddress(host: host, port: ports?.lowerBound ?? 0)
+            server.address = HostPort(host: host, port: ports?.lowerBound ?? 0)
             if let offset {
                 server.addressForm = .portOffset(offset)
             } else if ports == nil || ports?.lowerBound == 0 {

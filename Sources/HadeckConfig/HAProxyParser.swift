@@ -85,7 +85,7 @@ struct ProxyState {
     var name: String
     var line: Int
     var settings: ProxySettings
-    var binds: [SocketAddress] = []
+    var binds: [HostPort] = []
     var servers: [ServerConfig] = []
     /// Line of each server name seen, valid or not, to catch duplicates.
     var serverLines: [String: Int] = [:]

@@ -17,7 +17,7 @@ public struct LiveListener: Hashable, Sendable, CustomStringConvertible {
     /// `IP:PORT`, or the socket file's path.
     public var address: String
     /// For TCP and UDP.
-    public var socketAddress: BalancerCore.SocketAddress?
+    public var socketAddress: HostPort?
 
     public var description: String { "\(address) (\(kind.rawValue), \(what))" }
 }
@@ -30,7 +30,7 @@ extension LiveCluster {
     {
         var spec = spec
         if let vip = options.vip { spec = spec.withVIP(vip) }
-        func tcp(_ what: String, _ a: BalancerCore.SocketAddress) -> LiveListener {
+        func tcp(_ what: String, _ a: HostPort) -> LiveListener {
             LiveListener(kind: .tcp, what: what, address: "\(a.host):\(a.port)", socketAddress: a)
         }
         var out = [tcp("the VIP", spec.vip)]
@@ -40,7 +40,7 @@ extension LiveCluster {
                     out.append(
                         tcp(
                             "\(host.name)'s haproxy (\(fe.name))",
-                            BalancerCore.SocketAddress(host: host.address, port: bind.port)))
+                            HostPort(host: host.address, port: bind.port)))
                 }
             }
             for socket in host.haproxy.global.statsSockets {
@@ -49,7 +49,7 @@ extension LiveCluster {
                         kind: .unixSocket, what: "\(host.name)'s stats socket", address: socket.path,
                         socketAddress: nil))
             }
-            let vrrp = BalancerCore.SocketAddress(host: host.address, port: options.vrrpPort)
+            let vrrp = HostPort(host: host.address, port: options.vrrpPort)
             out.append(
                 LiveListener(
                     kind: .udp, what: "\(host.name)'s keepalived (VRRP)", address: "\(vrrp.host):\(vrrp.port)",

@@ -12,7 +12,7 @@ import Synchronization
 /// Tunables of the live embedded cluster.
 public struct LiveClusterOptions: Sendable {
     /// Replaces the cluster file's VIP (`--vip`).
-    public var vip: BalancerCore.SocketAddress?
+    public var vip: HostPort?
     /// The UDP port each host's keepalived sends and receives VRRP adverts on, on its own address.
     public var vrrpPort = 11_200
     /// What the built-in browsers request.

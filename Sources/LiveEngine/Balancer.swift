@@ -106,9 +106,9 @@ public final class Balancer: Sendable {
     }
 
     /// The addresses the frontends listen on, after the wildcard/bind-host override, with their frontend.
-    public var listenAddresses: [(frontend: String, address: BalancerCore.SocketAddress)] {
+    public var listenAddresses: [(frontend: String, address: HostPort)] {
         config.frontends.flatMap { fe in
-            fe.binds.map { b -> (String, BalancerCore.SocketAddress) in
+            fe.binds.map { b -> (String, HostPort) in
                 var a = b
                 if let host = options.bindHost {
                     a.host = host

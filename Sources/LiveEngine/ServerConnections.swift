@@ -47,7 +47,7 @@ final class ServerConnections {
     /// The address health checks of a server connect to.
     func checkAddress(_ key: ServerKey) -> NIOCore.SocketAddress? { checkAddresses[key] ?? addresses[key] }
 
-    private static func address(_ a: BalancerCore.SocketAddress) throws -> NIOCore.SocketAddress {
+    private static func address(_ a: HostPort) throws -> NIOCore.SocketAddress {
         do {
             return try NIOCore.SocketAddress(ipAddress: a.host, port: a.port)
         } catch {

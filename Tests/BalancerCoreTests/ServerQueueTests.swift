@@ -8,7 +8,7 @@ private func queueModel(
 ) -> ServerQueueModel {
     var c = BackendConfig(name: "web")
     c.servers = maxconn.enumerated().map { i, m in
-        var s = ServerConfig(name: "s\(i + 1)", address: SocketAddress(host: "127.85.0.\(i + 1)", port: 80))
+        var s = ServerConfig(name: "s\(i + 1)", address: HostPort(host: "127.85.0.\(i + 1)", port: 80))
         s.maxconn = m
         s.maxqueue = i < maxqueue.count ? maxqueue[i] : 0
         return s

@@ -6,7 +6,7 @@ func server(
     _ name: String, cookie: String? = nil, weight: Int = 1, check: Bool = false, backup: Bool = false,
     rise: Int = 2, fall: Int = 3, maxconn: Int = 0
 ) -> ServerConfig {
-    var s = ServerConfig(name: name, address: SocketAddress(host: "127.0.1.\(name.count)", port: 8080))
+    var s = ServerConfig(name: name, address: HostPort(host: "127.0.1.\(name.count)", port: 8080))
     s.cookie = cookie
     s.weight = weight
     s.check = check

@@ -42,7 +42,7 @@ struct SnapshotTests {
                 name: name, address: "127.0.1.1", mac: "", vrrpState: state, basePriority: 100, effectivePriority: 100)
         }
         var s = ClusterSnapshot(
-            time: .zero, clusterName: "t", vip: SocketAddress(host: "127.0.0.99", port: 8080),
+            time: .zero, clusterName: "t", vip: HostPort(host: "127.0.0.99", port: 8080),
             hosts: [host("lb1", .master), host("lb2", .backup)], arp: ARPSnapshot(ip: "127.0.0.99"))
         #expect(s.masters.map(\.name) == ["lb1"])
         s.hosts[1].vrrpState = .master

@@ -63,7 +63,7 @@ import Testing
             func advance(wallElapsed: TimeSpan) {}
             func snapshot(requestLimit: Int, eventLimit: Int) -> ClusterSnapshot {
                 ClusterSnapshot(
-                    time: .zero, clusterName: "x", vip: SocketAddress(host: "127.0.0.99", port: 80),
+                    time: .zero, clusterName: "x", vip: HostPort(host: "127.0.0.99", port: 80),
                     arp: ARPSnapshot(ip: "127.0.0.99"))
             }
             func perform(_ command: ControlCommand, by actor: String) throws -> String { "" }

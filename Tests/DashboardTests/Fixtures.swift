@@ -79,7 +79,7 @@ enum Fixtures {
     static func allUp(time: Double = 42) -> ClusterSnapshot {
         ClusterSnapshot(
             time: t(time), clusterName: "article", scenarioName: nil, caption: nil,
-            vip: SocketAddress(host: "127.0.0.99", port: 80), requestsPerSecond: 5,
+            vip: HostPort(host: "127.0.0.99", port: 80), requestsPerSecond: 5,
             traffic: TrafficSnapshot(on: true, rate: 5, clients: 3), hosts: hosts(), arp: arp(),
             servers: servers(), requests: requests(at: time), events: events())
     }

@@ -53,7 +53,7 @@ struct FakeDoctorProbes: DoctorProbes {
                 "127.0.2.2:8888 (TCP, webB)",
             ])
         var options = LiveClusterOptions()
-        options.vip = SocketAddress(host: "127.0.0.98", port: 8080)
+        options.vip = HostPort(host: "127.0.0.98", port: 8080)
         #expect(LiveCluster.listeners(spec: .article, options: options).first?.address == "127.0.0.98:8080")
     }
 

@@ -291,7 +291,7 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
             ])
         let srv = try #require(s)
         #expect(srv.name == "s")
-        #expect(srv.address == SocketAddress(host: "127.0.2.1", port: 8081))
+        #expect(srv.address == HostPort(host: "127.0.2.1", port: 8081))
         #expect(srv.inter == .seconds(3))
         #expect(srv.fastinter == .milliseconds(500))
         #expect(srv.downinter == .seconds(10))
@@ -351,8 +351,8 @@ private func messages(_ d: Diagnostics) -> [String] { d.items.map(\.description)
             ])
         #expect(
             c.backends[0].servers.map(\.address) == [
-                SocketAddress(host: "127.0.0.1", port: 80), SocketAddress(host: "127.0.0.1", port: 80),
-                SocketAddress(host: "::1", port: 8080), SocketAddress(host: "localhost", port: 80),
+                HostPort(host: "127.0.0.1", port: 80), HostPort(host: "127.0.0.1", port: 80),
+                HostPort(host: "::1", port: 8080), HostPort(host: "localhost", port: 80),
             ])
         #expect(c.backends[0].servers.map(\.addressForm) == [.clientPort, .clientPort, .ip, .hostname("localhost")])
     }

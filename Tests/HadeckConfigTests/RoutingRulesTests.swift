@@ -289,8 +289,8 @@ private func frontend(_ rules: String) -> String {
         #expect(s.map(\.check) == [true, true, false])
         #expect(s.map(\.maxconn) == [10, 2, 10])
         #expect(s[1].maxqueue == 5)
-        #expect(s[1].checkTarget == SocketAddress(host: "127.0.0.9", port: 9000))
-        #expect(s[0].checkTarget == SocketAddress(host: "127.0.0.1", port: 80))
+        #expect(s[1].checkTarget == HostPort(host: "127.0.0.9", port: 9000))
+        #expect(s[0].checkTarget == HostPort(host: "127.0.0.1", port: 80))
     }
 
     @Test func errorfilesStatsAndQueueTimeout() throws {
