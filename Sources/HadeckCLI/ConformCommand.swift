@@ -140,7 +140,7 @@ enum EmbeddedConformance {
     /// The embedded runs of the scenario, one per outcome its races can have: the scenario as written
     /// first, then, for a scenario with a `heal`, the heal (and everything after it) played later
     /// in the advert cycle, 100 ms at a time up to one advert interval, keeping each run whose key
-    /// events differ from those kept before. `shifts` are how much later each run's heal was.
+    /// events differ from those kept before. `shift` is how much later that run's heal was.
     static func branches(_ scenario: Scenario, spec: ClusterSpec) -> [(shift: TimeSpan, run: ConformanceRun)] {
         let first = play(scenario, spec: spec)
         let commands = Self.commands(scenario)
