@@ -205,16 +205,24 @@ public enum Conformance {
     }
 
     /// Which of the embedded runs to compare a real run with: the first whose key events after each
-    /// action are the real run's (the same kinds, nodes and details, whatever their times); the
-    /// first run when none is.
+    /// action are the real run's (the same kinds, nodes and details, whatever their times), with
+    /// `exact` true; when none is, the first of those that agree after the most actions, with
+    /// `exact` false (its rows then show where the real run differs).
     ///
     /// Some outcomes are races the real programs run afresh each time: after a partition heals, the
     /// two masters' advert clocks decide which node hears the other first, and so whether lb1 sends a
     /// gratuitous ARP or the clients stay on lb2's MAC. The embedded cluster plays the scenario once
     /// per branch (`EmbeddedConformance.branches`), and the real run is held to the branch it took.
-    public static func matchingBranch(real: ConformanceRun, among candidates: [ConformanceRun]) -> Int {
+    public static func matchingBranch(
+        real: ConformanceRun, among candidates: [ConformanceRun]
+    ) -> (index: Int, exact: Bool) {
         let wanted = outcome(real)
-        return candidates.firstIndex { outcome($0) == wanted } ?? 0
+        let agreeing = candidates.map { candidate in
+            zip(outcome(candidate), wanted).filter { $0 == $1 }.count
+        }
+        if let exact = candidates.firstIndex(where: { outcome($0) == wanted }) { return (exact, true) }
+        let most = agreeing.max() ?? 0
+        return (agreeing.firstIndex(of: most) ?? 0, false)
     }
 
     /// The key events after each action, without their times: what tells one branch of a race from

@@ -63,21 +63,21 @@ struct ConformCommand: ParsableCommand {
         defer {
             if built && !keep { _ = try? lab.down() }
         }
-        var results: [(run: Int, load: String, healShift: TimeSpan, rows: [ConformanceRow])] = []
+        var results: [(run: Int, load: String, healShift: TimeSpan, outcomeMatched: Bool, rows: [ConformanceRow])] = []
         for run in 1...runs {
             let real: ConformanceRun
             do { real = try RealConformance.play(played, lab: lab) } catch { throw failure("hadeck conform: \(error)") }
-            let branch = Conformance.matchingBranch(real: real, among: branches.map(\.run))
+            let (branch, exact) = Conformance.matchingBranch(real: real, among: branches.map(\.run))
             let rows = Conformance.compare(real: real, embedded: branches[branch].run, timers: timers)
             let load =
                 (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ")
                 .prefix(3).joined(separator: " ") ?? "?"
-            results.append((run, load, branches[branch].shift, rows))
+            results.append((run, load, branches[branch].shift, exact, rows))
             if !json {
                 var header =
                     "run \(run) of \(runs): \(played.name) (\(scenario)), lab \(lab.layout.id), load average \(load)\n"
                 if branches.count > 1 {
-                    header += Self.branchNote(branches[branch].shift, of: branches.count) + "\n"
+                    header += Self.branchNote(branches[branch].shift, of: branches.count, exact: exact) + "\n"
                 }
                 fputsStdout(header + ConformanceTable.text(rows) + "\n\n")
             }
@@ -95,6 +95,7 @@ struct ConformCommand: ParsableCommand {
                             .object([
                                 ("run", .int(Int64($0.run))), ("load", .string($0.load)),
                                 ("embedded_heal_delay_ms", .int(Int64($0.healShift.micros / 1000))),
+                                ("embedded_outcome_matched", .bool($0.outcomeMatched)),
                                 ("rows", ConformanceTable.json($0.rows)),
                             ])
                         })
@@ -111,12 +112,16 @@ struct ConformCommand: ParsableCommand {
     }
 
     /// Which embedded branch a real run was held to, in one line.
-    static func branchNote(_ shift: TimeSpan, of count: Int) -> String {
+    static func branchNote(_ shift: TimeSpan, of count: Int, exact: Bool) -> String {
         let which =
             shift == .zero
             ? "the heal as written" : "the heal \(shift.micros / 1000) ms later in the advert cycle"
+        let why =
+            exact
+            ? "this one has the real run's events"
+            : "none has all the real run's events; this one has them after the most actions"
         return
-            "embedded: \(which) (of \(count) outcomes the heal can have: which master hears the other first is a race of their advert clocks; this one has the real run's events)"
+            "embedded: \(which) (of \(count) outcomes the heal can have: which master hears the other first is a race of their advert clocks; \(why))"
     }
 
     /// The embedded cluster's timers that bound the lawful differences (lb1's, the article's).
@@ -326,7 +331,10 @@ enum RealConformance {
         }
         if lab.linkIsUp(name) == false { try lab.setLink(name, up: true) }
         if lab.runningHAProxy(name) == nil { try lab.startHAProxy(name) }
-        if lab.runningKeepalived(name) == nil { try lab.startKeepalived(name) }
+        if lab.runningKeepalived(name) == nil {
+            keepalivedStarting()
+            try lab.startKeepalived(name)
+        }
     }
 }
 

@@ -205,10 +205,21 @@ public final class Lab: Sendable {
     func waitForBaseline(deadline: ContinuousClock.Instant, progress: (String) -> Void) throws(LabError) {
         let lb1 = LabLayout.host("lb1")!
         var last = ""
+        var vipHeldSince: ContinuousClock.Instant?
         while true {
             last = baselineProblem(master: lb1) ?? ""
             if last.isEmpty { break }
-            repairClientNeighbour(master: lb1)
+            // Only once lb1 has held the VIP alone for two advert intervals: a takeover's own
+            // gratuitous ARP must still be able to show that it is missing.
+            if onlyHolder(of: LabLayout.vip) == lb1 {
+                let since = vipHeldSince ?? ContinuousClock.now
+                vipHeldSince = since
+                if ContinuousClock.now - since >= .seconds(2), repairClientNeighbour(master: lb1) {
+                    progress("deleted the client's neighbour entry for \(LabLayout.vip), left on another host's MAC")
+                }
+            } else {
+                vipHeldSince = nil
+            }
             if ContinuousClock.now > deadline {
                 throw .failed(
                     "the lab is built but not ready: \(last) (logs: \(layout.keepalivedLog("lb1")), \(layout.appLog("webA")))"
@@ -223,16 +234,23 @@ public final class Lab: Sendable {
     /// lower advert, the master sends no gratuitous ARP and the client's entry keeps the MAC of a host
     /// that no longer holds the VIP, for as long as Linux keeps re-probing it (the real behaviour,
     /// which `hadeck conform partition` measures). When only `master` holds the VIP and the entry
-    /// names another MAC, the entry is deleted: the client's next packet resolves the VIP afresh and
-    /// the master answers.
-    func repairClientNeighbour(master: LabHost) {
-        guard interface(master.name)?.addresses.contains(LabLayout.vip) == true,
-            LabLayout.balancers.allSatisfy({
-                $0 == master || interface($0.name)?.addresses.contains(LabLayout.vip) != true
-            }),
-            let entry = clientNeighbour(), let mac = entry.mac, mac != master.mac
-        else { return }
-        _ = try? runTool([tools.ip, "-n", layout.namespace("client"), "neigh", "del", LabLayout.vip, "dev", "eth0"])
+    /// names another MAC (and has for two advert intervals, see `waitForBaseline`), the entry is
+    /// deleted: the client's next packet resolves the VIP afresh and the master answers.
+    /// True when it deleted the entry.
+    func repairClientNeighbour(master: LabHost) -> Bool {
+        guard onlyHolder(of: LabLayout.vip) == master, let entry = clientNeighbour(), let mac = entry.mac,
+            mac != master.mac
+        else { return false }
+        let out = try? runTool([
+            tools.ip, "-n", layout.namespace("client"), "neigh", "del", LabLayout.vip, "dev", "eth0",
+        ])
+        return out?.succeeded == true
+    }
+
+    /// The one balancer holding `address`, or nil when none or both do.
+    func onlyHolder(of address: String) -> LabHost? {
+        let holders = LabLayout.balancers.filter { interface($0.name)?.addresses.contains(address) == true }
+        return holders.count == 1 ? holders[0] : nil
     }
 
     /// What is not yet as the baseline wants it, or nil.
@@ -505,10 +523,11 @@ public final class Lab: Sendable {
     /// Power on: `host` boots with only its own address (a VIP left behind by a killed keepalived is
     /// gone, as after a real reboot) and an empty neighbour table, its link comes up and its
     /// programs start. Returns the pids started.
-    @discardableResult
+    ///
     /// `keepalivedStarting` is called just before the host's keepalived (or `hadeck node`) is
     /// started, after its addresses, its link and its haproxy: `hadeck conform` times a power-on's
     /// rows from there, as the embedded host starts both programs at the same instant.
+    @discardableResult
     public func powerOn(_ host: String, keepalivedStarting: () -> Void = {}) throws(LabError) -> [Int32] {
         let h = try attached(host)
         let ns = layout.namespace(h.name)

@@ -34,6 +34,8 @@ public final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
         }.start()
     }
 
+    /// Jobs run in the order they came, on the one thread, until `finish()`; a job that comes after
+    /// the thread ended (see below) gets a thread of its own.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
@@ -91,7 +93,8 @@ public struct OwnThreadTrait: SuiteTrait, TestTrait, TestScoping {
         case liveWithoutASlot
         /// A test that burns seconds of CPU: nice 19, so the kernel gives the cores to the live
         /// tests (and the programs they run) first. Such a test budgets CPU time (`threadCPUTime`),
-        /// never wall time.
+        /// never wall time. Programs it starts inherit nice 19 (Linux keeps nice per thread), and
+        /// these tests take no slot: put no timing-sensitive test in the background.
         case background
     }
 
@@ -101,7 +104,9 @@ public struct OwnThreadTrait: SuiteTrait, TestTrait, TestScoping {
     public func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
-        guard testCase != nil else { return try await function() }
+        // A test already on a thread of its own (the trait inherited twice, from a suite and a
+        // suite inside it) keeps it, and takes no second slot: two would deadlock a full run.
+        guard testCase != nil, !DedicatedThreadExecutor.isCurrentThread else { return try await function() }
         if kind == .live { await LiveTestSlots.shared.take() }
         let executor = DedicatedThreadExecutor(niceness: kind == .background ? 19 : 0)
         defer {
