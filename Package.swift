@@ -211,7 +211,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConformanceTests",
-            dependencies: ["Conformance", "ClusterCore", "ClusterModel", "HadeckBase", "BalancerCore"]),
+            dependencies: ["Conformance", "ClusterModel", "HadeckBase", "BalancerCore"]),
         .testTarget(name: "BalancerCoreTests", dependencies: ["HadeckBase", "BalancerCore"]),
         .testTarget(
             name: "HostNetworkTests",

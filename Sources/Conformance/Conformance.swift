@@ -217,12 +217,10 @@ public enum Conformance {
         real: ConformanceRun, among candidates: [ConformanceRun]
     ) -> (index: Int, exact: Bool) {
         let wanted = outcome(real)
-        let agreeing = candidates.map { candidate in
-            zip(outcome(candidate), wanted).filter { $0 == $1 }.count
-        }
-        if let exact = candidates.firstIndex(where: { outcome($0) == wanted }) { return (exact, true) }
-        let most = agreeing.max() ?? 0
-        return (agreeing.firstIndex(of: most) ?? 0, false)
+        let outcomes = candidates.map(outcome)
+        if let exact = outcomes.firstIndex(of: wanted) { return (exact, true) }
+        let agreeing = outcomes.map { zip($0, wanted).filter { $0 == $1 }.count }
+        return (agreeing.firstIndex(of: agreeing.max() ?? 0) ?? 0, false)
     }
 
     /// The key events after each action, without their times: what tells one branch of a race from

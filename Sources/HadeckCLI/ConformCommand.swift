@@ -142,6 +142,19 @@ enum EmbeddedConformance {
     /// lb1's adverts (3.414 + n s), the middle of the real runs' phase.
     static let warmUp = TimeSpan(micros: 8_914_000)
 
+    /// The embedded cluster as conform plays it: its only client is the lab's probe, a request every
+    /// 10 ms that gives up after 100 ms.
+    static func probeCluster(_ spec: ClusterSpec) -> Cluster {
+        var spec = spec
+        spec.clients = 1
+        spec.trafficRate = 100
+        spec.trafficOn = true
+        let cluster = Cluster(spec: spec)
+        cluster.clientTimeout = .milliseconds(100)
+        cluster.eventLimit = 0
+        return cluster
+    }
+
     /// The embedded runs of the scenario, one per outcome its races can have: the scenario as written
     /// first, then, for a scenario with a `heal`, the heal (and everything after it) played later
     /// in the advert cycle, 100 ms at a time up to one advert interval, keeping each run whose key
@@ -173,13 +186,7 @@ enum EmbeddedConformance {
     static func play(
         _ scenario: Scenario, spec: ClusterSpec, delayingFrom delayed: Instant? = nil, by delay: TimeSpan = .zero
     ) -> ConformanceRun {
-        var spec = spec
-        spec.clients = 1
-        spec.trafficRate = 100
-        spec.trafficOn = true
-        let cluster = Cluster(spec: spec)
-        cluster.clientTimeout = .milliseconds(100)
-        cluster.eventLimit = 0
+        let cluster = probeCluster(spec)
         final class Box {
             var events: [ClusterEvent] = []
             var samples: [ProbeSample] = []
