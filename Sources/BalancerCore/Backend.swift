@@ -73,6 +73,11 @@ public final class Backend {
     var reasonCache: [BalanceReason?] = []
     /// The `Set-Cookie` value inserted for each server (see `responseHeaders`).
     var insertLines: [String?] = []
+    /// Requests waiting for a slot, oldest first (ServerQueue.swift), and how many of them wait in
+    /// the backend's own queue, now and at most (the BACKEND row's `qcur`/`qmax`).
+    var queue: [QueuedRequest] = []
+    var backendQueued = 0
+    public internal(set) var maxBackendQueued = 0
 
     /// Builds the backend as HAProxy starts it: servers up (health = rise), first checks spread
     /// over the smallest interval like start_checks() does.

@@ -18,7 +18,7 @@ extension Backend {
 
     func hasFreeSlot(_ i: Int, now: Instant) -> Bool {
         let limit = dynamicMaxconn(i, now: now)
-        return limit == 0 || servers[i].currentConnections < limit
+        return limit == 0 || servers[i].served < limit
     }
 
     /// Usable non-backup servers count (HAProxy's srv_act).
@@ -152,14 +152,15 @@ extension Backend {
         return avoided
     }
 
-    /// Fewest connections relative to weight (fwlc key (conns + 1) * SRV_EWGHT_MAX / eweight),
+    /// Fewest requests in flight (served and queued) relative to weight (fwlc key
+    /// (inflight + 1) * SRV_EWGHT_MAX / eweight),
     /// round robin among equally loaded servers.
     private func pickLeastconn(_ set: [Int], avoid: Int?, now: Instant) -> Int? {
         let cands = candidates(set, avoid: avoid, now: now)
         guard !cands.isEmpty else { return nil }
         let ewghtMax = 256 * 16
         func key(_ i: Int) -> Int {
-            (servers[i].currentConnections + 1) * ewghtMax / max(1, effectiveWeight(i, now: now))
+            (servers[i].served + servers[i].queued + 1) * ewghtMax / max(1, effectiveWeight(i, now: now))
         }
         let lowest = cands.map(key).min()!
         let tied = cands.filter { key($0) == lowest }

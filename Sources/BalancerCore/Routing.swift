@@ -126,6 +126,11 @@ public struct RoutingDecision: Hashable, Sendable {
     public var attempts: Int
     var method: String
     var clientAddress: String
+    /// The server whose `maxconn` slot the request holds (`Backend.admit`), until `Backend.finish`.
+    public internal(set) var slot: String? = nil
+    /// No server chosen because every usable one is at its maxconn: the request waits in the
+    /// backend's queue (`admit`).
+    var everyServerFull = false
 
     /// The HTTP status HAProxy itself returns when no server is chosen.
     public var statusCode: Int? { server == nil ? 503 : nil }
@@ -147,6 +152,8 @@ public struct ConnectRetry: Hashable, Sendable {
     public var decision: RoutingDecision
     /// One plain sentence saying why.
     public var why: String
+    /// Requests that a redispatch's freed slot let out of a queue: they connect now.
+    public var dequeued: [Dequeued] = []
 }
 
 /// The response header edits HAProxy makes for cookie persistence.
@@ -296,21 +303,22 @@ extension Backend {
         return decision
     }
 
-    private func willInsert(_ d: RoutingDecision) -> Bool {
+    func willInsert(_ d: RoutingDecision) -> Bool {
         guard let ck = config.cookie, ck.mode == .insert, !d.persistent, d.server != nil else { return false }
         return !ck.postonly || d.method == "POST"
     }
 
-    private func balance(_ d: inout RoutingDecision, avoid: Int?, prefix: String, verb: String, now: Instant) {
+    func balance(_ d: inout RoutingDecision, avoid: Int?, prefix: String, verb: String, now: Instant) {
         let (picked, set, backups) = pick(clientAddress: d.clientAddress, avoid: avoid, now: now)
         guard let i = picked else {
             d.server = nil
             d.persistent = false
             d.willInsertCookie = false
-            let anyUsable = !set.isEmpty
-            d.reason = prefix + (anyUsable ? "every usable server is at maxconn: 503" : "no usable server: 503")
+            d.everyServerFull = !set.isEmpty
+            d.reason = prefix + (d.everyServerFull ? "every usable server is at maxconn" : "no usable server: 503")
             return
         }
+        d.everyServerFull = false
         d.server = servers[i].name
         d.persistent = false
         d.willInsertCookie = willInsert(d)
@@ -385,8 +393,12 @@ extension Backend {
                 ? "connection to \(name) failed and \(name) is \(servers[i].statusText): option redispatch "
                 : "connection to \(name) failed (attempt \(d.attempts)): option redispatch "
             balance(&d, avoid: i, prefix: why0, verb: "moves it by ", now: now)
-            if d.server == nil { return ConnectRetry(action: .giveUp, decision: d, why: d.reason) }
-            return ConnectRetry(action: .redispatch(after: wait), decision: d, why: d.reason)
+            if d.server == nil {
+                if d.everyServerFull { d.reason += ": 503" }
+                return ConnectRetry(action: .giveUp, decision: d, why: d.reason)
+            }
+            let dequeued = moveSlot(&d, from: i, now: now)
+            return ConnectRetry(action: .redispatch(after: wait), decision: d, why: d.reason, dequeued: dequeued)
         }
         let when = delay == .zero ? "at once (timeout connect: no turn-around)" : "in \(delay.haproxyText)"
         let why =

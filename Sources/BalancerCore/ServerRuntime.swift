@@ -32,6 +32,12 @@ struct ServerRuntime {
     var consecutiveFailures = 0
     var consecutiveSuccesses = 0
     var currentConnections = 0
+    /// Requests holding one of its `maxconn` slots (HAProxy's `served`): from their assignment,
+    /// before they connect, to the end of their transaction. Leastconn and maxconn count these.
+    var served = 0
+    /// Requests in its own queue, now and at most (`qcur`/`qmax`).
+    var queued = 0
+    var maxQueued = 0
     var maxConnections = 0
     var totalConnections = 0
     var lbtot = 0

@@ -40,6 +40,12 @@ public struct ServerSnapshot: Hashable, Sendable {
     public var checked: Bool
     public var maxconn: Int
     public var nextCheck: Instant?
+    /// `maxqueue` (0: unlimited), requests waiting in its queue now and at most (`qcur`/`qmax`),
+    /// and those holding a slot (`served`).
+    public var maxqueue: Int = 0
+    public var queued: Int = 0
+    public var maxQueued: Int = 0
+    public var served: Int = 0
 }
 
 extension Backend {
@@ -58,7 +64,8 @@ extension Backend {
                 currentSessions: s.currentConnections, maxSessions: s.maxConnections, totalSessions: s.totalConnections,
                 failedChecks: s.failedChecks, downTransitions: s.downTransitions,
                 downtime: s.downtime(at: now), lbtot: s.lbtot, backup: s.config.backup,
-                checked: s.checked, maxconn: s.config.maxconn, nextCheck: s.nextCheck)
+                checked: s.checked, maxconn: s.config.maxconn, nextCheck: s.nextCheck,
+                maxqueue: s.config.maxqueue, queued: s.queued, maxQueued: s.maxQueued, served: s.served)
         }
     }
 }

@@ -16,6 +16,8 @@ struct PendingRequest {
     var firstReason: String
     /// The app serving it, once connected.
     var webIndex: Int? = nil
+    /// Waiting in a queue for a `maxconn` slot (`Backend.admit`).
+    var queued = false
     /// The client gave up on it (`clientTimeout`) and closed its connection: haproxy carries on
     /// (retrying, redispatching, forwarding), but its answer reaches nobody, so the client's jar
     /// takes none of its cookies.
@@ -100,21 +102,61 @@ extension Cluster {
         var route = hp.route(
             backend: backend, cookieHeader: client.cookieHeader, clientAddress: client.address, now: now)
         route.reason = frontendReason + route.reason
-        guard route.server != nil else {
+        let id = nextRequestID
+        nextRequestID += 1
+        let admission = hp.admit(backend: backend, &route, request: id, now: now)
+        if case .rejected = admission {
             busyClients.remove(index)
             return finishRequest(
                 index, host: host, server: nil, status: 503, session: client.session, reason: route.reason, started: now
             )
         }
-        let id = nextRequestID
-        nextRequestID += 1
         pending[id] = PendingRequest(
             id: id, client: index, host: host.name, pid: hp.pid, backend: backend, started: now, route: route,
             firstReason: route.reason)
         if let timeout = clientTimeout {
             scheduler.schedule(.clientAbandoned(requestID: id, after: timeout), at: now + timeout)
         }
+        if case .queued(_, _, let deadline) = admission {
+            pending[id]?.queued = true
+            scheduler.schedule(.queueTimeout(requestID: id), at: deadline)
+            return
+        }
         attempt(requestID: id)
+    }
+
+    /// Request `id`'s transaction ended on `hp`: its maxconn slot goes to the oldest waiting
+    /// request, which connects now.
+    func releaseSlot(_ p: inout PendingRequest, on hp: HAProxyProcess) {
+        resume(hp.finish(backend: p.backend, &p.route, now: now))
+    }
+
+    /// Queued requests that got a slot: they connect now.
+    func resume(_ dequeued: [Dequeued]) {
+        for d in dequeued {
+            guard var p = pending[d.request] else { continue }
+            p.route = d.decision
+            p.queued = false
+            pending[d.request] = p
+            attempt(requestID: d.request)
+        }
+    }
+
+    /// `timeout queue` passed for a request still waiting for a slot: haproxy answers 503 (`sQ`).
+    func queueTimedOut(requestID id: Int) {
+        guard let p = pending[id], p.queued else { return }
+        pending[id] = nil
+        guard let host = host(named: p.host), host.poweredOn, let hp = host.haproxy, hp.pid == p.pid else {
+            if p.abandoned { return }
+            busyClients.remove(p.client)
+            return requestFailed(p.client, via: p.host, "\(p.host)'s haproxy went away while the request was queued")
+        }
+        let decision = hp.leaveQueue(backend: p.backend, request: id, timedOut: true, now: now)
+        if p.abandoned { return }
+        busyClients.remove(p.client)
+        finishRequest(
+            p.client, host: host, server: nil, status: 503, session: browsers[p.client].session,
+            reason: decision?.reason ?? p.route.reason + "; timeout queue: 503", started: p.started)
     }
 
     /// The client's timeout passed with request `id` still in haproxy (waiting for a connect
@@ -123,6 +165,11 @@ extension Cluster {
         guard var p = pending[id], !p.abandoned else { return }
         p.abandoned = true
         pending[id] = p
+        // A queued request whose client left leaves the queue (HAProxy's `CQ`).
+        if p.queued, let hp = host(named: p.host)?.haproxy, hp.pid == p.pid {
+            pending[id] = nil
+            _ = hp.leaveQueue(backend: p.backend, request: id, timedOut: false, now: now)
+        }
         let retrying = p.route.attempts > 0 ? ", haproxy still retrying (\(p.route.attempts) failed connects)" : ""
         browserFailed(
             p.client, via: p.host,
@@ -142,7 +189,7 @@ extension Cluster {
         guard p.client < browsers.count, let serverName = p.route.server else {
             pending[id] = nil
             busyClients.remove(p.client)
-            return
+            return releaseSlot(&p, on: hp)
         }
         let serverAddress = hp.address(ofServer: serverName, backend: p.backend)
         let webIndex =
@@ -157,12 +204,14 @@ extension Cluster {
         }
         // Connection refused: the core decides between retrying, redispatching and giving up.
         switch hp.connectFailed(backend: p.backend, route: p.route, now: now) {
-        case .retry(let route, let delay):
+        case .retry(let route, let delay, let dequeued):
             p.route = route
             pending[id] = p
             scheduler.schedule(.attempt(requestID: id), at: now + delay)
+            resume(dequeued)
         case .giveUp(let status, let reason):
             pending[id] = nil
+            releaseSlot(&p, on: hp)
             if p.abandoned { return }
             busyClients.remove(p.client)
             finishRequest(
@@ -210,6 +259,8 @@ extension Cluster {
             return requestFailed(p.client, via: p.host, "\(p.host)'s haproxy went away while the request was in flight")
         }
         hp.connectionClosed(backend: p.backend, server: serverName)
+        var released = p
+        releaseSlot(&released, on: hp)
         guard p.client < browsers.count, !p.abandoned else { return }
         guard webServers[webIndex].running else {
             // The app died with the request inside: haproxy sees the server close and answers 502.

@@ -58,6 +58,8 @@ public final class Cluster {
         /// A simulated client gives up on a request haproxy accepted but has not answered
         /// (`clientTimeout`), e.g. one waiting for a connect retry.
         case clientAbandoned(requestID: Int, after: TimeSpan)
+        /// A request waiting for a `maxconn` slot reaches `timeout queue`.
+        case queueTimeout(requestID: Int)
     }
 
     var scheduler = Scheduler<Work>()
@@ -179,6 +181,8 @@ public final class Cluster {
                 latency: after)
         case .clientAbandoned(let id, let after):
             abandon(requestID: id, after: after)
+        case .queueTimeout(let id):
+            queueTimedOut(requestID: id)
         }
     }
 

@@ -36,7 +36,8 @@ struct WeightTransition {
 
 /// What happens after a failed connection attempt.
 enum RetryNext {
-    case retry(RoutingDecision, after: TimeSpan)
+    /// `dequeued`: requests a redispatch's freed slot let out of a queue.
+    case retry(RoutingDecision, after: TimeSpan, dequeued: [Dequeued])
     case giveUp(status: Int, reason: String)
 }
 
@@ -131,6 +132,20 @@ public final class HAProxyProcess {
         backend(name)?.config.servers.first { $0.name == server }?.address.description
     }
 
+    /// Takes a maxconn slot for `route` or queues request `id` (`Backend.admit`).
+    func admit(backend name: String, _ route: inout RoutingDecision, request id: Int, now: Instant) -> Admission {
+        backend(name)?.admit(&route, request: id, now: now) ?? .rejected(queueFull: false)
+    }
+
+    /// The request's transaction ended: its slot goes to the next waiting request (`Backend.finish`).
+    func finish(backend name: String, _ route: inout RoutingDecision, now: Instant) -> [Dequeued] {
+        backend(name)?.finish(&route, now: now) ?? []
+    }
+
+    func leaveQueue(backend name: String, request id: Int, timedOut: Bool, now: Instant) -> RoutingDecision? {
+        backend(name)?.leaveQueue(request: id, timedOut: timedOut, now: now)
+    }
+
     func connectionOpened(backend name: String, server: String) { backend(name)?.connectionOpened(server: server) }
     func connectionClosed(backend name: String, server: String) { backend(name)?.connectionClosed(server: server) }
 
@@ -143,7 +158,7 @@ public final class HAProxyProcess {
         guard let b = backend(name) else { return .giveUp(status: 503, reason: "backend \(name) is gone: 503") }
         let r = b.connectFailed(route, now: now)
         switch r.action {
-        case .retry(let delay), .redispatch(let delay): return .retry(r.decision, after: delay)
+        case .retry(let delay), .redispatch(let delay): return .retry(r.decision, after: delay, dequeued: r.dequeued)
         case .giveUp: return .giveUp(status: 503, reason: r.decision.reason)
         }
     }

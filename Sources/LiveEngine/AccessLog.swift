@@ -38,6 +38,9 @@ public struct AccessLogRecord: Hashable, Sendable {
     /// HAProxy's timers (`%TR/%Tw/%Tc/%Tr/%Ta`): request headers, queue, connect, server response
     /// headers, total. `nil` for a phase that never completed (HAProxy prints -1).
     public var requestTime: TimeSpan?
+    /// Time spent waiting in a queue for a `maxconn` slot (`%Tw`): 0 when the request did not
+    /// wait, nil when it never reached a server's assignment (`<NOSRV>`).
+    public var queueTime: TimeSpan? = .zero
     public var connectTime: TimeSpan?
     public var responseTime: TimeSpan?
     /// Total time from the start of the request to the end of the response.
@@ -93,7 +96,9 @@ public enum HTTPLogLine {
         appendUTF8((r.server ?? "<NOSRV>"), to: &out)
         out.append(UInt8(ascii: " "))
         ms(r.requestTime)
-        appendStatic("/0/", to: &out)
+        out.append(UInt8(ascii: "/"))
+        ms(r.queueTime)
+        out.append(UInt8(ascii: "/"))
         ms(r.connectTime)
         out.append(UInt8(ascii: "/"))
         ms(r.responseTime)

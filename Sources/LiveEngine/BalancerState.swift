@@ -73,6 +73,36 @@ final class BalancerState {
 
     func backend(named name: String) -> Backend? { backends.first { $0.name == name }?.backend }
 
+    // MARK: requests waiting for a maxconn slot
+
+    /// Client connections whose request waits in a backend's queue, by their ticket (the request
+    /// id `Backend.admit` knows them by).
+    private var waitingForSlot: [Int: ClientSession] = [:]
+    private var lastQueueTicket = 0
+
+    /// A request id for `Backend.admit`, unique in this balancer.
+    func nextQueueTicket() -> Int {
+        lastQueueTicket &+= 1
+        return lastQueueTicket
+    }
+
+    func waitForSlot(ticket: Int, _ session: ClientSession) { waitingForSlot[ticket] = session }
+    func stopWaiting(ticket: Int) { waitingForSlot[ticket] = nil }
+
+    /// Slots freed for queued requests: each one's connection connects now. A request whose
+    /// connection is gone gives its slot back at once (which may let the next one out), and so
+    /// does every one while the balancer stops (its connections are closing: none connects).
+    func wake(_ dequeued: [Dequeued], backend: Backend) {
+        var pending = dequeued
+        while !pending.isEmpty {
+            var next = pending.removeFirst()
+            if alive, let session = waitingForSlot.removeValue(forKey: next.request), session.dequeued(next.decision) {
+                continue
+            }
+            pending += backend.finish(&next.decision, now: clock.instant(at: loop.now))
+        }
+    }
+
     /// The `errorfile` pages, read by `begin()`.
     private(set) var errorFiles = ErrorFiles()
 

@@ -42,16 +42,17 @@ func setWeightAffectsOnlyDynamicAlgorithms(algo: BalanceAlgorithm, countA: Int, 
     #expect(picks(b, 4).filter { $0 == "webB" }.count == 2)
 }
 
-@Test func leastconnFollowsOpenConnections() {
+@Test func leastconnFollowsRequestsInFlight() {
     let b = backend(.leastconn, [server("webA"), server("webB"), server("webC")])
-    b.connectionOpened(server: "webA")
-    b.connectionOpened(server: "webA")
-    b.connectionOpened(server: "webB")
+    // A request counts from its assignment (admit), before it connects, as HAProxy's `served`.
+    var onA1 = assigned(b, "webA")
+    var onA2 = assigned(b, "webA")
+    _ = assigned(b, "webB")
     #expect(picks(b, 1) == ["webC"])
-    b.connectionOpened(server: "webC")
+    _ = assigned(b, "webC")
     #expect(picks(b, 1) == ["webB"] || picks(b, 1) == ["webC"])
-    b.connectionClosed(server: "webA")
-    b.connectionClosed(server: "webA")
+    _ = b.finish(&onA1, now: .zero)
+    _ = b.finish(&onA2, now: .zero)
     #expect(picks(b, 1) == ["webA"])
     // Equal load: round robin among the tied servers.
     let even = backend(.leastconn, [server("webA"), server("webB")])
@@ -93,16 +94,24 @@ func setWeightAffectsOnlyDynamicAlgorithms(algo: BalanceAlgorithm, countA: Int, 
 
 @Test func firstFillsServersInOrder() {
     let b = backend(.first, [server("webA", maxconn: 2), server("webB", maxconn: 2)])
-    var chosen: [String] = []
-    for _ in 0..<4 {
-        let s = b.route(request: RoutedRequest(), now: .zero).server!
-        chosen.append(s)
-        b.connectionOpened(server: s)
+    var chosen: [RoutingDecision] = []
+    for id in 0..<4 {
+        var d = b.route(request: RoutedRequest(), now: .zero)
+        #expect(b.admit(&d, request: id, now: .zero) == .dispatch)
+        chosen.append(d)
     }
-    #expect(chosen == ["webA", "webA", "webB", "webB"])
+    #expect(chosen.map(\.server) == ["webA", "webA", "webB", "webB"])
     #expect(b.route(request: RoutedRequest(), now: .zero).server == nil)
-    b.connectionClosed(server: "webA")
+    _ = b.finish(&chosen[0], now: .zero)
     #expect(b.route(request: RoutedRequest(), now: .zero).server == "webA")
+}
+
+/// A request routed to `name` (which the caller expects) and holding its slot.
+private func assigned(_ b: Backend, _ name: String) -> RoutingDecision {
+    var d = b.route(request: RoutedRequest(), now: .zero)
+    d.server = name
+    _ = b.admit(&d, request: 0, now: .zero)
+    return d
 }
 
 struct WeightCase: Sendable, CustomStringConvertible {

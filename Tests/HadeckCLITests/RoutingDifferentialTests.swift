@@ -10,19 +10,26 @@ import Testing
 
 /// A loopback backend that answers every request with its own name (`X-Backend` and the first line
 /// of the body) followed by the request head it received, and two headers for `http-response` rules
-/// to change (`X-Gone`, `X-Resp`). Threads of its own; `stop()` closes everything.
+/// to change (`X-Gone`, `X-Resp`), after `delay`. Threads of its own; `stop()` closes everything.
 final class NamedBackend: @unchecked Sendable {
     let name: String
     let host: String
     let port: Int
-    private let listener: Int32
+    let delay: TimeInterval
     private let lock = NSLock()
+    private let listener: Int32
     private var stopped = false
     private var connections: [Int32] = []
+    private var inFlight = 0
+    private var mostInFlight = 0
 
-    init(name: String, host: String) throws {
+    /// The most requests it was answering at once.
+    var maxInFlight: Int { lock.withLock { mostInFlight } }
+
+    init(name: String, host: String, delay: TimeInterval = 0) throws {
         self.name = name
         self.host = host
+        self.delay = delay
         listener = try listeningSocket(host: host, port: 0, backlog: 64)
         port = boundPort(listener)
         Thread { [self] in acceptLoop() }.start()
@@ -64,6 +71,12 @@ final class NamedBackend: @unchecked Sendable {
             while let range = pending.firstRange(of: end) {
                 let head = String(decoding: pending[..<range.lowerBound], as: UTF8.self)
                 pending.removeSubrange(..<range.upperBound)
+                lock.withLock {
+                    inFlight += 1
+                    mostInFlight = max(mostInFlight, inFlight)
+                }
+                if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+                lock.withLock { inFlight -= 1 }
                 let body = name + "\n" + head + "\n"
                 let response =
                     "HTTP/1.1 200 OK\r\nX-Backend: \(name)\r\nX-Gone: 1\r\nX-Resp: server\r\n"
@@ -358,6 +371,90 @@ func parseOutcome(_ response: String) -> RoutingOutcome {
         #expect(Set(theirs.compactMap(\.answeredBy)).isSuperset(of: names), "\(theirs)")
         withExtendedLifetime(dir) {}
     }
+
+    /// `maxconn 1` servers that answer slowly, three requests at once to each: behind a short
+    /// `timeout queue` the two that wait get 503, behind a long one they are served in turn, one at
+    /// a time. The real haproxy and `hadeck proxy` answer alike, and neither lets a server see two
+    /// requests at once.
+    @Test(.enabled(if: available, "needs haproxy (apt-get install haproxy) and a built .build/debug/hadeck"))
+    func maxconnQueuesAndTimeoutQueueAsHAProxy() async throws {
+        let haproxy = try #require(Self.haproxy)
+        let dir = try TemporaryDirectory("queue-diff")
+        let (shortPort, longPort) = (freePort(host: Self.proxyHost), freePort(host: Self.proxyHost))
+        func run(_ argv: [String]) async throws -> (short: [RoutingOutcome], long: [RoutingOutcome], most: [Int]) {
+            let slow = try NamedBackend(name: "slow", host: Self.backendHost, delay: 0.7)
+            let quick = try NamedBackend(name: "quick", host: Self.backendHost, delay: 0.2)
+            defer { for s in [slow, quick] { s.stop() } }
+            let file = try dir.write(
+                "haproxy.cfg",
+                """
+                defaults
+                    mode http
+                    timeout connect 1s
+                    timeout client 5s
+                    timeout server 5s
+                frontend short
+                    bind \(Self.proxyHost):\(shortPort)
+                    default_backend short
+                frontend long
+                    bind \(Self.proxyHost):\(longPort)
+                    default_backend long
+                backend short
+                    timeout queue 300ms
+                    server slow1 \(Self.backendHost):\(slow.port) maxconn 1
+                backend long
+                    timeout queue 5s
+                    server quick1 \(Self.backendHost):\(quick.port) maxconn 1
+
+                """)
+            let program = try BackgroundProgram(argv + ["-f", file])
+            defer { withExtendedLifetime(program) {} }
+            let pid = program.pid
+            let ready = try await Blocking.run {
+                LoopbackProbe.waitListening(Self.proxyHost, shortPort, pid: pid)
+                    && LoopbackProbe.waitListening(Self.proxyHost, longPort, pid: pid)
+            }
+            guard ready else { return ([], [], []) }
+            let outcomes = try await Blocking.run { () -> [RoutingOutcome] in
+                // Six clients on threads of their own, each port's three 50 ms apart.
+                let results = Collected<(Int, RoutingOutcome)>()
+                let group = DispatchGroup()
+                for k in 0..<6 {
+                    group.enter()
+                    Thread {
+                        Thread.sleep(forTimeInterval: 0.05 * Double(k % 3))
+                        let port = k < 3 ? shortPort : longPort
+                        results.append(
+                            (
+                                k,
+                                exchange(RoutingCase(name: "q\(k)", target: "/q\(k)"), host: Self.proxyHost, port: port)
+                            ))
+                        group.leave()
+                    }.start()
+                }
+                group.wait()
+                return results.all.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+            return (Array(outcomes[0..<3]), Array(outcomes[3..<6]), [slow.maxInFlight, quick.maxInFlight])
+        }
+        let theirs = try await run([haproxy, "-db"])
+        let ours = try await run([DashboardEndToEndTests.binary, "proxy"])
+        #expect(theirs.short.map(\.status) == [200, 503, 503], "haproxy: \(theirs.short)")
+        #expect(theirs.long.map(\.status) == [200, 200, 200], "haproxy: \(theirs.long)")
+        #expect(theirs.most == [1, 1])
+        #expect(ours.short == theirs.short, "haproxy \(theirs.short); hadeck \(ours.short)")
+        #expect(ours.long == theirs.long, "haproxy \(theirs.long); hadeck \(ours.long)")
+        #expect(ours.most == [1, 1])
+        withExtendedLifetime(dir) {}
+    }
+}
+
+/// Values appended from several threads.
+final class Collected<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Value] = []
+    func append(_ v: Value) { lock.withLock { values.append(v) } }
+    var all: [Value] { lock.withLock { values } }
 }
 
 /// Waiting for a program to listen, from a thread of its own.

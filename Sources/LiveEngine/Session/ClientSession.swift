@@ -322,14 +322,17 @@ final class ClientSession: ChannelDuplexHandler {
         let clientIP = self.clientIP
         let state = self.state
         let context = self.context
+        var queued: Int?
         let action = machine.requestHead(
             line: line, method: method, head: h, route: route, keepAlive: route?.keepAlive ?? frontend.keepAlive,
             local: local, ruleAnswer: ruleAnswer != nil, ruleReason: ruleReason, now: now
         ) { route in
+            let instant = state.clock.instant(at: now)
             var d = route.backend.route(
-                request: RoutedRequest(method: method, cookieHeaders: cookies, clientAddress: clientIP),
-                now: state.clock.instant(at: now))
+                request: RoutedRequest(method: method, cookieHeaders: cookies, clientAddress: clientIP), now: instant)
             if let ruleReason { d.reason = ruleReason + "; " + d.reason }
+            let ticket = state.nextQueueTicket()
+            let admission = route.backend.admit(&d, request: ticket, now: instant)
             let cookiesChanged = cookies != d.forwardedCookieHeaders
             let forwardHead =
                 requestHeadIsForwardable(
@@ -340,7 +343,8 @@ final class ClientSession: ChannelDuplexHandler {
                     forwardedFor: route.forwardfor ? clientIP : nil, edits: edits,
                     allocator: context?.channel.allocator ?? ByteBufferAllocator())
             let session = state.callbacks.onRequest != nil ? jsessionID(inCookieHeaders: cookies) : nil
-            return (d, forwardHead, session)
+            if case .queued = admission { queued = ticket }
+            return (d, admission, forwardHead, session)
         }
         switch action {
         case .end(let ending):
@@ -357,7 +361,41 @@ final class ClientSession: ChannelDuplexHandler {
             }
         case .connect(let key, let allowPool, let attempt):
             obtainUpstream(key, allowPool: allowPool, attempt: attempt, now: now)
+        case .queued:
+            if let queued {
+                machine.withTransaction { $0.queueTicket = queued }
+                state.waitForSlot(ticket: queued, self)
+            }
         }
+    }
+
+    // MARK: the queue
+
+    /// A `maxconn` slot freed for this connection's queued request (`BalancerState.wake`): it
+    /// connects now. False when it no longer waits (the caller gives the slot back).
+    func dequeued(_ decision: RoutingDecision) -> Bool {
+        let now = loop.now
+        machine.withTransaction { $0.queueTicket = nil }
+        guard let action = machine.dequeued(decision, now: now) else { return false }
+        switch action {
+        case .connect(let key, let allowPool, let attempt):
+            obtainUpstream(key, allowPool: allowPool, attempt: attempt, now: now)
+        case .end(let ending):
+            perform(ending)
+        }
+        armTimer()
+        return true
+    }
+
+    /// `timeout queue` passed: the request leaves its queue and gets HAProxy's 503 (`sQ`).
+    private func queueTimedOut(now: NIODeadline) {
+        var decision: RoutingDecision?
+        if let backend = machine.txn.route?.backend, let ticket = machine.txn.queueTicket {
+            decision = backend.leaveQueue(request: ticket, timedOut: true, now: state.clock.instant(at: now))
+            state.stopWaiting(ticket: ticket)
+            machine.withTransaction { $0.queueTicket = nil }
+        }
+        if let ending = machine.queueExpired(decision) { perform(ending) }
     }
 
     // MARK: answered by the balancer itself
@@ -464,10 +502,14 @@ final class ClientSession: ChannelDuplexHandler {
         let now = loop.now
         guard let backend = machine.txn.route?.backend else { return }
         let instant = state.clock.instant(at: now)
+        var freed: [Dequeued] = []
         let action = machine.connectFailed(attempt: attempt, timedOut: timedOut, now: now) {
-            backend.connectFailed($0, now: instant, timedOut: timedOut)
+            let retry = backend.connectFailed($0, now: instant, timedOut: timedOut)
+            freed = retry.dequeued
+            return retry
         }
         if case .end(let ending) = action { perform(ending) }
+        state.wake(freed, backend: backend)
     }
 
     /// Lets go of a server connection: kept idle for the next request, or closed. `backend` (the
@@ -671,7 +713,17 @@ final class ClientSession: ChannelDuplexHandler {
         let frontend = self.frontend
         let clientText = self.clientText
         var record: AccessLogRecord?
+        var freed: [Dequeued] = []
         machine.withTransaction { t in
+            // The transaction is over: its maxconn slot, or its place in a queue, goes.
+            if let backend = t.route?.backend {
+                if t.decision?.slot != nil { freed = backend.finish(&t.decision!, now: state.clock.instant(at: end)) }
+                if let ticket = t.queueTicket {
+                    backend.leaveQueue(request: ticket, now: state.clock.instant(at: end))
+                    state.stopWaiting(ticket: ticket)
+                    t.queueTicket = nil
+                }
+            }
             (t.route?.counters ?? frontend.counters).requestFinished(
                 server: t.decision?.server, status: status, bytesIn: received, bytesOut: t.bytesOut,
                 retries: t.retries, redispatched: t.redispatched, termination: termination,
@@ -696,6 +748,8 @@ final class ClientSession: ChannelDuplexHandler {
                         return ResponseCookieStatus.none
                     },
                     start: state.clock.instant(at: t.start), requestTime: span(t.start, t.head),
+                    queueTime: t.queuedSince.map { span($0, t.dequeued ?? end) }
+                        ?? (t.connectStart == nil ? nil : .zero),
                     connectTime: span(t.connectStart, t.connected), responseTime: span(t.connected, t.response),
                     latency: span(t.start, end) ?? .zero, bytesOut: t.bytesOut, retries: t.retries,
                     redispatched: t.redispatched, termination: termination,
@@ -704,6 +758,7 @@ final class ClientSession: ChannelDuplexHandler {
         // Reported once the machine is no longer accessed: the callback may close the connection,
         // whose teardown reads the machine (an overlapping access is a fatal exclusivity conflict).
         if let record, let report = state.callbacks.onRequest { report(record) }
+        if !freed.isEmpty, let backend = machine.txn.route?.backend { state.wake(freed, backend: backend) }
     }
 
     // MARK: the timer
@@ -733,6 +788,7 @@ final class ClientSession: ChannelDuplexHandler {
         case .end(let ending): perform(ending)
         case .connect(let key, let attempt): obtainUpstream(key, allowPool: true, attempt: attempt, now: now)
         case .connectTimedOut(let attempt): connectFailed(attempt: attempt, timedOut: true)
+        case .queueTimedOut: queueTimedOut(now: now)
         case .none: break
         }
         armTimer()

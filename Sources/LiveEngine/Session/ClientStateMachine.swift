@@ -42,6 +42,8 @@ struct ClientStateMachine {
     enum Phase {
         /// The balancer answers itself (stats page, metrics) once the request body has arrived.
         case local
+        /// Waiting in a server's or the backend's queue for a `maxconn` slot (until `queueDeadline`).
+        case queued(pending: [ByteBuffer])
         /// Waiting for a connection to `txn.server`; `attempt` tells a late connection from the current one.
         case connecting(attempt: Int, pending: [ByteBuffer])
         /// Waiting until `retryAt` before the next connection attempt.
@@ -72,6 +74,7 @@ struct ClientStateMachine {
     private(set) var serverDeadline: NIODeadline?
     private(set) var connectDeadline: NIODeadline?
     private(set) var retryAt: NIODeadline?
+    private(set) var queueDeadline: NIODeadline?
 
     init(timeouts: Timeouts, now: NIODeadline) {
         self.timeouts = timeouts
@@ -82,11 +85,17 @@ struct ClientStateMachine {
 
     /// The earliest deadline, if any.
     var nextDeadline: NIODeadline? {
-        earliest(earliest(clientDeadline, serverDeadline), earliest(connectDeadline, retryAt))
+        earliest(
+            earliest(earliest(clientDeadline, serverDeadline), earliest(connectDeadline, retryAt)), queueDeadline)
     }
 
     var isIdle: Bool {
         if case .idle = state { return true }
+        return false
+    }
+
+    var isQueued: Bool {
+        if case .active(.queued) = state { return true }
         return false
     }
 
@@ -108,7 +117,7 @@ struct ClientStateMachine {
         case .idle, .closed, .modifying: return true
         // Keep read interest on while nothing piles up: toggling it costs an epoll_ctl each time.
         case .active(.local): return txn.request.isComplete ? nothingBuffered : true
-        case .active(.connecting(_, let pending)), .active(.retrying(let pending)):
+        case .active(.connecting(_, let pending)), .active(.retrying(let pending)), .active(.queued(let pending)):
             return txn.request.isComplete ? nothingBuffered : pending.count < 16
         case .active(.forwarding(let up)): return txn.request.isComplete ? nothingBuffered : writable(up)
         }
@@ -165,11 +174,16 @@ struct ClientStateMachine {
         case awaitLocalBody
         /// Take a connection from the pool or open one (`attempt` to quote when it completes).
         case connect(ServerKey, allowPool: Bool, attempt: Int)
+        /// Every slot is taken: the request waits in a queue until `dequeued` or the queue timeout.
+        case queued
     }
 
-    /// What the core made of a request: its decision, the head for the server, the client's session.
-    /// A tuple, not a struct: its parts move into the transaction without a copy.
-    typealias Routed = (decision: RoutingDecision, forwardHead: ByteBuffer, session: String?)
+    /// What the core made of a request: its decision and whether it holds a slot, waits or is
+    /// refused, the head for the server, the client's session. A tuple, not a struct: its parts
+    /// move into the transaction without a copy.
+    typealias Routed = (
+        decision: RoutingDecision, admission: Admission, forwardHead: ByteBuffer, session: String?
+    )
 
     /// A complete request head: its line, how it is framed, whether the client keeps the connection,
     /// the backend the frontend chose and whether the balancer answers it itself (`local`: the stats
@@ -202,16 +216,52 @@ struct ClientStateMachine {
             txn.reason = ruleReason.map { "\($0): 503" } ?? "frontend \(timeouts.frontend) has no backend: 503"
             return .end(sendError(.serviceUnavailable, termination: "SC")!)
         }
-        let (decision, forwardHead, session) = routing(route)
+        let (decision, admission, forwardHead, session) = routing(route)
         txn.forwardHead = forwardHead
         txn.requestSession = session
         let server = decision.server
         txn.decision = decision
+        switch admission {
+        case .dispatch: break
+        case .queued:
+            state = .active(.queued(pending: []))
+            txn.queuedSince = now
+            queueDeadline = now + route.backend.queueTimeout.timeAmount
+            return .queued
+        case .rejected(let queueFull):
+            // A full queue is HAProxy's SI_ET_QUEUE_ERR (`SQ`); no usable server, `SC`.
+            return .end(sendError(.serviceUnavailable, termination: queueFull ? "SQ" : "SC")!)
+        }
         guard let server else { return .end(sendError(.serviceUnavailable, termination: "SC")!) }
         switch connect(ServerKey(backend: route.name, server: server), allowPool: true, pending: [], now: now) {
         case .connect(let key, let allowPool, let attempt): return .connect(key, allowPool: allowPool, attempt: attempt)
         case .end(let ending): return .end(ending)
         }
+    }
+
+    /// A slot freed for the queued request: `decision` names its server. Nil when the request no
+    /// longer waits (the handler then gives the slot back).
+    mutating func dequeued(_ decision: RoutingDecision, now: NIODeadline) -> ConnectAction? {
+        guard case .active(.queued(let pending)) = state, let route = txn.route, let server = decision.server else {
+            return nil
+        }
+        queueDeadline = nil
+        txn.decision = decision
+        txn.dequeued = now
+        state = .modifying
+        return connect(ServerKey(backend: route.name, server: server), allowPool: true, pending: pending, now: now)
+    }
+
+    /// The queue timeout passed: `decision` (the core's, which left the queue) says why; 503 `sQ`.
+    mutating func queueExpired(_ decision: RoutingDecision?) -> Ending? {
+        guard case .active(.queued) = state else { return nil }
+        queueDeadline = nil
+        if let decision {
+            txn.decision = decision
+            txn.reason = decision.reason
+        }
+        txn.dequeued = nil
+        return sendError(.serviceUnavailable, termination: "sQ")
     }
 
     /// Whether to take a connection from the pool or open one (`attempt` to quote when it completes).
@@ -274,6 +324,11 @@ struct ClientStateMachine {
             state = .modifying
             pending.append(part)
             state = .active(.retrying(pending: pending))
+            return .held
+        case .queued(var pending):
+            state = .modifying
+            pending.append(part)
+            state = .active(.queued(pending: pending))
             return .held
         case .forwarding(let up):
             if ended { armServerDeadline(now) }
@@ -502,6 +557,8 @@ struct ClientStateMachine {
         case connect(ServerKey, attempt: Int)
         /// A connection attempt took longer than `timeout connect`.
         case connectTimedOut(attempt: Int)
+        /// The request waited `timeout queue` for a slot: the handler takes it out of the queue.
+        case queueTimedOut
         /// Nothing due yet: arm the timer again for `nextDeadline`.
         case none
     }
@@ -513,6 +570,10 @@ struct ClientStateMachine {
             txn.reason = "server \(txn.decision?.server ?? "?") did not answer within timeout server: 504"
             if txn.responseStarted { return .end(abort(termination: "sD")!) }
             return .end(sendError(.gatewayTimeout, termination: "sH")!)
+        }
+        if let q = queueDeadline, q <= now, case .active(.queued) = state {
+            queueDeadline = nil
+            return .queueTimedOut
         }
         if let c = connectDeadline, c <= now, case .active(.connecting(let attempt, _)) = state {
             connectDeadline = nil
@@ -621,7 +682,8 @@ struct ClientStateMachine {
 
     /// The client connection went away (or the handler is removed): report what was in progress.
     mutating func closed() -> Ending? {
-        guard let ending = abort(termination: "CD") else { return nil }
+        // A client that leaves while its request waits in a queue: HAProxy's SI_ET_QUEUE_ABRT, `CQ`.
+        guard let ending = abort(termination: isQueued ? "CQ" : "CD") else { return nil }
         return Ending(upstream: ending.upstream, record: ending.record, error: nil, close: false)
     }
 
@@ -642,6 +704,7 @@ struct ClientStateMachine {
         serverDeadline = nil
         connectDeadline = nil
         retryAt = nil
+        queueDeadline = nil
         let wait = keepAlive ? timeouts.keepAlive : timeouts.httpRequest
         clientDeadline = (wait ?? timeouts.client).map { now + $0.timeAmount }
     }
@@ -655,5 +718,6 @@ struct ClientStateMachine {
         serverDeadline = nil
         connectDeadline = nil
         retryAt = nil
+        queueDeadline = nil
     }
 }

@@ -12,6 +12,11 @@ struct Transaction {
     var connectStart: NIODeadline?
     var connected: NIODeadline?
     var response: NIODeadline?
+    /// When the request entered a queue for a `maxconn` slot, and left it for a server (`%Tw`).
+    var queuedSince: NIODeadline?
+    var dequeued: NIODeadline?
+    /// Its place in the backend's queues (`Backend.admit`'s request id) while it waits.
+    var queueTicket: Int?
     var clientHTTP11 = true
     var clientKeepAlive = true
     var closeAfterResponse = false
@@ -52,6 +57,9 @@ struct Transaction {
         connectStart = nil
         connected = nil
         response = nil
+        queuedSince = nil
+        dequeued = nil
+        queueTicket = nil
         request = .complete
         upgrade = .none
         requestBodyBytes = 0

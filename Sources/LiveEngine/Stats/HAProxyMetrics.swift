@@ -94,6 +94,9 @@ enum HAProxyMetrics {
         }
         return [
             status,
+            family("current_queue", .gauge, "Number of current queued connections", "qcur"),
+            family(
+                "max_queue", .gauge, "Highest value of queued connections encountered since process started", "qmax"),
             family("current_sessions", .gauge, "Number of current sessions on the frontend, backend or server", "scur"),
             family(
                 "max_sessions", .gauge, "Highest value of current sessions encountered since process started", "smax"),
@@ -147,6 +150,14 @@ enum HAProxyMetrics {
         }
         return [
             status,
+            family("current_queue", .gauge, "Number of current queued connections") { s, _ in Double(s.queued) },
+            family("max_queue", .gauge, "Highest value of queued connections encountered since process started") {
+                s, _ in Double(s.maxQueued)
+            },
+            family(
+                "queue_limit", .gauge,
+                "Limit on the number of connections in queue, for servers only (maxqueue argument)"
+            ) { s, _ in s.maxqueue > 0 ? Double(s.maxqueue) : nil },
             family("current_sessions", .gauge, "Number of current sessions on the frontend, backend or server") {
                 s, _ in Double(s.currentSessions)
             },

@@ -76,6 +76,9 @@ enum ShowStat {
         var r = Row()
         r["pxname"] = p.name
         r["svname"] = s.name
+        r.set("qcur", s.queued)
+        r.set("qmax", s.maxQueued)
+        if s.maxqueue > 0 { r.set("qlimit", s.maxqueue) }
         r.set("scur", s.currentSessions)
         r.set("smax", s.maxSessions)
         if s.maxconn > 0 { r.set("slim", s.maxconn) }
@@ -131,6 +134,8 @@ enum ShowStat {
         let c = b.counts
         r["pxname"] = p.name
         r["svname"] = "BACKEND"
+        r.set("qcur", b.queued)
+        r.set("qmax", b.maxQueued)
         r.set("scur", b.currentConnections)
         r.set("smax", b.maxConnections)
         r.set("stot", b.servers.reduce(0) { $0 + $1.snapshot.totalSessions })

@@ -138,7 +138,8 @@ enum StatsPageHTML {
             "data-status=\"\(e(s.status))\" data-admin=\"\(s.adminState.rawValue)\" data-weight=\"\(s.weight.effective)\">"
         if admin { h += "<td><input class='\(px)-checkbox' type=\"checkbox\" name=\"s\" value=\"\(sv)\"></td>" }
         h += "<td class=ac><a name=\"\(px)/\(sv)\"></a><a class=lfsb href=\"#\(px)/\(sv)\">\(sv)</a></td>"
-        h += td("0") + td("0") + td("-") + td("") + td("") + td("")
+        h += td(String(s.queued), "qcur") + td(String(s.maxQueued), "qmax")
+        h += td(s.maxqueue > 0 ? String(s.maxqueue) : "-") + td("") + td("") + td("")
         h += td(String(s.currentSessions), "scur") + td(String(s.maxSessions), "smax")
         h += td(s.maxconn > 0 ? String(s.maxconn) : "-") + td(String(s.totalSessions), "stot") + td(String(s.lbtot))
         h += td(c.lastSession.map { humanTime((now - $0).micros / 1_000_000) } ?? "?")
@@ -168,7 +169,7 @@ enum StatsPageHTML {
         var h = "<tr class=\"backend\" data-row=\"backend\" data-status=\"\(status)\">"
         if admin { h += "<td></td>" }
         h += "<td class=ac><a name=\"\(px)/Backend\"></a><a class=lfsb href=\"#\(px)/Backend\">Backend</a></td>"
-        h += td("0") + td("0") + td("") + td("") + td("") + td("")
+        h += td(row["qcur"], "qcur") + td(row["qmax"], "qmax") + td("") + td("") + td("") + td("")
         h += td(row["scur"], "scur") + td(row["smax"], "smax") + td("") + td(row["stot"], "stot") + td(row["lbtot"])
         let last = Int64(row["lastsess"]) ?? -1
         h += td(last >= 0 ? humanTime(last) : "?")

@@ -55,6 +55,9 @@ struct BackendStats: Sendable {
     var name: String
     var currentConnections: Int
     var maxConnections: Int
+    /// Requests in the backend's own queue, now and at most.
+    var queued = 0
+    var maxQueued = 0
     /// The `cookie` line's name, and the `balance` algorithm.
     var cookieName: String?
     var algorithm: String
@@ -103,7 +106,8 @@ extension BalancerStatistics {
                 let (name, backend) = backends[i]
                 stats.backend = BackendStats(
                     name: name, currentConnections: backend.currentConnections,
-                    maxConnections: backend.maxConnections, cookieName: backend.config.cookie?.name,
+                    maxConnections: backend.maxConnections, queued: backend.queued(for: nil),
+                    maxQueued: backend.maxBackendQueued, cookieName: backend.config.cookie?.name,
                     algorithm: backend.config.balance.rawValue, counts: self.backends[name]?.counts ?? TrafficCounts(),
                     health: health[name] ?? BackendHealth(up: true, lastChange: now),
                     servers: backend.snapshot(now: now).map {
