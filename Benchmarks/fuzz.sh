@@ -33,7 +33,7 @@ if [[ ${FUZZ_SKIP_BUILD:-0} != 1 ]]; then
     fi
     # lld: gold fails on the sanitizers' symbols. -enable-testing: LiveEngine's parser is internal.
     start=$(date +%s)
-    (cd Fuzz && flock -o /tmp/hadeck-swift.lock swift build -c release -Xswiftc -sanitize=fuzzer,address \
+    (cd Fuzz && HADECK_DYNAMIC_STDLIB=1 flock -o /tmp/hadeck-swift.lock swift build -c release -Xswiftc -sanitize=fuzzer,address \
         -Xswiftc -enable-testing -Xswiftc -use-ld=lld 2>&1 | grep -v '^\[' || true)
     [[ -x $BIN ]] || { echo "fuzz.sh: the build failed" >&2; exit 2; }
     echo "build: $(($(date +%s) - start)) s (waiting for the build lock included)"

@@ -126,8 +126,12 @@ public struct RoutingDecision: Hashable, Sendable {
     public var attempts: Int
     var method: String
     var clientAddress: String
-    /// The server whose `maxconn` slot the request holds (`Backend.admit`), until `Backend.finish`.
+    /// The server whose `maxconn` slot the request holds (`Backend.admit`), until `Backend.finish`,
+    /// and its index in the backend (no name lookup per request).
     public internal(set) var slot: String? = nil
+    var slotIndex = -1
+    /// The index of `server` in the backend when routing set it (else found by name).
+    var serverIndex = -1
     /// No server chosen because every usable one is at its maxconn: the request waits in the
     /// backend's queue (`admit`).
     var everyServerFull = false
@@ -294,6 +298,7 @@ extension Backend {
             method: request.method, clientAddress: request.clientAddress)
         if let i = named?.server, let reason = cookie.persistenceReason {
             decision.server = servers[i].name
+            decision.serverIndex = i
             decision.persistent = true
             decision.reason = reason
             return decision
@@ -320,6 +325,7 @@ extension Backend {
         }
         d.everyServerFull = false
         d.server = servers[i].name
+        d.serverIndex = i
         d.persistent = false
         d.willInsertCookie = willInsert(d)
         // The text only depends on these (server names and cookies never change): reuse it rather

@@ -45,10 +45,13 @@ extension Backend {
 
     /// Takes a slot for `decision` (as `route` or `connectFailed` left it) or queues request `id`.
     public func admit(_ d: inout RoutingDecision, request id: Int, now: Instant) -> Admission {
-        guard let name = d.server, let i = indexByName[name] else {
+        guard let name = d.server else {
             guard d.everyServerFull else { return .rejected(queueFull: false) }
             return enqueue(&d, id, server: nil, now: now)
         }
+        let known = d.serverIndex
+        guard let i = known >= 0 && known < servers.count && servers[known].name == name ? known : indexByName[name]
+        else { return .rejected(queueFull: false) }
         let limit = dynamicMaxconn(i, now: now)
         if limit > 0 && (servers[i].queued > 0 || servers[i].served >= limit) {
             let maxqueue = servers[i].config.maxqueue
@@ -68,6 +71,7 @@ extension Backend {
         }
         servers[i].served += 1
         d.slot = name
+        d.slotIndex = i
         return .dispatch
     }
 
@@ -75,10 +79,13 @@ extension Backend {
     /// the slot goes to the oldest request waiting for that server or for the backend. Releasing
     /// twice is harmless (the decision forgets its slot).
     public func finish(_ d: inout RoutingDecision, now: Instant) -> [Dequeued] {
-        guard let name = d.slot, let i = indexByName[name] else { return [] }
+        guard d.slot != nil else { return [] }
+        let i = d.slotIndex
         d.slot = nil
+        d.slotIndex = -1
+        guard i >= 0 && i < servers.count else { return [] }
         servers[i].served = max(0, servers[i].served - 1)
-        return dispatchWaiting(freed: i, now: now)
+        return queue.isEmpty ? [] : dispatchWaiting(freed: i, now: now)
     }
 
     /// A request that waits no more (its client left, or `timeout queue` passed: `reason` says so
@@ -164,6 +171,8 @@ extension Backend {
             d.everyServerFull = false
             servers[i].served += 1
             d.slot = servers[i].name
+            d.slotIndex = i
+            d.serverIndex = i
             out.append(Dequeued(request: w.id, decision: d, waited: waited))
         }
         return out
@@ -177,8 +186,10 @@ extension Backend {
         if let name = d.server, let j = indexByName[name] {
             servers[j].served += 1
             d.slot = name
+            d.slotIndex = j
         } else {
             d.slot = nil
+            d.slotIndex = -1
         }
         return dispatchWaiting(freed: from, now: now)
     }

@@ -70,8 +70,18 @@ extension DashboardEndToEndTests {
         try Self.tmux("send-keys", "-t", session, "Down")
         try Self.tmux("send-keys", "-t", session, "Tab")
         for _ in 0..<3 { try Self.tmux("send-keys", "-t", session, "Down") }
-        let (_, chosen) = try await Self.waitForScreen(session, timeout: 3) {
-            Self.selectedLine($0, panel: "Requests")?.row == 4
+        // Three rows down, at least: a request that arrives meanwhile pushes the selection down one
+        // more row. Taken once the selection stays on one request across two screens, so that no
+        // key press is still on its way (it would move the selection after this screen).
+        var chosen = ""
+        var previous: String?
+        let settleBy = Date().addingTimeInterval(5)
+        while Date() < settleBy {
+            chosen = try Self.tmux("capture-pane", "-p", "-t", session)
+            let selected = Self.selectedLine(chosen, panel: "Requests")
+            if let selected, selected.row >= 4, selected.line == previous { break }
+            previous = selected?.line
+            try await Task.sleep(for: .milliseconds(400))
         }
         let request = try #require(Self.selectedLine(chosen, panel: "Requests"), "no request selected:\n\(chosen)")
         // A second of newer requests (4/s) above it, however far the panel had to scroll.

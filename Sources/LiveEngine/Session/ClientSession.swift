@@ -322,7 +322,6 @@ final class ClientSession: ChannelDuplexHandler {
         let clientIP = self.clientIP
         let state = self.state
         let context = self.context
-        var queued: Int?
         let action = machine.requestHead(
             line: line, method: method, head: h, route: route, keepAlive: route?.keepAlive ?? frontend.keepAlive,
             local: local, ruleAnswer: ruleAnswer != nil, ruleReason: ruleReason, now: now
@@ -343,8 +342,7 @@ final class ClientSession: ChannelDuplexHandler {
                     forwardedFor: route.forwardfor ? clientIP : nil, edits: edits,
                     allocator: context?.channel.allocator ?? ByteBufferAllocator())
             let session = state.callbacks.onRequest != nil ? jsessionID(inCookieHeaders: cookies) : nil
-            if case .queued = admission { queued = ticket }
-            return (d, admission, forwardHead, session)
+            return (d, admission, ticket, forwardHead, session)
         }
         switch action {
         case .end(let ending):
@@ -361,11 +359,8 @@ final class ClientSession: ChannelDuplexHandler {
             }
         case .connect(let key, let allowPool, let attempt):
             obtainUpstream(key, allowPool: allowPool, attempt: attempt, now: now)
-        case .queued:
-            if let queued {
-                machine.withTransaction { $0.queueTicket = queued }
-                state.waitForSlot(ticket: queued, self)
-            }
+        case .queued(let ticket):
+            state.waitForSlot(ticket: ticket, self)
         }
     }
 

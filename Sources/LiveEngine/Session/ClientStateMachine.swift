@@ -174,15 +174,16 @@ struct ClientStateMachine {
         case awaitLocalBody
         /// Take a connection from the pool or open one (`attempt` to quote when it completes).
         case connect(ServerKey, allowPool: Bool, attempt: Int)
-        /// Every slot is taken: the request waits in a queue until `dequeued` or the queue timeout.
-        case queued
+        /// Every slot is taken: the request waits in a queue (as `ticket`) until `dequeued` or the
+        /// queue timeout.
+        case queued(ticket: Int)
     }
 
     /// What the core made of a request: its decision and whether it holds a slot, waits or is
     /// refused, the head for the server, the client's session. A tuple, not a struct: its parts
     /// move into the transaction without a copy.
     typealias Routed = (
-        decision: RoutingDecision, admission: Admission, forwardHead: ByteBuffer, session: String?
+        decision: RoutingDecision, admission: Admission, ticket: Int, forwardHead: ByteBuffer, session: String?
     )
 
     /// A complete request head: its line, how it is framed, whether the client keeps the connection,
@@ -216,7 +217,7 @@ struct ClientStateMachine {
             txn.reason = ruleReason.map { "\($0): 503" } ?? "frontend \(timeouts.frontend) has no backend: 503"
             return .end(sendError(.serviceUnavailable, termination: "SC")!)
         }
-        let (decision, admission, forwardHead, session) = routing(route)
+        let (decision, admission, ticket, forwardHead, session) = routing(route)
         txn.forwardHead = forwardHead
         txn.requestSession = session
         let server = decision.server
@@ -226,8 +227,9 @@ struct ClientStateMachine {
         case .queued:
             state = .active(.queued(pending: []))
             txn.queuedSince = now
+            txn.queueTicket = ticket
             queueDeadline = now + route.backend.queueTimeout.timeAmount
-            return .queued
+            return .queued(ticket: ticket)
         case .rejected(let queueFull):
             // A full queue is HAProxy's SI_ET_QUEUE_ERR (`SQ`); no usable server, `SC`.
             return .end(sendError(.serviceUnavailable, termination: queueFull ? "SQ" : "SC")!)
