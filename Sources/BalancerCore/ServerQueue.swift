@@ -49,9 +49,7 @@ extension Backend {
             guard d.everyServerFull else { return .rejected(queueFull: false) }
             return enqueue(&d, id, server: nil, now: now)
         }
-        let known = d.serverIndex
-        guard let i = known >= 0 && known < servers.count && servers[known].name == name ? known : indexByName[name]
-        else { return .rejected(queueFull: false) }
+        guard let i = serverIndex(of: d, named: name) else { return .rejected(queueFull: false) }
         let limit = dynamicMaxconn(i, now: now)
         if limit > 0 && (servers[i].queued > 0 || servers[i].served >= limit) {
             let maxqueue = servers[i].config.maxqueue
@@ -69,9 +67,7 @@ extension Backend {
             d.reason += "; \(full): 503"
             return .rejected(queueFull: true)
         }
-        servers[i].served += 1
-        d.slot = name
-        d.slotIndex = i
+        takeSlot(i, for: &d)
         return .dispatch
     }
 
@@ -169,10 +165,8 @@ extension Backend {
                 d.reason += "; after \(waited) a slot freed -> \(servers[i].name)"
             }
             d.everyServerFull = false
-            servers[i].served += 1
-            d.slot = servers[i].name
-            d.slotIndex = i
             d.serverIndex = i
+            takeSlot(i, for: &d)
             out.append(Dequeued(request: w.id, decision: d, waited: waited))
         }
         return out
@@ -183,14 +177,25 @@ extension Backend {
     func moveSlot(_ d: inout RoutingDecision, from: Int, now: Instant) -> [Dequeued] {
         guard d.slot != nil else { return [] }
         servers[from].served = max(0, servers[from].served - 1)
-        if let name = d.server, let j = indexByName[name] {
-            servers[j].served += 1
-            d.slot = name
-            d.slotIndex = j
+        if let name = d.server, let j = serverIndex(of: d, named: name) {
+            takeSlot(j, for: &d)
         } else {
             d.slot = nil
             d.slotIndex = -1
         }
         return dispatchWaiting(freed: from, now: now)
+    }
+
+    /// The index of `d.server` (`name`): the one routing recorded, else found by name.
+    private func serverIndex(of d: RoutingDecision, named name: String) -> Int? {
+        let known = d.serverIndex
+        return known >= 0 && known < servers.count && servers[known].name == name ? known : indexByName[name]
+    }
+
+    /// Request `d` holds one of server `i`'s slots from now on.
+    private func takeSlot(_ i: Int, for d: inout RoutingDecision) {
+        servers[i].served += 1
+        d.slot = servers[i].name
+        d.slotIndex = i
     }
 }

@@ -250,7 +250,7 @@ extension Cluster {
 
     /// The app's answer to a connected request.
     func respond(requestID id: Int) {
-        guard let p = pending.removeValue(forKey: id), let webIndex = p.webIndex, let serverName = p.route.server else {
+        guard var p = pending.removeValue(forKey: id), let webIndex = p.webIndex, let serverName = p.route.server else {
             return
         }
         if !p.abandoned { busyClients.remove(p.client) }
@@ -259,8 +259,7 @@ extension Cluster {
             return requestFailed(p.client, via: p.host, "\(p.host)'s haproxy went away while the request was in flight")
         }
         hp.connectionClosed(backend: p.backend, server: serverName)
-        var released = p
-        releaseSlot(&released, on: hp)
+        releaseSlot(&p, on: hp)
         guard p.client < browsers.count, !p.abandoned else { return }
         guard webServers[webIndex].running else {
             // The app died with the request inside: haproxy sees the server close and answers 502.

@@ -14,6 +14,13 @@ private func queueColumns(_ p: EmbeddedProxy, _ row: String) -> (qcur: String, q
     return (String(f[2]), String(f[3]))
 }
 
+/// A client connection from `port` that has sent `request`.
+private func sending(_ p: EmbeddedProxy, _ request: String, port: Int) throws -> EmbeddedChannel {
+    let c = try p.client(port: port)
+    try c.receive(request)
+    return c
+}
+
 /// A server's `maxconn` with the queue and `timeout queue` in the live balancer (issue 14, item 7),
 /// on embedded channels in virtual time.
 @Suite("Live balancer: maxconn slots, the queues and timeout queue, in virtual time")
@@ -24,10 +31,8 @@ struct ServerQueueLiveTests {
 
     @Test func aRequestWaitsForTheSlotThenTakesIt() throws {
         let p = try EmbeddedProxy(Self.oneSlot)
-        let first = try p.client(port: 40_001)
-        try first.receive(get("/a"))
-        let second = try p.client(port: 40_002)
-        try second.receive(get("/b"))
+        let first = try sending(p, get("/a"), port: 40_001)
+        let second = try sending(p, get("/b"), port: 40_002)
         // The slot is taken: the second request waits in the backend's queue, no second connection.
         #expect(p.attempts == ["webA"])
         #expect(p.state.backend(named: "web")?.queued(for: nil) == 1)
@@ -51,10 +56,8 @@ struct ServerQueueLiveTests {
 
     @Test func aRequestThatWaitsTimeoutQueueGets503sQ() throws {
         let p = try EmbeddedProxy(Self.oneSlot)
-        let holder = try p.client(port: 40_001)
-        try holder.receive(get("/slow"))
-        let waiting = try p.client(port: 40_002)
-        try waiting.receive(get("/b"))
+        let holder = try sending(p, get("/slow"), port: 40_001)
+        let waiting = try sending(p, get("/b"), port: 40_002)
         p.advance(ms: 499)
         #expect(try waiting.sent() == "")
         p.advance(ms: 1)
@@ -74,18 +77,16 @@ struct ServerQueueLiveTests {
 
     @Test func aClientThatLeavesTheQueueIsForgottenAndTheNextOneGetsTheSlot() throws {
         let p = try EmbeddedProxy(Self.oneSlot)
-        let holder = try p.client(port: 40_001)
-        try holder.receive(get("/a"))
-        let leaving = try p.client(port: 40_002)
-        try leaving.receive(get("/gone"))
-        let staying = try p.client(port: 40_003)
-        try staying.receive(get("/c"))
+        let holder = try sending(p, get("/a"), port: 40_001)
+        let leaving = try sending(p, get("/gone"), port: 40_002)
+        let staying = try sending(p, get("/c"), port: 40_003)
         p.advance(ms: 10)
         _ = try leaving.finish()
         let left = try #require(p.records.first { $0.requestLine == "GET /gone HTTP/1.1" })
         #expect(left.termination == "CQ")
         #expect(p.state.backend(named: "web")?.queued(for: nil) == 1)
         try p.server(0)?.receive(ok())
+        #expect(try holder.sent().hasPrefix("HTTP/1.1 200 OK\r\n"))
         #expect(try p.server(0)?.sent().contains("GET /c HTTP/1.1") == true)
         try p.server(0)?.receive(ok())
         #expect(try staying.sent().hasPrefix("HTTP/1.1 200 OK\r\n"))
@@ -98,16 +99,16 @@ struct ServerQueueLiveTests {
                 "    timeout queue 2s\n    timeout server 5s",
                 servers: "cookie SRV insert indirect nocache\n    server webA 127.80.1.2:18081 maxconn 1 cookie A\n"
                     + "    server webB 127.80.1.3:18081 cookie B"))
-        let holder = try p.client(port: 40_001)
-        try holder.receive("GET /a HTTP/1.1\r\nHost: x\r\nCookie: SRV=A\r\n\r\n")
-        let sticky = try p.client(port: 40_002)
-        try sticky.receive("GET /b HTTP/1.1\r\nHost: x\r\nCookie: SRV=A\r\n\r\n")
-        let fresh = try p.client(port: 40_003)
-        try fresh.receive(get("/c"))
+        let holder = try sending(p, "GET /a HTTP/1.1\r\nHost: x\r\nCookie: SRV=A\r\n\r\n", port: 40_001)
+        let sticky = try sending(p, "GET /b HTTP/1.1\r\nHost: x\r\nCookie: SRV=A\r\n\r\n", port: 40_002)
+        let fresh = try sending(p, get("/c"), port: 40_003)
         #expect(p.attempts == ["webA", "webB"])
         #expect(queueColumns(p, "webA")?.qcur == "1")
         #expect(queueColumns(p, "BACKEND")?.qcur == "0")
+        try p.server(1)?.receive(ok())
+        #expect(try fresh.sent().hasPrefix("HTTP/1.1 200 OK\r\n"))
         try p.server(0)?.receive(ok())
+        #expect(try holder.sent().hasPrefix("HTTP/1.1 200 OK\r\n"))
         #expect(try p.server(0)?.sent().contains("GET /b HTTP/1.1") == true)
         try p.server(0)?.receive(ok())
         #expect(try sticky.sent().hasPrefix("HTTP/1.1 200 OK\r\n"))
@@ -125,8 +126,7 @@ struct ServerQueueLiveTests {
         for port in 40_001...40_002 {
             try p.client(port: port).receive("GET / HTTP/1.1\r\nHost: x\r\nCookie: SRV=A\r\n\r\n")
         }
-        let refused = try p.client(port: 40_003)
-        try refused.receive("GET /x HTTP/1.1\r\nHost: x\r\nCookie: SRV=A\r\n\r\n")
+        let refused = try sending(p, "GET /x HTTP/1.1\r\nHost: x\r\nCookie: SRV=A\r\n\r\n", port: 40_003)
         #expect(try refused.sent() == HAProxyErrorResponse.serviceUnavailable.wireText)
         let r = try #require(p.records.first)
         #expect(r.termination == "SQ" && r.status == 503)

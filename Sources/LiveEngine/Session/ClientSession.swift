@@ -370,7 +370,6 @@ final class ClientSession: ChannelDuplexHandler {
     /// connects now. False when it no longer waits (the caller gives the slot back).
     func dequeued(_ decision: RoutingDecision) -> Bool {
         let now = loop.now
-        machine.withTransaction { $0.queueTicket = nil }
         guard let action = machine.dequeued(decision, now: now) else { return false }
         switch action {
         case .connect(let key, let allowPool, let attempt):
@@ -384,13 +383,17 @@ final class ClientSession: ChannelDuplexHandler {
 
     /// `timeout queue` passed: the request leaves its queue and gets HAProxy's 503 (`sQ`).
     private func queueTimedOut(now: NIODeadline) {
-        var decision: RoutingDecision?
-        if let backend = machine.txn.route?.backend, let ticket = machine.txn.queueTicket {
-            decision = backend.leaveQueue(request: ticket, timedOut: true, now: state.clock.instant(at: now))
-            state.stopWaiting(ticket: ticket)
-            machine.withTransaction { $0.queueTicket = nil }
-        }
+        let decision = leaveQueue(timedOut: true, now: now)
         if let ending = machine.queueExpired(decision) { perform(ending) }
+    }
+
+    /// The request waits no more (it timed out, or its transaction ended otherwise): out of the
+    /// backend's queue and of the balancer's waiting list. Its decision as the queue left it.
+    private func leaveQueue(timedOut: Bool, now: NIODeadline) -> RoutingDecision? {
+        guard let backend = machine.txn.route?.backend, let ticket = machine.txn.queueTicket else { return nil }
+        state.stopWaiting(ticket: ticket)
+        machine.withTransaction { $0.queueTicket = nil }
+        return backend.leaveQueue(request: ticket, timedOut: timedOut, now: state.clock.instant(at: now))
     }
 
     // MARK: answered by the balancer itself
@@ -709,15 +712,11 @@ final class ClientSession: ChannelDuplexHandler {
         let clientText = self.clientText
         var record: AccessLogRecord?
         var freed: [Dequeued] = []
+        // The transaction is over: its place in a queue, or its maxconn slot, goes.
+        _ = leaveQueue(timedOut: false, now: end)
         machine.withTransaction { t in
-            // The transaction is over: its maxconn slot, or its place in a queue, goes.
-            if let backend = t.route?.backend {
-                if t.decision?.slot != nil { freed = backend.finish(&t.decision!, now: state.clock.instant(at: end)) }
-                if let ticket = t.queueTicket {
-                    backend.leaveQueue(request: ticket, now: state.clock.instant(at: end))
-                    state.stopWaiting(ticket: ticket)
-                    t.queueTicket = nil
-                }
+            if t.decision?.slot != nil, let backend = t.route?.backend {
+                freed = backend.finish(&t.decision!, now: state.clock.instant(at: end))
             }
             (t.route?.counters ?? frontend.counters).requestFinished(
                 server: t.decision?.server, status: status, bytesIn: received, bytesOut: t.bytesOut,

@@ -250,6 +250,7 @@ struct ClientStateMachine {
         queueDeadline = nil
         txn.decision = decision
         txn.dequeued = now
+        txn.queueTicket = nil
         state = .modifying
         return connect(ServerKey(backend: route.name, server: server), allowPool: true, pending: pending, now: now)
     }
@@ -262,7 +263,6 @@ struct ClientStateMachine {
             txn.decision = decision
             txn.reason = decision.reason
         }
-        txn.dequeued = nil
         return sendError(.serviceUnavailable, termination: "sQ")
     }
 
