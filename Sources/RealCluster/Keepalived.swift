@@ -66,16 +66,9 @@ public final class NotifyFIFOReader: @unchecked Sendable {
         defer { lock.unlock() }
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<nl], as: UTF8.self)
-                buffer.removeSubrange(...nl)
-                return line
-            }
-            // With no time left, still look once (a zero timeout reads what is already there).
+            if let line = buffer.removeFirstLine() { return line }
             let left = deadline - ContinuousClock.now
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&p, 1, left > .zero ? max(1, Sockets.milliseconds(left)) : 0)
-            if ready > 0 && fill() { continue }
+            if Sockets.isReadable(fd, within: left) && fill() { continue }
             if left <= .zero { return nil }
         }
     }

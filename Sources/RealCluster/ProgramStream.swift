@@ -79,11 +79,7 @@ public final class ProgramStream: @unchecked Sendable {
         defer { lock.unlock() }
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<nl], as: UTF8.self)
-                buffer.removeSubrange(...nl)
-                return .line(line)
-            }
+            if let line = buffer.removeFirstLine() { return .line(line) }
             if outputClosed {
                 if !buffer.isEmpty {
                     let line = String(decoding: buffer, as: UTF8.self)
@@ -92,11 +88,8 @@ public final class ProgramStream: @unchecked Sendable {
                 }
                 return .ended(reap(wait: true) ?? 0)
             }
-            // With no time left, still look once (a zero timeout reads what is already there).
             let left = deadline - ContinuousClock.now
-            var p = pollfd(fd: output, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&p, 1, left > .zero ? max(1, Sockets.milliseconds(left)) : 0)
-            if ready > 0 && fill() { continue }
+            if Sockets.isReadable(output, within: left) && fill() { continue }
             if left <= .zero { return .timeout }
         }
     }

@@ -154,4 +154,21 @@ enum Sockets {
         let c = d.components
         return Int32(clamping: max(0, c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000))
     }
+
+    /// Whether `fd` has something to read within `left`. With no time left it still looks once (a
+    /// zero timeout reads what is already there); a little time left waits at least a millisecond.
+    static func isReadable(_ fd: Int32, within left: Duration) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, left > .zero ? max(1, milliseconds(left)) : 0) > 0
+    }
+}
+
+extension [UInt8] {
+    /// Removes the first whole line and returns it without its newline; nil while no newline has come.
+    mutating func removeFirstLine() -> String? {
+        guard let newline = firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        let line = String(decoding: self[..<newline], as: UTF8.self)
+        removeSubrange(...newline)
+        return line
+    }
 }
