@@ -35,82 +35,10 @@ public enum ArticleClusterFiles {
         """#,
         "haproxy-lb1.cfg": haproxyConfig(node: "lb1"),
         "haproxy-lb2.cfg": haproxyConfig(node: "lb2"),
-        "keepalived-lb1.conf": #"""
-        ! keepalived.conf for balancer lb1 (MASTER), after the article's configuration.
-
-        global_defs {
-            router_id lb1
-        }
-
-        vrrp_script chk_haproxy {
-            script "killall -0 haproxy"   # is haproxy alive?
-            interval 2
-            weight -60
-            fall 2
-            rise 1
-        }
-
-        vrrp_instance VI_1 {
-            state MASTER
-            interface lo
-            virtual_router_id 51
-            priority 150
-            advert_int 1
-            unicast_src_ip 127.0.1.1
-            unicast_peer {
-                127.0.1.2
-            }
-            authentication {
-                auth_type PASS
-                auth_pass hadeck
-            }
-            virtual_ipaddress {
-                127.0.0.99
-            }
-            track_script {
-                chk_haproxy
-            }
-        }
-
-        """#,
-        "keepalived-lb2.conf": #"""
-        ! keepalived.conf for balancer lb2 (BACKUP), after the article's configuration.
-
-        global_defs {
-            router_id lb2
-        }
-
-        vrrp_script chk_haproxy {
-            script "killall -0 haproxy"   # is haproxy alive?
-            interval 2
-            weight -60
-            fall 2
-            rise 1
-        }
-
-        vrrp_instance VI_1 {
-            state BACKUP
-            interface lo
-            virtual_router_id 51
-            priority 100
-            advert_int 1
-            unicast_src_ip 127.0.1.2
-            unicast_peer {
-                127.0.1.1
-            }
-            authentication {
-                auth_type PASS
-                auth_pass hadeck
-            }
-            virtual_ipaddress {
-                127.0.0.99
-            }
-            track_script {
-                chk_haproxy
-            }
-        }
-
-        """#,
+        "keepalived-lb1.conf": keepalivedConfig(
+            node: "lb1", state: "MASTER", priority: 150, address: "127.0.1.1", peer: "127.0.1.2"),
+        "keepalived-lb2.conf": keepalivedConfig(
+            node: "lb2", state: "BACKUP", priority: 100, address: "127.0.1.2", peer: "127.0.1.1"),
     ]
 
     /// The two balancers' haproxy.cfg differ only in the node's name (and so its stats socket).
@@ -143,6 +71,51 @@ public enum ArticleClusterFiles {
             stats refresh 5s
             server webA 127.0.2.1:8081 cookie A check inter 2000 rise 2 fall 3
             server webB 127.0.2.2:8888 cookie B check inter 2000 rise 2 fall 3
+
+        """#
+    }
+
+    /// The two balancers' keepalived.conf differ only in the node: its name, VRRP state and
+    /// priority, its own address and its peer's.
+    private static func keepalivedConfig(
+        node: String, state: String, priority: Int, address: String, peer: String
+    ) -> String {
+        #"""
+        ! keepalived.conf for balancer \#(node) (\#(state)), after the article's configuration.
+
+        global_defs {
+            router_id \#(node)
+        }
+
+        vrrp_script chk_haproxy {
+            script "killall -0 haproxy"   # is haproxy alive?
+            interval 2
+            weight -60
+            fall 2
+            rise 1
+        }
+
+        vrrp_instance VI_1 {
+            state \#(state)
+            interface lo
+            virtual_router_id 51
+            priority \#(priority)
+            advert_int 1
+            unicast_src_ip \#(address)
+            unicast_peer {
+                \#(peer)
+            }
+            authentication {
+                auth_type PASS
+                auth_pass hadeck
+            }
+            virtual_ipaddress {
+                127.0.0.99
+            }
+            track_script {
+                chk_haproxy
+            }
+        }
 
         """#
     }
