@@ -131,12 +131,8 @@ func rewriteRequestHead(
     head.withUnsafeReadableBytes { p in
         out.writeBytes(p, h.lineStart, h.targetEnd)
         out.writeStaticString(" HTTP/1.1\r\n")
-        var keep: [Bool] = []
-        if !edits.isEmpty {
-            (keep, added) = applyHeaderEdits(edits, count: h.headers.count) { i, name in
-                headerName(p, at: h.headers[i].start, is: name)
-            }
-        }
+        let keep: [Bool]
+        (keep, added) = headerEdits(edits, on: h, p)
         var lengthWritten = h.lengthAndChunked
         for (index, line) in h.headers.enumerated() {
             if !keep.isEmpty && !keep[index] { continue }
@@ -156,12 +152,7 @@ func rewriteRequestHead(
         out.writeString(c)
         out.writeStaticString("\r\n")
     }
-    for (name, value) in added {
-        out.writeString(name)
-        out.writeStaticString(": ")
-        out.writeString(value)
-        out.writeStaticString("\r\n")
-    }
+    out.writeHeaderLines(added)
     if let forwardedFor {
         out.writeStaticString("X-Forwarded-For: ")
         out.writeString(forwardedFor)
@@ -201,12 +192,8 @@ func rewriteResponseHead(
             out.writeBytes(p, 0, r.length - 2)
             return
         }
-        var keep: [Bool] = []
-        if !edits.isEmpty {
-            (keep, added) = applyHeaderEdits(edits, count: r.headers.count) { i, name in
-                headerName(p, at: r.headers[i].start, is: name)
-            }
-        }
+        let keep: [Bool]
+        (keep, added) = headerEdits(edits, on: r, p)
         out.writeStaticString(clientHTTP11 ? "HTTP/1.1" : "HTTP/1.0")
         out.writeBytes(p, r.lineStart + 8, r.lineEnd)
         out.writeStaticString("\r\n")
@@ -224,14 +211,32 @@ func rewriteResponseHead(
             out.writeStaticString("\r\n")
         }
     }
-    for (name, value) in added {
-        out.writeString(name)
-        out.writeStaticString(": ")
-        out.writeString(value)
-        out.writeStaticString("\r\n")
-    }
+    out.writeHeaderLines(added)
     out.writeImmutableBuffer(extraLines)
     return out
+}
+
+/// The routing rules' header `edits` on a head: which of its header lines stay (empty: all of
+/// them, as without edits) and the lines to add after them.
+private func headerEdits(_ edits: [HeaderEdit], on head: ParsedHead, _ p: UnsafeRawBufferPointer) -> (
+    keep: [Bool], added: [(name: String, value: String)]
+) {
+    if edits.isEmpty { return ([], []) }
+    return applyHeaderEdits(edits, count: head.headers.count) { i, name in
+        headerName(p, at: head.headers[i].start, is: name)
+    }
+}
+
+extension ByteBuffer {
+    /// Writes each `name: value` line with its CRLF.
+    fileprivate mutating func writeHeaderLines(_ lines: [(name: String, value: String)]) {
+        for (name, value) in lines {
+            writeString(name)
+            writeStaticString(": ")
+            writeString(value)
+            writeStaticString("\r\n")
+        }
+    }
 }
 
 /// The chunk-size line that precedes `size` bytes of chunk data.
