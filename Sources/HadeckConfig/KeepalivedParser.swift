@@ -289,15 +289,8 @@ struct KeepalivedParser {
                 unknown(child, in: "vrrp_script \(name)", known: keepalivedScriptKeywords)
             }
         }
-        guard let scriptNode else {
-            error(node, "\(ctx)no 'script' given")
-            return
-        }
         entry.check = KeepalivedConfigParser.classify(script: entry.script)
-        if case .unsupported = entry.check {
-            warn(scriptNode, "script \"\(entry.script)\" is not simulated; hadeck treats it as always succeeding")
-        }
-        config.scripts.append(entry)
+        addChecker(entry, block: node, ctx, checkLine: scriptNode, keyword: "script")
     }
 
     mutating func trackProcess(_ node: KeepalivedNode) {
@@ -325,12 +318,22 @@ struct KeepalivedParser {
                 unknown(child, in: "vrrp_track_process \(name)", known: keepalivedTrackProcessKeywords)
             }
         }
-        guard let processNode else {
-            error(node, "\(ctx)no 'process' given")
+        addChecker(entry, block: node, ctx, checkLine: processNode, keyword: "process")
+    }
+
+    /// Ends a `vrrp_script` or `vrrp_track_process` block: without the `keyword` line saying what
+    /// to check (`checkLine` nil) the block is an error and adds nothing; a check hadeck does not
+    /// simulate is a warning on that line, and the checker is added all the same.
+    mutating func addChecker(
+        _ entry: VRRPScriptConfig, block node: KeepalivedNode, _ ctx: String, checkLine: KeepalivedNode?,
+        keyword: String
+    ) {
+        guard let checkLine else {
+            error(node, "\(ctx)no '\(keyword)' given")
             return
         }
         if case .unsupported = entry.check {
-            warn(processNode, "script \"\(entry.script)\" is not simulated; hadeck treats it as always succeeding")
+            warn(checkLine, "script \"\(entry.script)\" is not simulated; hadeck treats it as always succeeding")
         }
         config.scripts.append(entry)
     }
