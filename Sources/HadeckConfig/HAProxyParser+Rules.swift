@@ -131,15 +131,29 @@ extension HAProxyParser {
 
     func actionName(_ word: String) -> String { String(word.prefix { $0 != "(" }) }
 
-    mutating func parseHTTPRequest(_ w: [String], _ n: Int, _ proxy: inout ProxyState) {
+    /// The action of an `http-request` or `http-response` rule (`w[1]`), or nil after HAProxy's
+    /// error when the rule names none that `directive` knows (`suchAs` lists the common ones).
+    mutating func ruleAction(_ w: [String], _ n: Int, _ directive: String, known: Set<String>, suchAs: String)
+        -> String?
+    {
         // Actions may carry arguments in parentheses: `set-var(txn.x)`, `sc-inc-gpc0(1)`.
-        guard w.count >= 2, httpRequestActions.contains(actionName(w[1])) || w[1].hasPrefix("lua.") else {
-            return error(
+        guard w.count >= 2, known.contains(actionName(w[1])) || w[1].hasPrefix("lua.") else {
+            error(
                 n,
-                "'http-request' expects an action such as 'allow', 'deny', 'tarpit', 'redirect', 'return', 'set-header', 'add-header' or 'del-header', but got '\(w.count >= 2 ? w[1] : "")'\(w.count >= 2 ? "" : " (missing argument)")."
+                "'\(directive)' expects an action such as \(suchAs), but got '\(w.count >= 2 ? w[1] : "")'\(w.count >= 2 ? "" : " (missing argument)")."
             )
+            return nil
         }
-        let action = w[1]
+        return w[1]
+    }
+
+    mutating func parseHTTPRequest(_ w: [String], _ n: Int, _ proxy: inout ProxyState) {
+        guard
+            let action = ruleAction(
+                w, n, "http-request", known: httpRequestActions,
+                suchAs:
+                    "'allow', 'deny', 'tarpit', 'redirect', 'return', 'set-header', 'add-header' or 'del-header'")
+        else { return }
         let proxyLabel = proxy.label
         func actionError(_ message: String) {
             error(n, "error detected in \(proxyLabel) while parsing 'http-request \(action)' rule : \(message).")
@@ -178,13 +192,11 @@ extension HAProxyParser {
     }
 
     mutating func parseHTTPResponse(_ w: [String], _ n: Int, _ proxy: inout ProxyState) {
-        guard w.count >= 2, httpResponseActions.contains(actionName(w[1])) || w[1].hasPrefix("lua.") else {
-            return error(
-                n,
-                "'http-response' expects an action such as 'allow', 'deny', 'set-header', 'add-header' or 'del-header', but got '\(w.count >= 2 ? w[1] : "")'\(w.count >= 2 ? "" : " (missing argument)")."
-            )
-        }
-        let action = w[1]
+        guard
+            let action = ruleAction(
+                w, n, "http-response", known: httpResponseActions,
+                suchAs: "'allow', 'deny', 'set-header', 'add-header' or 'del-header'")
+        else { return }
         let proxyLabel = proxy.label
         let end = conditionStart(w, from: 2)
         let args = Array(w[2..<end])
