@@ -192,8 +192,7 @@ extension Cluster {
             return releaseSlot(&p, on: hp)
         }
         let serverAddress = hp.address(ofServer: serverName, backend: p.backend)
-        let webIndex =
-            webServers.firstIndex { $0.address == serverAddress } ?? webServers.firstIndex { $0.name == serverName }
+        let webIndex = serverAddress.flatMap { webServerIndex.byAddress[$0] } ?? webServerIndex.byName[serverName]
         if let webIndex, webServers[webIndex].running {
             // Connected: the app answers after its service time; the connection counts meanwhile (leastconn).
             hp.connectionOpened(backend: p.backend, server: serverName)

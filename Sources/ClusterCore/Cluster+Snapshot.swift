@@ -33,13 +33,13 @@ extension Cluster {
         }
         let (requestRate, perServer) = requestMeter.rates(at: now)
         let windowSeconds = Double(requestMeter.windowSeconds)
-        let webByAddress = Dictionary(webServers.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
-        let webByName = Dictionary(webServers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var servers: [ServerRow] = []
         for h in hosts {
             guard let hp = h.haproxy else { continue }
             for var row in hp.serverRows(balancer: h.name, now: now) {
-                let web = webByAddress[row.address] ?? webByName[row.server]
+                let web = (webServerIndex.byAddress[row.address] ?? webServerIndex.byName[row.server]).map {
+                    webServers[$0]
+                }
                 row.jvmRoute = web?.jvmRoute
                 row.appRunning = web?.running
                 row.requestsPerSecond = Double(perServer[h.name + "\u{0}" + row.server] ?? 0) / windowSeconds

@@ -16,6 +16,9 @@ public final class Cluster {
     public internal(set) var now = Instant.zero
     public let hosts: [BalancerHost]
     public internal(set) var webServers: [WebServer]
+    /// Where each app server is in `webServers`, by address and by name: the set of app servers is
+    /// fixed at start (only their state changes), and requests and snapshots look them up each time.
+    let webServerIndex: (byAddress: [String: Int], byName: [String: Int])
     public internal(set) var browsers: [Browser] = []
     public internal(set) var arp = ARPCache()
     /// Pairs of hosts whose VRRP traffic is cut.
@@ -100,9 +103,15 @@ public final class Cluster {
         }
         self.now = now
         hosts = spec.hosts.enumerated().map { i, h in BalancerHost(definition: h, pidBase: 9644 + i * 1000) }
-        webServers = spec.backends.map {
+        let apps = spec.backends.map {
             WebServer(name: $0.name, address: $0.address.description, jvmRoute: $0.jvmRoute)
         }
+        webServers = apps
+        // The first of several with one address or name wins, as a search from the start would find.
+        webServerIndex = (
+            Dictionary(apps.indices.map { (apps[$0].address, $0) }, uniquingKeysWith: { a, _ in a }),
+            Dictionary(apps.indices.map { (apps[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
+        )
         trafficOn = spec.trafficOn
         trafficRate = spec.trafficRate
         setClientCount(spec.clients)

@@ -148,7 +148,8 @@ struct LabOptions: ParsableArguments {
 
     @Flag(
         help: """
-            The mixed lab: lb2 runs 'hadeck node' (hadeck's haproxy and keepalived) beside Debian's on lb1;             its own lab (namespaces hdkm-HOST), never the plain one.
+            The mixed lab: lb2 runs 'hadeck node' (hadeck's haproxy and keepalived) beside Debian's on lb1; \
+            its own lab (namespaces hdkm-HOST), never the plain one.
             """)
     var mixed = false
 
