@@ -25,7 +25,9 @@ ID=hdkorder
 WORK=$(mktemp -d /tmp/hadeck-order.XXXXXX)
 chmod 755 "$WORK"
 TMUX_SOCKET=hadeck-order-$$
+load=
 cleanup() {
+    [ -n "$load" ] && kill "$load" 2>/dev/null || true
     tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true
     [ -x "$WORK/hadeck" ] && "$WORK/hadeck" lab down --id "$ID" >/dev/null 2>&1 || true
     rm -rf "$WORK"
@@ -61,7 +63,15 @@ in_tmux() { # $1 label, $2 seconds, $3 keys (space-separated, each after 3 s), r
 echo "order: the attached dashboard on lab $ID" >&2
 # The lab knows its app servers by the program name `hadeck`: it runs the copy.
 "$WORK/hadeck" lab up --id "$ID" >/dev/null
-in_tmux attach 45 "" "$WORK/hadeck" attach "/run/hadeck-lab/$ID/attach.yaml" --refresh 1s --audit-log "$WORK/audit.log"
+# One request a second from the client through the VIP meanwhile, as in Benchmarks/attach-vs-hatop.sh,
+# so the haproxy log and the requests panel run too.
+(while true; do
+    "$WORK/hadeck" lab exec --id "$ID" client curl -s -o /dev/null -c "$WORK/jar" -b "$WORK/jar" http://10.77.0.10/login
+    sleep 1
+done) &
+load=$!
+in_tmux attach 60 "" "$WORK/hadeck" attach "/run/hadeck-lab/$ID/attach.yaml" --refresh 1s --audit-log "$WORK/audit.log"
+kill $load
 "$WORK/hadeck" lab down --id "$ID" >/dev/null
 
 echo "order: the embedded demo's dashboard" >&2
