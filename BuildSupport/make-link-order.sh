@@ -11,7 +11,7 @@
 #   swift build -c release && sudo BuildSupport/make-link-order.sh
 #
 # Each use runs under valgrind's callgrind, which names every function executed: the embedded
-# demo's dashboard (tmux 160x50, a drain, a kill and a restore; its live proxies serve the demo's
+# demo's dashboard (tmux 160x50, a drain and a restore; its live proxies serve the demo's
 # traffic), `--headless`, and `hadeck attach` on a lab of its own (root; iproute2, haproxy,
 # keepalived). A profile of `hadeck proxy` under wrk is left out on purpose: it measured 0.7 MB more
 # for the attached dashboard (its functions spread the hot code over more pages) and the proxy's
@@ -71,7 +71,8 @@ echo "order: the attached dashboard on lab $ID" >&2
 done) &
 load=$!
 in_tmux attach 60 "" "$WORK/hadeck" attach "/run/hadeck-lab/$ID/attach.yaml" --refresh 1s --audit-log "$WORK/audit.log"
-kill $load
+kill "$load" 2>/dev/null || true
+load=
 "$WORK/hadeck" lab down --id "$ID" >/dev/null
 
 echo "order: the embedded demo's dashboard" >&2
