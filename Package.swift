@@ -112,7 +112,7 @@ let package = Package(
         // runtime API, the notify FIFO and data dump, neighbour tables, network namespaces.
         .target(
             name: "RealCluster",
-            dependencies: ["AttachConfig", "CLinuxShims"]
+            dependencies: ["HadeckBase", "AttachConfig", "CLinuxShims"]
         ),
         // What a balancer host needs of Linux beyond SwiftNIO: its interface (index, MAC, carrier,
         // addresses), AF_PACKET frames (gratuitous ARPs) and rtnetlink (adding and removing the VIP).

@@ -68,9 +68,7 @@ enum HeadlessRunner {
             } else {
                 usleep(50_000)
             }
-            while let newline = pendingInput.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: pendingInput[..<newline], as: UTF8.self)
-                pendingInput.removeSubrange(...newline)
+            while let line = pendingInput.removeFirstLine() {
                 lineNumber += 1
                 if handle(line: line, number: lineNumber, source: source, err: &err) == false {
                     lines.drain(into: out)

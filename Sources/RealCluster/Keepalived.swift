@@ -1,4 +1,5 @@
 import Foundation
+import HadeckBase
 
 #if canImport(Glibc)
     import Glibc

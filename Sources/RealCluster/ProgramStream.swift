@@ -1,5 +1,6 @@
 import CLinuxShims
 import Foundation
+import HadeckBase
 
 #if canImport(Glibc)
     import Glibc

@@ -162,13 +162,3 @@ enum Sockets {
         return poll(&p, 1, left > .zero ? max(1, milliseconds(left)) : 0) > 0
     }
 }
-
-extension [UInt8] {
-    /// Removes the first whole line and returns it without its newline; nil while no newline has come.
-    mutating func removeFirstLine() -> String? {
-        guard let newline = firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-        let line = String(decoding: self[..<newline], as: UTF8.self)
-        removeSubrange(...newline)
-        return line
-    }
-}
