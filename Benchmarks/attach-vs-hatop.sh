@@ -54,13 +54,7 @@ cpu_ticks() {
 (while true; do "$bin" lab exec --id "$id" client curl -s -o /dev/null -c "$work/jar" -b "$work/jar" http://10.77.0.10/login; sleep 1; done) &
 load_pid=$!
 
-# A binary just built or copied sits whole in the page cache, and the kernel's fault-around then maps
-# more of it than of one read from disk (measured 2026-12-03: one binary 21.5 MB just after `cp`,
-# 20.4 MB once its cached pages were dropped). Each round starts as a binary read from disk does.
-evict_page_cache() {
-    sync
-    python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$1"
-}
+. "$(dirname "$0")/page-cache.sh"
 
 round() {
     local hadeck=$1

@@ -6,13 +6,11 @@ set -euo pipefail
 bin=$(realpath "${1:-.build/release/hadeck}")
 seconds=${SECONDS_TO_MEASURE:-30}
 ticks=$(getconf CLK_TCK)
+. "$(dirname "$0")/page-cache.sh"
 
 measure() {
     local label=$1 keys=$2 session="hadeck-idle-$$"
-    # Start from the binary as read from disk: a file just built or copied sits whole in the page
-    # cache, and the kernel's fault-around then maps more of it (see attach-vs-hatop.sh).
-    sync
-    python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$bin"
+    evict_page_cache "$bin"
     tmux new-session -d -s "$session" -x 120 -y 40 "$bin"
     sleep 5
     [ -n "$keys" ] && tmux send-keys -t "$session" "$keys"
