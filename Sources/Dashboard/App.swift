@@ -239,7 +239,7 @@ public final class DashboardApp {
 
     /// `R`: the last change of master from the kept history, at 0.25x.
     func startReplay(at t: Int64) {
-        guard let r = history.replay(), let live = history.frames.last else {
+        guard let r = history.replay(), let live = history.last else {
             state.status = "nothing to replay yet"
             state.statusIsError = false
             return
@@ -269,7 +269,7 @@ public final class DashboardApp {
         case .restart: r.seek(to: r.start)
         }
         replay = r
-        if let live = history.frames.last { state.replay = r.status(wallClock: wallClock(), live: live) }
+        if let live = history.last { state.replay = r.status(wallClock: wallClock(), live: live) }
     }
 
     /// The time of day for the replay banner (`06:21:03`).
@@ -347,7 +347,7 @@ public final class DashboardApp {
             }
             try whole.write(
                 toFile: (dir as NSString).appendingPathComponent(session), atomically: true, encoding: .utf8)
-            let span = (history.frames.last?.time ?? .zero) - (history.frames.first?.time ?? .zero)
+            let span = (history.last?.time ?? .zero) - (history.first?.time ?? .zero)
             state.status =
                 "saved \(session) (hadeck replay \(session): \(history.count) frames, \(fixed(span.seconds, 1))s) "
                 + "and \(snap.events.count) events to \(name)"

@@ -7,6 +7,7 @@ import HadeckBase
 extension SnapshotHistory {
     /// The header and records of the kept history as a session; nil when nothing is kept.
     public func session(writer: String) -> (header: SessionFile.Header, records: [SessionFile.Record])? {
+        let frames = self.frames
         guard let last = frames.last else { return nil }
         var events: [ClusterEvent] = []
         var requests: [RequestRecord] = []

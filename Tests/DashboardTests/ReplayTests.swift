@@ -161,6 +161,59 @@ final class FailoverSource: ClusterSource {
         #expect(h.frames.last?.requests.count == SnapshotHistory.keptRows)
     }
 
+    /// Requests and events are kept once each, not once per frame, and every frame comes back as it
+    /// was recorded: shifted lists, a burst of more rows than a frame keeps, a shorter list, rows
+    /// that repeat, a frame replaced by a newer one at the same time, and frames dropped.
+    @Test func theHistoryKeepsEachRowOnceAndGivesBackEveryFrameExactly() {
+        var h = SnapshotHistory(capacity: 60)
+        var log: [RequestRecord] = []
+        var events: [ClusterEvent] = []
+        var recorded: [ClusterSnapshot] = []
+        var s = Fixtures.allUp(time: 0)
+        for frame in 0..<300 {
+            // Mostly one new row a frame; now and then none, a burst, or two alike.
+            let burst = frame % 50 == 7 ? 150 : (frame % 9 == 0 ? 0 : frame * 7 % 3 + 1)
+            for i in 0..<burst {
+                let same = frame % 11 == 0 && i == 1
+                log.append(
+                    same
+                        ? log[log.count - 1]
+                        : RequestRecord(
+                            time: s.time, client: "client\(log.count)", via: "lb1", server: "webA", status: 200,
+                            session: nil, reason: "round robin", latency: .milliseconds(1)))
+                events.append(
+                    ClusterEvent(time: s.time, .say(text: "row \(events.count)"), why: "frame \(frame)"))
+            }
+            let shown = frame % 37 == 5 ? 30 : 120
+            s.requests = Array(log.suffix(shown).reversed())
+            s.events = Array(events.suffix(shown).reversed())
+            if frame % 13 != 4 { s.time.micros += 1_000_000 }
+            h.record(s)
+            var expected = s
+            expected.requests = Array(s.requests.prefix(SnapshotHistory.keptRows))
+            expected.events = Array(s.events.prefix(SnapshotHistory.keptRows))
+            if let last = recorded.last, last.time >= s.time {
+                recorded[recorded.count - 1] = expected
+            } else {
+                recorded.append(expected)
+            }
+        }
+        let frames = h.frames
+        let kept = Array(recorded.suffix(frames.count))
+        #expect(h.dropped == recorded.count - frames.count && h.dropped > 0)
+        #expect(frames.map(\.time) == kept.map(\.time))
+        let wrong = frames.indices.filter {
+            frames[$0].requests != kept[$0].requests || frames[$0].events != kept[$0].events
+        }
+        #expect(
+            wrong.isEmpty,
+            "\(wrong.count) of \(frames.count) frames differ from what was recorded, first \(wrong.first ?? 0)")
+        #expect(h.last?.requests == kept.last?.requests && h.first?.events == kept.first?.events)
+        // Each row once (plus the lists kept anew after a burst or a shorter list), not 2 x 100 a frame.
+        let perFrame = 2 * SnapshotHistory.keptRows * frames.count
+        #expect(h.rowsKept < perFrame / 10, "\(h.rowsKept) rows kept for \(frames.count) frames")
+    }
+
     @Test func theHistoryKeepsTwoMinutesAtMost() {
         var h = SnapshotHistory(capacity: 10_000)
         var s = Fixtures.allUp(time: 0)
