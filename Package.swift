@@ -132,7 +132,7 @@ let package = Package(
             ]
         ),
         // setns, pipe2 and posix_spawn's closefrom, which need _GNU_SOURCE (Swift's Glibc module lacks
-        // them), and AF_PACKET's sockaddr_ll (<linux/if_packet.h>).
+        // them), AF_PACKET's sockaddr_ll (<linux/if_packet.h>) and malloc's tuning (<malloc.h>).
         .target(
             name: "CLinuxShims",
             cSettings: [.define("_GNU_SOURCE")]
@@ -165,7 +165,7 @@ let package = Package(
                 "HadeckBase", "BalancerCore", "VRRPCore", "HadeckConfig", "ClusterConfig", "ClusterModel",
                 "ClusterCore", "Dashboard", "CursesTerminal",
                 "LiveEngine", "LiveCluster", "Lab", "PlainSockets", "ClusterNode", "HostNetwork", "AttachConfig",
-                "AttachedCluster", "Conformance",
+                "AttachedCluster", "Conformance", "CLinuxShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

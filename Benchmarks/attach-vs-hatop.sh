@@ -7,19 +7,26 @@
 # children too (`ip monitor neigh`, and every `ip` or `kill` it ran and reaped).
 # Needs root, tmux, hatop, and the lab's programs (haproxy, keepalived, iproute2).
 # Usage: Benchmarks/attach-vs-hatop.sh [path/to/hadeck ...]   (default: .build/release/hadeck)
+# Each binary must be named hadeck (e.g. /tmp/before/hadeck): the lab knows its programs by name.
 # With several binaries (e.g. a build from before a change, then the current one), each gets a
 # round of its own in the same run, beside fresh hatops: before and after measured alike. The lab
-# is built by the last one.
+# is built by a copy of the last one.
 set -euo pipefail
 bins=()
 for b in "${@:-.build/release/hadeck}"; do bins+=("$(realpath "$b")"); done
-bin=${bins[-1]}
 seconds=${SECONDS_TO_MEASURE:-60}
 id=hdkbench
 sock=hadeck-bench-$$
 ticks=$(getconf CLK_TCK)
 work=$(mktemp -d /tmp/hadeck-bench-XXXXXX)
+chmod 755 "$work"
 load_pid=
+# The lab's app servers run a copy of the last binary of its own: were they to run a measured
+# file, its pages would stay cached and mapped by them, and fault-around would map more of it for
+# the attached dashboard (measured 2026-12-04: 0.8 MB more for the binary that built the lab).
+mkdir "$work/lab"
+cp "${bins[-1]}" "$work/lab/hadeck"
+bin=$work/lab/hadeck
 
 cleanup() {
     [ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null || true
@@ -29,7 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "lab: $("$bin" lab up --id "$id" | tail -2 | head -1)" >&2
+# A lab that did not come up ends the run here: the rounds would measure panes that exited at once.
+up=$("$bin" lab up --id "$id") || { echo "$up" >&2; exit 1; }
+echo "lab: $(tail -2 <<< "$up" | head -1)" >&2
 file=/run/hadeck-lab/$id/attach.yaml
 stats=/run/hadeck-lab/$id/lb1/haproxy.sock
 
@@ -67,6 +76,10 @@ round() {
     declare -A pid start
     for w in hadeck hatop1 hatop3; do
         pid[$w]=$(pane_program "bench:$w")
+        comm=$(cat "/proc/${pid[$w]}/comm" 2>/dev/null || echo gone)
+        case $comm in
+            gone | sh | bash | tmux*) echo "window $w runs '$comm', not what it measures: $(tmux -L "$sock" capture-pane -p -t "bench:$w")" >&2; exit 1 ;;
+        esac
         start[$w]=$(cpu_ticks "${pid[$w]}")
     done
     sleep "$seconds"

@@ -3,9 +3,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
+#include <malloc.h>
 #include <sched.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,4 +45,23 @@ long hadeck_packet_send(int fd, int ifindex, const unsigned char *mac, const voi
     address.sll_halen = 6;
     memcpy(address.sll_addr, mac, 6);
     return sendto(fd, frame, length, 0, (struct sockaddr *)&address, sizeof address);
+}
+
+// malloc's tuning (<malloc.h>), which Swift's Glibc module does not bring in.
+
+int hadeck_malloc_arena_max(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
+
+// The executable's own image, from the linker (GNU ld and lld both define these).
+extern char __executable_start;
+extern char etext;
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+int hadeck_page_out_executable_code(void) {
+    unsigned long page = (unsigned long)sysconf(_SC_PAGESIZE);
+    unsigned long start = (unsigned long)&__executable_start & ~(page - 1);
+    unsigned long stop = ((unsigned long)&etext + page - 1) & ~(page - 1);
+    return madvise((void *)start, stop - start, MADV_PAGEOUT);
 }

@@ -66,6 +66,7 @@ public struct AttachCommand: ParsableCommand {
     }
 
     public func run() throws {
+        ResidentMemory.shareOneMallocArena()
         let attach = try Self.load(file)
         let scenario = try script.map { try Self.loadScenario($0, for: attach) }
         if !headless {
@@ -76,7 +77,7 @@ public struct AttachCommand: ParsableCommand {
             auditLog: auditLog ?? AuditLog.defaultPath(), scenario: scenario)
         let status = try Self.attach(
             attach, options: options, headless: headless, until: until.flatMap { ScenarioParser.parseTime($0) },
-            theme: theme, saveSession: saveSession)
+            theme: theme, saveSession: saveSession, releaseStartUpCode: true)
         if status != 0 { throw ExitCode(status) }
     }
 
@@ -139,10 +140,11 @@ public struct AttachCommand: ParsableCommand {
 
     /// Attaches, runs the dashboard or the headless loop, and detaches; returns the exit status.
     /// `saveSession`: the session file (`source` names what it recorded: `attached`, `lab`);
-    /// `ended` gets the screen's snapshot the session ends on (nil without one).
+    /// `ended` gets the screen's snapshot the session ends on (nil without one);
+    /// `releaseStartUpCode`: a command of its own (not a test in-process) hands back its start-up code.
     static func attach(
         _ attach: AttachFile, options: AttachOptions, headless: Bool, until: Instant?, theme: String?,
-        saveSession: String? = nil, sessionSource: String = "attached",
+        saveSession: String? = nil, sessionSource: String = "attached", releaseStartUpCode: Bool = false,
         started: (AttachedClusterSource) -> Void = { _ in }, ended: (ClusterSnapshot?) -> Void = { _ in }
     ) throws -> Int32 {
         let recorder: SessionRecorder?
@@ -165,6 +167,7 @@ public struct AttachCommand: ParsableCommand {
             ended(recorder?.finish(source))
         }
         started(source)
+        if releaseStartUpCode { ResidentMemory.releaseStartUpCode(after: .seconds(5)) }
         var err = StandardError()
         let watched = recorded(source, recorder)
         if headless {

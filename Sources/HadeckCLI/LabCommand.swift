@@ -91,6 +91,7 @@ struct LabDashboard: ParsableCommand {
         }
         var status: Int32 = LabSignals.pending.map { 128 + $0 } ?? 0
         if status == 0 {
+            ResidentMemory.shareOneMallocArena()
             let file = try AttachCommand.load(lab.layout.attachFile)
             let attach = AttachOptions(
                 refresh: TimeSpan(micros: ScenarioParser.parseTime(refresh)!.micros),
@@ -98,7 +99,7 @@ struct LabDashboard: ParsableCommand {
             do {
                 status = try AttachCommand.attach(
                     file, options: attach, headless: false, until: nil, theme: theme, saveSession: saveSession,
-                    sessionSource: "lab")
+                    sessionSource: "lab", releaseStartUpCode: true)
             } catch {
                 if !keep { _ = try? lab.down() }
                 throw error

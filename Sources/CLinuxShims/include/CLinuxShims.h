@@ -21,4 +21,13 @@ int hadeck_packet_socket(int ifindex, unsigned short protocol);
 /// frame is sent as given, Ethernet header included. Returns sendto's result.
 long hadeck_packet_send(int fd, int ifindex, const unsigned char *mac, const void *frame, unsigned long length);
 
+/// mallopt(M_ARENA_MAX, arenas): malloc creates at most `arenas` arenas from now on (glibc's default
+/// is eight per core, one per thread that meets a locked arena). Returns mallopt's result (1 = done).
+int hadeck_malloc_arena_max(int arenas);
+
+/// madvise(MADV_PAGEOUT) over the executable's code and read-only data (__executable_start to
+/// etext): its pages leave this process's resident set, and the ones it still runs fault back in.
+/// Returns madvise's result (-1 with errno when the kernel lacks MADV_PAGEOUT, Linux < 5.4).
+int hadeck_page_out_executable_code(void);
+
 #endif
