@@ -131,7 +131,12 @@ public final class Backend {
 
     /// The earliest moment a check must start, or nil when no server is checked.
     public var nextCheckDue: Instant? {
-        servers.compactMap { $0.checkRunningSince == nil ? $0.nextCheck : nil }.min()
+        // Asked at every step of a simulation: no temporary array.
+        var earliest: Instant?
+        for i in servers.indices where servers[i].checkRunningSince == nil {
+            if let t = servers[i].nextCheck, earliest.map({ t < $0 }) ?? true { earliest = t }
+        }
+        return earliest
     }
 
     /// When the next check of one server is due (nil: not checked, or a check is running).

@@ -187,35 +187,41 @@ public struct CookiePair: Hashable, Sendable {
 /// Splits a `Cookie:` header value into its pairs, in order (blanks around names and values trimmed).
 public func parseCookieHeader(_ header: String) -> [CookiePair] {
     // On the UTF-8 bytes, as HAProxy reads them: `;`, `=`, space and tab are ASCII, so every range
-    // below starts and ends on a scalar boundary.
-    let bytes = header.utf8
-    func isSpace(_ b: UInt8) -> Bool { b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
-    func trimmed(_ r: Range<String.Index>) -> Range<String.Index> {
-        var lower = r.lowerBound
-        var upper = r.upperBound
-        while lower < upper, isSpace(bytes[lower]) { bytes.formIndex(after: &lower) }
-        while lower < upper, isSpace(bytes[bytes.index(before: upper)]) { bytes.formIndex(before: &upper) }
-        return lower..<upper
-    }
-    func text(_ r: Range<String.Index>) -> String { String(header.unicodeScalars[r]) }
-    var pairs: [CookiePair] = []
-    var start = bytes.startIndex
-    while start < bytes.endIndex {
-        let end = bytes[start...].firstIndex(of: UInt8(ascii: ";")) ?? bytes.endIndex
-        let item = trimmed(start..<end)
-        if !item.isEmpty {
-            if let eq = bytes[item].firstIndex(of: UInt8(ascii: "=")) {
-                pairs.append(
-                    CookiePair(
-                        name: text(trimmed(item.lowerBound..<eq)),
-                        value: text(trimmed(bytes.index(after: eq)..<item.upperBound)), hasEquals: true))
-            } else {
-                pairs.append(CookiePair(name: text(item), value: "", hasEquals: false))
-            }
+    // below starts and ends on a scalar boundary. Offsets into one contiguous buffer, not String
+    // indices: the simulator and the proxy parse a header per request.
+    var header = header
+    return header.withUTF8 { bytes in
+        func isSpace(_ b: UInt8) -> Bool { b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
+        func trimmed(_ lower: Int, _ upper: Int) -> Range<Int> {
+            var lower = lower
+            var upper = upper
+            while lower < upper, isSpace(bytes[lower]) { lower += 1 }
+            while lower < upper, isSpace(bytes[upper - 1]) { upper -= 1 }
+            return lower..<upper
         }
-        start = end == bytes.endIndex ? end : bytes.index(after: end)
+        func text(_ r: Range<Int>) -> String {
+            String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self)
+        }
+        func first(_ byte: UInt8, in r: Range<Int>) -> Int? { r.first { bytes[$0] == byte } }
+        var pairs: [CookiePair] = []
+        var start = 0
+        while start < bytes.count {
+            let end = first(UInt8(ascii: ";"), in: start..<bytes.count) ?? bytes.count
+            let item = trimmed(start, end)
+            if !item.isEmpty {
+                if let eq = first(UInt8(ascii: "="), in: item) {
+                    pairs.append(
+                        CookiePair(
+                            name: text(trimmed(item.lowerBound, eq)), value: text(trimmed(eq + 1, item.upperBound)),
+                            hasEquals: true))
+                } else {
+                    pairs.append(CookiePair(name: text(item), value: "", hasEquals: false))
+                }
+            }
+            start = end == bytes.count ? end : end + 1
+        }
+        return pairs
     }
-    return pairs
 }
 
 /// The cookie a `Set-Cookie:` header value sets (its attributes ignored), or nil if it has no `name=`.

@@ -183,23 +183,23 @@ public struct ClusterEvent: Hashable, Sendable, Codable {
     /// The event as one line of JSON (no trailing newline).
     public var jsonLine: String {
         // The same text as `JSONValue.object([("t", ...), ("type", ...)] + fields + [("why", ...)])`,
-        // written straight into one string (`hadeck simulate --json` writes one per event).
-        var out = ""
-        out.reserveCapacity(160 + why.utf8.count)
-        out += "{\"t\":"
+        // written straight into one byte buffer (`hadeck simulate --json` writes one per event).
+        var out: [UInt8] = []
+        out.reserveCapacity(192 + why.utf8.count)
+        out += #"{"t":"#.utf8
         JSONValue.double(time.seconds).encode(into: &out)
-        out += ",\"type\":"
+        out += #","type":"#.utf8
         JSONValue.string(type.rawValue).encode(into: &out)
         for (key, value) in fields {
-            out += ","
+            out.append(UInt8(ascii: ","))
             JSONValue.string(key).encode(into: &out)
-            out += ":"
+            out.append(UInt8(ascii: ":"))
             value.encode(into: &out)
         }
-        out += ",\"why\":"
+        out += #","why":"#.utf8
         JSONValue.string(why).encode(into: &out)
-        out += "}"
-        return out
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The request, for `request` events.

@@ -20,34 +20,84 @@ public enum JSONValue: Hashable, Sendable {
     }
 
     public func encode(into out: inout String) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        encode(into: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The same text as UTF-8 bytes: a line built of many values (`hadeck simulate --json` writes
+    /// one per event) is appended to one byte buffer, which costs a fraction of String's appends.
+    public func encode(into out: inout [UInt8]) {
         switch self {
         case .string(let s): encodeJSONString(s, into: &out)
-        case .int(let i): out += String(i)
+        case .int(let i): appendDecimal(i, into: &out)
         case .double(let d):
             if d.isFinite {
-                out += formatSeconds(Int64((d * 1_000_000).rounded()))
+                appendSeconds(Int64((d * 1_000_000).rounded()), into: &out)
             } else {
-                out += "null"
+                out += "null".utf8
             }
-        case .bool(let b): out += b ? "true" : "false"
-        case .null: out += "null"
+        case .bool(let b): out += (b ? "true" : "false").utf8
+        case .null: out += "null".utf8
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 item.encode(into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let pairs):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, (k, v)) in pairs.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 encodeJSONString(k, into: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 v.encode(into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
+    }
+}
+
+/// `String(value)`'s digits, appended without a String in between.
+func appendDecimal(_ value: Int64, into out: inout [UInt8]) {
+    if value < 0 { out.append(UInt8(ascii: "-")) }
+    appendDigits(value.magnitude, minimumCount: 1, into: &out)
+}
+
+/// `formatSeconds(micros)`'s text (whole seconds, then up to six decimals without trailing zeros).
+func appendSeconds(_ micros: Int64, into out: inout [UInt8]) {
+    if micros < 0 { out.append(UInt8(ascii: "-")) }
+    let m = micros.magnitude
+    appendDigits(m / 1_000_000, minimumCount: 1, into: &out)
+    var frac = m % 1_000_000
+    guard frac != 0 else { return }
+    var digits = 6
+    while frac % 10 == 0 {
+        frac /= 10
+        digits -= 1
+    }
+    out.append(UInt8(ascii: "."))
+    appendDigits(frac, minimumCount: digits, into: &out)
+}
+
+/// The decimal digits of `value`, zero-padded on the left to `minimumCount`.
+private func appendDigits(_ value: UInt64, minimumCount: Int, into out: inout [UInt8]) {
+    var v = value
+    var count = 0
+    var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: UInt64.max has 20 digits
+    withUnsafeMutableBytes(of: &scratch) { buffer in
+        repeat {
+            count += 1
+            buffer[24 - count] = UInt8(ascii: "0") + UInt8(v % 10)
+            v /= 10
+        } while v > 0
+        while count < minimumCount && count < 24 {
+            count += 1
+            buffer[24 - count] = UInt8(ascii: "0")
+        }
+        out.append(contentsOf: buffer[(24 - count)...])
     }
 }
 
@@ -57,30 +107,31 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(booleanLiteral value: Bool) { self = .bool(value) }
 }
 
-func encodeJSONString(_ s: String, into out: inout String) {
-    out += "\""
-    // Nearly every string has nothing to escape: append it whole instead of scalar by scalar.
+func encodeJSONString(_ s: String, into out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    // Nearly every string has nothing to escape: its bytes are appended whole.
     var s = s
-    let plain = s.withUTF8 { bytes in
-        !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
-    }
-    if plain {
-        out += s
-        out += "\""
-        return
-    }
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case let c where c.value < 0x20:
-            let hex = String(c.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
+    s.withUTF8 { bytes in
+        guard bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            out.append(contentsOf: bytes)
+            return
+        }
+        // Bytes of multi-byte characters are all >= 0x80: only ASCII ones are ever escaped.
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\""): out += #"\""#.utf8
+            case UInt8(ascii: "\\"): out += #"\\"#.utf8
+            case UInt8(ascii: "\n"): out += #"\n"#.utf8
+            case UInt8(ascii: "\r"): out += #"\r"#.utf8
+            case UInt8(ascii: "\t"): out += #"\t"#.utf8
+            case ..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out += #"\u00"#.utf8
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0xF)])
+            default: out.append(byte)
+            }
         }
     }
-    out += "\""
+    out.append(UInt8(ascii: "\""))
 }

@@ -145,15 +145,19 @@ public struct VRRPInstance: Sendable {
 
     /// The earliest instant something is due: adverts, master-down timer, script runs, GARP repeats, preempt delay.
     public var nextDeadline: Instant? {
-        var times: [Instant] = []
+        // Asked at every step of a simulation: the earliest kept as it goes, no temporary array.
         if state == .stopped { return nil }
-        if let t = nextAdvert { times.append(t) }
-        if let t = masterDownDeadline { times.append(t) }
-        if let t = garpDelayedAt { times.append(t) }
-        if let t = garpRefreshAt { times.append(t) }
-        if preemptEventPending, let t = preemptTime { times.append(t) }
-        for s in trackedScripts { if let t = s.nextRun { times.append(t) } }
-        return times.min()
+        var earliest: Instant?
+        func consider(_ t: Instant?) {
+            if let t, earliest.map({ t < $0 }) ?? true { earliest = t }
+        }
+        consider(nextAdvert)
+        consider(masterDownDeadline)
+        consider(garpDelayedAt)
+        consider(garpRefreshAt)
+        if preemptEventPending { consider(preemptTime) }
+        for s in trackedScripts { consider(s.nextRun) }
+        return earliest
     }
 
     // MARK: - Driving
