@@ -9,7 +9,7 @@ enum ResidentMemory {
     /// per core) and keeps each one's pages. The attached dashboard's threads (a reader per socket,
     /// FIFO and child program, the poller, the event loop, the screen) allocate little and seldom
     /// meet, so the extra arenas cost resident memory (measured: seven, 0.3 MB in all) and buy
-    /// nothing. Call before the first thread starts.
+    /// nothing. It holds for arenas made from then on: call it before the dashboard's threads start.
     static func shareOneMallocArena() { _ = hadeck_malloc_arena_max(1) }
 
     /// Starting up (the argument parser, the attach file's YAML, binding and the first round of
