@@ -133,9 +133,7 @@ public final class Backend {
     public var nextCheckDue: Instant? {
         // Asked at every step of a simulation: no temporary array.
         var earliest: Instant?
-        for i in servers.indices where servers[i].checkRunningSince == nil {
-            if let t = servers[i].nextCheck, earliest.map({ t < $0 }) ?? true { earliest = t }
-        }
+        for i in servers.indices where servers[i].checkRunningSince == nil { earliest.formMin(servers[i].nextCheck) }
         return earliest
     }
 

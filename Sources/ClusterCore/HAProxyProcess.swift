@@ -68,7 +68,7 @@ public final class HAProxyProcess {
         // Asked at every step of the simulation: no temporary array.
         var earliest: Instant?
         for b in backends {
-            if let d = b.backend.nextCheckDue, earliest.map({ d < $0 }) ?? true { earliest = d }
+            earliest.formMin(b.backend.nextCheckDue)
         }
         return earliest
     }

@@ -49,7 +49,7 @@ public final class KeepalivedProcess {
     private static func earliestDeadline(_ instances: [VRRPInstance]) -> Instant? {
         var earliest: Instant?
         for instance in instances {
-            if let d = instance.nextDeadline, earliest.map({ d < $0 }) ?? true { earliest = d }
+            earliest.formMin(instance.nextDeadline)
         }
         return earliest
     }

@@ -66,41 +66,6 @@ func appendDecimal(_ value: Int64, into out: inout [UInt8]) {
     appendDigits(value.magnitude, minimumCount: 1, into: &out)
 }
 
-/// `formatSeconds(micros)`'s text (whole seconds, then up to six decimals without trailing zeros).
-func appendSeconds(_ micros: Int64, into out: inout [UInt8]) {
-    if micros < 0 { out.append(UInt8(ascii: "-")) }
-    let m = micros.magnitude
-    appendDigits(m / 1_000_000, minimumCount: 1, into: &out)
-    var frac = m % 1_000_000
-    guard frac != 0 else { return }
-    var digits = 6
-    while frac % 10 == 0 {
-        frac /= 10
-        digits -= 1
-    }
-    out.append(UInt8(ascii: "."))
-    appendDigits(frac, minimumCount: digits, into: &out)
-}
-
-/// The decimal digits of `value`, zero-padded on the left to `minimumCount`.
-private func appendDigits(_ value: UInt64, minimumCount: Int, into out: inout [UInt8]) {
-    var v = value
-    var count = 0
-    var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: UInt64.max has 20 digits
-    withUnsafeMutableBytes(of: &scratch) { buffer in
-        repeat {
-            count += 1
-            buffer[24 - count] = UInt8(ascii: "0") + UInt8(v % 10)
-            v /= 10
-        } while v > 0
-        while count < minimumCount && count < 24 {
-            count += 1
-            buffer[24 - count] = UInt8(ascii: "0")
-        }
-        out.append(contentsOf: buffer[(24 - count)...])
-    }
-}
-
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int64) { self = .int(value) }
@@ -109,29 +74,16 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 
 func encodeJSONString(_ s: String, into out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))
-    // Nearly every string has nothing to escape: its bytes are appended whole.
+    // Nearly every string has nothing to escape: its bytes are appended whole; the rest goes
+    // through the one JSON escaper.
     var s = s
-    s.withUTF8 { bytes in
-        guard bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
-            out.append(contentsOf: bytes)
-            return
+    let plain = s.withUTF8 { bytes in
+        guard !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            return false
         }
-        // Bytes of multi-byte characters are all >= 0x80: only ASCII ones are ever escaped.
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "\""): out += #"\""#.utf8
-            case UInt8(ascii: "\\"): out += #"\\"#.utf8
-            case UInt8(ascii: "\n"): out += #"\n"#.utf8
-            case UInt8(ascii: "\r"): out += #"\r"#.utf8
-            case UInt8(ascii: "\t"): out += #"\t"#.utf8
-            case ..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += #"\u00"#.utf8
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
-            default: out.append(byte)
-            }
-        }
+        out.append(contentsOf: bytes)
+        return true
     }
+    if !plain { out += TextEscaping.json.escape(s).utf8 }
     out.append(UInt8(ascii: "\""))
 }

@@ -60,16 +60,53 @@ public struct TimeSpan: Comparable, Hashable, Sendable, CustomStringConvertible,
 
 /// Formats whole microseconds as seconds without trailing zeros: 3609375 -> "3.609375", 2000000 -> "2".
 public func formatSeconds(_ micros: Int64) -> String {
-    let sign = micros < 0 ? "-" : ""
+    var bytes: [UInt8] = []
+    appendSeconds(micros, into: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// `formatSeconds(micros)`'s text appended as UTF-8 (a JSON line writes one per event).
+func appendSeconds(_ micros: Int64, into out: inout [UInt8]) {
+    if micros < 0 { out.append(UInt8(ascii: "-")) }
     let m = micros.magnitude
-    let whole = m / 1_000_000
+    appendDigits(m / 1_000_000, minimumCount: 1, into: &out)
     var frac = m % 1_000_000
-    if frac == 0 { return "\(sign)\(whole)" }
+    guard frac != 0 else { return }
     var digits = 6
     while frac % 10 == 0 {
         frac /= 10
         digits -= 1
     }
-    let fracText = String(frac)
-    return "\(sign)\(whole)." + String(repeating: "0", count: digits - fracText.count) + fracText
+    out.append(UInt8(ascii: "."))
+    appendDigits(frac, minimumCount: digits, into: &out)
+}
+
+/// The decimal digits of `value`, zero-padded on the left to `minimumCount`, appended as UTF-8.
+func appendDigits(_ value: UInt64, minimumCount: Int, into out: inout [UInt8]) {
+    var v = value
+    var count = 0
+    var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: UInt64.max has 20 digits
+    withUnsafeMutableBytes(of: &scratch) { buffer in
+        repeat {
+            count += 1
+            buffer[24 - count] = UInt8(ascii: "0") + UInt8(v % 10)
+            v /= 10
+        } while v > 0
+        while count < minimumCount && count < 24 {
+            count += 1
+            buffer[24 - count] = UInt8(ascii: "0")
+        }
+        out.append(contentsOf: buffer[(24 - count)...])
+    }
+}
+
+extension Optional where Wrapped: Comparable {
+    /// Keeps the smaller of the value held and `other`; nil counts as none (the earliest of a set
+    /// of optional deadlines, found without an array).
+    @inlinable
+    public mutating func formMin(_ other: Wrapped?) {
+        guard let other else { return }
+        if let current = self, current <= other { return }
+        self = other
+    }
 }

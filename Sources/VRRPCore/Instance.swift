@@ -147,16 +147,12 @@ public struct VRRPInstance: Sendable {
     public var nextDeadline: Instant? {
         // Asked at every step of a simulation: the earliest kept as it goes, no temporary array.
         if state == .stopped { return nil }
-        var earliest: Instant?
-        func consider(_ t: Instant?) {
-            if let t, earliest.map({ t < $0 }) ?? true { earliest = t }
-        }
-        consider(nextAdvert)
-        consider(masterDownDeadline)
-        consider(garpDelayedAt)
-        consider(garpRefreshAt)
-        if preemptEventPending { consider(preemptTime) }
-        for s in trackedScripts { consider(s.nextRun) }
+        var earliest = nextAdvert
+        earliest.formMin(masterDownDeadline)
+        earliest.formMin(garpDelayedAt)
+        earliest.formMin(garpRefreshAt)
+        if preemptEventPending { earliest.formMin(preemptTime) }
+        for s in trackedScripts { earliest.formMin(s.nextRun) }
         return earliest
     }
 

@@ -2,7 +2,8 @@ import Testing
 
 @testable import HadeckBase
 
-/// The byte encoder writes numbers itself: the same text as `String(_:)` and `formatSeconds`.
+/// The byte encoder writes numbers itself: the same text as `String(_:)` and as seconds were
+/// formatted with Strings.
 @Suite struct JSONValueTests {
     static let edges: [Int64] = [
         0, 1, -1, 9, 10, 99, 100, 999_999, 1_000_000, 1_000_001, -1_000_001, 1_500_000, -500_000, 120_000_010,
@@ -29,11 +30,25 @@ import Testing
         }
     }
 
-    @Test func secondsAreFormatSecondsText() {
+    /// The String-built formatter `formatSeconds` had before it wrote bytes: the reference.
+    static func secondsByStrings(_ micros: Int64) -> String {
+        let sign = micros < 0 ? "-" : ""
+        let m = micros.magnitude
+        let whole = m / 1_000_000
+        var frac = m % 1_000_000
+        if frac == 0 { return "\(sign)\(whole)" }
+        var digits = 6
+        while frac % 10 == 0 {
+            frac /= 10
+            digits -= 1
+        }
+        let fracText = String(frac)
+        return "\(sign)\(whole)." + String(repeating: "0", count: digits - fracText.count) + fracText
+    }
+
+    @Test func secondsAreTheStringFormattersText() {
         for micros in Self.sample() {
-            var bytes: [UInt8] = []
-            appendSeconds(micros, into: &bytes)
-            #expect(String(decoding: bytes, as: UTF8.self) == formatSeconds(micros), "\(micros)")
+            #expect(formatSeconds(micros) == Self.secondsByStrings(micros), "\(micros)")
         }
     }
 
