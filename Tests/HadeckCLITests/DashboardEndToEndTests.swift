@@ -11,7 +11,7 @@ import Testing
 #endif
 
 /// Drives the real `hadeck` binary in a real terminal (tmux), as a person would.
-@Suite(.serialized, .tags(.live), .onItsOwnThread) struct DashboardEndToEndTests {
+@Suite(.serialized, .tags(.live), .onItsOwnThreadFirstInLine) struct DashboardEndToEndTests {
     static let root: String = {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)

@@ -21,7 +21,8 @@ extension LabTests.Attach {
         let (file, diags) = AttachFile.load(path: lab.layout.attachFile)
         let attach = try #require(file, "\(diags.items)")
         let options = AttachOptions(auditLog: dir.file("audit.log"))
-        // lb1's haproxy killed 2 s after attaching; lb2 is MASTER ~8 s later. The run ends at 16 s.
+        // lb1's haproxy killed 2 s after attaching; lb2 is MASTER within detection + Master_Down_Interval
+        // + slack (8.1 s) of it, by 10.1 s. The run ends at 12 s.
         let fault = Task {
             try await Task.sleep(for: .seconds(2))
             return try await Blocking.run { try lab.killHAProxy("lb1") }
@@ -29,14 +30,14 @@ extension LabTests.Attach {
         let (status, ended) = try await Blocking.run { () -> (Int32, ClusterSnapshot?) in
             var last: ClusterSnapshot?
             let status = try AttachCommand.attach(
-                attach, options: options, headless: true, until: Instant(micros: 16_000_000), theme: nil,
+                attach, options: options, headless: true, until: Instant(micros: 12_000_000), theme: nil,
                 saveSession: path, sessionSource: "lab", ended: { last = $0 })
             return (status, last)
         }
         _ = try await fault.value
         #expect(status == 0)
         let final = try #require(ended, "no final snapshot")
-        #expect(final.masters.map(\.name) == ["lb2"], "the failover did not happen in 16 s: \(final.events)")
+        #expect(final.masters.map(\.name) == ["lb2"], "the failover did not happen in 12 s: \(final.events)")
 
         let session = try ReplayCommand.load(path)
         #expect(session.header.source == "lab" && session.header.cluster == attach.name)

@@ -72,6 +72,8 @@ extension LabTests {
                     }
                 }
                 #expect(down?.why.contains("Layer4 connection problem") == true, "\(b): \(attach.events)")
+                let row = try RuntimeAPI.showStat(.unix(lab.layout.statsSocket(b))).first { $0.server == server }
+                #expect(row?.status.hasPrefix("DOWN") == true, "\(b)'s haproxy: \(String(describing: row))")
             }
             try attach.send("start \(server)")
             let started = try await Blocking.run {
@@ -79,7 +81,8 @@ extension LabTests {
                     $0.type == "backend.process" && $0["server"] == server && $0["action"] == "start"
                 }
             }
-            #expect(started != nil && lab.runningApp(server) != nil)
+            let again = lab.runningApp(server)?.pid
+            #expect(started != nil && again != nil && again != pid && again.map(LinuxProcess.isRunning) == true)
             let audit = try String(contentsOfFile: attach.auditLog, encoding: .utf8)
             #expect(
                 audit.contains(#""action":"kill \#(server)","ok":true"#)
@@ -113,6 +116,9 @@ extension LabTests {
                 bound: Bounds.masterDown + Bounds.slack),
         ]
 
+        /// Each failure once, seen through hadeck attach and checked on the lab itself: the processes
+        /// it leaves, the VIP, the client's neighbour entry, keepalived's timing, and the repair
+        /// (lb1 preempts back after its haproxy restarts or it powers on).
         @Test(
             .enabled(if: LabEnvironment.ready, "needs root, ip netns, haproxy, keepalived, nft: see capabilityProbe"),
             arguments: failures)
@@ -125,7 +131,11 @@ extension LabTests {
             let before = try #require(try await request(lab, attach, &jar), "\(attach.events)")
             #expect(before["via"] == "lb1")
             let haproxy = lab.runningHAProxy("lb1")?.pid
-            let keepalived = lab.runningKeepalived("lb1")?.parent.pid
+            let keepalived = lab.runningKeepalived("lb1")
+            let lb1Pids = Set(NetworkNamespace.processes(in: lab.layout.namespace("lb1")))
+            let elsewhere = snapshotProcesses(lab).filter {
+                !lb1Pids.contains($0.pid) && ["haproxy", "keepalived", "hadeck"].contains($0.command)
+            }
 
             try attach.send(failure.command)
             let action = try #require(
@@ -139,13 +149,23 @@ extension LabTests {
                 // The real haproxy's pid, and it is gone.
                 #expect(action["pid"] == haproxy.map(String.init) && action["action"] == "killed")
                 #expect(
-                    try await eventually(within: .seconds(2)) { haproxy.map { !LinuxProcess.isRunning($0) } ?? false })
+                    try await eventually(within: .seconds(2)) {
+                        haproxy.map { !LinuxProcess.isRunning($0) } ?? false && lab.runningHAProxy("lb1") == nil
+                    })
             case "kill lb1/keepalived":
-                #expect(action["pid"] == keepalived.map(String.init) && action["action"] == "killed")
+                #expect(action["pid"] == keepalived.map { String($0.parent.pid) } && action["action"] == "killed")
+                // kill -9 of the parent takes its VRRP child with it.
+                let both = [keepalived?.parent.pid, keepalived?.vrrp?.pid].compactMap { $0 }
+                #expect(both.count == 2)
+                #expect(try await eventually(within: .seconds(2)) { both.allSatisfy { !LinuxProcess.isRunning($0) } })
             case "stop lb1/keepalived":
-                #expect(action["pid"] == keepalived.map(String.init) && action["action"] == "stopped")
+                #expect(action["pid"] == keepalived.map { String($0.parent.pid) } && action["action"] == "stopped")
             default:
-                #expect(try await eventually(within: .seconds(2)) { lab.linkIsUp("lb1") == false })
+                #expect(
+                    try await eventually(within: .seconds(2)) {
+                        lab.linkIsUp("lb1") == false
+                            && NetworkNamespace.processes(in: lab.layout.namespace("lb1")).isEmpty
+                    })
             }
             let bound = failure.bound.seconds
             let master = try await Blocking.run {
@@ -154,9 +174,22 @@ extension LabTests {
                 }
             }
             let took = try #require(master, "lb2 never MASTER: \(attach.events)").t - action.t
-            print("attach, \(failure.command): lb2 MASTER \(String(format: "%.2f", took)) s after the action's event")
+            report("attach, \(failure.command)", .milliseconds(Int(took * 1000)))
             #expect(took <= bound, "lb2 MASTER after \(took) s, bound \(bound) s")
             #expect(master?.why.hasPrefix(#"keepalived on lb2 (notify FIFO): INSTANCE "VI_1" MASTER 100"#) == true)
+            switch failure.command {
+            case "kill lb1/keepalived":
+                // Died without a word: no priority-0 advert, and lb1 still holds the address.
+                expectSilentDeath(.milliseconds(Int(took * 1000)))
+                #expect(lab.interface("lb1")?.addresses.contains(LabLayout.vip) == true)
+            case "stop lb1/keepalived":
+                #expect(
+                    lab.interface("lb1")?.addresses.contains(LabLayout.vip) == false, "a graceful stop removes the VIP")
+            case "poweroff lb1":
+                expectSilentDeath(.milliseconds(Int(took * 1000)))
+            default:
+                break
+            }
             let arp = try await Blocking.run {
                 attach.waitFor(within: .seconds(2), after: action.t - 1) {
                     $0.type == "arp.update" && $0["node"] == "lb2"
@@ -165,11 +198,44 @@ extension LabTests {
             #expect(arp?["mac"] == Self.lb2MAC, "\(attach.events)")
             #expect(
                 (arp?.t ?? .infinity) - action.t <= bound + 0.2, "the client's entry moved \(String(describing: arp))")
+            #expect(try await eventually(within: .seconds(1)) { lab.clientNeighbour()?.mac == Self.lb2MAC })
             // Requests via lb2 keep the session: the SRV cookie is stateless.
             let after = try #require(try await request(lab, attach, &jar, after: master?.t ?? 0), "\(attach.events)")
             #expect(
                 after["via"] == "lb2" && after["session"] == before["session"]
                     && after["reason"]?.hasSuffix("(--VN)") == true)
+            // The other hosts' processes never noticed.
+            #expect(!elsewhere.isEmpty && elsewhere.allSatisfy { LinuxProcess.stat($0.pid)?.startTime == $0.startTime })
+
+            // The repair, where the lab's own calls make it: lb1 takes the VIP back.
+            let repairBound = Duration.seconds(3) + Bounds.masterDown + .seconds(2)
+            switch failure.command {
+            case "kill lb1/haproxy":
+                let newPid = try lab.startHAProxy("lb1")
+                #expect(newPid != haproxy && LinuxProcess.isRunning(newPid))
+            case "poweroff lb1":
+                // `hadeck conform` times a power-on from keepalived's start: the hook runs once
+                // haproxy runs, before keepalived does.
+                let (started, atHook) = try await Blocking.run {
+                    var seen: (haproxy: Bool, keepalived: Bool)?
+                    let pids = try lab.powerOn("lb1") {
+                        seen = (lab.runningHAProxy("lb1") != nil, lab.runningKeepalived("lb1") != nil)
+                    }
+                    return (pids, seen)
+                }
+                #expect(atHook?.haproxy == true && atHook?.keepalived == false)
+                #expect(started.count == 3 && lab.linkIsUp("lb1") == true)
+                #expect(lab.interface("lb1")?.addresses == ["10.77.0.11"], "it boots with its own address only")
+            default:
+                #expect(attach.quit() == 0)
+                return
+            }
+            let back = try await Blocking.run {
+                attach.waitFor(within: repairBound, after: master?.t ?? 0) {
+                    $0.type == "vrrp.state" && $0["node"] == "lb1" && $0["to"] == "MASTER"
+                }
+            }
+            #expect(back != nil, "lb1 did not take the VIP back after the repair: \(attach.events)")
             #expect(attach.quit() == 0)
         }
 

@@ -6,12 +6,12 @@ import Testing
 
 /// `hadeck lab` alone in a real terminal (tmux), as a person would use it, with the real hatop
 /// attached to lb1's stats socket beside it. A lab of its own: quitting removes it.
-extension LabTests {
+extension LabsOfTheirOwnTests {
     static var tmuxAndHatop: Bool { ProgramRunner.which("tmux") != nil && ProgramRunner.which("hatop") != nil }
 
     @Test(
         .enabled(if: LabEnvironment.ready, "needs root, ip netns, haproxy, keepalived, nft: see capabilityProbe"),
-        .enabled(if: LabTests.tmuxAndHatop, "needs tmux and hatop (apt-get install tmux hatop)"))
+        .enabled(if: LabsOfTheirOwnTests.tmuxAndHatop, "needs tmux and hatop (apt-get install tmux hatop)"))
     func hadeckLabAloneInTmuxBesideHatop() async throws {
         let id = LabEnvironment.prefix + "t"
         let lab = try Lab(id: id, hadeck: LabEnvironment.hadeck)

@@ -31,8 +31,9 @@ func expectSilentDeath(_ took: Duration?, sourceLocation: SourceLocation = #_sou
         sourceLocation: sourceLocation)
 }
 
-/// The lab for real: Debian's haproxy and keepalived in network namespaces. One serialized suite,
-/// so the capability probe runs first and the tests never drive the shared lab at the same time.
+/// The lab for real: Debian's haproxy and keepalived in network namespaces. The tests on the run's
+/// one shared lab are one serialized suite, so they never drive it at the same time; the tests
+/// that build labs of their own (`LabsOfTheirOwnTests`) are another, which runs beside it.
 @Suite(.serialized, .tags(.lab), .onItsOwnThreadWithoutASlot)
 struct LabTests {
     static let lb1MAC = LabLayout.host("lb1")!.mac!
@@ -58,82 +59,6 @@ struct LabTests {
         }
         // The probe itself leaves nothing behind.
         #expect(!NetworkNamespace.exists(LabEnvironment.prefix + "probe"))
-    }
-
-    // MARK: Lifecycle (labs of their own)
-
-    @Test(.enabled(if: LabEnvironment.ready, "needs root, ip netns, haproxy, keepalived, nft: see capabilityProbe"))
-    func upThenDownTwiceLeavesNothing() async throws {
-        let id = LabEnvironment.prefix + "c"
-        let lab = try Lab(id: id, hadeck: LabEnvironment.hadeck)
-        defer { _ = try? lab.down() }
-        for round in 1...2 {
-            let start = ContinuousClock.now
-            let up = try await Blocking.run {
-                try ProgramRunner.run([LabEnvironment.hadeck, "lab", "up", "--id", id], timeout: .seconds(40))
-            }
-            let upTime = ContinuousClock.now - start
-            #expect(up.succeeded, "round \(round): \(up.stdout) \(up.stderr)")
-            let lines = up.stdout.split(separator: "\n")
-            #expect(lines.last.map(String.init) == lab.layout.attachFile, "the attach file's path is the last line")
-            #expect(upTime < .seconds(15), "lab up took \(upTime)")
-            let (attach, diags) = AttachFile.load(path: lab.layout.attachFile)
-            #expect(attach?.balancers.count == 2 && diags.items.isEmpty, "\(diags.items)")
-            let before = snapshotProcesses(lab)
-            #expect(Set(before.map(\.command)) == ["haproxy", "keepalived", "hadeck"], "\(before)")
-            #expect(before.count == 8, "2 haproxy, 2 x 2 keepalived, 2 app servers: \(before)")
-
-            let down = try await Blocking.run {
-                try ProgramRunner.run([LabEnvironment.hadeck, "lab", "down", "--id", id], timeout: .seconds(30))
-            }
-            #expect(down.succeeded, "\(down.stderr)")
-            let left = leftovers(of: id, before: before)
-            #expect(left.isEmpty, "round \(round) left: \(left)")
-            print("lab lifecycle round \(round): up \(upTime), down ok")
-        }
-        let again = try await Blocking.run { try lab.down() }
-        #expect(again.isEmpty, "a second down finds nothing")
-    }
-
-    @Test(.enabled(if: LabEnvironment.ready, "needs root, ip netns, haproxy, keepalived, nft: see capabilityProbe"))
-    func upRepairsAHalfBuiltLab() async throws {
-        let id = LabEnvironment.prefix + "r"
-        let lab = try Lab(id: id, hadeck: LabEnvironment.hadeck)
-        defer { _ = try? lab.down() }
-        // An `up` killed (-9) half way: some namespaces, links and processes made, others not.
-        let killed = try await Blocking.run {
-            try ProgramRunner.run([LabEnvironment.hadeck, "lab", "up", "--id", id], timeout: .milliseconds(700))
-        }
-        #expect(killed.timedOut, "the first up was meant to be cut short")
-        try await Blocking.run { try lab.up(timeout: .seconds(20)) }
-        #expect(lab.status().hosts.allSatisfy { $0.namespaceExists && $0.processes.allSatisfy(\.running) })
-
-        // Break it the other ways a crash or a person can: a host's namespace gone with its
-        // processes, a bridge port gone, an app dead, a stale pid file.
-        let lb2Processes = NetworkNamespace.processes(in: lab.layout.namespace("lb2"))
-        for pid in lb2Processes { LinuxProcess.send(SIGKILL, to: pid) }
-        _ = try ProgramRunner.run(["ip", "netns", "delete", lab.layout.namespace("lb2")])
-        _ = try ProgramRunner.run(["ip", "-n", lab.layout.namespace("bridge"), "link", "delete", "client"])
-        _ = try lab.killApp("webA")
-        // webB dead and its pid file naming another program (a reused pid: this test process).
-        _ = try lab.killApp("webB")
-        try "\(getpid())\n".write(toFile: lab.layout.appPidFile("webB"), atomically: true, encoding: .utf8)
-        try await Blocking.run { try lab.up(timeout: .seconds(20)) }
-        let status = lab.status()
-        #expect(status.hosts.allSatisfy { $0.namespaceExists && $0.processes.allSatisfy(\.running) }, "\(status.text)")
-        #expect(status.hosts.first { $0.host.name == "lb2" }?.vrrp?.state == "BACKUP")
-        #expect(status.hosts.first { $0.host.name == "client" }?.neighbour?.mac == Self.lb1MAC)
-
-        // A crash in the middle of up, then down: nothing is left.
-        let before = snapshotProcesses(lab)
-        _ = try lab.killKeepalived("lb1")
-        _ = try await Blocking.run {
-            try ProgramRunner.run([LabEnvironment.hadeck, "lab", "up", "--id", id], timeout: .milliseconds(150))
-        }
-        let during = snapshotProcesses(lab)
-        try await Blocking.run { try lab.down() }
-        let left = leftovers(of: id, before: before + during)
-        #expect(left.isEmpty, "left after down: \(left)")
     }
 
     // MARK: The shared lab
@@ -200,84 +125,6 @@ struct LabTests {
     }
 
     @Test(.enabled(if: LabEnvironment.ready, "needs root, ip netns, haproxy, keepalived, nft: see capabilityProbe"))
-    func killHAProxyMovesTheVIPToLb2AndTheSessionSurvives() async throws {
-        let lab = try await SharedLab.baseline()
-        var jar = CookieJar()
-        _ = try await clientRequest(lab, jar: &jar)
-        let session = jar.cookies["JSESSIONID"]
-        let bound = Bounds.detection + Bounds.masterDown + Bounds.slack
-        let lb2Master = try watchFIFO("lb2", for: "MASTER", within: bound)
-        let pid = try lab.killHAProxy("lb1")
-        #expect(!LinuxProcess.isRunning(pid) && lab.runningHAProxy("lb1") == nil)
-        let took = try await lb2Master.value
-        #expect(took != nil, "lb2 was not MASTER within \(bound) of kill -9 \(pid)")
-        report("kill -9 lb1/haproxy", took)
-        #expect(try await eventually(within: .seconds(1)) { lab.clientNeighbour()?.mac == Self.lb2MAC })
-        let via2 = try await clientRequest(lab, jar: &jar)
-        #expect(via2.status == 200 && jar.cookies["JSESSIONID"] == session, "the session survives the failover")
-        // Restart: a new pid, and lb1 preempts back.
-        let lb1Master = try watchFIFO("lb1", for: "MASTER", within: .seconds(2) + Bounds.masterDown + .seconds(2))
-        let newPid = try lab.startHAProxy("lb1")
-        #expect(newPid != pid && LinuxProcess.isRunning(newPid))
-        #expect(try await lb1Master.value != nil, "lb1 did not preempt back after its haproxy restarted")
-    }
-
-    @Test(.enabled(if: LabEnvironment.ready, "needs root, ip netns, haproxy, keepalived, nft: see capabilityProbe"))
-    func killKeepalivedKillsBothProcesses() async throws {
-        let lab = try await SharedLab.baseline()
-        let lb2Master = try watchFIFO("lb2", for: "MASTER", within: Bounds.masterDown + Bounds.slack)
-        let pids = try lab.killKeepalived("lb1")
-        #expect(pids.count == 2 && pids.allSatisfy { !LinuxProcess.isRunning($0) })
-        let took = try await lb2Master.value
-        #expect(took != nil, "lb2 was not MASTER within Master_Down_Interval of kill -9 \(pids)")
-        report("kill -9 lb1/keepalived", took)
-        expectSilentDeath(took)
-        // keepalived died without a word: lb1 still holds the address.
-        #expect(lab.interface("lb1")?.addresses.contains(LabLayout.vip) == true)
-        #expect(try await eventually(within: .seconds(1)) { lab.clientNeighbour()?.mac == Self.lb2MAC })
-    }
-
-    @Test(.enabled(if: LabEnvironment.ready, "needs root, ip netns, haproxy, keepalived, nft: see capabilityProbe"))
-    func stopKeepalivedHandsOverWithinSkewTime() async throws {
-        let lab = try await SharedLab.baseline()
-        let lb2Master = try watchFIFO("lb2", for: "MASTER", within: Bounds.skew + Bounds.slack)
-        let pid = try await Blocking.run { try lab.stopKeepalived("lb1") }
-        #expect(!LinuxProcess.isRunning(pid))
-        let took = try await lb2Master.value
-        #expect(took != nil, "lb2 was not MASTER within Skew_Time of SIGTERM to \(pid)")
-        report("SIGTERM lb1/keepalived", took)
-        #expect(lab.interface("lb1")?.addresses.contains(LabLayout.vip) == false, "a graceful stop removes the VIP")
-    }
-
-    @Test(.enabled(if: LabEnvironment.ready, "needs root, ip netns, haproxy, keepalived, nft: see capabilityProbe"))
-    func powerOffAndOn() async throws {
-        let lab = try await SharedLab.baseline()
-        let lb2Master = try watchFIFO("lb2", for: "MASTER", within: Bounds.masterDown + Bounds.slack)
-        let pids = try lab.powerOff("lb1")
-        #expect(pids.count >= 3, "haproxy, keepalived and its VRRP child (and a track script run): \(pids)")
-        #expect(NetworkNamespace.processes(in: lab.layout.namespace("lb1")).isEmpty && lab.linkIsUp("lb1") == false)
-        let took = try await lb2Master.value
-        #expect(took != nil, "lb2 was not MASTER within Master_Down_Interval of power off")
-        report("power off lb1", took)
-        expectSilentDeath(took)
-        #expect(try await eventually(within: .seconds(1)) { lab.clientNeighbour()?.mac == Self.lb2MAC })
-        let lb1Master = try watchFIFO("lb1", for: "MASTER", within: .seconds(3) + Bounds.masterDown)
-        // `hadeck conform` times a power-on from keepalived's start: the hook runs once haproxy runs,
-        // before keepalived does.
-        let (started, atHook) = try await Blocking.run {
-            var seen: (haproxy: Bool, keepalived: Bool)?
-            let pids = try lab.powerOn("lb1") {
-                seen = (lab.runningHAProxy("lb1") != nil, lab.runningKeepalived("lb1") != nil)
-            }
-            return (pids, seen)
-        }
-        #expect(atHook?.haproxy == true && atHook?.keepalived == false)
-        #expect(started.count == 3 && lab.linkIsUp("lb1") == true)
-        #expect(lab.interface("lb1")?.addresses == ["10.77.0.11"], "it boots with its own address only")
-        #expect(try await lb1Master.value != nil, "lb1 did not take the VIP back after booting")
-    }
-
-    @Test(.enabled(if: LabEnvironment.ready, "needs root, ip netns, haproxy, keepalived, nft: see capabilityProbe"))
     func cablePullMakesLb1FaultAndLb2Master() async throws {
         let lab = try await SharedLab.baseline()
         let before = snapshotProcesses(lab)
@@ -313,19 +160,87 @@ struct LabTests {
         // lb1's priority 150 advert reaches lb2 again within one advert interval: lb2 steps down.
         #expect(try await lb2Backup.value != nil, "lb2 did not step down after the heal")
     }
+}
+
+/// Tests that build, break and remove labs of their own (ids `hdkt-PID-c`, `-r`, `-m`, `-t`,
+/// `-k`), never the shared one: serialized among themselves, beside the shared lab's suite.
+/// Their bounds are keepalived's timers and a lab's start, which another lab in other namespaces
+/// does not move (the two suites together keep the machine's cores mostly idle: they wait on real
+/// timers).
+@Suite(.serialized, .tags(.lab), .onItsOwnThreadWithoutASlot)
+struct LabsOfTheirOwnTests {
 
     @Test(.enabled(if: LabEnvironment.ready, "needs root, ip netns, haproxy, keepalived, nft: see capabilityProbe"))
-    func killAnAppAndStartItAgain() async throws {
-        let lab = try await SharedLab.baseline()
-        let pid = try lab.killApp("webA")
-        #expect(!LinuxProcess.isRunning(pid) && lab.runningApp("webA") == nil)
-        // haproxy sees it: DOWN after fall 3 checks of inter 2 s.
-        let down = try await eventually(within: .seconds(8)) {
-            (try? RuntimeAPI.showStat(.unix(lab.layout.statsSocket("lb1"))))?.first { $0.server == "webA" }?.status
-                .hasPrefix("DOWN") == true
+    func upThenDownTwiceLeavesNothing() async throws {
+        let id = LabEnvironment.prefix + "c"
+        let lab = try Lab(id: id, hadeck: LabEnvironment.hadeck)
+        defer { _ = try? lab.down() }
+        for round in 1...2 {
+            let start = ContinuousClock.now
+            let up = try await Blocking.run {
+                try ProgramRunner.run([LabEnvironment.hadeck, "lab", "up", "--id", id], timeout: .seconds(40))
+            }
+            let upTime = ContinuousClock.now - start
+            #expect(up.succeeded, "round \(round): \(up.stdout) \(up.stderr)")
+            let lines = up.stdout.split(separator: "\n")
+            #expect(lines.last.map(String.init) == lab.layout.attachFile, "the attach file's path is the last line")
+            #expect(upTime < .seconds(15), "lab up took \(upTime)")
+            let (attach, diags) = AttachFile.load(path: lab.layout.attachFile)
+            #expect(attach?.balancers.count == 2 && diags.items.isEmpty, "\(diags.items)")
+            let before = snapshotProcesses(lab)
+            #expect(Set(before.map(\.command)) == ["haproxy", "keepalived", "hadeck"], "\(before)")
+            #expect(before.count == 8, "2 haproxy, 2 x 2 keepalived, 2 app servers: \(before)")
+
+            let down = try await Blocking.run {
+                try ProgramRunner.run([LabEnvironment.hadeck, "lab", "down", "--id", id], timeout: .seconds(30))
+            }
+            #expect(down.succeeded, "\(down.stderr)")
+            let left = leftovers(of: id, before: before)
+            #expect(left.isEmpty, "round \(round) left: \(left)")
+            print("lab lifecycle round \(round): up \(upTime), down ok")
         }
-        #expect(down, "lb1's haproxy never marked webA DOWN")
-        let again = try lab.startApp("webA")
-        #expect(again != pid && LinuxProcess.isRunning(again))
+        let again = try await Blocking.run { try lab.down() }
+        #expect(again.isEmpty, "a second down finds nothing")
+    }
+
+    @Test(.enabled(if: LabEnvironment.ready, "needs root, ip netns, haproxy, keepalived, nft: see capabilityProbe"))
+    func upRepairsAHalfBuiltLab() async throws {
+        let id = LabEnvironment.prefix + "r"
+        let lab = try Lab(id: id, hadeck: LabEnvironment.hadeck)
+        defer { _ = try? lab.down() }
+        // An `up` killed (-9) half way: some namespaces, links and processes made, others not.
+        let killed = try await Blocking.run {
+            try ProgramRunner.run([LabEnvironment.hadeck, "lab", "up", "--id", id], timeout: .milliseconds(700))
+        }
+        #expect(killed.timedOut, "the first up was meant to be cut short")
+        try await Blocking.run { try lab.up(timeout: .seconds(20)) }
+        #expect(lab.status().hosts.allSatisfy { $0.namespaceExists && $0.processes.allSatisfy(\.running) })
+
+        // Break it the other ways a crash or a person can: a host's namespace gone with its
+        // processes, a bridge port gone, an app dead, a stale pid file.
+        let lb2Processes = NetworkNamespace.processes(in: lab.layout.namespace("lb2"))
+        for pid in lb2Processes { LinuxProcess.send(SIGKILL, to: pid) }
+        _ = try ProgramRunner.run(["ip", "netns", "delete", lab.layout.namespace("lb2")])
+        _ = try ProgramRunner.run(["ip", "-n", lab.layout.namespace("bridge"), "link", "delete", "client"])
+        _ = try lab.killApp("webA")
+        // webB dead and its pid file naming another program (a reused pid: this test process).
+        _ = try lab.killApp("webB")
+        try "\(getpid())\n".write(toFile: lab.layout.appPidFile("webB"), atomically: true, encoding: .utf8)
+        try await Blocking.run { try lab.up(timeout: .seconds(20)) }
+        let status = lab.status()
+        #expect(status.hosts.allSatisfy { $0.namespaceExists && $0.processes.allSatisfy(\.running) }, "\(status.text)")
+        #expect(status.hosts.first { $0.host.name == "lb2" }?.vrrp?.state == "BACKUP")
+        #expect(status.hosts.first { $0.host.name == "client" }?.neighbour?.mac == LabTests.lb1MAC)
+
+        // A crash in the middle of up, then down: nothing is left.
+        let before = snapshotProcesses(lab)
+        _ = try lab.killKeepalived("lb1")
+        _ = try await Blocking.run {
+            try ProgramRunner.run([LabEnvironment.hadeck, "lab", "up", "--id", id], timeout: .milliseconds(150))
+        }
+        let during = snapshotProcesses(lab)
+        try await Blocking.run { try lab.down() }
+        let left = leftovers(of: id, before: before + during)
+        #expect(left.isEmpty, "left after down: \(left)")
     }
 }

@@ -9,8 +9,8 @@ import Testing
 @testable import Lab
 
 /// The mixed lab: Debian's haproxy and keepalived on lb1, `hadeck node` on lb2, in a lab of its own
-/// (`hdkt-PID-m`). Part of the serialized lab suite, so it never runs beside another lab test.
-extension LabTests {
+/// (`hdkt-PID-m`). In the suite of labs of their own, beside the shared lab's tests.
+extension LabsOfTheirOwnTests {
     static let curl = ProgramRunner.which("curl")
 
     @Test(
@@ -41,11 +41,11 @@ extension LabTests {
         // A session through the VIP (curl with a cookie jar, from the client's namespace): on lb1.
         let jar = try TemporaryDirectory("mixed-lab")
         let first = try await curlVIP(lab, jar: jar.file("cookies"))
-        #expect(first.status == 200 && lab.clientNeighbour()?.mac == Self.lb1MAC)
+        #expect(first.status == 200 && lab.clientNeighbour()?.mac == LabTests.lb1MAC)
         let session = try #require(first.session)
 
         // What lb2 puts on the wire, seen from the client.
-        let wire = try WireRecorder(namespace: lab.layout.namespace("client"), from: Self.lb2MAC)
+        let wire = try WireRecorder(namespace: lab.layout.namespace("client"), from: LabTests.lb2MAC)
 
         // kill -9 of lb1's real haproxy: hadeck's lb2 takes over within detection + Master_Down_Interval.
         let bound = Bounds.detection + Bounds.masterDown + Bounds.slack
@@ -56,7 +56,7 @@ extension LabTests {
         report("mixed lab, kill -9 lb1/haproxy", took)
         try #require(took != nil, "hadeck's lb2 was not MASTER within \(bound) of the kill")
         expectSilentDeath(took)
-        #expect(try await eventually(within: .seconds(1)) { lab.clientNeighbour()?.mac == Self.lb2MAC })
+        #expect(try await eventually(within: .seconds(1)) { lab.clientNeighbour()?.mac == LabTests.lb2MAC })
         #expect(
             try await eventually(within: .seconds(1)) {
                 lab.interface("lb2")?.addresses.contains(LabLayout.vip) == true
@@ -78,7 +78,7 @@ extension LabTests {
         #expect(back != nil, "the real keepalived did not preempt back")
         #expect(try await lb2Backup.value != nil, "hadeck's lb2 did not step down")
         #expect(try await eventually(within: .seconds(1)) { lab.interface("lb2")?.addresses == ["10.77.0.12"] })
-        #expect(try await eventually(within: .seconds(1)) { lab.clientNeighbour()?.mac == Self.lb1MAC })
+        #expect(try await eventually(within: .seconds(1)) { lab.clientNeighbour()?.mac == LabTests.lb1MAC })
 
         // The real keepalived counted hadeck's adverts and refused none of them.
         let real = try #require(lab.vrrpStats("lb1"), "lb1's keepalived wrote no stats file")
@@ -161,7 +161,8 @@ struct CurlReply: CustomStringConvertible {
 
 func curlVIP(_ lab: Lab, jar: String) async throws -> CurlReply {
     let argv = [
-        LabEnvironment.hadeck, "lab", "exec", "--id", lab.layout.id, "client", LabTests.curl!, "-s", "-m", "2", "-c",
+        LabEnvironment.hadeck, "lab", "exec", "--id", lab.layout.id, "client", LabsOfTheirOwnTests.curl!, "-s", "-m",
+        "2", "-c",
         jar, "-b", jar, "-D", "-", "-o", "/dev/null", "http://\(LabLayout.vip)/login",
     ]
     let out = try await Blocking.run { try ProgramRunner.run(argv) }

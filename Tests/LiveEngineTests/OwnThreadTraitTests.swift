@@ -95,4 +95,31 @@ private func currentThread() -> ThreadIdentity {
         #expect(finished == Set(0..<7))
         #expect(occupancy.most == 2)
     }
+
+    /// Waiters take a freed slot in the order they asked, except that those asking first in line
+    /// go ahead of every ordinary waiter (and among themselves keep their order).
+    @Test func firstInLineWaitersGoAheadOfTheOthersInTheirOwnOrder() async {
+        let slots = LiveTestSlots(count: 1)
+        await slots.take()
+        final class Order: @unchecked Sendable {
+            private let lock = NSLock()
+            private(set) var names: [String] = []
+            func add(_ name: String) { lock.withLock { names.append(name) } }
+        }
+        let order = Order()
+        var tasks: [Task<Void, Never>] = []
+        // Asked in this order, each once the one before is waiting.
+        for (name, first) in [("a", false), ("b", false), ("X", true), ("c", false), ("Y", true)] {
+            tasks.append(
+                Task {
+                    await slots.take(firstInLine: first)
+                    order.add(name)
+                    slots.give()
+                })
+            while slots.waitingCount < tasks.count { await Task.yield() }
+        }
+        slots.give()
+        for task in tasks { await task.value }
+        #expect(order.names == ["X", "Y", "a", "b", "c"])
+    }
 }

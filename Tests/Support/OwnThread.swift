@@ -1,3 +1,4 @@
+import CoreFoundation
 import Foundation
 import Testing
 
@@ -88,6 +89,11 @@ public struct OwnThreadTrait: SuiteTrait, TestTrait, TestScoping {
         /// A test that waits on real time (sockets, programs, timers): it first takes one of the
         /// run's `LiveTestSlots`, so that only a few run at once.
         case live
+        /// A live test of the run's longest chain of slot-taking tests (a serialized suite of
+        /// real-time tests): it takes the next free slot before the tests that asked earlier.
+        /// Otherwise each test of the chain, asking again after the one before gave its slot back,
+        /// waits behind everything that asked meanwhile, and the chain ends last.
+        case liveFirstInLine
         /// A live test that takes no slot: the lab's suite, which is serialized already and is the
         /// run's longest chain, so it never waits behind the others.
         case liveWithoutASlot
@@ -107,11 +113,16 @@ public struct OwnThreadTrait: SuiteTrait, TestTrait, TestScoping {
         // A test already on a thread of its own (the trait inherited twice, from a suite and a
         // suite inside it) keeps it, and takes no second slot: two would deadlock a full run.
         guard testCase != nil, !DedicatedThreadExecutor.isCurrentThread else { return try await function() }
-        if kind == .live { await LiveTestSlots.shared.take() }
+        let asked = Date()
+        if kind == .live || kind == .liveFirstInLine {
+            await LiveTestSlots.shared.take(firstInLine: kind == .liveFirstInLine)
+        }
+        let started = Date()
         let executor = DedicatedThreadExecutor(niceness: kind == .background ? 19 : 0)
         defer {
             executor.finish()
-            if kind == .live { LiveTestSlots.shared.give() }
+            if kind == .live || kind == .liveFirstInLine { LiveTestSlots.shared.give() }
+            TestTimeline.shared.record(test.name, kind: kind, asked: asked, started: started)
         }
         try await withTaskExecutorPreference(executor) { try await function() }
     }
@@ -121,6 +132,8 @@ extension Trait where Self == OwnThreadTrait {
     /// Each test case runs on a thread of its own, at most `LiveTestSlots.shared.count` of them at
     /// once (see `OwnThreadTrait`).
     public static var onItsOwnThread: Self { Self(kind: .live) }
+    /// As `onItsOwnThread`, ahead of the other waiters for a slot: for the run's longest chain.
+    public static var onItsOwnThreadFirstInLine: Self { Self(kind: .liveFirstInLine) }
     /// Each test case runs on a thread of its own, without waiting for a live-test slot.
     public static var onItsOwnThreadWithoutASlot: Self { Self(kind: .liveWithoutASlot) }
     /// Each test case runs on a thread of its own at the lowest priority (see `OwnThreadTrait`).
@@ -143,14 +156,17 @@ public final class LiveTestSlots: @unchecked Sendable {
     // Guarded by `lock`.
     private var free: Int
     private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// How many of `waiting`, at its front, asked first in line.
+    private var firstInLineCount = 0
 
     public init(count: Int) {
         self.count = max(1, count)
         free = self.count
     }
 
-    /// Waits (suspended, holding no thread) until a slot is free, and takes it.
-    public func take() async {
+    /// Waits (suspended, holding no thread) until a slot is free, and takes it. `firstInLine` waits
+    /// ahead of the others (behind earlier ones that asked first in line).
+    public func take(firstInLine: Bool = false) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             lock.lock()
             if free > 0 {
@@ -158,13 +174,21 @@ public final class LiveTestSlots: @unchecked Sendable {
                 lock.unlock()
                 continuation.resume()
             } else {
-                waiting.append(continuation)
+                if firstInLine {
+                    waiting.insert(continuation, at: firstInLineCount)
+                    firstInLineCount += 1
+                } else {
+                    waiting.append(continuation)
+                }
                 lock.unlock()
             }
         }
     }
 
-    /// Gives a slot back: to the longest waiter, if any.
+    /// How many wait for a slot now.
+    public var waitingCount: Int { lock.withLock { waiting.count } }
+
+    /// Gives a slot back: to the first waiter (first in line, else the longest waiting), if any.
     public func give() {
         lock.lock()
         if waiting.isEmpty {
@@ -172,6 +196,7 @@ public final class LiveTestSlots: @unchecked Sendable {
             lock.unlock()
         } else {
             let next = waiting.removeFirst()
+            firstInLineCount = max(0, firstInLineCount - 1)
             lock.unlock()
             next.resume()
         }
@@ -184,4 +209,31 @@ public func threadCPUTime() -> Duration {
     var now = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
     return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
+}
+
+/// With `HADECK_TEST_TIMELINE=FILE`, one line per test case on a thread of its own: when it asked
+/// for a slot, when it got one and when it ended (seconds since the epoch), its kind and name. It
+/// shows what a run's wall time waits on: `sort -n -k2 FILE`.
+public final class TestTimeline: @unchecked Sendable {
+    public static let shared = TestTimeline(path: ProcessInfo.processInfo.environment["HADECK_TEST_TIMELINE"])
+
+    private let path: String?
+    private let lock = NSLock()
+
+    init(path: String?) { self.path = path.flatMap { $0.isEmpty ? nil : $0 } }
+
+    func record(_ name: String, kind: OwnThreadTrait.Kind, asked: Date, started: Date) {
+        guard let path else { return }
+        func seconds(_ t: Date) -> String { String(format: "%.2f", t.timeIntervalSince1970) }
+        let line = "\(seconds(asked)) \(seconds(started)) \(seconds(Date())) \(kind) \(name)\n"
+        lock.lock()
+        defer { lock.unlock() }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        guard let file = FileHandle(forWritingAtPath: path) else { return }
+        file.seekToEndOfFile()
+        file.write(Data(line.utf8))
+        file.closeFile()
+    }
 }
