@@ -85,22 +85,8 @@ public enum SessionFile {
         return String(decoding: try encoder().encode(line), as: UTF8.self)
     }
 
-    /// A file that is not a session, or a line that cannot be read: `file:line: message`.
-    public struct ReadError: Error, Hashable, Sendable, CustomStringConvertible {
-        public var file: String
-        public var line: Int
-        public var message: String
-
-        public init(file: String, line: Int, message: String) {
-            self.file = file
-            self.line = line
-            self.message = message
-        }
-
-        public var description: String {
-            line > 0 ? "\(file):\(line): error: \(message)" : "\(file): error: \(message)"
-        }
-    }
+    /// A file that is not a session, or a line that cannot be read: `file:line: error: message`.
+    public typealias ReadError = Diagnostic
 
     /// Reads a whole session. A last line cut short (a recording that was killed) is left out; any
     /// other unreadable line is an error naming it.
@@ -108,15 +94,15 @@ public enum SessionFile {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         let decoder = JSONDecoder()
         guard let first = lines.first, !first.isEmpty else {
-            throw ReadError(file: file, line: 1, message: "empty: not a hadeck session")
+            throw ReadError(.error, file: file, line: 1, "empty: not a hadeck session")
         }
         guard let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == format else {
-            throw ReadError(file: file, line: 1, message: "not a hadeck session (no \"format\":\"\(format)\" header)")
+            throw ReadError(.error, file: file, line: 1, "not a hadeck session (no \"format\":\"\(format)\" header)")
         }
         guard header.version <= version else {
             throw ReadError(
-                file: file, line: 1,
-                message: "session version \(header.version) is newer than this hadeck reads (\(version)); update hadeck"
+                .error, file: file, line: 1,
+                "session version \(header.version) is newer than this hadeck reads (\(version)); update hadeck"
             )
         }
         var records: [Record] = []
@@ -129,13 +115,13 @@ public enum SessionFile {
                 } else if let s = line.keyframe {
                     records.append(.keyframe(s))
                 } else {
-                    throw ReadError(file: file, line: i + 1, message: "neither an event nor a keyframe")
+                    throw ReadError(.error, file: file, line: i + 1, "neither an event nor a keyframe")
                 }
             } catch let error as ReadError {
                 throw error
             } catch {
                 if i == last { break }  // cut short as the recorder was stopped
-                throw ReadError(file: file, line: i + 1, message: "unreadable line: \(error)")
+                throw ReadError(.error, file: file, line: i + 1, "unreadable line: \(error)")
             }
         }
         return RecordedSession(header: header, records: records)

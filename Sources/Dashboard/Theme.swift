@@ -1,4 +1,5 @@
 import Foundation
+import HadeckBase
 
 /// What a style is for. Theme files assign a style to each role by its raw name.
 public enum ThemeRole: String, CaseIterable, Hashable, Sendable {
@@ -10,20 +11,8 @@ public enum ThemeRole: String, CaseIterable, Hashable, Sendable {
     public static let routes: [ThemeRole] = [.jvm1, .jvm2, .jvm3, .jvm4, .jvm5, .jvm6]
 }
 
-/// A broken theme file: `file:line: message`.
-public struct ThemeError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var file: String
-    public var line: Int
-    public var message: String
-
-    public init(file: String, line: Int, message: String) {
-        self.file = file
-        self.line = line
-        self.message = message
-    }
-
-    public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
-}
+/// A broken theme file: `file:line: error: message`.
+public typealias ThemeError = Diagnostic
 
 /// A set of styles by role.
 public struct Theme: Hashable, Sendable {
@@ -78,7 +67,7 @@ public struct Theme: Hashable, Sendable {
             if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
-            func fail(_ message: String) -> ThemeError { ThemeError(file: file, line: lineNo, message: message) }
+            func fail(_ message: String) -> ThemeError { ThemeError(.error, file: file, line: lineNo, message) }
             guard let eq = trimmed.firstIndex(of: "=") else {
                 throw fail("expected `role = colour [on colour] [, attributes]`, got `\(trimmed)`")
             }

@@ -345,16 +345,21 @@ struct LabStart: ParsableCommand {
     }
 }
 
+/// The lab's options and the one host a command acts on.
+struct LabHost: ParsableArguments {
+    @OptionGroup var options: LabOptions
+    @Argument(help: "lb1, lb2, webA, webB or client.") var host: String
+}
+
 struct LabPowerOff: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "poweroff", abstract: "Power a host off: kill -9 every process in it, take its link down.")
 
-    @OptionGroup var options: LabOptions
-    @Argument(help: "lb1, lb2, webA, webB or client.") var host: String
+    @OptionGroup var on: LabHost
 
     func run() throws {
-        try labAction(options) { lab throws(LabError) in
-            "powered \(host) off (killed \(pidList(try lab.powerOff(host))))"
+        try labAction(on.options) { lab throws(LabError) in
+            "powered \(on.host) off (killed \(pidList(try lab.powerOff(on.host))))"
         }
     }
 }
@@ -363,12 +368,11 @@ struct LabPowerOn: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "poweron", abstract: "Power a host on: it boots with its own address only, its programs start.")
 
-    @OptionGroup var options: LabOptions
-    @Argument(help: "lb1, lb2, webA, webB or client.") var host: String
+    @OptionGroup var on: LabHost
 
     func run() throws {
-        try labAction(options) { lab throws(LabError) in
-            "powered \(host) on (started \(pidList(try lab.powerOn(host))))"
+        try labAction(on.options) { lab throws(LabError) in
+            "powered \(on.host) on (started \(pidList(try lab.powerOn(on.host))))"
         }
     }
 }
@@ -377,8 +381,7 @@ struct LabLink: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "link", abstract: "Pull a host's cable (down) or plug it back (up); its processes keep running.")
 
-    @OptionGroup var options: LabOptions
-    @Argument(help: "lb1, lb2, webA, webB or client.") var host: String
+    @OptionGroup var on: LabHost
     @Argument(help: "down or up.") var state: String
 
     func validate() throws {
@@ -388,9 +391,9 @@ struct LabLink: ParsableCommand {
     }
 
     func run() throws {
-        try labAction(options) { lab throws(LabError) in
-            try lab.setLink(host, up: state == "up")
-            return "\(host)'s link is \(state)"
+        try labAction(on.options) { lab throws(LabError) in
+            try lab.setLink(on.host, up: state == "up")
+            return "\(on.host)'s link is \(state)"
         }
     }
 }

@@ -89,7 +89,7 @@ public struct ReplayCommand: ParsableCommand {
 
     public static func load(_ path: String) throws -> RecordedSession {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SessionFile.ReadError(file: path, line: 0, message: "cannot read the file")
+            throw SessionFile.ReadError(.error, file: path, line: 0, "cannot read the file")
         }
         return try SessionFile.parse(String(decoding: data, as: UTF8.self), file: path)
     }

@@ -1,5 +1,6 @@
 import Dashboard
 import Foundation
+import HadeckBase
 import Testing
 
 @Suite struct ThemeTests {
@@ -34,12 +35,12 @@ import Testing
 
     @Test func brokenFileNamesFileAndLine() {
         let cases: [(String, String)] = [
-            ("up = green\nheadr = red\n", "t.theme:2: unknown role `headr`"),
-            ("up = green\n\n# c\ndown = purple\n", "t.theme:4: unknown colour `purple`"),
-            ("up = 300\n", "t.theme:1: colour number 300 is out of range 0...255"),
-            ("up green\n", "t.theme:1: expected `role = colour"),
-            ("up = red, blink\n", "t.theme:1: unknown attribute `blink`"),
-            ("up = red\nup = green\n", "t.theme:2: role `up` is set twice"),
+            ("up = green\nheadr = red\n", "t.theme:2: error: unknown role `headr`"),
+            ("up = green\n\n# c\ndown = purple\n", "t.theme:4: error: unknown colour `purple`"),
+            ("up = 300\n", "t.theme:1: error: colour number 300 is out of range 0...255"),
+            ("up green\n", "t.theme:1: error: expected `role = colour"),
+            ("up = red, blink\n", "t.theme:1: error: unknown attribute `blink`"),
+            ("up = red\nup = green\n", "t.theme:2: error: role `up` is set twice"),
         ]
         for (text, prefix) in cases {
             #expect(throws: ThemeError.self) { try Theme.parse(text, name: "t", file: "t.theme") }
@@ -59,7 +60,7 @@ import Testing
         try "normal = default\nup = green on\n".write(toFile: path, atomically: true, encoding: .utf8)
         let c = Theme.load(path)
         #expect(c.theme.name == "dark")
-        #expect(c.message?.hasPrefix("\(path):2: ") == true)
+        #expect(c.message?.hasPrefix("\(path):2: error: ") == true)
         // By name in a directory.
         try "up = red\n".write(toFile: dir.appendingPathComponent("mine.theme").path, atomically: true, encoding: .utf8)
         let mine = Theme.load("mine", directories: [dir.path])

@@ -87,7 +87,7 @@ import Testing
     @Test func aSessionFileNamesWhatIsWrongWithIt() throws {
         #expect(
             throws: SessionFile.ReadError(
-                file: "x", line: 1, message: "not a hadeck session (no \"format\":\"hadeck-session\" header)")
+                .error, file: "x", line: 1, "not a hadeck session (no \"format\":\"hadeck-session\" header)")
         ) {
             try SessionFile.parse("{\"t\":1}\n", file: "x")
         }
@@ -99,7 +99,7 @@ import Testing
         #expect(
             try SessionFile.parse([header, event, "{\"t\":2,\"ev"].joined(separator: "\n"), file: "x").events.count == 1
         )
-        #expect(throws: SessionFile.ReadError(file: "x", line: 2, message: "neither an event nor a keyframe")) {
+        #expect(throws: SessionFile.ReadError(.error, file: "x", line: 2, "neither an event nor a keyframe")) {
             try SessionFile.parse([header, "{\"t\":2}", event].joined(separator: "\n"), file: "x")
         }
     }
