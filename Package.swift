@@ -188,7 +188,7 @@ let package = Package(
         // The only ncurses code: paints Dashboard's cell buffers and reads keys.
         .target(
             name: "CursesTerminal",
-            dependencies: ["ClusterModel", "CNCurses", "Dashboard"]
+            dependencies: ["ClusterModel", "CNCurses", "Dashboard", "HadeckBase"]
         ),
         // What the test targets share: temporary directories, outside programs, the repository root.
         .target(

@@ -389,10 +389,14 @@ public protocol ClusterSource: AnyObject {
     /// nil when the source cannot say. Between events only clocks and counters move: a screen
     /// that sees the same number may take a snapshot less often (the dashboard: once a second).
     var changeSequence: Int? { get }
+    /// Raised whenever `changeSequence` moves, for a screen that sleeps until a change, a key or its
+    /// next once-a-second frame; nil when the source must be looked at (or advanced) every tick.
+    var changeSignal: ChangeSignal? { get }
 }
 
 extension ClusterSource {
     public var changeSequence: Int? { nil }
+    public var changeSignal: ChangeSignal? { nil }
 
     public func submit(
         _ command: ControlCommand, by actor: String,

@@ -1,6 +1,7 @@
 import CNCurses
 import ClusterModel
 import Dashboard
+import HadeckBase
 import Synchronization
 
 #if canImport(Glibc)
@@ -28,6 +29,17 @@ public enum CursesError: Error, Hashable, Sendable, CustomStringConvertible {
 
 /// The last SIGINT/SIGTERM received (0: none). Set from the signal handler: an atomic store is signal-safe.
 let pendingSignalNumber = Atomic<Int32>(0)
+
+/// Raised by the signal handlers (an atomic exchange and a write(2), both async-signal-safe), so
+/// that a wait for a key or a change ends at once on a signal, whichever thread the kernel
+/// delivered it to. Made before the first handler is installed.
+let signalWake = ChangeSignal()
+
+/// The signal handlers' body: remember the signal, wake the waiting loop.
+func noteSignal(_ sig: Int32) {
+    pendingSignalNumber.store(sig, ordering: .relaxed)
+    signalWake?.raise()
+}
 
 /// Only one curses screen can be active in a process.
 let cursesActive = Mutex<Bool>(false)
@@ -117,10 +129,11 @@ public final class CursesTerminal: TerminalBackend {
         scrollok(window, false)
         if handleSignals {
             pendingSignalNumber.store(0, ordering: .relaxed)
-            previousInt = signal(SIGINT) { sig in pendingSignalNumber.store(sig, ordering: .relaxed) }
-            previousTerm = signal(SIGTERM) { sig in pendingSignalNumber.store(sig, ordering: .relaxed) }
+            _ = signalWake
+            previousInt = signal(SIGINT) { sig in noteSignal(sig) }
+            previousTerm = signal(SIGTERM) { sig in noteSignal(sig) }
             // The terminal went away: leave too (instead of spinning on a closed input).
-            previousHup = signal(SIGHUP) { sig in pendingSignalNumber.store(sig, ordering: .relaxed) }
+            previousHup = signal(SIGHUP) { sig in noteSignal(sig) }
         }
     }
 
@@ -175,6 +188,27 @@ public final class CursesTerminal: TerminalBackend {
         }
         if r == KEY_CODE_YES { return Self.decode(functionKey: Int32(ch)) }
         return Self.decode(char: UInt32(ch))
+    }
+
+    public var canWaitForChange: Bool { true }
+
+    /// Sleeps in poll(2) on the terminal's input, `change` and the signal handlers' descriptor: a
+    /// key is read as soon as it is typed, a change or a signal ends the wait with nil.
+    public func readKey(timeoutMilliseconds: Int, orChange change: ChangeSignal) throws -> Key? {
+        // What ncurses holds already (the rest of a sequence it read ahead) comes first.
+        if let key = try readKey(timeoutMilliseconds: 0) { return key }
+        if pendingSignalNumber.load(ordering: .relaxed) != 0 { return nil }
+        var fds = [
+            pollfd(fd: input.map { fileno($0) } ?? STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: change.descriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: signalWake?.descriptor ?? -1, events: Int16(POLLIN), revents: 0),
+        ]
+        let ready = poll(&fds, 3, Int32(clamping: timeoutMilliseconds))
+        if fds[2].revents != 0 { signalWake?.lower() }
+        // A key (or a hangup, which readKey notices), else a change, a signal, or the time is up;
+        // after EINTR ncurses may hold a KEY_RESIZE (SIGWINCH).
+        if ready > 0, fds[0].revents != 0 { return try readKey(timeoutMilliseconds: 25) }
+        return try readKey(timeoutMilliseconds: 0)
     }
 
     /// True when the terminal we read keys from is gone (hangup, error, closed).

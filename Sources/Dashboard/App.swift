@@ -9,6 +9,11 @@ public protocol TerminalBackend: AnyObject {
     var size: (width: Int, height: Int) { get }
     /// Waits up to `timeoutMilliseconds` for a key; nil when none came (the loop's tick).
     func readKey(timeoutMilliseconds: Int) throws -> Key?
+    /// Whether `readKey(timeoutMilliseconds:orChange:)` also wakes when the signal is raised (and on
+    /// SIGINT/SIGTERM/SIGHUP), so that the loop may sleep for a second instead of ticking.
+    var canWaitForChange: Bool { get }
+    /// Waits up to `timeoutMilliseconds` for a key, or until `change` is raised: nil when no key came.
+    func readKey(timeoutMilliseconds: Int, orChange change: ChangeSignal) throws -> Key?
     /// Writes the runs; `clear` first blanks the whole screen (after a resize or theme change).
     func paint(_ runs: [CellRun], clear: Bool) throws
     /// Called when the theme changes (a backend may precompute colour pairs).
@@ -20,6 +25,10 @@ public protocol TerminalBackend: AnyObject {
 }
 
 extension TerminalBackend {
+    public var canWaitForChange: Bool { false }
+    public func readKey(timeoutMilliseconds: Int, orChange change: ChangeSignal) throws -> Key? {
+        try readKey(timeoutMilliseconds: timeoutMilliseconds)
+    }
     public func themeChanged(_ theme: Theme) {}
     public func pendingSignal() -> Int32? { nil }
 }
@@ -143,6 +152,8 @@ public final class DashboardApp {
         var snap: ClusterSnapshot?
         var snapshotAt = Int64.min
         var sequence: Int?
+        // A source that signals its changes lets the loop sleep between them (see below).
+        let changeSignal = terminal.canWaitForChange ? source.changeSignal : nil
         // Keys, answers and expiries change what the screen shows: the next tick looks again.
         var changed = true
         while true {
@@ -159,6 +170,8 @@ public final class DashboardApp {
             }
             // A source that says nothing happened since the last snapshot is asked again once a
             // second (its clocks and counters), or at once when a failover's countdown runs.
+            // Lowered before the sequence is read: a change made from here on raises it again.
+            changeSignal?.lower()
             let seen = source.changeSequence
             var looked = false
             if snap == nil || changed || fullRepaint || seen == nil || seen != sequence
@@ -198,8 +211,19 @@ public final class DashboardApp {
             ticks += 1
             if let maxTicks = options.maxTicks, ticks >= maxTicks { return 0 }
             // While a command runs, look for its answer often.
-            let wait = inFlight.isEmpty ? options.tickMilliseconds : min(options.tickMilliseconds, 20)
-            guard let key = try terminal.readKey(timeoutMilliseconds: wait), let live = snap else { continue }
+            var wait = inFlight.isEmpty ? options.tickMilliseconds : min(options.tickMilliseconds, 20)
+            let pressed: Key?
+            if let changeSignal, inFlight.isEmpty, replay == nil, !liveCountingDown {
+                // Nothing moves by itself before the next clock-only frame (or a confirmation's
+                // expiry): sleep until then, woken at once by a key, a change or a signal.
+                var until = snapshotAt + ShownFrame.clockOnlyInterval
+                if let asked = state.confirmation { until = min(until, asked.expires + 1) }
+                wait = max(wait, Int((until - now()) / 1000) + 1)
+                pressed = try terminal.readKey(timeoutMilliseconds: wait, orChange: changeSignal)
+            } else {
+                pressed = try terminal.readKey(timeoutMilliseconds: wait)
+            }
+            guard let key = pressed, let live = snap else { continue }
             // Keys act on what the screen shows: in a replay, the replayed snapshot.
             let current = replay?.frame ?? live
             changed = true

@@ -84,6 +84,15 @@ public final class CapturingTerminal: TerminalBackend {
         return try inner.readKey(timeoutMilliseconds: timeoutMilliseconds)
     }
 
+    /// Waits on the inner terminal's input and the signal, unless a stop condition must be looked at
+    /// every tick (a scripted run's end).
+    public var canWaitForChange: Bool { stopWhen == nil && inner.canWaitForChange }
+
+    public func readKey(timeoutMilliseconds: Int, orChange change: ChangeSignal) throws -> Key? {
+        guard stopWhen == nil else { return try readKey(timeoutMilliseconds: timeoutMilliseconds) }
+        return try inner.readKey(timeoutMilliseconds: timeoutMilliseconds, orChange: change)
+    }
+
     public func paint(_ runs: [CellRun], clear: Bool) throws {
         try inner.paint(runs, clear: clear)
         let size = inner.size

@@ -145,4 +145,5 @@ final class KeyframingSource: ClusterSource {
     }
 
     var changeSequence: Int? { inner.changeSequence }
+    var changeSignal: ChangeSignal? { inner.changeSignal }
 }

@@ -67,7 +67,7 @@ public final class LiveCluster: Sendable {
     let state: NIOLoopBoundBox<LiveClusterState>
     /// Once the scenario's end was checked: its problem lines (empty: it passed).
     let scenarioOutcome = ScenarioOutcome()
-    /// Events so far (the dashboard's `changeSequence`).
+    /// Events so far (the dashboard's `changeSequence`), and the signal raised with each.
     let events = EventCounter()
 
     /// Checks the addresses; nothing is bound until `start()`.
@@ -92,7 +92,7 @@ public final class LiveCluster: Sendable {
         state = try! loop.submit {
             let s = LiveClusterState(spec: running, scenario: scenario, options: options, loop: loop, clock: clock)
             s.bound = NIOLoopBound(s, eventLoop: loop)
-            s.onEvent = { _ in events.count.add(1, ordering: .relaxed) }
+            s.onEvent = { _ in events.add() }
             return NIOLoopBoundBox(s, eventLoop: loop)
         }.wait()
     }
@@ -108,7 +108,7 @@ public final class LiveCluster: Sendable {
         let events = self.events
         try? eventLoop.submit {
             state.value.onEvent = { event in
-                events.count.add(1, ordering: .relaxed)
+                events.add()
                 handler(event)
             }
         }.wait()
@@ -274,6 +274,12 @@ public final class LiveClusterSource: ClusterSource, Sendable {
 
     public var changeSequence: Int? { live.events.count.load(ordering: .relaxed) }
 
+    /// While a scenario plays, the screen ticks (its end is checked in `advance`); after, it sleeps
+    /// until an event.
+    public var changeSignal: ChangeSignal? {
+        live.scenarioEnd == nil || live.scenarioFinished ? live.events.signal : nil
+    }
+
     static let realTime = LiveSourceError(
         "the live cluster runs in real time (hadeck --simulate slows it down or pauses it)")
 }
@@ -281,6 +287,12 @@ public final class LiveClusterSource: ClusterSource, Sendable {
 /// How many events the live cluster has recorded, read from any thread.
 final class EventCounter: Sendable {
     let count = Atomic<Int>(0)
+    let signal = ChangeSignal()
+
+    func add() {
+        count.add(1, ordering: .relaxed)
+        signal?.raise()
+    }
 }
 
 /// A scenario's problem lines once its end was checked, shared by the loop and its callers.

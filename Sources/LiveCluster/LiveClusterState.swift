@@ -154,12 +154,14 @@ final class LiveClusterState: ClusterDataPlane {
         if let runner { runner.advance(to: now) } else { cluster.run(until: now) }
     }
 
-    /// Wakes at the core's next deadline (and at least every 100 ms, so nothing waits on a stale timer).
+    /// Wakes at the core's next deadline. Everything that changes the core comes through
+    /// `withCore`, which arms again, so the deadline is never stale; the one-second cap is a safety
+    /// net only. (It was 100 ms: ten wake-ups a second of an idle cluster, most of its idle CPU.)
     func arm() {
         guard !stopped, let cluster else { return }
         var next = cluster.nextEventTime
         if let step = runner?.nextStepTime { next = min(next ?? step, step) }
-        let cap = NIODeadline.now() + .milliseconds(100)
+        let cap = NIODeadline.now() + .seconds(1)
         let deadline = next.map { min(clock.deadline(of: $0), cap) } ?? cap
         if tick != nil, let at = tickDeadline, at <= deadline { return }
         tick?.cancel()

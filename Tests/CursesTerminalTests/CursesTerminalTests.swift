@@ -1,6 +1,7 @@
 import BalancerCore
 import ClusterModel
 import Dashboard
+import Foundation
 import HadeckBase
 import HadeckTestSupport
 import Testing
@@ -41,6 +42,47 @@ import Testing
                 term: "xterm", outputPath: "/dev/null", inputPath: "/dev/null", requireTTY: false,
                 handleSignals: false)
         }
+    }
+
+    /// The wait the idle dashboard sleeps in: the whole timeout when nothing happens, and not a
+    /// moment longer than it takes for a key to be typed or a change to be raised.
+    @Test func aWaitForAKeyOrAChangeEndsWithWhicheverComesFirst() throws {
+        let dir = try TemporaryDirectory("curses-wait")
+        let fifo = dir.file("input")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // Held open for writing (O_RDWR does not wait for a reader), so curses' open does not block.
+        let writer = open(fifo, O_RDWR | O_NONBLOCK)
+        #expect(writer >= 0)
+        defer { close(writer) }
+        let t = try CursesTerminal(
+            term: "xterm-256color", outputPath: "/dev/null", inputPath: fifo, requireTTY: false,
+            handleSignals: false)
+        defer { t.restore() }
+        let change = try #require(ChangeSignal())
+        func timed(_ body: () throws -> Key?) rethrows -> (Key?, Duration) {
+            let start = ContinuousClock.now
+            let key = try body()
+            return (key, ContinuousClock.now - start)
+        }
+        #expect(t.canWaitForChange)
+        let (none, slept) = try timed { try t.readKey(timeoutMilliseconds: 300, orChange: change) }
+        #expect(none == nil && slept >= .milliseconds(250), "nothing happened, yet it returned after \(slept)")
+
+        Thread.detachNewThread {
+            usleep(50_000)
+            change.raise()
+        }
+        let (woken, tookChange) = try timed { try t.readKey(timeoutMilliseconds: 5_000, orChange: change) }
+        #expect(woken == nil && tookChange < .seconds(2), "a change ended the wait after \(tookChange)")
+        change.lower()
+
+        Thread.detachNewThread {
+            usleep(50_000)
+            var x = UInt8(ascii: "x")
+            _ = write(writer, &x, 1)
+        }
+        let (typed, tookKey) = try timed { try t.readKey(timeoutMilliseconds: 5_000, orChange: change) }
+        #expect(typed == .char("x") && tookKey < .seconds(2), "got \(String(describing: typed)) after \(tookKey)")
     }
 
     @Test func sigtermSetsTheFlagInsteadOfKilling() throws {
