@@ -69,3 +69,47 @@ extension Backend {
         }
     }
 }
+
+/// What a screen's row shows of one server, read without building a `ServerSnapshot`: no strings,
+/// nothing that depends on the time. A cache of rows compares two of these to know what to redo
+/// (ClusterCore's snapshot rows); `status` and `checkStatusText` are derived from exactly these
+/// fields and the server's configuration.
+public struct ServerRowState: Equatable, Sendable {
+    public var health: Int
+    public var state: OperationalState
+    public var admin: AdminState
+    /// `uweight` and `iweight`.
+    public var weight: Int
+    public var initialWeight: Int
+    public var lastChange: Instant
+    public var checkStatus: CheckStatus?
+    public var checkCode: Int?
+    public var checkDuration: TimeSpan?
+    public var currentSessions: Int
+    public var totalSessions: Int
+}
+
+extension Backend {
+    /// How many servers it has (indices for the `…ofServer(at:)` readers, in declaration order).
+    public var serverCount: Int { servers.count }
+
+    /// The configuration of server `i`.
+    public func serverConfig(at i: Int) -> ServerConfig { servers[i].config }
+
+    /// The row fields of server `i` (as `snapshot(now:)` would give them).
+    public func rowState(ofServerAt i: Int) -> ServerRowState {
+        // Field by field: a copy of the whole runtime would retain its configuration's strings.
+        ServerRowState(
+            health: servers[i].health, state: servers[i].state, admin: servers[i].admin,
+            weight: servers[i].uweight, initialWeight: servers[i].iweight, lastChange: servers[i].lastChange,
+            checkStatus: servers[i].checkStatus, checkCode: servers[i].checkCode,
+            checkDuration: servers[i].checkDuration, currentSessions: servers[i].currentConnections,
+            totalSessions: servers[i].totalConnections)
+    }
+
+    /// Server `i`'s status, as `snapshot(now:)`'s `state` (from `health`, `state`, `admin`).
+    public func status(ofServerAt i: Int) -> ServerStatus { servers[i].status }
+
+    /// Server `i`'s `L7OK/200`, as `snapshot(now:)`'s `checkStatusText` (from `checkStatus`, `checkCode`).
+    public func checkStatusText(ofServerAt i: Int) -> String? { servers[i].checkStatusText }
+}

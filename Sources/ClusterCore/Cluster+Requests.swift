@@ -227,7 +227,7 @@ extension Cluster {
 
     private func keep(_ r: RequestRecord) {
         if let via = r.via, let server = r.server, r.status > 0 {
-            requestMeter.count(via + "\u{0}" + server, at: r.time)
+            requestMeter.count(meterSlot(via: via, server: server), at: r.time)
         } else {
             requestMeter.count(nil, at: r.time)
         }

@@ -32,20 +32,8 @@ extension Cluster {
                 heardMaster: heard, heardMasterPriority: instance?.masterPriority, holdsVIP: h.holds(vip))
         }
         let (requestRate, perServer) = requestMeter.rates(at: now)
-        let windowSeconds = Double(requestMeter.windowSeconds)
-        var servers: [ServerRow] = []
-        for h in hosts {
-            guard let hp = h.haproxy else { continue }
-            for var row in hp.serverRows(balancer: h.name, now: now) {
-                let web = (webServerIndex.byAddress[row.address] ?? webServerIndex.byName[row.server]).map {
-                    webServers[$0]
-                }
-                row.jvmRoute = web?.jvmRoute
-                row.appRunning = web?.running
-                row.requestsPerSecond = Double(perServer[h.name + "\u{0}" + row.server] ?? 0) / windowSeconds
-                servers.append(row)
-            }
-        }
+        snapshotRows.update(self, rates: perServer, windowSeconds: Double(requestMeter.windowSeconds))
+        let servers = snapshotRows.rows
         let nonRequest = events.reversed().prefix(eventLimit)
         return ClusterSnapshot(
             time: now, clusterName: spec.name, caption: lastCaption, vip: spec.vip,

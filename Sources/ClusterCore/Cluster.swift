@@ -74,8 +74,12 @@ public final class Cluster {
     /// Browsers with a request in flight.
     var busyClients: Set<Int> = []
     var latencyGenerator = SplitMix64(seed: "latency")
-    /// Requests answered, per `balancer\0server`, for the rates on screen.
+    /// Requests answered, per balancer and server name (`meterSlot`), for the rates on screen.
     var requestMeter = RateMeter()
+    /// The request meter's key of each balancer and server name, numbered as first asked for.
+    var meterSlots: [MeterKey: Int] = [:]
+    /// The server rows of the last snapshot, updated in place by the next (SnapshotRows.swift).
+    var snapshotRows = SnapshotRows()
     /// The history keeps 1 request in `requestSampling` (1: all).
     public internal(set) var requestSampling = 1
     /// Requests per second above which the history samples.
@@ -264,6 +268,21 @@ public final class Cluster {
     }
 
     // MARK: - Lookups
+
+    /// A balancer and a server name: what the request meter counts by.
+    struct MeterKey: Hashable {
+        var via: String
+        var server: String
+    }
+
+    /// The request meter's key for requests `via` took to `server` (a new one the first time).
+    func meterSlot(via: String, server: String) -> Int {
+        let key = MeterKey(via: via, server: server)
+        if let slot = meterSlots[key] { return slot }
+        let slot = meterSlots.count
+        meterSlots[key] = slot
+        return slot
+    }
 
     public func host(named name: String) -> BalancerHost? { hosts.first { $0.name == name } }
 

@@ -229,18 +229,4 @@ public final class HAProxyProcess {
     func status(server: String) -> ServerStatus? {
         backendsWith(server).first?.backend.status(of: server)
     }
-
-    func serverRows(balancer: String, now: Instant) -> [ServerRow] {
-        backends.flatMap { b in
-            b.backend.snapshot(now: now).map { s in
-                ServerRow(
-                    balancer: balancer, backend: b.name, server: s.name, address: s.address.description,
-                    status: s.state,
-                    adminState: s.adminState, checkStatus: s.checkStatusText, checkDuration: s.checkDuration,
-                    lastChange: s.lastChange, weight: s.weight.current, initialWeight: s.weight.initial,
-                    currentSessions: s.currentSessions, totalSessions: s.totalSessions, health: s.health, rise: s.rise,
-                    fall: s.fall, checked: s.checked, backup: s.backup)
-            }
-        }
-    }
 }
