@@ -1,6 +1,7 @@
 import BalancerCore
 import ClusterModel
 import HadeckBase
+import Synchronization
 
 /// The panels that can have the keyboard, in `Tab` order.
 public enum Panel: String, CaseIterable, Hashable, Sendable {
@@ -212,12 +213,36 @@ public enum DashboardModel {
 
     /// The colour of each jvmRoute, in order of first appearance (route N gets theme role
     /// jvm(N mod 6 + 1)), and of each server (its route's). One pass over each server once.
+    ///
+    /// The answer only changes when the servers' names or routes do, rarely; making its two
+    /// dictionaries was a third of a frame with a thousand servers. So the last answer is kept with
+    /// the names and routes it was made from, and given again while they are the same.
     public static func routeColours(_ s: ClusterSnapshot) -> (routes: [String: ThemeRole], servers: [String: ThemeRole])
     {
-        var routes: [String: ThemeRole] = [:]
-        var servers: [String: ThemeRole] = [:]
-        var next = 0
         let rows = BackendRows.blocks(s.servers).map { s.servers[0..<$0.0] } ?? s.servers[...]
+        if let kept = RouteColours.last.withLock({ $0.flatMap { $0.madeFrom(rows) ? $0 : nil } }) {
+            return (kept.routes, kept.servers)
+        }
+        let made = RouteColours(rows)
+        RouteColours.last.withLock { $0 = made }
+        return (made.routes, made.servers)
+    }
+}
+
+/// `DashboardModel.routeColours`'s answer, with the server names and routes it was made from.
+struct RouteColours: Sendable {
+    var names: [String]
+    var jvmRoutes: [String?]
+    var routes: [String: ThemeRole] = [:]
+    var servers: [String: ThemeRole] = [:]
+
+    /// The last answer (frames of one dashboard ask with the same servers).
+    static let last = Mutex<RouteColours?>(nil)
+
+    init(_ rows: ArraySlice<ServerRow>) {
+        names = rows.map(\.server)
+        jvmRoutes = rows.map(\.jvmRoute)
+        var next = 0
         for r in rows {
             guard let j = r.jvmRoute else { continue }
             if let role = routes[j] {
@@ -229,7 +254,17 @@ public enum DashboardModel {
             servers[r.server] = servers[r.server] ?? role
             next += 1
         }
-        return (routes, servers)
+    }
+
+    /// Whether `rows` have the names and routes this was made from, in the same order.
+    func madeFrom(_ rows: ArraySlice<ServerRow>) -> Bool {
+        guard rows.count == names.count else { return false }
+        var k = 0
+        for i in rows.indices {
+            guard rows[i].server == names[k], rows[i].jvmRoute == jvmRoutes[k] else { return false }
+            k += 1
+        }
+        return true
     }
 }
 

@@ -98,6 +98,41 @@ import Testing
         let x = rows[y].distance(from: rows[y].startIndex, to: rows[y].range(of: ".jvm3")!.lowerBound) + 1
         #expect(buf[x, y].style.fg == theme[.jvm1].fg)  // jvm3 is the first route seen
     }
+
+    /// `routeColours` keeps its last answer while the servers' names and routes stay the same: from
+    /// one snapshot to the next it must still give what a fresh computation gives.
+    @Test func routeColoursFollowTheServersFromOneSnapshotToTheNext() {
+        func fresh(_ s: ClusterSnapshot) -> (routes: [String: ThemeRole], servers: [String: ThemeRole]) {
+            var routes: [String: ThemeRole] = [:]
+            var servers: [String: ThemeRole] = [:]
+            for r in s.servers.prefix(s.servers.count / 2) {
+                guard let j = r.jvmRoute else { continue }
+                let role = routes[j] ?? ThemeRole.routes[routes.count % ThemeRole.routes.count]
+                routes[j] = role
+                if servers[r.server] == nil { servers[r.server] = role }
+            }
+            return (routes, servers)
+        }
+        let base = Fixtures.allUp()
+        var rerouted = base
+        for i in rerouted.servers.indices where rerouted.servers[i].server == "webA" {
+            rerouted.servers[i].jvmRoute = "jvm9"
+        }
+        var renamed = base
+        for i in renamed.servers.indices where renamed.servers[i].server == "webB" {
+            renamed.servers[i].server = "webC"
+        }
+        var unrouted = base
+        for i in unrouted.servers.indices { unrouted.servers[i].jvmRoute = nil }
+        var swapped = base
+        swapped.servers = [swapped.servers[1], swapped.servers[0], swapped.servers[3], swapped.servers[2]]
+        for s in [base, base, rerouted, base, renamed, renamed, unrouted, swapped, base] {
+            let (routes, servers) = DashboardModel.routeColours(s)
+            let expected = fresh(s)
+            #expect(routes == expected.routes && servers == expected.servers)
+        }
+        #expect(DashboardModel.routeColours(swapped).routes == ["jvm2": .jvm1, "jvm3": .jvm2])
+    }
 }
 
 @Suite struct CellBufferTests {
