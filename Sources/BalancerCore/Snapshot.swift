@@ -93,6 +93,9 @@ extension Backend {
     /// How many servers it has (indices for the `…ofServer(at:)` readers, in declaration order).
     public var serverCount: Int { servers.count }
 
+    /// The index of the first server of that name.
+    public func serverIndex(named name: String) -> Int? { indexByName[name] }
+
     /// The configuration of server `i`.
     public func serverConfig(at i: Int) -> ServerConfig { servers[i].config }
 

@@ -51,12 +51,16 @@ public final class HAProxyProcess {
 
     /// Each frontend's rules (`acl`, `use_backend`, `http-request`...), compiled once.
     private let routers: [String: RequestRouter]
+    /// Each backend's server addresses as text, by server index: every request asks for its
+    /// server's (`address(ofServer:backend:)`).
+    private let serverAddresses: [[String]]
 
     init(config: HAProxyConfig, pid: Int, now: Instant) {
         self.pid = pid
         self.config = config
         self.startedAt = now
         backends = config.backends.map { ($0.name, Backend(config: $0, start: now)) }
+        serverAddresses = config.backends.map { $0.servers.map(\.address.description) }
         routers = Dictionary(
             config.frontends.map { ($0.name, RequestRouter(frontend: $0, backends: config.backends)) },
             uniquingKeysWith: { a, _ in a })
@@ -128,8 +132,12 @@ public final class HAProxyProcess {
         return b.route(request: request, now: now)
     }
 
+    /// The address of the first server of that name in backend `name`.
     func address(ofServer server: String, backend name: String) -> String? {
-        backend(name)?.config.servers.first { $0.name == server }?.address.description
+        guard let b = backends.firstIndex(where: { $0.name == name }),
+            let i = backends[b].backend.serverIndex(named: server)
+        else { return nil }
+        return serverAddresses[b][i]
     }
 
     /// Takes a maxconn slot for `route` or queues request `id` (`Backend.admit`).
