@@ -349,6 +349,11 @@ struct LabStart: ParsableCommand {
 struct LabHost: ParsableArguments {
     @OptionGroup var options: LabOptions
     @Argument(help: "lb1, lb2, webA, webB or client.") var host: String
+
+    /// `labAction` on this host: `body` gets the lab and the host's name.
+    func act(_ body: (Lab, String) throws(LabError) -> String) throws {
+        try labAction(options) { lab throws(LabError) in try body(lab, host) }
+    }
 }
 
 struct LabPowerOff: ParsableCommand {
@@ -358,9 +363,7 @@ struct LabPowerOff: ParsableCommand {
     @OptionGroup var on: LabHost
 
     func run() throws {
-        try labAction(on.options) { lab throws(LabError) in
-            "powered \(on.host) off (killed \(pidList(try lab.powerOff(on.host))))"
-        }
+        try on.act { lab, host throws(LabError) in "powered \(host) off (killed \(pidList(try lab.powerOff(host))))" }
     }
 }
 
@@ -371,9 +374,7 @@ struct LabPowerOn: ParsableCommand {
     @OptionGroup var on: LabHost
 
     func run() throws {
-        try labAction(on.options) { lab throws(LabError) in
-            "powered \(on.host) on (started \(pidList(try lab.powerOn(on.host))))"
-        }
+        try on.act { lab, host throws(LabError) in "powered \(host) on (started \(pidList(try lab.powerOn(host))))" }
     }
 }
 
@@ -391,9 +392,9 @@ struct LabLink: ParsableCommand {
     }
 
     func run() throws {
-        try labAction(on.options) { lab throws(LabError) in
-            try lab.setLink(on.host, up: state == "up")
-            return "\(on.host)'s link is \(state)"
+        try on.act { lab, host throws(LabError) in
+            try lab.setLink(host, up: state == "up")
+            return "\(host)'s link is \(state)"
         }
     }
 }
