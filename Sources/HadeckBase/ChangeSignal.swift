@@ -42,7 +42,9 @@ public final class ChangeSignal: Sendable {
     public func lower() {
         var bytes = (UInt64(0), UInt64(0))
         _ = withUnsafeMutableBytes(of: &bytes) { read(descriptor, $0.baseAddress, $0.count) }
-        raised.store(false, ordering: .sequentiallyConsistent)
+        // An exchange, not a store: it orders this with a raise() that saw `true` just before,
+        // so the reader's next look sees what that raise announced.
+        _ = raised.exchange(false, ordering: .sequentiallyConsistent)
     }
 
     /// Whether the descriptor is readable now (for tests and waiters that do not poll).

@@ -272,7 +272,7 @@ public final class LiveClusterSource: ClusterSource, Sendable {
         }
     }
 
-    public var changeSequence: Int? { live.events.count.load(ordering: .relaxed) }
+    public var changeSequence: Int? { live.events.count.load(ordering: .acquiring) }
 
     /// While a scenario plays, the screen ticks (its end is checked in `advance`); after, it sleeps
     /// until an event.
@@ -290,7 +290,7 @@ final class EventCounter: Sendable {
     let signal = ChangeSignal()
 
     func add() {
-        count.add(1, ordering: .relaxed)
+        count.add(1, ordering: .releasing)
         signal?.raise()
     }
 }

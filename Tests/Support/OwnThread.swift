@@ -1,3 +1,4 @@
+// For `timespec`'s fields below (MemberImportVisibility finds them there once Date is used here).
 import CoreFoundation
 import Foundation
 import Testing
@@ -232,8 +233,8 @@ public final class TestTimeline: @unchecked Sendable {
             _ = FileManager.default.createFile(atPath: path, contents: nil)
         }
         guard let file = FileHandle(forWritingAtPath: path) else { return }
-        file.seekToEndOfFile()
-        file.write(Data(line.utf8))
-        file.closeFile()
+        defer { try? file.close() }
+        _ = try? file.seekToEnd()
+        try? file.write(contentsOf: Data(line.utf8))
     }
 }
