@@ -152,8 +152,6 @@ public final class DashboardApp {
         var snap: ClusterSnapshot?
         var snapshotAt = Int64.min
         var sequence: Int?
-        // A source that signals its changes lets the loop sleep between them (see below).
-        let changeSignal = terminal.canWaitForChange ? source.changeSignal : nil
         // Keys, answers and expiries change what the screen shows: the next tick looks again.
         var changed = true
         while true {
@@ -170,7 +168,10 @@ public final class DashboardApp {
             }
             // A source that says nothing happened since the last snapshot is asked again once a
             // second (its clocks and counters), or at once when a failover's countdown runs.
-            // Lowered before the sequence is read: a change made from here on raises it again.
+            // A source that signals its changes lets the loop sleep between them (see below); a
+            // scenario's source gives its signal once the scenario has ended. Lowered before the
+            // sequence is read: a change made from here on raises it again.
+            let changeSignal = terminal.canWaitForChange ? source.changeSignal : nil
             changeSignal?.lower()
             let seen = source.changeSequence
             var looked = false

@@ -23,8 +23,10 @@ import Testing
             return snap
         }
         func perform(_ command: ControlCommand, by actor: String) throws -> String { "ok" }
+        /// False while a scenario would play: the source gives no signal then.
+        var offersSignal = true
         var changeSequence: Int? { sequence }
-        var changeSignal: ChangeSignal? { signal }
+        var changeSignal: ChangeSignal? { offersSignal ? signal : nil }
     }
 
     /// A terminal that can wait on the signal; each wait is recorded and passes the time asked.
@@ -87,6 +89,23 @@ import Testing
         term.during = [{ _ in nil }]
         _ = try DashboardApp(source: source, options: DashboardOptions()) { term.clock }.run(terminal: term)
         #expect(term.waits.count == 2 && term.waits.allSatisfy { !$0.onChange && $0.milliseconds == 100 })
+    }
+
+    /// A live scenario's source offers its signal only once the scenario has ended: from then on the
+    /// loop sleeps.
+    @Test func aSignalOfferedLaterIsUsedFromThen() throws {
+        let source = SignallingSource()
+        source.offersSignal = false
+        let term = WaitingTerminal()
+        term.during = [
+            { _ in nil },
+            { _ in
+                source.offersSignal = true
+                return nil
+            },
+        ]
+        _ = try DashboardApp(source: source, options: DashboardOptions()) { term.clock }.run(terminal: term)
+        #expect(term.waits.map(\.onChange) == [false, false, true], "\(term.waits)")
     }
 
     @Test func withoutASignalTheLoopTicksAsBefore() throws {
