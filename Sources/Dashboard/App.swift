@@ -166,13 +166,13 @@ public final class DashboardApp {
                 state.statusIsError = false
                 changed = true
             }
-            // A source that says nothing happened since the last snapshot is asked again once a
-            // second (its clocks and counters), or at once when a failover's countdown runs.
             // A source that signals its changes lets the loop sleep between them (see below); a
             // scenario's source gives its signal once the scenario has ended. Lowered before the
             // sequence is read: a change made from here on raises it again.
             let changeSignal = terminal.canWaitForChange ? source.changeSignal : nil
             changeSignal?.lower()
+            // A source that says nothing happened since the last snapshot is asked again once a
+            // second (its clocks and counters), or at once when a failover's countdown runs.
             let seen = source.changeSequence
             var looked = false
             if snap == nil || changed || fullRepaint || seen == nil || seen != sequence
