@@ -57,24 +57,25 @@ struct SnapshotRows {
         }
     }
 
-    /// Writes into row `k` the fields that differ between `old` and `new`.
+    /// Writes `new` into row `k` (called only when it differs from `old`, so the row is written
+    /// anyway); the two derived strings are made again only when what they come from moved.
     private mutating func apply(
         _ new: ServerRowState, from backend: Backend, server i: Int, over old: ServerRowState, to k: Int
     ) {
         if new.health != old.health || new.state != old.state || new.admin != old.admin {
             rows[k].status = backend.status(ofServerAt: i)
-            rows[k].adminState = new.admin
-            rows[k].health = new.health
         }
         if new.checkStatus != old.checkStatus || new.checkCode != old.checkCode {
             rows[k].checkStatus = backend.checkStatusText(ofServerAt: i)
         }
-        if new.checkDuration != old.checkDuration { rows[k].checkDuration = new.checkDuration }
-        if new.lastChange != old.lastChange { rows[k].lastChange = new.lastChange }
-        if new.weight != old.weight { rows[k].weight = new.weight }
-        if new.initialWeight != old.initialWeight { rows[k].initialWeight = new.initialWeight }
-        if new.currentSessions != old.currentSessions { rows[k].currentSessions = new.currentSessions }
-        if new.totalSessions != old.totalSessions { rows[k].totalSessions = new.totalSessions }
+        rows[k].adminState = new.admin
+        rows[k].health = new.health
+        rows[k].checkDuration = new.checkDuration
+        rows[k].lastChange = new.lastChange
+        rows[k].weight = new.weight
+        rows[k].initialWeight = new.initialWeight
+        rows[k].currentSessions = new.currentSessions
+        rows[k].totalSessions = new.totalSessions
     }
 
     /// Makes every row again, for the haproxy processes running now.
