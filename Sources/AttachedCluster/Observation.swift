@@ -115,12 +115,6 @@ public struct StepResult: Hashable, Sendable {
     public var ok: Bool
     /// haproxy's answer, or the program's exit status and first line of output or error.
     public var result: String
-
-    public init(step: ActionStep, ok: Bool, result: String) {
-        self.step = step
-        self.ok = ok
-        self.result = result
-    }
 }
 
 /// An action part as it ran.

@@ -15,11 +15,6 @@ public struct ServerStatus: Hashable, Sendable, CustomStringConvertible, Express
     public struct Progress: Hashable, Sendable, Codable {
         public var count: Int
         public var of: Int
-
-        public init(count: Int, of: Int) {
-            self.count = count
-            self.of = of
-        }
     }
 
     public var base: Base

@@ -59,14 +59,6 @@ public struct ClusterHost: Sendable {
     public var mac: MACAddress
     public var haproxy: HAProxyConfig
     public var keepalived: KeepalivedConfig
-
-    public init(name: String, address: String, mac: MACAddress, haproxy: HAProxyConfig, keepalived: KeepalivedConfig) {
-        self.name = name
-        self.address = address
-        self.mac = mac
-        self.haproxy = haproxy
-        self.keepalived = keepalived
-    }
 }
 
 /// A whole cluster definition with parsed configurations.

@@ -32,11 +32,6 @@ public struct FailoverTimeline: Hashable, Sendable {
     public struct Formula: Hashable, Sendable {
         public var text: String
         public var value: TimeSpan
-
-        public init(text: String, value: TimeSpan) {
-            self.text = text
-            self.value = value
-        }
     }
 
     public struct Phase: Hashable, Sendable {
@@ -46,14 +41,6 @@ public struct FailoverTimeline: Hashable, Sendable {
         /// In a few words, e.g. `lb1 haproxy killed (pid 1234)`, `chk_haproxy failed 2 x 2 s`.
         public var label: String
         public var formula: Formula?
-
-        public init(kind: PhaseKind, start: Instant, end: Instant, label: String, formula: Formula? = nil) {
-            self.kind = kind
-            self.start = start
-            self.end = end
-            self.label = label
-            self.formula = formula
-        }
 
         /// The measured duration.
         public var duration: TimeSpan { end - start }
@@ -66,13 +53,6 @@ public struct FailoverTimeline: Hashable, Sendable {
     public var takeover: Instant
     /// In time order of their start (the fault first when it is known).
     public var phases: [Phase]
-
-    public init(oldMaster: String?, newMaster: String, takeover: Instant, phases: [Phase]) {
-        self.oldMaster = oldMaster
-        self.newMaster = newMaster
-        self.takeover = takeover
-        self.phases = phases
-    }
 
     public func phase(_ kind: PhaseKind) -> Phase? { phases.first { $0.kind == kind } }
 

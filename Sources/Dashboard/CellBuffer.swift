@@ -123,12 +123,6 @@ public struct CellRun: Hashable, Sendable {
     public var x: Int
     public var y: Int
     public var cells: [Cell]
-
-    public init(x: Int, y: Int, cells: [Cell]) {
-        self.x = x
-        self.y = y
-        self.cells = cells
-    }
 }
 
 /// A screen's worth of cells: the renderer draws into it, the painter writes only what changed.

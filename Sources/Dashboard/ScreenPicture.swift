@@ -6,12 +6,9 @@ public struct ScreenPalette: Hashable, Sendable {
     /// `#rrggbb` for the terminal's default colours.
     public var foreground: String
     public var background: String
+}
 
-    public init(foreground: String, background: String) {
-        self.foreground = foreground
-        self.background = background
-    }
-
+extension ScreenPalette {
     /// The default colours a terminal would have for the theme: light themes on white, the others on
     /// near-black.
     public init(theme: Theme) {

@@ -39,11 +39,6 @@ public enum RowID: Hashable, Sendable {
 public struct Selection: Hashable, Sendable {
     public var id: RowID
     public var index: Int
-
-    public init(id: RowID, index: Int) {
-        self.id = id
-        self.index = index
-    }
 }
 
 /// What a detail view shows. Events and requests are kept as they were when the view opened (they
@@ -63,13 +58,6 @@ public struct Confirmation: Hashable, Sendable {
     public var consequence: String
     /// The UI clock (microseconds) after which the first press no longer counts.
     public var expires: Int64
-
-    public init(key: Key, command: ClusterCommand, consequence: String, expires: Int64) {
-        self.key = key
-        self.command = command
-        self.consequence = consequence
-        self.expires = expires
-    }
 }
 
 /// What the dashboard itself remembers between frames (never the cluster's state).

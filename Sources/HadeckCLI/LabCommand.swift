@@ -356,25 +356,33 @@ struct LabHost: ParsableArguments {
     }
 }
 
-struct LabPowerOff: ParsableCommand {
+/// A lab command that does one thing to one host: `perform` does it and says what it did.
+protocol LabHostCommand: ParsableCommand {
+    var on: LabHost { get }
+    static func perform(_ lab: Lab, _ host: String) throws(LabError) -> String
+}
+
+extension LabHostCommand {
+    func run() throws { try on.act(Self.perform) }
+}
+
+struct LabPowerOff: LabHostCommand {
     static let configuration = CommandConfiguration(
         commandName: "poweroff", abstract: "Power a host off: kill -9 every process in it, take its link down.")
-
     @OptionGroup var on: LabHost
 
-    func run() throws {
-        try on.act { lab, host throws(LabError) in "powered \(host) off (killed \(pidList(try lab.powerOff(host))))" }
+    static func perform(_ lab: Lab, _ host: String) throws(LabError) -> String {
+        "powered \(host) off (killed \(pidList(try lab.powerOff(host))))"
     }
 }
 
-struct LabPowerOn: ParsableCommand {
+struct LabPowerOn: LabHostCommand {
     static let configuration = CommandConfiguration(
         commandName: "poweron", abstract: "Power a host on: it boots with its own address only, its programs start.")
-
     @OptionGroup var on: LabHost
 
-    func run() throws {
-        try on.act { lab, host throws(LabError) in "powered \(host) on (started \(pidList(try lab.powerOn(host))))" }
+    static func perform(_ lab: Lab, _ host: String) throws(LabError) -> String {
+        "powered \(host) on (started \(pidList(try lab.powerOn(host))))"
     }
 }
 

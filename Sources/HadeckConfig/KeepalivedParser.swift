@@ -76,11 +76,6 @@ public struct SourceLine: Hashable, Sendable, CustomStringConvertible {
     public var file: String
     public var line: Int
 
-    public init(file: String, line: Int) {
-        self.file = file
-        self.line = line
-    }
-
     public var description: String { "\(file):\(line)" }
 }
 

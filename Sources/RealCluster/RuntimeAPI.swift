@@ -82,12 +82,6 @@ public struct HAProxyStatus: Hashable, Sendable {
     public var stat: [ShowStatRow]
     public var servers: [ServerStateRow]
 
-    public init(info: ShowInfo, stat: [ShowStatRow], servers: [ServerStateRow]) {
-        self.info = info
-        self.stat = stat
-        self.servers = servers
-    }
-
     /// Splits the reply to `RuntimeAPI.statusCommand`: each command's answer ends with an empty
     /// line. Sections are told apart by their content, so an answer haproxy refuses (a socket
     /// without `level admin` or `operator`) leaves that part empty rather than misread.

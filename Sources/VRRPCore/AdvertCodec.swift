@@ -87,19 +87,6 @@ public struct VRRPAdvert: Hashable, Sendable {
     /// v2 only: PASS (simple text, 8 bytes) or AH; `nil`: no authentication.
     public var authentication: VRRPAuthentication?
 
-    /// Creates an advertisement.
-    public init(
-        version: Int, virtualRouterID: Int, priority: Int, advertInterval: TimeSpan,
-        addresses: [String], authentication: VRRPAuthentication? = nil
-    ) {
-        self.version = version
-        self.virtualRouterID = virtualRouterID
-        self.priority = priority
-        self.advertInterval = advertInterval
-        self.addresses = addresses
-        self.authentication = authentication
-    }
-
     /// The interval as carried on the wire: seconds (v2, at least 1) or centiseconds (v3, 1...4095).
     public var wireInterval: Int {
         if version == 2 { return max(1, min(255, Int(advertInterval.micros / 1_000_000))) }

@@ -40,14 +40,6 @@ public struct VRRPOutgoingAdvert: Hashable, Sendable {
     public var destination: String
     /// The priority carried (0 on graceful stop).
     public var priority: Int
-
-    /// Creates an outgoing advert.
-    public init(bytes: [UInt8], source: String, destination: String, priority: Int) {
-        self.bytes = bytes
-        self.source = source
-        self.destination = destination
-        self.priority = priority
-    }
 }
 
 /// A master-down or skew timer with the numbers it was computed from, so that a screen can show the
@@ -180,12 +172,5 @@ public struct TrackedScriptStatus: Hashable, Sendable, Codable {
         public var up: Bool
         /// How many consecutive results it took (`rise` or `fall`; 1 on the first run).
         public var runs: Int
-
-        public init(firstRun: Instant, at: Instant, up: Bool, runs: Int) {
-            self.firstRun = firstRun
-            self.at = at
-            self.up = up
-            self.runs = runs
-        }
     }
 }

@@ -4,7 +4,7 @@ import HadeckTestSupport
 import HostNetwork
 import RealCluster
 import Testing
-import VRRPCore
+@testable import VRRPCore
 
 @testable import ClusterNode
 

@@ -1,6 +1,6 @@
 import BalancerCore
 import ClusterModel
-import Dashboard
+@testable import Dashboard
 import HadeckBase
 import Testing
 

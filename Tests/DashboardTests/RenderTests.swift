@@ -1,5 +1,5 @@
 import ClusterModel
-import Dashboard
+@testable import Dashboard
 import Foundation
 import HadeckBase
 import Testing

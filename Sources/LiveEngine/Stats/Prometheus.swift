@@ -31,21 +31,11 @@ public struct MetricFamily: Hashable, Sendable {
 public struct MetricSample: Hashable, Sendable {
     public var labels: [MetricLabel]
     public var value: Double
-
-    public init(labels: [MetricLabel], value: Double) {
-        self.labels = labels
-        self.value = value
-    }
 }
 
 public struct MetricLabel: Hashable, Sendable {
     public var name: String
     public var value: String
-
-    public init(name: String, value: String) {
-        self.name = name
-        self.value = value
-    }
 }
 
 /// The one writer of Prometheus text: `# HELP` and `# TYPE` per family, then its samples.
