@@ -4,9 +4,9 @@ import HadeckTestSupport
 import HostNetwork
 import RealCluster
 import Testing
-@testable import VRRPCore
 
 @testable import ClusterNode
+@testable import VRRPCore
 
 #if canImport(Glibc)
     import Glibc

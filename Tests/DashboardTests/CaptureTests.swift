@@ -1,8 +1,9 @@
 import ClusterModel
-@testable import Dashboard
 import Foundation
 import HadeckBase
 import Testing
+
+@testable import Dashboard
 
 /// Recording a dashboard run (asciicast v2) and pictures of its screen (SVG).
 @Suite struct CaptureTests {

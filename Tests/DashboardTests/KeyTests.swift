@@ -1,8 +1,9 @@
 import BalancerCore
 import ClusterModel
-@testable import Dashboard
 import HadeckBase
 import Testing
+
+@testable import Dashboard
 
 @Suite struct KeyTests {
     static func state(_ focus: Panel, _ sel: Int?, _ view: BackendsView = .merged, balancer: Int = 0) -> DashboardState

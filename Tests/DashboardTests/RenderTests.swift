@@ -1,8 +1,9 @@
 import ClusterModel
-@testable import Dashboard
 import Foundation
 import HadeckBase
 import Testing
+
+@testable import Dashboard
 
 @Suite struct RenderTests {
     let theme = Theme.dark
