@@ -22,6 +22,7 @@ PIN=${PIN:-1}            # the proxy's core
 LOAD_PIN=${LOAD_PIN:-0}  # nginx's and wrk's
 PORT=${PORT:-18090}
 WHICH=${WHICH:-hadeck haproxy}
+CALLGRIND_ARGS=${CALLGRIND_ARGS:-}  # e.g. --dump-instr=yes, with KEEP=1, for a per-instruction profile
 WORK=$(mktemp -d /tmp/hadeck-callgrind.XXXXXX)
 chmod 755 "$WORK"
 PIDS=()
@@ -47,7 +48,7 @@ wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/$NET.10/$PORT) 2>/dev/
 
 measure() { # $1 label, $2.. command
     local label=$1; shift
-    taskset -c "$PIN" valgrind --tool=callgrind --callgrind-out-file="$WORK/$label.out" "$@" -f "$WORK/proxy.cfg" \
+    taskset -c "$PIN" valgrind --tool=callgrind $CALLGRIND_ARGS --callgrind-out-file="$WORK/$label.out" "$@" -f "$WORK/proxy.cfg" \
         >/dev/null 2>"$WORK/$label.err" & local pid=$!
     PIDS+=($pid)
     wait_port || { echo "$label did not start:" >&2; cat "$WORK/$label.err" >&2; exit 1; }

@@ -69,6 +69,9 @@ public final class Backend {
     /// Connections to any of its servers now, and the most seen at once (the BACKEND row's `scur`/`smax`).
     public private(set) var currentConnections = 0
     public private(set) var maxConnections = 0
+    /// Where `balancingSet` builds its answer, kept so that a request does not allocate one (the
+    /// caller's copy is gone by the next request, so the buffer is unique again and reused).
+    var balancingScratch: [Int] = []
     /// The last balancing reason text per server (see `balance`).
     var reasonCache: [BalanceReason?] = []
     /// The `Set-Cookie` value inserted for each server (see `responseHeaders`).
@@ -462,8 +465,10 @@ public final class Backend {
     // MARK: - Connections
 
     /// A connection to `server` was established (counts toward leastconn, maxconn and stot).
-    public func connectionOpened(server: String) {
-        guard let i = indexByName[server] else { return }
+    /// `position`: the server's index in `serverNames` when the caller knows it (a routing
+    /// decision's `serverPosition`), which spares hashing the name; a wrong one is looked up by name.
+    public func connectionOpened(server: String, position: Int? = nil) {
+        guard let i = index(of: server, hint: position) else { return }
         servers[i].currentConnections += 1
         servers[i].maxConnections = max(servers[i].maxConnections, servers[i].currentConnections)
         servers[i].totalConnections += 1
@@ -472,10 +477,16 @@ public final class Backend {
     }
 
     /// A connection to `server` ended.
-    public func connectionClosed(server: String) {
-        guard let i = indexByName[server], servers[i].currentConnections > 0 else { return }
+    public func connectionClosed(server: String, position: Int? = nil) {
+        guard let i = index(of: server, hint: position), servers[i].currentConnections > 0 else { return }
         servers[i].currentConnections -= 1
         currentConnections -= 1
+    }
+
+    /// The index of the server named `name`: `hint` when that is it (no hashing), else by name.
+    func index(of name: String, hint: Int?) -> Int? {
+        if let hint, hint >= 0, hint < servers.count, servers[hint].name == name { return hint }
+        return indexByName[name]
     }
 
     /// Current connections of a server.

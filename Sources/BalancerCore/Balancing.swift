@@ -37,11 +37,16 @@ extension Backend {
     /// The servers balancing may pick from: usable actives; else usable backups (all of them with
     /// `allbackups`, otherwise only the first one declared). Second value: whether they are backups.
     func balancingSet(now: Instant) -> ([Int], Bool) {
-        let active = servers.indices.filter { !servers[$0].config.backup && usableForBalancing($0, now: now) }
-        if !active.isEmpty { return (active, false) }
-        let backups = servers.indices.filter { servers[$0].config.backup && usableForBalancing($0, now: now) }
-        if backups.isEmpty { return ([], false) }
-        return (config.allbackups ? backups : [backups[0]], true)
+        balancingScratch.removeAll(keepingCapacity: true)
+        for i in servers.indices where !servers[i].config.backup && usableForBalancing(i, now: now) {
+            balancingScratch.append(i)
+        }
+        if !balancingScratch.isEmpty { return (balancingScratch, false) }
+        for i in servers.indices where servers[i].config.backup && usableForBalancing(i, now: now) {
+            balancingScratch.append(i)
+            if !config.allbackups { break }  // only the first one declared
+        }
+        return (balancingScratch, !balancingScratch.isEmpty)
     }
 
     /// Picks a server with the backend's algorithm, avoiding `avoid` when another choice exists.

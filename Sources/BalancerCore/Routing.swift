@@ -138,6 +138,10 @@ public struct RoutingDecision: Hashable, Sendable {
 
     /// The HTTP status HAProxy itself returns when no server is chosen.
     public var statusCode: Int? { server == nil ? 503 : nil }
+
+    /// The position of `server` among the backend's servers (`Backend.serverNames`), when routing
+    /// chose it: the data plane finds its counters by it rather than by name.
+    public var serverPosition: Int? { server != nil && serverIndex >= 0 ? serverIndex : nil }
 }
 
 /// What to do after a connection attempt to the chosen server failed.
@@ -372,7 +376,7 @@ extension Backend {
         advanceSlowstart(now: now)
         var d = decision
         d.attempts += 1
-        guard let name = d.server, let i = indexByName[name] else {
+        guard let name = d.server, let i = index(of: name, hint: d.serverIndex) else {
             d.server = nil
             return ConnectRetry(action: .giveUp, decision: d, why: "no server to retry: 503")
         }
@@ -428,7 +432,7 @@ extension Backend {
             return ResponseCookieEdits(
                 setCookies: serverSetCookies, cacheControlPrivate: false, cookieStatus: .notConfigured)
         }
-        let srv = decision.server.flatMap { indexByName[$0] }
+        let srv = decision.server.flatMap { index(of: $0, hint: decision.serverIndex) }
         let srvCookie = srv.flatMap { servers[$0].config.cookie }
         var out: [String] = []
         var serverSetOurs = false

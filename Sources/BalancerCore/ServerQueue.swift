@@ -188,8 +188,7 @@ extension Backend {
 
     /// The index of `d.server` (`name`): the one routing recorded, else found by name.
     private func serverIndex(of d: RoutingDecision, named name: String) -> Int? {
-        let known = d.serverIndex
-        return known >= 0 && known < servers.count && servers[known].name == name ? known : indexByName[name]
+        index(of: name, hint: d.serverIndex)
     }
 
     /// Request `d` holds one of server `i`'s slots from now on.

@@ -56,6 +56,46 @@ struct HTTP1ParserTests {
         #expect(Array(Array(text.utf8)[cookie.valueStart..<cookie.valueEnd]) == Array("SRV=A".utf8))
     }
 
+    @Test func tokenBytesAreRFC9110Tchar() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789".utf8).union("abcdefghijklmnopqrstuvwxyz".utf8)
+            .union("ABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for byte in 0...255 { #expect(isTchar(UInt8(byte)) == tchar.contains(UInt8(byte)), "byte \(byte)") }
+    }
+
+    /// The value scan reads 8 bytes at a time up to the first byte that is not plain text: every
+    /// byte value, at every offset of a long value (so in each lane of a word and in the byte-by-byte
+    /// tail), is accepted, taken as the line's end or refused as one byte at a time would.
+    @Test func everyByteInEveryPositionOfAValueIsJudgedAsAlone() {
+        let prefix = Array("HTTP/1.1 200 OK\r\nX-Value: ".utf8)
+        for position in 0..<19 {
+            for byte in 0...255 {
+                var value = Array(repeating: UInt8(ascii: "v"), count: 19)
+                value[position] = UInt8(byte)
+                let input = prefix + value + Array("\r\n\r\n".utf8)
+                var head = ParsedHead()
+                let result = input.withUnsafeBytes { parseHead($0, request: false, into: &head) }
+                let b = UInt8(byte)
+                let edge = position == 0 || position == value.count - 1
+                if b == 0x0A && position == value.count - 1 {
+                    // A bare LF ending the line: accepted, like HAProxy.
+                    #expect(result == .complete && head.bareLF, "byte \(byte) at \(position)")
+                } else if b == 0x0A || b == 0x0D {
+                    // The line ends there: the rest (`vvv...`) is a header line without a colon, or a
+                    // CR without its LF.
+                    if case .invalid = result {} else { Issue.record("byte \(byte) at \(position): \(result)") }
+                } else if b == 0x7F || (b < 0x20 && b != 0x09) {
+                    #expect(result == .invalid("control byte in a header value"), "byte \(byte) at \(position)")
+                } else {
+                    #expect(result == .complete, "byte \(byte) at \(position)")
+                    // Blanks around a value are not part of it.
+                    let expected = (b == 0x20 || b == 0x09) && edge ? value.count - 1 : value.count
+                    let length = head.headers.first.map { $0.valueEnd - $0.valueStart }
+                    #expect(length == expected, "byte \(byte) at \(position)")
+                }
+            }
+        }
+    }
+
     @Test func incompleteHeadsWaitForMoreBytes() {
         for partial in [
             "", "GET", "GET / HTTP/1.1\r\n", "GET / HTTP/1.1\r\nHost: x\r\n", "GET / HTTP/1.1\r\nHost: x\r\n\r",

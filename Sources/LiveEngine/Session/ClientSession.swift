@@ -267,8 +267,11 @@ final class ClientSession: ChannelDuplexHandler {
         var method = ""
         var authorization: String?
         let localURI = frontend.localURI
+        // The request line is only read by the access log: a String of it per request (an allocation
+        // past 15 bytes) is made only when something logs.
+        let logged = state.callbacks.onRequest != nil
         head.withUnsafeReadableBytes { p in
-            line = string(p, h.lineStart, h.lineEnd)
+            if logged { line = string(p, h.lineStart, h.lineEnd) }
             method = string(p, h.lineStart, h.methodEnd)
             if localURI != nil {
                 target = string(p, h.methodEnd + 1, h.targetEnd)
@@ -485,8 +488,9 @@ final class ClientSession: ChannelDuplexHandler {
         guard let sent = machine.connected(up, attempt: attempt, now: now) else { return false }
         up.owner = self
         up.uses += 1
+        up.serverPosition = machine.txn.decision?.serverPosition
         up.expectResponse(toHEAD: sent.toHEAD, upgrade: sent.upgrade)
-        sent.backend?.connectionOpened(server: up.key.server)
+        sent.backend?.connectionOpened(server: up.key.server, position: up.serverPosition)
         if let head = sent.head { up.send(head) }
         for part in sent.pending { up.send(part) }
         up.flush()
@@ -513,7 +517,7 @@ final class ClientSession: ChannelDuplexHandler {
     /// Lets go of a server connection: kept idle for the next request, or closed. `backend` (the
     /// request's, by default) counts it.
     private func release(_ up: UpstreamHandler, reuse: Bool, backend: Backend?? = nil) {
-        (backend ?? machine.txn.route?.backend)?.connectionClosed(server: up.key.server)
+        (backend ?? machine.txn.route?.backend)?.connectionClosed(server: up.key.server, position: up.serverPosition)
         up.owner = nil
         if reuse {
             state.putIdle(up)
@@ -532,10 +536,14 @@ final class ClientSession: ChannelDuplexHandler {
         context.write(wrapOutboundOut(head), promise: nil)
     }
 
-    /// The server's response head; returns true when the body must reach the client de-chunked
-    /// (an HTTP/1.0 client cannot take chunked framing).
-    func upstreamHead(_ r: ParsedHead, _ head: ByteBuffer, framing: BodyFraming, from up: UpstreamHandler) -> Bool {
-        guard let context else { return false }
+    /// A response head from the server: rewritten as the plan says and written to the client.
+    /// `body`, when the whole body came with the head, may go out in the head's buffer: then
+    /// `tookBody` is true and the caller forgets those bytes. `dechunk`: the body must reach the client
+    /// de-chunked (an HTTP/1.0 client cannot take chunked framing).
+    func upstreamHead(
+        _ r: ParsedHead, _ head: ByteBuffer, framing: BodyFraming, from up: UpstreamHandler, body: ByteBuffer? = nil
+    ) -> (dechunk: Bool, tookBody: Bool) {
+        guard let context else { return (false, false) }
         var setCookies: [String] = []
         if r.setCookieCount > 0 {
             head.withUnsafeReadableBytes { p in
@@ -558,7 +566,7 @@ final class ClientSession: ChannelDuplexHandler {
             }
             if let status = result.denyStatus {
                 if let ending = machine.responseDenied(from: up, status: status) { perform(ending) }
-                return false
+                return (false, false)
             }
             responseEdits = result.edits
         }
@@ -569,24 +577,34 @@ final class ClientSession: ChannelDuplexHandler {
                     route.config.cookie == nil
                         ? nil : route.backend.responseHeaders(for: decision, serverSetCookies: setCookies)
                 })
-        else { return false }
+        else { return (false, false) }
         let replace = edits.flatMap { $0.setCookies != setCookies ? $0.setCookies : nil }
         let extras = ResponseExtras(
             setCookies: replace ?? [], cachePrivate: edits?.cacheControlPrivate ?? false, chunked: plan.chunkEncode,
             connection: plan.connection)
         let allocator = context.channel.allocator
         let state = self.state
-        let out =
-            rewriteResponseHead(
-                head, r, plan: plan, clientHTTP11: clientHTTP11, replaceSetCookies: replace != nil, extras: extras,
-                edits: responseEdits, extraBytes: { state.responseExtras.bytes(for: $0, allocator: allocator) },
-                allocator: allocator)
-            ?? head
+        // Room for the body in a rewritten head's new buffer, where it can follow the head.
+        let joinable = body.map { $0.readableBytes > 0 && !plan.chunkEncode && !plan.dechunk } ?? false
+        let rewritten = rewriteResponseHead(
+            head, r, plan: plan, clientHTTP11: clientHTTP11, replaceSetCookies: replace != nil, extras: extras,
+            edits: responseEdits, extraBytes: { state.responseExtras.bytes(for: $0, allocator: allocator) },
+            spare: joinable ? body?.readableBytes ?? 0 : 0, allocator: allocator)
         chunkEncode = plan.chunkEncode
         clientUnflushed = true
+        guard var out = rewritten else {
+            machine.sent(head.readableBytes)
+            context.write(wrapOutboundOut(head), promise: nil)
+            return (plan.dechunk, false)
+        }
         machine.sent(out.readableBytes)
+        var tookBody = false
+        if joinable, var body, machine.bodySent(from: up, bytes: body.readableBytes) {
+            out.writeBuffer(&body)
+            tookBody = true
+        }
         context.write(wrapOutboundOut(out), promise: nil)
-        return plan.dechunk
+        return (plan.dechunk, tookBody)
     }
 
     /// Response body bytes (as the server framed them, or chunk data when de-chunking).
@@ -641,7 +659,7 @@ final class ClientSession: ChannelDuplexHandler {
     func upstreamClosed(_ up: UpstreamHandler) {
         switch machine.upstreamClosed(up, reused: up.uses > 1, now: loop.now) {
         case .retryFresh(let key, let attempt):
-            machine.txn.route?.backend.connectionClosed(server: up.key.server)
+            machine.txn.route?.backend.connectionClosed(server: up.key.server, position: up.serverPosition)
             obtainUpstream(key, allowPool: false, attempt: attempt, now: loop.now)
         case .end(let ending):
             perform(ending)
@@ -719,7 +737,8 @@ final class ClientSession: ChannelDuplexHandler {
                 freed = backend.finish(&t.decision!, now: state.clock.instant(at: end))
             }
             (t.route?.counters ?? frontend.counters).requestFinished(
-                server: t.decision?.server, status: status, bytesIn: received, bytesOut: t.bytesOut,
+                server: t.decision?.server, position: t.decision?.serverPosition, status: status,
+                bytesIn: received, bytesOut: t.bytesOut,
                 retries: t.retries, redispatched: t.redispatched, termination: termination,
                 now: state.clock.instant(at: end))
             guard state.callbacks.onRequest != nil else { return }

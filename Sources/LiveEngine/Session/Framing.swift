@@ -169,9 +169,10 @@ func rewriteRequestHead(
 ///   - replaceSetCookies: the server's Set-Cookie headers are dropped (their replacements are in `extras`).
 ///   - extras: the lines the proxy adds; `extraBytes` renders them with the blank line (from a cache).
 ///   - edits: the `http-response set-header|add-header|del-header` edits, in order.
+///   - spare: room to leave in the new buffer after the head (for a body the caller writes after it).
 func rewriteResponseHead(
     _ head: ByteBuffer, _ r: ParsedHead, plan: ResponsePlan, clientHTTP11: Bool, replaceSetCookies: Bool,
-    extras: ResponseExtras, edits: [HeaderEdit] = [], extraBytes: (ResponseExtras) -> ByteBuffer,
+    extras: ResponseExtras, edits: [HeaderEdit] = [], extraBytes: (ResponseExtras) -> ByteBuffer, spare: Int = 0,
     allocator: ByteBufferAllocator
 ) -> ByteBuffer? {
     let versionMatches = r.minor == (clientHTTP11 ? 1 : 0)
@@ -181,7 +182,7 @@ func rewriteResponseHead(
         return nil
     }
     let extraLines = extraBytes(extras)
-    var out = allocator.buffer(capacity: head.readableBytes + extraLines.readableBytes)
+    var out = allocator.buffer(capacity: head.readableBytes + extraLines.readableBytes + spare)
     let removes =
         (replaceSetCookies && r.setCookieCount > 0) || r.hasHopHeaders || plan.dechunk || r.lengthAndChunked
         || !edits.isEmpty
@@ -197,19 +198,38 @@ func rewriteResponseHead(
         out.writeStaticString(clientHTTP11 ? "HTTP/1.1" : "HTTP/1.0")
         out.writeBytes(p, r.lineStart + 8, r.lineEnd)
         out.writeStaticString("\r\n")
-        for (index, line) in r.headers.enumerated() {
-            if !keep.isEmpty && !keep[index] { continue }
+        // Kept lines that stand as they are to be sent (`value\r\n`, nothing trimmed) go out in runs,
+        // one copy for each run between removed lines, rather than two writes a line.
+        var runStart = -1
+        var runEnd = -1
+        let headers = r.headers
+        for (index, line) in headers.enumerated() {
+            var dropped = !keep.isEmpty && !keep[index]
             switch line.kind {
-            case .connection, .keepAlive, .proxyConnection: continue
-            case .setCookie where replaceSetCookies: continue
-            case .transferEncoding where plan.dechunk: continue
+            case .connection, .keepAlive, .proxyConnection: dropped = true
+            case .setCookie where replaceSetCookies: dropped = true
+            case .transferEncoding where plan.dechunk: dropped = true
             // With Transfer-Encoding the length is not the body's (HAProxy drops it).
-            case .contentLength where r.lengthAndChunked: continue
+            case .contentLength where r.lengthAndChunked: dropped = true
             default: break
             }
+            if !dropped && !r.bareLF {
+                let next = index + 1 < headers.count ? headers[index + 1].start : r.length - 2
+                if line.valueEnd + 2 == next {
+                    if runStart < 0 { runStart = line.start }
+                    runEnd = next
+                    continue
+                }
+            }
+            if runStart >= 0 {
+                out.writeBytes(p, runStart, runEnd)
+                runStart = -1
+            }
+            if dropped { continue }
             out.writeBytes(p, line.start, line.valueEnd)
             out.writeStaticString("\r\n")
         }
+        if runStart >= 0 { out.writeBytes(p, runStart, runEnd) }
     }
     out.writeHeaderLines(added)
     out.writeImmutableBuffer(extraLines)

@@ -22,6 +22,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
     var owner: ClientSession?
     /// Requests this connection has carried (more than one: it was reused).
     var uses = 0
+    /// Its server's index in the request's backend (the decision's `serverPosition`), set when a
+    /// request is attached: counting its connections then needs no lookup by name.
+    var serverPosition: Int?
     var closing = false
     private var readPending = false
 
@@ -136,8 +139,19 @@ final class UpstreamHandler: ChannelDuplexHandler {
                         framing = .untilClose
                     }
                     inBody = true
-                    dechunk = owner.upstreamHead(parsed, head, framing: framing, from: self)
-                    if framing == .none { finishResponse() }
+                    // A small body read with its head goes out in the same buffer (one write, not two).
+                    let wholeBody =
+                        framing == .length && bodyLeft <= buffer.readableBytes && bodyLeft <= Self.bodyWithHeadLimit
+                        ? buffer.getSlice(at: buffer.readerIndex, length: bodyLeft) : nil
+                    let sent = owner.upstreamHead(parsed, head, framing: framing, from: self, body: wholeBody)
+                    dechunk = sent.dechunk
+                    if sent.tookBody {
+                        buffer.moveReaderIndex(forwardBy: bodyLeft)
+                        bodyLeft = 0
+                        finishResponse()
+                    } else if framing == .none {
+                        finishResponse()
+                    }
                 }
             } else {
                 switch framing {
@@ -180,6 +194,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
             }
         }
     }
+
+    /// The largest body `channelRead` offers to send with its head.
+    static let bodyWithHeadLimit = 16 * 1024
 
     private func finishResponse() {
         inBody = false
