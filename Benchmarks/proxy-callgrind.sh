@@ -2,7 +2,7 @@
 # User-space instructions per request of `hadeck proxy` (and of haproxy, for the ratio), counted by
 # valgrind's callgrind: repeatable to <1 % for the same binary, whatever else the machine does.
 #
-#   Benchmarks/proxy-callgrind.sh                 # needs a release build: swift build -c release
+#   Benchmarks/proxy-callgrind.sh                 # needs the README's release build (swift build -c release ...)
 #   VARIANT=plain REQUESTS_FOR=8s Benchmarks/proxy-callgrind.sh
 #
 # The proxy runs under callgrind with instrumentation on, takes a warm-up load, gets its counters
@@ -33,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-[ -x "$HADECK" ] || { echo "missing $HADECK: run 'swift build -c release' first" >&2; exit 1; }
+[ -x "$HADECK" ] || { echo "missing $HADECK: run the README's release build first (swift build -c release -Xswiftc -enforce-exclusivity=unchecked)" >&2; exit 1; }
 for tool in valgrind callgrind_control wrk nginx; do
     command -v $tool >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
 done

@@ -2,7 +2,7 @@
 # `hadeck proxy -f` against Debian's HAProxy with the proxy under test alone on one core: the same
 # haproxy.cfg (nbthread 1), the same two nginx backends, loopback only.
 #
-#   Benchmarks/proxy-vs-haproxy.sh            # needs a release build: swift build -c release
+#   Benchmarks/proxy-vs-haproxy.sh            # needs the README's release build (swift build -c release ...)
 #   DURATION=10s CONNECTIONS=50 RUNS=4 CALLGRIND="cookie plain" Benchmarks/proxy-vs-haproxy.sh
 #   HADECK=/path/to/other/hadeck Benchmarks/proxy-vs-haproxy.sh   # e.g. an older build, before/after
 #
@@ -40,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-[ -x "$HADECK" ] || { echo "missing $HADECK: run 'swift build -c release' first" >&2; exit 1; }
+[ -x "$HADECK" ] || { echo "missing $HADECK: run the README's release build first (swift build -c release -Xswiftc -enforce-exclusivity=unchecked)" >&2; exit 1; }
 for tool in haproxy wrk taskset; do
     command -v $tool >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
 done
